@@ -1,0 +1,280 @@
+//! The stateful decoder: detects the format of each datagram, keeps templates, sampling
+//! and sequence state per exporter stream, and counts what happened per exporter.
+
+use crate::error::DecodeError;
+use crate::ipfix::{self, IpfixSummary};
+use crate::netflow5;
+use crate::netflow9::{self, Netflow9Summary};
+use crate::record::{FlowRecord, FlowType, InterfaceCounters};
+use crate::sflow;
+use crate::template::{DomainKey, Limits, TemplateCache};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// Records and counters decoded from one or more datagrams.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    /// Flow records, in datagram order.
+    pub records: Vec<FlowRecord>,
+    /// sFlow interface counters.
+    pub counters: Vec<InterfaceCounters>,
+}
+
+impl Batch {
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.counters.clear();
+    }
+}
+
+/// What one datagram yielded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DatagramResult {
+    /// The detected format, when recognized.
+    pub flow_type: Option<FlowType>,
+    /// Flow records appended to the batch.
+    pub records: usize,
+    /// Data sets / flowsets skipped because their template was not (yet) known.
+    pub template_misses: u32,
+    /// Datagrams the sequence numbers say were lost just before this one.
+    pub lost_datagrams: u64,
+    /// The error that cut decoding short; records before it were kept.
+    pub error: Option<DecodeError>,
+}
+
+/// Counters for one exporter (UDP source address), or for all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExporterStats {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Flow records decoded.
+    pub records: u64,
+    /// sFlow counter records decoded.
+    pub counter_records: u64,
+    /// Decode errors by [`DecodeError::kind`].
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Data sets skipped for want of a template.
+    pub template_misses: u64,
+    /// Datagrams lost in transit, from sequence numbers.
+    pub lost_datagrams: u64,
+    /// Receive time of the last datagram, microseconds since the Unix epoch.
+    pub last_seen_us: u64,
+    /// The format of the last datagram.
+    pub last_format: Option<FlowType>,
+}
+
+impl ExporterStats {
+    fn add(&mut self, r: &DatagramResult, counters: usize, time_us: u64) {
+        self.datagrams += 1;
+        self.records += r.records as u64;
+        self.counter_records += counters as u64;
+        self.template_misses += u64::from(r.template_misses);
+        self.lost_datagrams += r.lost_datagrams;
+        self.last_seen_us = self.last_seen_us.max(time_us);
+        self.last_format = r.flow_type.or(self.last_format);
+        if let Some(e) = &r.error {
+            *self.errors.entry(e.kind()).or_default() += 1;
+        }
+    }
+
+    /// Total decode errors of all kinds.
+    pub fn error_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// Decodes datagrams of any supported format from any number of exporters.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    cache: TemplateCache,
+    exporters: HashMap<IpAddr, ExporterStats>,
+    totals: ExporterStats,
+}
+
+impl Decoder {
+    /// A decoder with the given bounds on its state.
+    pub fn new(limits: Limits) -> Self {
+        Decoder {
+            cache: TemplateCache::new(limits),
+            ..Default::default()
+        }
+    }
+
+    /// Decodes one datagram received from `source` at `time_us`, appending to `out`.
+    /// Never panics; malformed input is reported in the result and counted.
+    pub fn decode(
+        &mut self,
+        source: IpAddr,
+        time_us: u64,
+        data: &[u8],
+        out: &mut Batch,
+    ) -> DatagramResult {
+        let before = out.records.len();
+        let counters_before = out.counters.len();
+        let mut r = DatagramResult {
+            flow_type: detect(data),
+            ..Default::default()
+        };
+        let res = match r.flow_type {
+            Some(FlowType::Sflow) => self.sflow(data, time_us, out, &mut r),
+            Some(FlowType::Netflow5) => self.netflow5(source, data, time_us, out, &mut r),
+            Some(FlowType::Netflow9) => self.netflow9(source, data, time_us, out, &mut r),
+            Some(FlowType::Ipfix) => self.ipfix(source, data, time_us, out, &mut r),
+            Some(FlowType::Mirror) | None => Err(DecodeError::UnknownFormat(first_word(data))),
+        };
+        r.error = res.err();
+        r.records = out.records.len() - before;
+        let counters = out.counters.len() - counters_before;
+        self.totals.add(&r, counters, time_us);
+        let limit = self.cache.limits.max_domains;
+        if self.exporters.len() < limit || self.exporters.contains_key(&source) {
+            self.exporters
+                .entry(source)
+                .or_default()
+                .add(&r, counters, time_us);
+        }
+        r
+    }
+
+    /// Counters per exporter (UDP source address).
+    pub fn exporters(&self) -> impl Iterator<Item = (&IpAddr, &ExporterStats)> {
+        self.exporters.iter()
+    }
+
+    /// Counters over all exporters.
+    pub fn totals(&self) -> &ExporterStats {
+        &self.totals
+    }
+
+    /// Templates held across all exporters.
+    pub fn templates(&self) -> usize {
+        self.cache.templates_total()
+    }
+
+    fn sflow(
+        &mut self,
+        data: &[u8],
+        time_us: u64,
+        out: &mut Batch,
+        r: &mut DatagramResult,
+    ) -> Result<(), DecodeError> {
+        let outcome = sflow::decode(data, time_us, &mut out.records, &mut out.counters);
+        if let Some(h) = outcome.header {
+            let key = DomainKey {
+                flow_type: FlowType::Sflow,
+                exporter: h.agent,
+                domain: h.sub_agent,
+            };
+            r.lost_datagrams = self.cache.domain(key)?.sequence.observe(h.sequence, 1);
+        }
+        outcome.error.map_or(Ok(()), Err)
+    }
+
+    fn netflow5(
+        &mut self,
+        source: IpAddr,
+        data: &[u8],
+        time_us: u64,
+        out: &mut Batch,
+        r: &mut DatagramResult,
+    ) -> Result<(), DecodeError> {
+        let h = netflow5::decode(data, source, time_us, &mut out.records)?;
+        let key = DomainKey {
+            flow_type: FlowType::Netflow5,
+            exporter: source,
+            domain: h.engine.into(),
+        };
+        // v5 sequence numbers count flows: turn lost flows into datagrams of this size.
+        let lost = self
+            .cache
+            .domain(key)?
+            .sequence
+            .observe(h.flow_sequence, h.count.into());
+        r.lost_datagrams = lost.div_ceil(u64::from(h.count.max(1)));
+        Ok(())
+    }
+
+    fn netflow9(
+        &mut self,
+        source: IpAddr,
+        data: &[u8],
+        time_us: u64,
+        out: &mut Batch,
+        r: &mut DatagramResult,
+    ) -> Result<(), DecodeError> {
+        let mut s = Netflow9Summary::default();
+        let res = netflow9::decode(
+            data,
+            source,
+            time_us,
+            &mut self.cache,
+            &mut out.records,
+            &mut s,
+        );
+        r.template_misses = s.template_misses;
+        if data.len() >= 20 {
+            let key = DomainKey {
+                flow_type: FlowType::Netflow9,
+                exporter: source,
+                domain: s.source_id,
+            };
+            if let Some(d) = self.cache.domains.get_mut(&key) {
+                r.lost_datagrams = d.sequence.observe(s.sequence, 1);
+            }
+        }
+        res
+    }
+
+    fn ipfix(
+        &mut self,
+        source: IpAddr,
+        data: &[u8],
+        time_us: u64,
+        out: &mut Batch,
+        r: &mut DatagramResult,
+    ) -> Result<(), DecodeError> {
+        let mut s = IpfixSummary::default();
+        let res = ipfix::decode(
+            data,
+            source,
+            time_us,
+            &mut self.cache,
+            &mut out.records,
+            &mut s,
+        );
+        r.template_misses = s.template_misses;
+        let key = DomainKey {
+            flow_type: FlowType::Ipfix,
+            exporter: source,
+            domain: s.domain,
+        };
+        if res.is_ok() && s.template_misses == 0 {
+            // IPFIX sequence numbers count data records; a message with unknown sets cannot
+            // say how many it held, so it does not advance the tracker.
+            if let Some(d) = self.cache.domains.get_mut(&key) {
+                let lost = d.sequence.observe(s.sequence, s.data_records);
+                r.lost_datagrams = lost.div_ceil(u64::from(s.data_records.max(1)));
+            }
+        }
+        res
+    }
+}
+
+fn first_word(data: &[u8]) -> u32 {
+    let mut w = [0u8; 4];
+    let n = data.len().min(4);
+    w[..n].copy_from_slice(&data[..n]);
+    u32::from_be_bytes(w)
+}
+
+/// Recognizes the export format from the first bytes of a datagram.
+pub fn detect(data: &[u8]) -> Option<FlowType> {
+    match data.get(..2)? {
+        [0, 5] => Some(FlowType::Netflow5),
+        [0, 9] => Some(FlowType::Netflow9),
+        [0, 10] => Some(FlowType::Ipfix),
+        [0, 0] if data.get(2..4)? == [0, 5] => Some(FlowType::Sflow),
+        _ => None,
+    }
+}
