@@ -1,0 +1,257 @@
+//! levee's configuration: YAML at /etc/levee/levee.yaml (or `--config FILE`), parsed with
+//! serde-saphyr into raw structs that reject unknown keys, then turned into the typed
+//! [`Config`]. Every error names the file, line, column and key path, and what was
+//! expected.
+
+mod bytesize;
+mod error;
+mod keypath;
+mod raw;
+
+pub use bytesize::ByteSize;
+pub use error::{ConfigError, ConfigErrors};
+
+use ipnet::IpNet;
+use raw::RawConfig;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+
+/// The default config path.
+pub const DEFAULT_PATH: &str = "/etc/levee/levee.yaml";
+
+/// The document levee runs on when no config file exists: every listener on its
+/// standard port, no mirror ports, no protected networks yet.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.yaml");
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where it came from (a path, or "<embedded defaults>").
+    pub origin: String,
+    /// Flow-export listeners that are enabled.
+    pub listeners: Vec<Listener>,
+    /// Mirror (SPAN) interfaces to capture on.
+    pub mirror: Vec<Mirror>,
+    /// The networks levee protects.
+    pub protected_networks: Vec<ProtectedNetwork>,
+    /// Ingest pipeline bounds.
+    pub ingest: Ingest,
+}
+
+/// One UDP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// Which protocol the operator meant it for (each accepts any format).
+    pub kind: ListenerKind,
+    /// Address and port to bind.
+    pub bind: SocketAddr,
+    /// SO_RCVBUF to request, in bytes.
+    pub receive_buffer: u64,
+}
+
+/// The protocol a listener is configured for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// sFlow v5, default port 6343.
+    Sflow,
+    /// NetFlow v5/v9, default port 2055.
+    Netflow,
+    /// IPFIX, default port 4739.
+    Ipfix,
+}
+
+impl ListenerKind {
+    /// Name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Sflow => "sflow",
+            ListenerKind::Netflow => "netflow",
+            ListenerKind::Ipfix => "ipfix",
+        }
+    }
+}
+
+/// A mirror-port capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// Interface name.
+    pub interface: String,
+    /// Optional BPF filter expression.
+    pub bpf: Option<String>,
+    /// Keep 1 packet in N.
+    pub sampling: NonZeroU32,
+}
+
+/// A named set of prefixes levee protects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedNetwork {
+    /// Name (unique).
+    pub name: String,
+    /// IPv4 and IPv6 prefixes.
+    pub prefixes: Vec<IpNet>,
+}
+
+/// Bounds on the ingest pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ingest {
+    /// Record batches buffered between the listeners and their consumer.
+    pub channel_batches: usize,
+    /// Decoder state bounds.
+    pub limits: levee_flow::Limits,
+}
+
+impl Config {
+    /// Loads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(ConfigError::io(path, &e))
+        })?;
+        Config::parse(&src, &path.display().to_string())
+    }
+
+    /// The explicit file if given; else the default path if it exists; else the embedded
+    /// defaults.
+    pub fn load_default_or(path: Option<&Path>) -> Result<Config, ConfigErrors> {
+        match path {
+            Some(p) => Config::load(p),
+            None if Path::new(DEFAULT_PATH).exists() => Config::load(Path::new(DEFAULT_PATH)),
+            None => Config::parse(EMBEDDED_DEFAULTS, "<embedded defaults>"),
+        }
+    }
+
+    /// Parses and validates YAML; `origin` names the source in errors.
+    pub fn parse(src: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        let raw: RawConfig = serde_saphyr::from_str(src)
+            .map_err(|e| ConfigErrors::single(ConfigError::from_yaml(origin, src, &e)))?;
+        convert(raw, src, origin)
+    }
+
+    /// A few lines describing what this config will do.
+    pub fn summary(&self) -> String {
+        let mut s = format!("config {} is valid\n", self.origin);
+        for l in &self.listeners {
+            s += &format!(
+                "  listener {:<7} {} (receive buffer {} KiB)\n",
+                l.kind.as_str(),
+                l.bind,
+                l.receive_buffer >> 10
+            );
+        }
+        for m in &self.mirror {
+            s += &format!(
+                "  mirror   {} sampling 1:{}{}\n",
+                m.interface,
+                m.sampling,
+                m.bpf.as_ref().map(|f| format!(" filter {f:?}")).unwrap_or_default()
+            );
+        }
+        let prefixes: usize = self.protected_networks.iter().map(|n| n.prefixes.len()).sum();
+        s += &format!(
+            "  protected networks: {} ({} prefixes)\n",
+            self.protected_networks.len(),
+            prefixes
+        );
+        s
+    }
+}
+
+fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut listeners = Vec::new();
+    for (kind, l) in [
+        (ListenerKind::Sflow, raw.listeners.sflow),
+        (ListenerKind::Netflow, raw.listeners.netflow),
+        (ListenerKind::Ipfix, raw.listeners.ipfix),
+    ] {
+        if !l.enabled {
+            continue;
+        }
+        let path = format!("listeners.{}.bind", kind.as_str());
+        let Some(bind) = l.bind else {
+            errors.push(ConfigError::at_path(origin, src, &path, "a listener needs an address such as 0.0.0.0:6343 (or set enabled: false)"));
+            continue;
+        };
+        if let Some(other) = listeners.iter().find(|o: &&Listener| o.bind == bind) {
+            errors.push(ConfigError::at_path(
+                origin,
+                src,
+                &path,
+                &format!("{bind} is already used by the {} listener", other.kind.as_str()),
+            ));
+        }
+        listeners.push(Listener { kind, bind, receive_buffer: l.receive_buffer.0 });
+    }
+    let mut mirror: Vec<Mirror> = Vec::new();
+    for m in raw.mirror {
+        let name = m.interface.value.trim().to_string();
+        if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
+            errors.push(ConfigError::at(origin, &m.interface.referenced, src, "not a Linux interface name (1-15 characters, no '/' or spaces)"));
+        } else if mirror.iter().any(|o| o.interface == name) {
+            errors.push(ConfigError::at(origin, &m.interface.referenced, src, &format!("interface {name} is listed twice")));
+        }
+        mirror.push(Mirror { interface: name, bpf: m.bpf.filter(|f| !f.trim().is_empty()), sampling: m.sampling });
+    }
+    let mut protected_networks: Vec<ProtectedNetwork> = Vec::new();
+    for n in raw.protected_networks {
+        let name = n.name.value.trim().to_string();
+        if name.is_empty() {
+            errors.push(ConfigError::at(origin, &n.name.referenced, src, "a protected network needs a name"));
+        } else if protected_networks.iter().any(|o| o.name == name) {
+            errors.push(ConfigError::at(origin, &n.name.referenced, src, &format!("protected network name {name:?} is used twice")));
+        }
+        if n.prefixes.value.is_empty() {
+            errors.push(ConfigError::at(origin, &n.prefixes.referenced, src, "expected at least one prefix such as 192.0.2.0/24"));
+        }
+        let mut prefixes = Vec::new();
+        for p in n.prefixes.value {
+            if p.value != p.value.trunc() {
+                errors.push(ConfigError::at(
+                    origin,
+                    &p.referenced,
+                    src,
+                    &format!("{} has host bits set; did you mean {}?", p.value, p.value.trunc()),
+                ));
+            }
+            prefixes.push(p.value);
+        }
+        protected_networks.push(ProtectedNetwork { name, prefixes });
+    }
+    let i = raw.ingest;
+    for (key, v) in [
+        ("channel_batches", i.channel_batches),
+        ("max_exporter_streams", i.max_exporter_streams),
+        ("max_templates_per_exporter", i.max_templates_per_exporter),
+        ("max_templates_total", i.max_templates_total),
+    ] {
+        if v == 0 {
+            errors.push(ConfigError::at_path(origin, src, &format!("ingest.{key}"), "expected a positive integer"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(Config {
+        origin: origin.to_string(),
+        listeners,
+        mirror,
+        protected_networks,
+        ingest: Ingest {
+            channel_batches: i.channel_batches,
+            limits: levee_flow::Limits {
+                max_domains: i.max_exporter_streams,
+                max_templates_per_domain: i.max_templates_per_exporter,
+                max_templates_total: i.max_templates_total,
+                ..levee_flow::Limits::default()
+            },
+        },
+    })
+}
+
+/// Where `levee check` and `levee run` look when no `--config` is given.
+pub fn default_path() -> PathBuf {
+    PathBuf::from(DEFAULT_PATH)
+}
+
+#[cfg(test)]
+mod tests;
