@@ -1,2 +1,5 @@
-mod config;
-fn main() {}
+//! The `levee` binary; everything lives in the library (see `levee::app`).
+
+fn main() -> std::process::ExitCode {
+    levee::app::main()
+}

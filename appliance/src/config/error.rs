@@ -32,7 +32,10 @@ impl ConfigError {
     }
 
     pub(super) fn from_yaml(file: &str, src: &str, e: &serde_saphyr::Error) -> Self {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
         let path = key_path(src, line as usize, column as usize);
         let mut message = first_line(&e.to_string());
         if let Some(hint) = hint(&path) {
@@ -40,7 +43,13 @@ impl ConfigError {
                 message = format!("{message}: expected {hint}");
             }
         }
-        ConfigError { file: file.to_string(), line, column, path, message }
+        ConfigError {
+            file: file.to_string(),
+            line,
+            column,
+            path,
+            message,
+        }
     }
 
     pub(super) fn at(file: &str, loc: &Location, src: &str, message: &str) -> Self {
@@ -97,7 +106,9 @@ fn hint(path: &str) -> Option<&'static str> {
         "sampling" => "a positive integer N, meaning 1 packet in N",
         "enabled" => "true or false",
         "interface" | "name" | "bpf" => "a string",
-        "channel_batches" | "max_exporter_streams" | "max_templates_per_exporter"
+        "channel_batches"
+        | "max_exporter_streams"
+        | "max_templates_per_exporter"
         | "max_templates_total" => "a positive integer",
         _ => return None,
     })

@@ -26,12 +26,14 @@ pub(crate) fn key_path(src: &str, line: usize, column: usize) -> String {
         let mut indent = content.len() - content.trim_start().len();
         let mut rest = content.trim_start();
         // A line may start with one or more "- " sequence markers.
-        while let Some(after) = rest.strip_prefix("- ").or_else(|| (rest == "-").then_some("")) {
+        while let Some(after) = rest
+            .strip_prefix("- ")
+            .or_else(|| (rest == "-").then_some(""))
+        {
             // Items may sit at their parent key's indent ("key:\n- item"): keep that key.
-            while stack
-                .last()
-                .is_some_and(|f| f.indent > indent || (f.indent == indent && f.segment.starts_with('[')))
-            {
+            while stack.last().is_some_and(|f| {
+                f.indent > indent || (f.indent == indent && f.segment.starts_with('['))
+            }) {
                 stack.pop();
             }
             let counter = match stack.last_mut() {
@@ -40,13 +42,21 @@ pub(crate) fn key_path(src: &str, line: usize, column: usize) -> String {
             };
             let idx = *counter;
             *counter += 1;
-            stack.push(Frame { indent, segment: format!("[{idx}]"), items: 0 });
+            stack.push(Frame {
+                indent,
+                segment: format!("[{idx}]"),
+                items: 0,
+            });
             indent += 2;
             rest = after.trim_start();
         }
         if let Some((key, value)) = split_key(rest) {
             pop_to(&mut stack, indent);
-            stack.push(Frame { indent, segment: key.to_string(), items: 0 });
+            stack.push(Frame {
+                indent,
+                segment: key.to_string(),
+                items: 0,
+            });
             if is_error_line {
                 let value_col = raw.len() - value.len() + 1;
                 let mut path = join(&stack);
@@ -84,7 +94,9 @@ fn split_key(s: &str) -> Option<(&str, &str)> {
     if s.starts_with(['[', '{']) {
         return None;
     }
-    let colon = s.find(": ").or_else(|| s.strip_suffix(':').map(|k| k.len()))?;
+    let colon = s
+        .find(": ")
+        .or_else(|| s.strip_suffix(':').map(|k| k.len()))?;
     let key = s[..colon].trim().trim_matches(['"', '\'']);
     if key.is_empty() || key.contains(['[', '{', ',']) {
         return None;

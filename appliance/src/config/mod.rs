@@ -8,7 +8,6 @@ mod error;
 mod keypath;
 mod raw;
 
-pub use bytesize::ByteSize;
 pub use error::{ConfigError, ConfigErrors};
 
 use ipnet::IpNet;
@@ -104,9 +103,8 @@ pub struct Ingest {
 impl Config {
     /// Loads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let src = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors::single(ConfigError::io(path, &e))
-        })?;
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| ConfigErrors::single(ConfigError::io(path, &e)))?;
         Config::parse(&src, &path.display().to_string())
     }
 
@@ -143,10 +141,17 @@ impl Config {
                 "  mirror   {} sampling 1:{}{}\n",
                 m.interface,
                 m.sampling,
-                m.bpf.as_ref().map(|f| format!(" filter {f:?}")).unwrap_or_default()
+                m.bpf
+                    .as_ref()
+                    .map(|f| format!(" filter {f:?}"))
+                    .unwrap_or_default()
             );
         }
-        let prefixes: usize = self.protected_networks.iter().map(|n| n.prefixes.len()).sum();
+        let prefixes: usize = self
+            .protected_networks
+            .iter()
+            .map(|n| n.prefixes.len())
+            .sum();
         s += &format!(
             "  protected networks: {} ({} prefixes)\n",
             self.protected_networks.len(),
@@ -169,7 +174,12 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
         }
         let path = format!("listeners.{}.bind", kind.as_str());
         let Some(bind) = l.bind else {
-            errors.push(ConfigError::at_path(origin, src, &path, "a listener needs an address such as 0.0.0.0:6343 (or set enabled: false)"));
+            errors.push(ConfigError::at_path(
+                origin,
+                src,
+                &path,
+                "a listener needs an address such as 0.0.0.0:6343 (or set enabled: false)",
+            ));
             continue;
         };
         if let Some(other) = listeners.iter().find(|o: &&Listener| o.bind == bind) {
@@ -177,31 +187,67 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
                 origin,
                 src,
                 &path,
-                &format!("{bind} is already used by the {} listener", other.kind.as_str()),
+                &format!(
+                    "{bind} is already used by the {} listener",
+                    other.kind.as_str()
+                ),
             ));
         }
-        listeners.push(Listener { kind, bind, receive_buffer: l.receive_buffer.0 });
+        listeners.push(Listener {
+            kind,
+            bind,
+            receive_buffer: l.receive_buffer.0,
+        });
     }
     let mut mirror: Vec<Mirror> = Vec::new();
     for m in raw.mirror {
         let name = m.interface.value.trim().to_string();
         if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-            errors.push(ConfigError::at(origin, &m.interface.referenced, src, "not a Linux interface name (1-15 characters, no '/' or spaces)"));
+            errors.push(ConfigError::at(
+                origin,
+                &m.interface.referenced,
+                src,
+                "not a Linux interface name (1-15 characters, no '/' or spaces)",
+            ));
         } else if mirror.iter().any(|o| o.interface == name) {
-            errors.push(ConfigError::at(origin, &m.interface.referenced, src, &format!("interface {name} is listed twice")));
+            errors.push(ConfigError::at(
+                origin,
+                &m.interface.referenced,
+                src,
+                &format!("interface {name} is listed twice"),
+            ));
         }
-        mirror.push(Mirror { interface: name, bpf: m.bpf.filter(|f| !f.trim().is_empty()), sampling: m.sampling });
+        mirror.push(Mirror {
+            interface: name,
+            bpf: m.bpf.filter(|f| !f.trim().is_empty()),
+            sampling: m.sampling,
+        });
     }
     let mut protected_networks: Vec<ProtectedNetwork> = Vec::new();
     for n in raw.protected_networks {
         let name = n.name.value.trim().to_string();
         if name.is_empty() {
-            errors.push(ConfigError::at(origin, &n.name.referenced, src, "a protected network needs a name"));
+            errors.push(ConfigError::at(
+                origin,
+                &n.name.referenced,
+                src,
+                "a protected network needs a name",
+            ));
         } else if protected_networks.iter().any(|o| o.name == name) {
-            errors.push(ConfigError::at(origin, &n.name.referenced, src, &format!("protected network name {name:?} is used twice")));
+            errors.push(ConfigError::at(
+                origin,
+                &n.name.referenced,
+                src,
+                &format!("protected network name {name:?} is used twice"),
+            ));
         }
         if n.prefixes.value.is_empty() {
-            errors.push(ConfigError::at(origin, &n.prefixes.referenced, src, "expected at least one prefix such as 192.0.2.0/24"));
+            errors.push(ConfigError::at(
+                origin,
+                &n.prefixes.referenced,
+                src,
+                "expected at least one prefix such as 192.0.2.0/24",
+            ));
         }
         let mut prefixes = Vec::new();
         for p in n.prefixes.value {
@@ -210,7 +256,11 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
                     origin,
                     &p.referenced,
                     src,
-                    &format!("{} has host bits set; did you mean {}?", p.value, p.value.trunc()),
+                    &format!(
+                        "{} has host bits set; did you mean {}?",
+                        p.value,
+                        p.value.trunc()
+                    ),
                 ));
             }
             prefixes.push(p.value);
@@ -225,7 +275,12 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
         ("max_templates_total", i.max_templates_total),
     ] {
         if v == 0 {
-            errors.push(ConfigError::at_path(origin, src, &format!("ingest.{key}"), "expected a positive integer"));
+            errors.push(ConfigError::at_path(
+                origin,
+                src,
+                &format!("ingest.{key}"),
+                "expected a positive integer",
+            ));
         }
     }
     if !errors.is_empty() {

@@ -35,7 +35,11 @@ pub(super) struct RawListeners {
 
 impl Default for RawListeners {
     fn default() -> Self {
-        RawListeners { sflow: sflow_default(), netflow: netflow_default(), ipfix: ipfix_default() }
+        RawListeners {
+            sflow: sflow_default(),
+            netflow: netflow_default(),
+            ipfix: ipfix_default(),
+        }
     }
 }
 

@@ -12,7 +12,7 @@
 
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
-use crate::packet::{self, PacketInfo};
+use crate::packet;
 use crate::record::{FlowRecord, FlowType};
 use std::net::IpAddr;
 
@@ -102,22 +102,9 @@ fn sampled_header(data: &[u8], rec: &mut FlowRecord) -> Result<Option<u64>, Deco
         _ => None,
     };
     Ok(info.map(|info| {
-        apply(rec, &info);
+        crate::mirror::fill(rec, &info);
         u64::from(frame_length)
     }))
-}
-
-fn apply(rec: &mut FlowRecord, info: &PacketInfo) {
-    rec.src_addr = info.src;
-    rec.dst_addr = info.dst;
-    rec.protocol = info.protocol;
-    rec.src_port = info.src_port;
-    rec.dst_port = info.dst_port;
-    rec.tcp_flags = info.tcp_flags;
-    rec.ttl = Some(info.ttl);
-    rec.packet_length = Some(info.ip_length);
-    rec.vlan = info.vlan.or(rec.vlan);
-    rec.fragment = info.fragment;
 }
 
 /// `sampled_ipv4` / `sampled_ipv6`: length | protocol | src | dst | src_port | dst_port

@@ -1,0 +1,102 @@
+//! Command dispatch: what `main` does with the parsed command line.
+
+use crate::cli::{Cli, Command, FlowsCommand};
+use crate::config::Config;
+use crate::{config, flows, run};
+use anyhow::Context;
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Parses the command line, runs the command, and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("levee: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Check => {
+            match Config::load(&cli.config.clone().unwrap_or_else(config::default_path)) {
+                Ok(cfg) => {
+                    print!("{}", cfg.summary());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Run => {
+            let cfg = load(cli)?;
+            runtime()?.block_on(run::run(cfg))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flows(FlowsCommand::Listen(args)) => {
+            let cfg = load(cli)?;
+            runtime()?.block_on(run::listen(cfg, args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flows(FlowsCommand::Decode(args)) => {
+            let limits = match &cli.config {
+                Some(_) => load(cli)?.ingest.limits,
+                None => levee_flow::Limits::default(),
+            };
+            let opts = flows::decode::DecodeOptions {
+                files: args.files.clone(),
+                mirror: args.mirror,
+                mirror_sampling: args.mirror_sampling,
+                limits,
+                exporters: args.exporters,
+            };
+            let failed =
+                flows::decode::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr())
+                    .or_else(|e| {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            Ok(Vec::new())
+                        } else {
+                            Err(e)
+                        }
+                    })
+                    .context("writing output")?;
+            Ok(if failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Config> {
+    Config::load_default_or(cli.config.as_deref())
+        .map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("levee")
+        .build()
+        .context("starting the async runtime")
+}
+
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,82 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// levee: DDoS detection and mitigation for the network edge.
+///
+/// Exit status: 0 success; 1 an error (invalid config, unreadable file, cannot bind);
+/// 2 a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "levee", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: /etc/levee/levee.yaml, or the embedded defaults if it is absent]
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log filter (tracing EnvFilter syntax), e.g. "info" or "levee=debug"
+    #[arg(long, global = true, default_value = "info", env = "LEVEE_LOG")]
+    pub log: String,
+    /// Log as JSON lines
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance: listeners and mirror captures from the config
+    Run,
+    /// Validate the config and print a summary
+    Check,
+    /// Flow tools: decode captures, or listen live
+    #[command(subcommand)]
+    Flows(FlowsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Decode pcap/pcapng captures of flow exports; one JSON object per record on stdout
+    Decode(DecodeArgs),
+    /// Listen for flow exports and print one JSON object per record on stdout
+    Listen(ListenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Capture files, decoded in order (templates carry across files)
+    #[arg(required = true, value_name = "FILE.pcap")]
+    pub files: Vec<PathBuf>,
+    /// Treat the captures as mirror-port traffic: one record per packet
+    #[arg(long)]
+    pub mirror: bool,
+    /// With --mirror: the capture holds 1 packet in N
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mirror_sampling: u32,
+    /// Also print per-exporter counters to stderr
+    #[arg(long)]
+    pub exporters: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// sFlow listen address (without any address flag, the config's listeners are used)
+    #[arg(long, value_name = "ADDR")]
+    pub sflow: Option<SocketAddr>,
+    /// NetFlow listen address
+    #[arg(long, value_name = "ADDR")]
+    pub netflow: Option<SocketAddr>,
+    /// IPFIX listen address
+    #[arg(long, value_name = "ADDR")]
+    pub ipfix: Option<SocketAddr>,
+    /// Do not print records; only count them
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print counters to stderr every SECS seconds (0: only at exit)
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub stats_every: u64,
+    /// Stop after SECS seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+}

@@ -1,0 +1,113 @@
+//! Mirror-port capture: libpcap on Linux uses an AF_PACKET TPACKET_V3 ring. One thread
+//! per interface reads packets, keeps 1 in N when sampling is configured, turns each into
+//! a flow record, and hands batches to the consumer without ever blocking on it.
+
+use super::link::network_layer;
+use super::{FlowBatch, IngestCounters};
+use crate::config::Mirror;
+use levee_flow::{FlowRecord, mirror};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tracing::{info, warn};
+
+/// Why a capture could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// libpcap refused to open the interface or compile the filter.
+    #[error("mirror interface {interface}: {reason}")]
+    Open { interface: String, reason: String },
+}
+
+/// Bytes of each packet to keep: enough for Ethernet, two VLAN tags, IPv6 with extension
+/// headers and the transport header.
+const SNAPLEN: i32 = 256;
+const BATCH: usize = 1024;
+
+/// Opens the interface now (so errors surface at start-up) and spawns its reader thread.
+pub fn start(
+    cfg: &Mirror,
+    tx: mpsc::Sender<FlowBatch>,
+    counters: Arc<IngestCounters>,
+    stop: Arc<AtomicBool>,
+) -> Result<std::thread::JoinHandle<()>, CaptureError> {
+    let open_err = |e: pcap::Error| CaptureError::Open {
+        interface: cfg.interface.clone(),
+        reason: e.to_string(),
+    };
+    let mut cap = pcap::Capture::from_device(cfg.interface.as_str())
+        .map_err(open_err)?
+        .promisc(true)
+        .snaplen(SNAPLEN)
+        .buffer_size(64 << 20)
+        .timeout(100)
+        .open()
+        .map_err(open_err)?;
+    if let Some(f) = &cfg.bpf {
+        cap.filter(f, true).map_err(open_err)?;
+    }
+    let linktype = cap.get_datalink().0;
+    let in_if = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", cfg.interface))
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let sampling = cfg.sampling.get();
+    let name = cfg.interface.clone();
+    info!(interface = %name, sampling, "mirror capture started");
+    let thread_name = format!("mirror-{name}");
+    let interface = name.clone();
+    let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
+        let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let mut records: Vec<FlowRecord> = Vec::with_capacity(BATCH);
+        let mut seen: u64 = 0;
+        let mut flushed = Instant::now();
+        while !stop.load(Relaxed) {
+            match cap.next_packet() {
+                Ok(p) => {
+                    seen += 1;
+                    counters.mirror_packets.fetch_add(1, Relaxed);
+                    if sampling > 1 && seen % u64::from(sampling) != 0 {
+                        continue;
+                    }
+                    let ts = p.header.ts;
+                    let t = (ts.tv_sec.max(0) as u64) * 1_000_000 + ts.tv_usec.max(0) as u64;
+                    let rec = network_layer(linktype, p.data).and_then(|(link, bytes)| {
+                        mirror::record(link, bytes, p.header.len, t, exporter, sampling, in_if)
+                    });
+                    if let Some(r) = rec {
+                        records.push(r);
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => {}
+                Err(e) => {
+                    warn!(interface = %name, "capture stopped: {e}");
+                    counters.receive_errors.fetch_add(1, Relaxed);
+                    break;
+                }
+            }
+            if records.len() >= BATCH || (!records.is_empty() && flushed.elapsed() >= Duration::from_millis(50)) {
+                flushed = Instant::now();
+                let n = records.len() as u64;
+                counters.records.fetch_add(n, Relaxed);
+                let batch = FlowBatch { records: std::mem::replace(&mut records, Vec::with_capacity(BATCH)), counters: Vec::new() };
+                match tx.try_send(batch) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        counters.dropped_records.fetch_add(n, Relaxed);
+                        counters.dropped_batches.fetch_add(1, Relaxed);
+                    }
+                    Err(TrySendError::Closed(_)) => break,
+                }
+            }
+        }
+        if let Ok(s) = cap.stats() {
+            info!(interface = %name, received = s.received, dropped_by_kernel = s.dropped, "mirror capture stopped");
+        }
+    });
+    spawned.map_err(|e| CaptureError::Open {
+        interface,
+        reason: format!("cannot start thread: {e}"),
+    })
+}

@@ -1,0 +1,148 @@
+//! Flow ingestion: UDP listeners, mirror capture and offline pcap decoding, all feeding
+//! [`FlowBatch`]es to one consumer over a bounded channel.
+
+pub mod capture;
+pub mod decode;
+pub mod json;
+pub mod link;
+pub mod listen;
+pub mod ratelimit;
+pub mod summary;
+
+use crate::config::Config;
+use levee_flow::{FlowRecord, InterfaceCounters};
+use listen::ExporterTable;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use tokio::sync::mpsc;
+
+/// Records handed from ingestion to its consumer.
+#[derive(Debug, Default)]
+pub struct FlowBatch {
+    pub records: Vec<FlowRecord>,
+    pub counters: Vec<InterfaceCounters>,
+}
+
+/// Counters over all inputs; exposed to operators ("is it working?").
+#[derive(Debug, Default)]
+pub struct IngestCounters {
+    pub datagrams: AtomicU64,
+    pub records: AtomicU64,
+    pub decode_errors: AtomicU64,
+    pub receive_errors: AtomicU64,
+    pub dropped_records: AtomicU64,
+    pub dropped_batches: AtomicU64,
+    pub mirror_packets: AtomicU64,
+}
+
+impl IngestCounters {
+    pub fn render(&self) -> String {
+        format!(
+            "datagrams {} records {} decode_errors {} receive_errors {} dropped_records {} mirror_packets {}",
+            self.datagrams.load(Relaxed),
+            self.records.load(Relaxed),
+            self.decode_errors.load(Relaxed),
+            self.receive_errors.load(Relaxed),
+            self.dropped_records.load(Relaxed),
+            self.mirror_packets.load(Relaxed),
+        )
+    }
+}
+
+/// Why ingestion could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot listen on {bind} ({kind}): {source}")]
+    Bind {
+        kind: &'static str,
+        bind: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Capture(#[from] capture::CaptureError),
+}
+
+/// Running listeners and captures.
+#[derive(Debug)]
+pub struct Ingest {
+    pub counters: Arc<IngestCounters>,
+    pub exporters: Vec<ExporterTable>,
+    pub bound: Vec<(&'static str, SocketAddr)>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Ingest {
+    /// Binds every enabled listener and opens every mirror interface of `cfg`; returns the
+    /// running ingest and the receiving end of its channel. Must run inside a runtime.
+    pub fn start(cfg: &Config) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
+        let (tx, rx) = mpsc::channel(cfg.ingest.channel_batches);
+        let counters = Arc::new(IngestCounters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut ingest = Ingest {
+            counters: counters.clone(),
+            exporters: Vec::new(),
+            bound: Vec::new(),
+            stop: stop.clone(),
+            threads: Vec::new(),
+            tasks: Vec::new(),
+        };
+        for l in &cfg.listeners {
+            let kind = l.kind.as_str();
+            let (sock, _) = listen::bind(l).map_err(|source| IngestError::Bind {
+                kind,
+                bind: l.bind,
+                source,
+            })?;
+            ingest
+                .bound
+                .push((kind, sock.local_addr().unwrap_or(l.bind)));
+            let table = ExporterTable::default();
+            ingest.exporters.push(table.clone());
+            ingest.tasks.push(tokio::spawn(listen::run(
+                sock,
+                kind,
+                cfg.ingest.limits,
+                tx.clone(),
+                counters.clone(),
+                table,
+            )));
+        }
+        for m in &cfg.mirror {
+            ingest.threads.push(capture::start(
+                m,
+                tx.clone(),
+                counters.clone(),
+                stop.clone(),
+            )?);
+        }
+        Ok((ingest, rx))
+    }
+
+    /// Per-exporter counters of all listeners, one line each.
+    pub fn render_exporters(&self) -> String {
+        let mut merged = std::collections::HashMap::new();
+        for t in &self.exporters {
+            if let Ok(t) = t.lock() {
+                for (a, s) in t.iter() {
+                    merged.insert(*a, s.clone());
+                }
+            }
+        }
+        summary::render_exporters(merged.iter())
+    }
+
+    /// Stops listeners and captures and waits for them.
+    pub async fn shutdown(self) {
+        self.stop.store(true, Relaxed);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        for t in self.threads {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
