@@ -166,7 +166,7 @@ impl Decoder {
                 exporter: h.agent,
                 domain: h.sub_agent,
             };
-            r.lost_datagrams = self.cache.domain(key)?.sequence.observe(h.sequence, 1);
+            r.lost_datagrams = self.cache.domain(key)?.sequence.datagrams(h.sequence);
         }
         outcome.error.map_or(Ok(()), Err)
     }
@@ -190,7 +190,7 @@ impl Decoder {
             .cache
             .domain(key)?
             .sequence
-            .observe(h.flow_sequence, h.count.into());
+            .records(h.flow_sequence, h.count.into());
         r.lost_datagrams = lost.div_ceil(u64::from(h.count.max(1)));
         Ok(())
     }
@@ -220,7 +220,7 @@ impl Decoder {
                 domain: s.source_id,
             };
             if let Some(d) = self.cache.domains.get_mut(&key) {
-                r.lost_datagrams = d.sequence.observe(s.sequence, 1);
+                r.lost_datagrams = d.sequence.datagrams(s.sequence);
             }
         }
         res
@@ -253,7 +253,7 @@ impl Decoder {
             // IPFIX sequence numbers count data records; a message with unknown sets cannot
             // say how many it held, so it does not advance the tracker.
             if let Some(d) = self.cache.domains.get_mut(&key) {
-                let lost = d.sequence.observe(s.sequence, s.data_records);
+                let lost = d.sequence.records(s.sequence, s.data_records);
                 r.lost_datagrams = lost.div_ceil(u64::from(s.data_records.max(1)));
             }
         }

@@ -1,36 +1,64 @@
 //! Sequence-number tracking to detect lost datagrams.
 //!
-//! Each format numbers something different: sFlow v5 and NetFlow v9 count datagrams,
-//! NetFlow v5 and IPFIX (RFC 7011 §3.1) count the records sent before this message. The
-//! tracker works on "units" and the caller says how many units a datagram advances.
+//! Each format numbers something different: sFlow v5 and NetFlow v9 count datagrams;
+//! NetFlow v5 and IPFIX (RFC 7011 §3.1) count records. For record counts the RFC says
+//! "records sent before this message", but some exporters (softflowd 1.1.0's IPFIX, seen
+//! in our fixtures) count the current message's records too. [`SequenceTracker::records`]
+//! accepts either convention, learning which one a stream uses from its first gapless
+//! step, so a conforming-but-different exporter is not reported as losing data.
 
-/// Remembers the next expected sequence number of one stream.
+/// Remembers where one stream's numbering stands.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SequenceTracker {
-    expected: Option<u32>,
+    /// Sequence number and unit count of the last datagram.
+    last: Option<(u32, u32)>,
+    /// The stream counts the current message's records in its own sequence number.
+    inclusive: Option<bool>,
 }
 
 impl SequenceTracker {
-    /// Observes a datagram whose sequence number is `seq` and that carries `advance` units.
-    /// Returns how many units went missing just before it (0 for the first datagram, for a
-    /// duplicate or reordered one, and after an exporter restart).
-    pub(crate) fn observe(&mut self, seq: u32, advance: u32) -> u64 {
-        let lost = match self.expected {
-            // A forward jump of less than half the space is loss; anything else is a
-            // restart or reordering, which resets without counting.
-            Some(exp) => {
-                let diff = seq.wrapping_sub(exp);
-                if diff != 0 && diff < 1 << 31 {
-                    u64::from(diff)
-                } else {
-                    0
-                }
-            }
-            None => 0,
-        };
-        self.expected = Some(seq.wrapping_add(advance));
+    /// Observes a datagram numbered per datagram. Returns datagrams lost before it.
+    pub(crate) fn datagrams(&mut self, seq: u32) -> u64 {
+        let lost = self
+            .last
+            .map_or(0, |(last, _)| forward_gap(seq, last.wrapping_add(1)));
+        self.last = Some((seq, 1));
         lost
     }
+
+    /// Observes a datagram numbered by records, carrying `count` of them. Returns records
+    /// lost before it.
+    pub(crate) fn records(&mut self, seq: u32, count: u32) -> u64 {
+        let lost = match self.last {
+            None => 0,
+            Some((last, last_count)) => {
+                let exclusive = last.wrapping_add(last_count);
+                let inclusive = last.wrapping_add(count);
+                match self.inclusive {
+                    Some(true) => forward_gap(seq, inclusive),
+                    Some(false) => forward_gap(seq, exclusive),
+                    None if seq == exclusive && seq != inclusive => {
+                        self.inclusive = Some(false);
+                        0
+                    }
+                    None if seq == inclusive && seq != exclusive => {
+                        self.inclusive = Some(true);
+                        0
+                    }
+                    None => forward_gap(seq, exclusive).min(forward_gap(seq, inclusive)),
+                }
+            }
+        };
+        self.last = Some((seq, count));
+        lost
+    }
+}
+
+/// How far `seq` is ahead of `expected`: a forward jump of less than half the space is
+/// loss; anything else (duplicate, reordering, exporter restart) counts as none.
+fn forward_gap(seq: u32, expected: u32) -> u64 {
+    let diff = seq.wrapping_sub(expected);
+    if diff < 1 << 31 { u64::from(diff) } else { 0 }
 }
 
 #[cfg(test)]
@@ -38,17 +66,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_gaps_and_wraps() {
+    fn datagram_gaps_and_wraps() {
         let mut t = SequenceTracker::default();
-        assert_eq!(t.observe(10, 1), 0);
-        assert_eq!(t.observe(11, 1), 0);
-        assert_eq!(t.observe(14, 1), 2);
-        assert_eq!(t.observe(14, 1), 0); // duplicate: no loss
-        assert_eq!(t.observe(3, 1), 0); // restart
-        assert_eq!(t.observe(4, 30), 0);
-        assert_eq!(t.observe(40, 1), 6);
+        assert_eq!(t.datagrams(10), 0);
+        assert_eq!(t.datagrams(11), 0);
+        assert_eq!(t.datagrams(14), 2);
+        assert_eq!(t.datagrams(14), 0); // duplicate: no loss
+        assert_eq!(t.datagrams(3), 0); // restart
         let mut t = SequenceTracker::default();
-        t.observe(u32::MAX, 1);
-        assert_eq!(t.observe(1, 1), 1);
+        t.datagrams(u32::MAX);
+        assert_eq!(t.datagrams(1), 1);
+    }
+
+    #[test]
+    fn records_rfc_convention() {
+        let mut t = SequenceTracker::default();
+        assert_eq!(t.records(0, 5), 0);
+        assert_eq!(t.records(5, 7), 0);
+        assert_eq!(t.records(12, 3), 0);
+        assert_eq!(t.records(25, 3), 10);
+    }
+
+    #[test]
+    fn records_inclusive_convention() {
+        // softflowd: 23 records then seq 23; 32 records then 55; 15 records then 70.
+        let mut t = SequenceTracker::default();
+        assert_eq!(t.records(23, 23), 0);
+        assert_eq!(t.records(55, 32), 0);
+        assert_eq!(t.records(70, 15), 0);
+        assert_eq!(t.records(90, 10), 10);
     }
 }
