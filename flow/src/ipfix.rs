@@ -175,7 +175,7 @@ fn data_set(
         let blank = FlowRecord::blank(time_us, key.exporter, FlowType::Ipfix);
         let d = &*d;
         t.walk(body, |raw| {
-            if let Some(r) = raw.to_record(blank, d.rate_for(raw)) {
+            if let Some(r) = (*raw).to_record(blank, d.rate_for(raw)) {
                 out.push(r);
             }
         })?

@@ -170,7 +170,7 @@ fn data_flowset(
         let blank = FlowRecord::blank(time_us, key.exporter, FlowType::Netflow9);
         let d = &*d;
         t.walk(body, |raw| {
-            if let Some(r) = raw.to_record(blank, d.rate_for(raw)) {
+            if let Some(r) = (*raw).to_record(blank, d.rate_for(raw)) {
                 out.push(r);
             }
         })?;

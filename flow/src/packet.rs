@@ -216,10 +216,8 @@ fn parse_transport(info: &mut PacketInfo, l4: &[u8]) {
                 }
             }
         }
-        1 | 58 => {
-            if l4.len() >= 2 {
-                info.dst_port = u16::from_be_bytes([l4[0], l4[1]]);
-            }
+        1 | 58 if l4.len() >= 2 => {
+            info.dst_port = u16::from_be_bytes([l4[0], l4[1]]);
         }
         _ => {}
     }

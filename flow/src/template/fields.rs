@@ -149,9 +149,9 @@ impl RawFields {
         let rate = if let Some(n) = self.sampling_interval {
             n
         } else if let (Some(i), Some(s)) = (self.packet_interval, self.packet_space) {
-            if i == 0 { return None } else { (i + s) / i }
+            i.saturating_add(s).checked_div(i)?
         } else if let (Some(n), Some(pop)) = (self.sample_size, self.population) {
-            if n == 0 { return None } else { pop / n }
+            pop.checked_div(n)?
         } else {
             return None;
         };
@@ -159,7 +159,7 @@ impl RawFields {
     }
 
     /// Fills a flow record from a data record; `None` when it names no addresses.
-    pub(crate) fn to_record(&self, mut rec: FlowRecord, rate: u32) -> Option<FlowRecord> {
+    pub(crate) fn to_record(self, mut rec: FlowRecord, rate: u32) -> Option<FlowRecord> {
         rec.src_addr = self.src?;
         rec.dst_addr = self.dst?;
         rec.protocol = self.protocol;

@@ -1,0 +1,158 @@
+//! The command line as an operator meets it: exit codes, summaries, and hostile input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn levee(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_levee")).args(args).output().expect("run levee")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("levee-cli-{}-{name}", std::process::id()))
+}
+
+/// Writes a classic pcap (LINKTYPE_RAW) of IPv4/UDP datagrams with the given payloads,
+/// plus one IP fragment.
+fn write_pcap(path: &Path, payloads: &[Vec<u8>]) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0]);
+    let mut push = |ip: Vec<u8>| {
+        f.extend_from_slice(&1_795_000_000u32.to_le_bytes());
+        f.extend_from_slice(&0u32.to_le_bytes());
+        f.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+        f.extend(ip);
+    };
+    let udp = |payload: &[u8], frag: u16| {
+        let total = (28 + payload.len()) as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&[0, 1]);
+        ip.extend_from_slice(&frag.to_be_bytes());
+        ip.extend_from_slice(&[64, 17, 0, 0, 192, 0, 2, 7, 192, 0, 2, 8, 0x30, 0x39, 0x18, 0xc7]);
+        ip.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0]);
+        ip.extend_from_slice(payload);
+        ip
+    };
+    for p in payloads {
+        push(udp(p, 0));
+    }
+    push(udp(b"fragment", 0x2000));
+    std::fs::write(path, f).unwrap();
+}
+
+/// UDP payloads of a fixture capture.
+fn fixture_payloads(name: &str) -> Vec<Vec<u8>> {
+    let mut cap = pcap::Capture::from_file(root().join("tests/fixtures/flows").join(name)).unwrap();
+    let mut out = Vec::new();
+    while let Ok(p) = cap.next_packet() {
+        // Ethernet (14) + IPv4 (20) + UDP (8) on loopback captures.
+        out.push(p.data[42..].to_vec());
+    }
+    out
+}
+
+#[test]
+fn check_valid_and_invalid_configs() {
+    let ok = levee(&["check", "--config", root().join("configs/levee.yaml").to_str().unwrap()]);
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("is valid"));
+    let bad = tmp("bad.yaml");
+    std::fs::write(&bad, "listeners:\n  sflow:\n    bind: 0.0.0.0:99999\n").unwrap();
+    let out = levee(&["check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":3:11: listeners.sflow.bind:"), "{err}");
+    let missing = levee(&["check", "--config", "/nonexistent/levee.yaml"]);
+    assert_eq!(missing.status.code(), Some(1));
+    std::fs::remove_file(bad).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(levee(&["flows", "decode"]).status.code(), Some(2));
+    assert_eq!(levee(&["no-such-command"]).status.code(), Some(2));
+}
+
+#[test]
+fn unreadable_capture_exits_1_with_a_clear_message() {
+    let out = levee(&["flows", "decode", "/nonexistent/x.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.pcap: no such file"));
+    let junk = tmp("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture").unwrap();
+    let out = levee(&["flows", "decode", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable pcap"), "{out:?}");
+    std::fs::remove_file(junk).unwrap();
+}
+
+#[test]
+fn hostile_datagrams_are_counted_never_fatal() {
+    // Every real datagram of every format, cut at many lengths and with bytes flipped,
+    // plus garbage: decoding must finish, exit 0, and count what it could not decode.
+    let mut payloads = Vec::new();
+    for name in ["softflowd-v5.pcap", "softflowd-v9.pcap", "softflowd-ipfix.pcap", "pmacct-sfprobe-sampled.pcap"] {
+        for d in fixture_payloads(name).into_iter().take(4) {
+            for cut in (0..d.len()).step_by(7) {
+                payloads.push(d[..cut].to_vec());
+            }
+            for i in (0..d.len()).step_by(5) {
+                let mut m = d.clone();
+                m[i] ^= 0xa5;
+                payloads.push(m);
+            }
+        }
+    }
+    let mut x: u32 = 12345;
+    for n in 0..200 {
+        payloads.push(
+            (0..(n * 7 % 1400))
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect(),
+        );
+    }
+    let path = tmp("hostile.pcap");
+    write_pcap(&path, &payloads);
+    let out = levee(&["flows", "decode", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("datagrams: {}", payloads.len())), "{err}");
+    assert!(err.contains("1 IP fragments"), "{err}");
+    let errors: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("decode errors: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("summary has a decode error count");
+    assert!(errors > 1000, "{err}");
+    for kind in ["truncated", "unknown_format"] {
+        assert!(err.contains(&format!("{kind}: ")), "{kind} missing from {err}");
+    }
+    // Whatever was decoded is valid JSON.
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+}
+
+#[test]
+fn mirror_decode_counts_every_packet() {
+    let out = levee(&["flows", "decode", "--mirror", "--mirror-sampling", "10", root().join("tests/fixtures/flows/traffic.pcap").to_str().unwrap()]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 588);
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!((first["flow_type"].as_str(), first["sampling_rate"].as_u64()), (Some("mirror"), Some(10)));
+}
