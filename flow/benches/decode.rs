@@ -1,1 +1,80 @@
-fn main() {}
+//! Decode throughput per format, in records per second on one core, over the real
+//! exporter datagrams in tests/fixtures/flows (softflowd, pmacct). Run with
+//! `cargo bench -p levee-flow --bench decode`; figures go in docs/PERFORMANCE.md.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use levee_flow::{Batch, Decoder, packet};
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// Frames of a classic little-endian pcap file.
+fn frames(name: &str) -> Vec<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows").join(name);
+    let data = std::fs::read(path).expect("fixture");
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= data.len() {
+        let caplen = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push(data[at + 16..at + 16 + caplen].to_vec());
+        at += 16 + caplen;
+    }
+    out
+}
+
+/// UDP payloads of a loopback capture (Ethernet 14 + IPv4 20 + UDP 8).
+fn datagrams(name: &str) -> Vec<Vec<u8>> {
+    frames(name).into_iter().map(|f| f[42..].to_vec()).collect()
+}
+
+fn bench_format(c: &mut Criterion, label: &str, fixture: &str) {
+    let dgrams = datagrams(fixture);
+    let src: IpAddr = "192.0.2.1".parse().unwrap();
+    let mut dec = Decoder::default();
+    let mut batch = Batch::default();
+    // Warm up: learn templates and options, count records per pass.
+    for d in &dgrams {
+        dec.decode(src, 0, d, &mut batch);
+    }
+    batch.clear();
+    let mut per_pass = 0;
+    for d in &dgrams {
+        per_pass += dec.decode(src, 0, d, &mut batch).records;
+    }
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(per_pass as u64));
+    g.bench_function(label, |b| {
+        b.iter(|| {
+            for d in &dgrams {
+                batch.clear();
+                black_box(dec.decode(src, 0, black_box(d), &mut batch));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn decoders(c: &mut Criterion) {
+    bench_format(c, "sflow_v5", "pmacct-sfprobe.pcap");
+    bench_format(c, "netflow_v5", "softflowd-v5.pcap");
+    bench_format(c, "netflow_v9", "softflowd-v9.pcap");
+    bench_format(c, "ipfix", "softflowd-ipfix.pcap");
+    bench_format(c, "ipfix_pmacct", "pmacct-nfprobe-ipfix.pcap");
+}
+
+fn headers(c: &mut Criterion) {
+    let frames = frames("traffic.pcap");
+    let mut g = c.benchmark_group("packet_header");
+    g.throughput(Throughput::Elements(frames.len() as u64));
+    g.bench_function("parse_ethernet", |b| {
+        b.iter(|| {
+            for f in &frames {
+                black_box(packet::parse_ethernet(black_box(f)));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decoders, headers);
+criterion_main!(benches);
