@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn levee(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_levee")).args(args).output().expect("run levee")
+    Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(args)
+        .output()
+        .expect("run levee")
 }
 
 fn root() -> PathBuf {
@@ -20,7 +23,9 @@ fn tmp(name: &str) -> PathBuf {
 fn write_pcap(path: &Path, payloads: &[Vec<u8>]) {
     let mut f = Vec::new();
     f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0]);
+    f.extend_from_slice(&[
+        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0,
+    ]);
     let mut push = |ip: Vec<u8>| {
         f.extend_from_slice(&1_795_000_000u32.to_le_bytes());
         f.extend_from_slice(&0u32.to_le_bytes());
@@ -34,7 +39,9 @@ fn write_pcap(path: &Path, payloads: &[Vec<u8>]) {
         ip.extend_from_slice(&total.to_be_bytes());
         ip.extend_from_slice(&[0, 1]);
         ip.extend_from_slice(&frag.to_be_bytes());
-        ip.extend_from_slice(&[64, 17, 0, 0, 192, 0, 2, 7, 192, 0, 2, 8, 0x30, 0x39, 0x18, 0xc7]);
+        ip.extend_from_slice(&[
+            64, 17, 0, 0, 192, 0, 2, 7, 192, 0, 2, 8, 0x30, 0x39, 0x18, 0xc7,
+        ]);
         ip.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
         ip.extend_from_slice(&[0, 0]);
         ip.extend_from_slice(payload);
@@ -60,7 +67,11 @@ fn fixture_payloads(name: &str) -> Vec<Vec<u8>> {
 
 #[test]
 fn check_valid_and_invalid_configs() {
-    let ok = levee(&["check", "--config", root().join("configs/levee.yaml").to_str().unwrap()]);
+    let ok = levee(&[
+        "check",
+        "--config",
+        root().join("configs/levee.yaml").to_str().unwrap(),
+    ]);
     assert!(ok.status.success());
     assert!(String::from_utf8_lossy(&ok.stdout).contains("is valid"));
     let bad = tmp("bad.yaml");
@@ -89,7 +100,10 @@ fn unreadable_capture_exits_1_with_a_clear_message() {
     std::fs::write(&junk, b"this is not a capture").unwrap();
     let out = levee(&["flows", "decode", junk.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable pcap"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a readable pcap"),
+        "{out:?}"
+    );
     std::fs::remove_file(junk).unwrap();
 }
 
@@ -98,7 +112,12 @@ fn hostile_datagrams_are_counted_never_fatal() {
     // Every real datagram of every format, cut at many lengths and with bytes flipped,
     // plus garbage: decoding must finish, exit 0, and count what it could not decode.
     let mut payloads = Vec::new();
-    for name in ["softflowd-v5.pcap", "softflowd-v9.pcap", "softflowd-ipfix.pcap", "pmacct-sfprobe-sampled.pcap"] {
+    for name in [
+        "softflowd-v5.pcap",
+        "softflowd-v9.pcap",
+        "softflowd-ipfix.pcap",
+        "pmacct-sfprobe-sampled.pcap",
+    ] {
         for d in fixture_payloads(name).into_iter().take(4) {
             for cut in (0..d.len()).step_by(7) {
                 payloads.push(d[..cut].to_vec());
@@ -127,9 +146,17 @@ fn hostile_datagrams_are_counted_never_fatal() {
     write_pcap(&path, &payloads);
     let out = levee(&["flows", "decode", path.to_str().unwrap()]);
     std::fs::remove_file(&path).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("datagrams: {}", payloads.len())), "{err}");
+    assert!(
+        err.contains(&format!("datagrams: {}", payloads.len())),
+        "{err}"
+    );
     assert!(err.contains("1 IP fragments"), "{err}");
     let errors: u64 = err
         .lines()
@@ -139,7 +166,10 @@ fn hostile_datagrams_are_counted_never_fatal() {
         .expect("summary has a decode error count");
     assert!(errors > 1000, "{err}");
     for kind in ["truncated", "unknown_format"] {
-        assert!(err.contains(&format!("{kind}: ")), "{kind} missing from {err}");
+        assert!(
+            err.contains(&format!("{kind}: ")),
+            "{kind} missing from {err}"
+        );
     }
     // Whatever was decoded is valid JSON.
     for line in String::from_utf8(out.stdout).unwrap().lines() {
@@ -149,10 +179,23 @@ fn hostile_datagrams_are_counted_never_fatal() {
 
 #[test]
 fn mirror_decode_counts_every_packet() {
-    let out = levee(&["flows", "decode", "--mirror", "--mirror-sampling", "10", root().join("tests/fixtures/flows/traffic.pcap").to_str().unwrap()]);
+    let out = levee(&[
+        "flows",
+        "decode",
+        "--mirror",
+        "--mirror-sampling",
+        "10",
+        root()
+            .join("tests/fixtures/flows/traffic.pcap")
+            .to_str()
+            .unwrap(),
+    ]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 588);
     let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert_eq!((first["flow_type"].as_str(), first["sampling_rate"].as_u64()), (Some("mirror"), Some(10)));
+    assert_eq!(
+        (first["flow_type"].as_str(), first["sampling_rate"].as_u64()),
+        (Some("mirror"), Some(10))
+    );
 }

@@ -21,7 +21,10 @@ fn fixtures() -> PathBuf {
 }
 
 fn have(tool: &str) -> bool {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
         println!("SKIPPED: {tool} is not installed; this interop test did not run");
@@ -30,14 +33,20 @@ fn have(tool: &str) -> bool {
 }
 
 fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn totals(json_lines: &str) -> Totals {
     let mut t = Totals::new();
     for line in json_lines.lines() {
         let v: Value = serde_json::from_str(line).expect("JSON line");
-        let e = t.entry(v["dst_addr"].as_str().unwrap().parse().unwrap()).or_default();
+        let e = t
+            .entry(v["dst_addr"].as_str().unwrap().parse().unwrap())
+            .or_default();
         e.0 += 1;
         e.1 += v["packets"].as_u64().unwrap();
         e.2 += v["bytes"].as_u64().unwrap();
@@ -48,7 +57,16 @@ fn totals(json_lines: &str) -> Totals {
 /// Starts `levee flows listen` and waits until it says it is listening.
 fn listen(flag: &str, port: u16) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args(["flows", "listen", flag, &format!("127.0.0.1:{port}"), "--log", "warn", "--duration", "60"])
+        .args([
+            "flows",
+            "listen",
+            flag,
+            &format!("127.0.0.1:{port}"),
+            "--log",
+            "warn",
+            "--duration",
+            "60",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -75,7 +93,10 @@ fn stop(mut child: Child) -> String {
         s
     });
     std::thread::sleep(Duration::from_secs(1));
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "levee did not stop on SIGTERM");
@@ -100,11 +121,22 @@ fn softflowd(version: &str, flag: &str, fixture: &str) {
     }
     let port = free_udp_port();
     let levee = listen(flag, port);
-    let tmp = std::env::temp_dir().join(format!("levee-softflowd-{}-{version}.pid", std::process::id()));
+    let tmp = std::env::temp_dir().join(format!(
+        "levee-softflowd-{}-{version}.pid",
+        std::process::id()
+    ));
     // softflowd ends a replay by raising SIGINT: make sure it is not ignored. With a
     // control socket, softflowd 1.1.0 in -r mode can hang in accept(), so use none.
     let status = Command::new("env")
-        .args(["--default-signal=INT", "softflowd", "-d", "-6", "-c", "none", "-p"])
+        .args([
+            "--default-signal=INT",
+            "softflowd",
+            "-d",
+            "-6",
+            "-c",
+            "none",
+            "-p",
+        ])
         .arg(&tmp)
         .arg("-r")
         .arg(fixtures().join("traffic.pcap"))
@@ -117,8 +149,15 @@ fn softflowd(version: &str, flag: &str, fixture: &str) {
     // softflowd's exit status after a replay is not meaningful; the records are.
     let _ = status;
     let live = totals(&stop(levee));
-    assert!(!live.is_empty(), "levee received nothing from softflowd -v {version}");
-    assert_eq!(live, decode_fixture(fixture), "softflowd -v {version}: live (left) vs fixture (right)");
+    assert!(
+        !live.is_empty(),
+        "levee received nothing from softflowd -v {version}"
+    );
+    assert_eq!(
+        live,
+        decode_fixture(fixture),
+        "softflowd -v {version}: live (left) vs fixture (right)"
+    );
 }
 
 #[test]
@@ -162,5 +201,9 @@ fn pmacct_sflow() {
     let _ = std::fs::remove_file(&conf);
     assert!(status.success(), "pmacctd failed: {status}");
     let live = totals(&stop(levee));
-    assert_eq!(live, decode_fixture("pmacct-sfprobe.pcap"), "pmacctd sfprobe: live (left) vs fixture (right)");
+    assert_eq!(
+        live,
+        decode_fixture("pmacct-sfprobe.pcap"),
+        "pmacctd sfprobe: live (left) vs fixture (right)"
+    );
 }

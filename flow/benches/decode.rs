@@ -10,7 +10,9 @@ use std::path::Path;
 
 /// Frames of a classic little-endian pcap file.
 fn frames(name: &str) -> Vec<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/flows")
+        .join(name);
     let data = std::fs::read(path).expect("fixture");
     let mut out = Vec::new();
     let mut at = 24;
