@@ -13,6 +13,7 @@
 //! ```text
 //! cargo build --release -p levee
 //! cargo bench -p levee --bench ingest -- [--fastnetmon] [--seconds N] [--rates 500000,1000000,...]
+//! cargo bench -p levee --bench ingest -- --send-only PORT --rates 2000000   # drive a receiver you started
 //! ```
 //!
 //! Needs root for `sysctl net.core.rmem_max` (both receivers get 32 MiB buffers).
@@ -42,10 +43,24 @@ fn main() {
         .args(["-qw", "net.core.rmem_max=33554432"])
         .status();
     let datagrams = build_datagrams(4096);
+    // Only send, to a receiver started by hand (for profiling it).
+    if let Some(port) = arg(&args, "--send-only") {
+        for &rate in &rates {
+            let (sent, achieved) = send(
+                &datagrams,
+                port.parse().unwrap(),
+                rate,
+                Duration::from_secs(seconds),
+            );
+            println!("sent {sent} samples at {achieved:.0}/s");
+        }
+        return;
+    }
     println!(
         "receiver    rate_target  sent_samples  processed  loss_%   cpu_s  samples_per_cpu_s  sender_rate"
     );
-    for (name, enabled) in [("levee", true), ("fastnetmon", fastnetmon)] {
+    let only_fnm = args.iter().any(|a| a == "--fastnetmon-only");
+    for (name, enabled) in [("levee", !only_fnm), ("fastnetmon", fastnetmon || only_fnm)] {
         if !enabled {
             continue;
         }

@@ -33,7 +33,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for (kind, addr) in &ingest.bound {
         info!(kind, %addr, "listener bound");
     }
-    consume(ingest, rx, Sink::Count, Duration::from_secs(60), None).await
+    consume(ingest, rx, Some(Sink::Count), Duration::from_secs(60), None).await
 }
 
 /// `levee flows listen`.
@@ -61,7 +61,7 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
     for (kind, addr) in &ingest.bound {
         eprintln!("levee: listening for {kind} on {addr}");
     }
-    let sink = if args.quiet { Sink::Count } else { Sink::Json };
+    let sink = Some(if args.quiet { Sink::Count } else { Sink::Json });
     let every = Duration::from_secs(args.stats_every);
     consume(
         ingest,
@@ -74,14 +74,17 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
 }
 
 async fn consume(
-    ingest: Ingest,
+    mut ingest: Ingest,
     mut rx: mpsc::Receiver<FlowBatch>,
-    sink: Sink,
+    sink: Option<Sink>,
     stats_every: Duration,
     duration: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    let mut line = String::with_capacity(1 << 16);
+    let mut consumer = Consumer {
+        sink,
+        line: String::with_capacity(1 << 16),
+        ..Consumer::default()
+    };
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
     let period = if stats_every.is_zero() {
         Duration::from_secs(3600 * 24)
@@ -89,53 +92,86 @@ async fn consume(
         stats_every
     };
     let mut stats = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    let mut consumed: u64 = 0;
-    // Latest sFlow interface counters per (agent, ifIndex), for the status page to come.
-    let mut interfaces: HashMap<(IpAddr, u32), InterfaceCounters> = HashMap::new();
+    // Created once, so a signal between two loop turns is not missed.
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             b = rx.recv() => {
                 let Some(b) = b else { break };
-                consumed += b.records.len() as u64;
-                for c in b.counters {
-                    if interfaces.len() < MAX_INTERFACES || interfaces.contains_key(&(c.agent, c.if_index)) {
-                        interfaces.insert((c.agent, c.if_index), c);
-                    }
-                }
-                if sink == Sink::Json {
-                    for r in &b.records {
-                        write_record(&mut line, r);
-                    }
-                    // A closed stdout (`| head`) ends the run quietly.
-                    if stdout.write_all(line.as_bytes()).is_err() {
-                        break;
-                    }
-                    line.clear();
+                if !consumer.take(b) {
+                    break;
                 }
             }
             _ = stats.tick(), if !stats_every.is_zero() => {
-                eprintln!("levee: consumed {consumed} {}", ingest.counters.render());
+                eprintln!("levee: consumed {} {}", consumer.consumed, ingest.counters.render());
             }
             _ = sleep_until(deadline) => break,
-            _ = shutdown_signal() => {
+            _ = &mut shutdown => {
                 info!("signal received, stopping");
                 break;
             }
         }
     }
-    let _ = stdout.flush();
-    eprintln!("levee: consumed {consumed} {}", ingest.counters.render());
+    // Stop the inputs first: they hand over what they hold; then take it all.
+    let exporters = ingest.stop().await;
+    while let Ok(b) = rx.try_recv() {
+        consumer.take(b);
+    }
+    let _ = std::io::stdout().flush();
+    eprintln!(
+        "levee: consumed {} {}",
+        consumer.consumed,
+        ingest.counters.render()
+    );
     eprintln!(
         "levee: interface counters known for {} interfaces",
-        interfaces.len()
+        consumer.interfaces.len()
     );
-    eprint!("{}", ingest.render_exporters());
+    eprint!("{exporters}");
     let dropped = ingest.counters.dropped_records.load(Relaxed);
     if dropped > 0 {
         eprintln!("levee: {dropped} records were dropped because the consumer lagged");
     }
-    ingest.shutdown().await;
     Ok(())
+}
+
+/// Takes record batches until the detection engine does.
+#[derive(Debug, Default)]
+struct Consumer {
+    sink: Option<Sink>,
+    line: String,
+    consumed: u64,
+    stdout_closed: bool,
+    /// Latest sFlow interface counters per (agent, ifIndex), for the status page to come.
+    interfaces: HashMap<(IpAddr, u32), InterfaceCounters>,
+}
+
+impl Consumer {
+    /// Returns false once stdout is closed (`| head`): the run ends quietly.
+    fn take(&mut self, b: FlowBatch) -> bool {
+        self.consumed += b.records.len() as u64;
+        for c in b.counters {
+            let key = (c.agent, c.if_index);
+            if self.interfaces.len() < MAX_INTERFACES || self.interfaces.contains_key(&key) {
+                self.interfaces.insert(key, c);
+            }
+        }
+        if self.sink == Some(Sink::Json) && !self.stdout_closed {
+            for r in &b.records {
+                write_record(&mut self.line, r);
+            }
+            if std::io::stdout()
+                .lock()
+                .write_all(self.line.as_bytes())
+                .is_err()
+            {
+                self.stdout_closed = true;
+            }
+            self.line.clear();
+        }
+        !self.stdout_closed
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -7,11 +7,12 @@ pub mod json;
 pub mod link;
 pub mod listen;
 pub mod ratelimit;
+pub mod recvmmsg;
 pub mod summary;
 
 use crate::config::Config;
 use levee_flow::{FlowRecord, InterfaceCounters};
-use listen::ExporterTable;
+use listen::{ExporterTable, ListenerContext};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -71,12 +72,11 @@ pub struct Ingest {
     pub bound: Vec<(&'static str, SocketAddr)>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Ingest {
     /// Binds every enabled listener and opens every mirror interface of `cfg`; returns the
-    /// running ingest and the receiving end of its channel. Must run inside a runtime.
+    /// running ingest and the receiving end of its channel.
     pub fn start(cfg: &Config) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
         let (tx, rx) = mpsc::channel(cfg.ingest.channel_batches);
         let counters = Arc::new(IngestCounters::default());
@@ -87,7 +87,6 @@ impl Ingest {
             bound: Vec::new(),
             stop: stop.clone(),
             threads: Vec::new(),
-            tasks: Vec::new(),
         };
         for l in &cfg.listeners {
             let kind = l.kind.as_str();
@@ -101,14 +100,20 @@ impl Ingest {
                 .push((kind, sock.local_addr().unwrap_or(l.bind)));
             let table = ExporterTable::default();
             ingest.exporters.push(table.clone());
-            ingest.tasks.push(tokio::spawn(listen::run(
-                sock,
-                kind,
-                cfg.ingest.limits,
-                tx.clone(),
-                counters.clone(),
+            let ctx = ListenerContext {
+                name: kind,
+                limits: cfg.ingest.limits,
+                tx: tx.clone(),
+                counters: counters.clone(),
                 table,
-            )));
+                stop: stop.clone(),
+            };
+            let thread = listen::spawn(sock, ctx).map_err(|source| IngestError::Bind {
+                kind,
+                bind: l.bind,
+                source,
+            })?;
+            ingest.threads.push(thread);
         }
         for m in &cfg.mirror {
             ingest.threads.push(capture::start(
@@ -121,8 +126,13 @@ impl Ingest {
         Ok((ingest, rx))
     }
 
-    /// Per-exporter counters of all listeners, one line each.
-    pub fn render_exporters(&self) -> String {
+    /// Stops listeners and captures, waits until they have handed over what they held,
+    /// and returns their per-exporter counters, one line per exporter.
+    pub async fn stop(&mut self) -> String {
+        self.stop.store(true, Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         let mut merged = std::collections::HashMap::new();
         for t in &self.exporters {
             if let Ok(t) = t.lock() {
@@ -132,17 +142,5 @@ impl Ingest {
             }
         }
         summary::render_exporters(merged.iter())
-    }
-
-    /// Stops listeners and captures and waits for them.
-    pub async fn shutdown(self) {
-        self.stop.store(true, Relaxed);
-        for t in self.tasks {
-            t.abort();
-            let _ = t.await;
-        }
-        for t in self.threads {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
     }
 }
