@@ -61,7 +61,8 @@ pub struct DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct ListenArgs {
-    /// sFlow listen address (without any address flag, the config's listeners are used)
+    /// sFlow listen address (without any address or --mirror flag, the config's
+    /// listeners and mirror ports are used)
     #[arg(long, value_name = "ADDR")]
     pub sflow: Option<SocketAddr>,
     /// NetFlow listen address
@@ -70,6 +71,15 @@ pub struct ListenArgs {
     /// IPFIX listen address
     #[arg(long, value_name = "ADDR")]
     pub ipfix: Option<SocketAddr>,
+    /// Capture on this interface as a mirror (SPAN) port; may be repeated
+    #[arg(long, value_name = "IFACE")]
+    pub mirror: Vec<String>,
+    /// With --mirror: keep 1 packet in N
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mirror_sampling: u32,
+    /// With --mirror: BPF filter (tcpdump syntax)
+    #[arg(long, value_name = "FILTER")]
+    pub bpf: Option<String>,
     /// Do not print records; only count them
     #[arg(long, short)]
     pub quiet: bool,

@@ -2,13 +2,14 @@
 //! signal (or the requested duration) ends it.
 
 use crate::cli::ListenArgs;
-use crate::config::{Config, Listener, ListenerKind};
+use crate::config::{Config, Listener, ListenerKind, Mirror};
 use crate::flows::json::write_record;
 use crate::flows::{FlowBatch, Ingest};
 use levee_flow::InterfaceCounters;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -43,7 +44,8 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
         (ListenerKind::Netflow, args.netflow),
         (ListenerKind::Ipfix, args.ipfix),
     ];
-    if explicit.iter().any(|(_, a)| a.is_some()) {
+    // Any address or --mirror flag replaces the config's inputs with exactly those.
+    if explicit.iter().any(|(_, a)| a.is_some()) || !args.mirror.is_empty() {
         let rcvbuf = cfg.listeners.first().map_or(32 << 20, |l| l.receive_buffer);
         cfg.listeners = explicit
             .iter()
@@ -55,11 +57,26 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
+        let sampling = NonZeroU32::new(args.mirror_sampling).unwrap_or(NonZeroU32::MIN);
+        cfg.mirror = args
+            .mirror
+            .iter()
+            .map(|interface| Mirror {
+                interface: interface.clone(),
+                bpf: args.bpf.clone(),
+                sampling,
+            })
+            .collect();
     }
-    cfg.mirror.clear();
     let (ingest, rx) = Ingest::start(&cfg)?;
     for (kind, addr) in &ingest.bound {
         eprintln!("levee: listening for {kind} on {addr}");
+    }
+    for m in &cfg.mirror {
+        eprintln!(
+            "levee: capturing on {} (sampling 1:{})",
+            m.interface, m.sampling
+        );
     }
     let sink = Some(if args.quiet { Sink::Count } else { Sink::Json });
     let every = Duration::from_secs(args.stats_every);

@@ -1,12 +1,19 @@
 //! Mirror-port capture: libpcap on Linux uses an AF_PACKET TPACKET_V3 ring. One thread
 //! per interface reads packets, keeps 1 in N when sampling is configured, turns each into
 //! a flow record, and hands batches to the consumer without ever blocking on it.
+//!
+//! The capture is non-blocking: with TPACKET_V3 a blocking read can wait past its timeout
+//! when nothing matches the filter, and the thread must notice a stop request. So the
+//! thread drains the ring, sleeps 1 ms while traffic flows (as the UDP listeners do), and
+//! otherwise waits in `poll(2)` for at most 100 ms.
 
 use super::link::network_layer;
+use super::sys::wait_readable;
 use super::{FlowBatch, IngestCounters};
 use crate::config::Mirror;
 use levee_flow::{FlowRecord, mirror};
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -26,6 +33,10 @@ pub enum CaptureError {
 /// headers and the transport header.
 const SNAPLEN: i32 = 256;
 const BATCH: usize = 1024;
+/// Pause after draining the ring while traffic flows.
+const COALESCE: Duration = Duration::from_millis(1);
+/// Longest wait for traffic before checking for a stop request.
+const IDLE_WAKE: Duration = Duration::from_millis(100);
 
 /// Opens the interface now (so errors surface at start-up) and spawns its reader thread.
 pub fn start(
@@ -45,6 +56,8 @@ pub fn start(
         .buffer_size(64 << 20)
         .timeout(100)
         .open()
+        .map_err(open_err)?
+        .setnonblock()
         .map_err(open_err)?;
     if let Some(f) = &cfg.bpf {
         cap.filter(f, true).map_err(open_err)?;
@@ -63,10 +76,13 @@ pub fn start(
         let mut records: Vec<FlowRecord> = Vec::with_capacity(BATCH);
         let mut seen: u64 = 0;
         let mut flushed = Instant::now();
+        let fd = cap.as_raw_fd();
+        let mut drained = 0u32;
         while !stop.load(Relaxed) {
             match cap.next_packet() {
                 Ok(p) => {
                     seen += 1;
+                    drained += 1;
                     counters.mirror_packets.fetch_add(1, Relaxed);
                     if sampling > 1 && seen % u64::from(sampling) != 0 {
                         continue;
@@ -80,7 +96,16 @@ pub fn start(
                         records.push(r);
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                // Non-blocking and nothing queued.
+                Err(pcap::Error::TimeoutExpired) => {
+                    if drained > 0 {
+                        std::thread::sleep(COALESCE);
+                    } else if let Err(e) = wait_readable(fd, IDLE_WAKE) {
+                        warn!(interface = %name, "poll: {e}");
+                        std::thread::sleep(IDLE_WAKE);
+                    }
+                    drained = 0;
+                }
                 Err(e) => {
                     warn!(interface = %name, "capture stopped: {e}");
                     counters.receive_errors.fetch_add(1, Relaxed);

@@ -13,7 +13,7 @@
 //! second under load, whatever the exporters' pacing; idle, it blocks in the kernel.
 
 use super::ratelimit::LogLimiter;
-use super::recvmmsg::{BATCH, MultiRecv};
+use super::sys::{BATCH, MultiRecv};
 use super::{FlowBatch, IngestCounters};
 use crate::config::Listener;
 use levee_flow::{Batch, Decoder, ExporterStats, Limits};

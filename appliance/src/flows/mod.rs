@@ -7,8 +7,8 @@ pub mod json;
 pub mod link;
 pub mod listen;
 pub mod ratelimit;
-pub mod recvmmsg;
 pub mod summary;
+pub mod sys;
 
 use crate::config::Config;
 use levee_flow::{FlowRecord, InterfaceCounters};

@@ -1,8 +1,11 @@
-//! Batched UDP receive with `recvmmsg(2)`: up to [`BATCH`] datagrams per system call.
+//! Safe wrappers over the two kernel interfaces the inputs use directly: the only
+//! `unsafe` in levee.
 //!
-//! The only `unsafe` in the listener path: the kernel interface takes arrays of raw
-//! pointers. [`MultiRecv`] owns every buffer those pointers name, rebuilds the pointer
-//! arrays right before each call (so nothing can dangle), and exposes only safe slices.
+//! - [`MultiRecv`]: batched UDP receive with `recvmmsg(2)`, up to [`BATCH`] datagrams per
+//!   system call. The kernel takes arrays of raw pointers; `MultiRecv` owns every buffer
+//!   they name, rebuilds the pointer arrays right before each call (so nothing can
+//!   dangle), and exposes only safe slices.
+//! - [`wait_readable`]: `poll(2)` on one descriptor with a timeout.
 
 #![allow(unsafe_code)]
 
@@ -118,6 +121,23 @@ impl MultiRecv {
     }
 }
 
+/// Waits until `fd` is readable or `timeout` passes. Returns whether it is readable.
+pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd that lives across the call.
+    let n = unsafe { libc::poll(&raw mut p, 1, ms) };
+    match n {
+        n if n < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
 /// Converts the kernel's source address.
 fn sockaddr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(s.ss_family) {
@@ -165,6 +185,18 @@ mod tests {
         assert_eq!(m.recv(rx.as_raw_fd(), false).unwrap(), 8);
         assert_eq!(m.get(7).unwrap().1, &[39, 39, 39]);
         assert!(m.get(8).is_none());
+    }
+
+    #[test]
+    fn poll_times_out_then_sees_data() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let timeout = std::time::Duration::from_millis(20);
+        assert!(!wait_readable(rx.as_raw_fd(), timeout).unwrap());
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .send_to(b"x", rx.local_addr().unwrap())
+            .unwrap();
+        assert!(wait_readable(rx.as_raw_fd(), timeout).unwrap());
     }
 
     #[test]
