@@ -1,9 +1,9 @@
 //! `levee flows listen` over loopback with hostile input: garbage and truncated datagrams
 //! are counted per exporter; valid datagrams around them still decode.
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -13,24 +13,10 @@ fn garbage_is_counted_and_valid_datagrams_still_decode() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args([
-            "flows",
-            "listen",
-            "--netflow",
-            &format!("127.0.0.1:{port}"),
-            "--log",
-            "warn",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 && !line.contains("listening for") {
-        line.clear();
-    }
+    let levee = common::listen(
+        &["--netflow", &format!("127.0.0.1:{port}")],
+        "listening for",
+    );
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     // A valid NetFlow v5 datagram with two records.
     let mut v5 = vec![0, 5, 0, 2];
@@ -57,21 +43,7 @@ fn garbage_is_counted_and_valid_datagrams_still_decode() {
         sender.send_to(g, ("127.0.0.1", port)).unwrap();
         sender.send_to(&v5, ("127.0.0.1", port)).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut summary = String::new();
-    err.read_to_string(&mut summary).unwrap();
-    assert!(child.wait().unwrap().success());
+    let (out, summary) = levee.stop(Duration::from_millis(1500));
     assert_eq!(out.lines().count(), 2 * garbage.len(), "{summary}");
     // The per-exporter line counts datagrams and errors by kind: the empty datagram, the
     // 0xff bytes and the HTTP request are unknown formats; the other three are truncated.

@@ -6,31 +6,12 @@
 //! (which the tshark cross-check pins to tshark's decode). In CI the exporters must be
 //! installed; elsewhere a missing one skips its test, saying so.
 
-use serde_json::Value;
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-type Totals = BTreeMap<IpAddr, (u64, u64, u64)>;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
-}
-
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
-        println!("SKIPPED: {tool} is not installed; this interop test did not run");
-    }
-    found
-}
+use common::{Totals, fixtures, have, listen, totals};
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -40,70 +21,11 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
-fn totals(json_lines: &str) -> Totals {
-    let mut t = Totals::new();
-    for line in json_lines.lines() {
-        let v: Value = serde_json::from_str(line).expect("JSON line");
-        let e = t
-            .entry(v["dst_addr"].as_str().unwrap().parse().unwrap())
-            .or_default();
-        e.0 += 1;
-        e.1 += v["packets"].as_u64().unwrap();
-        e.2 += v["bytes"].as_u64().unwrap();
-    }
-    t
-}
-
-/// Starts `levee flows listen` and waits until it says it is listening.
-fn listen(flag: &str, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args([
-            "flows",
-            "listen",
-            flag,
-            &format!("127.0.0.1:{port}"),
-            "--log",
-            "warn",
-            "--duration",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start levee");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 {
-        if line.contains("listening for") {
-            break;
-        }
-        line.clear();
-    }
-    // Keep draining stderr so levee never blocks on it.
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    child
-}
-
-/// Stops levee with SIGTERM once `quiet` has passed with no new output; returns stdout.
-fn stop(mut child: Child) -> String {
-    let mut out = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
-        s
-    });
-    std::thread::sleep(Duration::from_secs(1));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "levee did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(child.wait().unwrap().success());
-    reader.join().unwrap()
+fn start(flag: &str, port: u16) -> common::Levee {
+    listen(
+        &[flag, &format!("127.0.0.1:{port}"), "--duration", "60"],
+        "listening for",
+    )
 }
 
 fn decode_fixture(name: &str) -> Totals {
@@ -120,7 +42,7 @@ fn softflowd(version: &str, flag: &str, fixture: &str) {
         return;
     }
     let port = free_udp_port();
-    let levee = listen(flag, port);
+    let levee = start(flag, port);
     let tmp = std::env::temp_dir().join(format!(
         "levee-softflowd-{}-{version}.pid",
         std::process::id()
@@ -148,7 +70,7 @@ fn softflowd(version: &str, flag: &str, fixture: &str) {
     let _ = std::fs::remove_file(&tmp);
     // softflowd's exit status after a replay is not meaningful; the records are.
     let _ = status;
-    let live = totals(&stop(levee));
+    let live = totals(&levee.stop(Duration::from_secs(1)).0);
     assert!(
         !live.is_empty(),
         "levee received nothing from softflowd -v {version}"
@@ -181,7 +103,7 @@ fn pmacct_sflow() {
         return;
     }
     let port = free_udp_port();
-    let levee = listen("--sflow", port);
+    let levee = start("--sflow", port);
     let conf = std::env::temp_dir().join(format!("levee-pmacctd-{}.conf", std::process::id()));
     std::fs::write(
         &conf,
@@ -200,10 +122,25 @@ fn pmacct_sflow() {
         .expect("run pmacctd");
     let _ = std::fs::remove_file(&conf);
     assert!(status.success(), "pmacctd failed: {status}");
-    let live = totals(&stop(levee));
+    let mut live = totals(&levee.stop(Duration::from_secs(1)).0);
+    let mut fixture = decode_fixture("pmacct-sfprobe.pcap");
+    // pmacctd does not always sample the trailing fragment of a fragmented datagram (seen
+    // here: 1 of 2 IPv6 fragments in about one run in ten; its fragment handling depends
+    // on timing). Those destinations carry only fragments: they must be present, and
+    // everything else must match exactly.
+    for frag_only in ["198.51.100.50", "2001:db8:2::77"] {
+        let ip: std::net::IpAddr = frag_only.parse().unwrap();
+        let (l, f) = (
+            live.remove(&ip).unwrap_or_default(),
+            fixture.remove(&ip).unwrap_or_default(),
+        );
+        assert!(
+            l.0 >= 1 && l.0 <= f.0,
+            "{frag_only}: live {l:?} fixture {f:?}"
+        );
+    }
     assert_eq!(
-        live,
-        decode_fixture("pmacct-sfprobe.pcap"),
+        live, fixture,
         "pmacctd sfprobe: live (left) vs fixture (right)"
     );
 }

@@ -3,9 +3,10 @@
 //! documentation addresses (static neighbours, so nothing else is needed); levee captures
 //! on the outer end. Needs root and iproute2: required in CI, skipped elsewhere.
 
+mod common;
+
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 struct Lab {
@@ -119,51 +120,15 @@ impl Drop for Lab {
     }
 }
 
-fn start(args: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args(["flows", "listen", "--log", "warn"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while err.read_line(&mut line).unwrap() > 0 && !line.contains("capturing on") {
-        line.clear();
-    }
-    assert!(
-        line.contains("capturing on"),
-        "levee did not start capturing"
-    );
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+fn start(args: &[&str]) -> common::Levee {
+    let levee = common::listen(args, "capturing on");
     // Let the capture ring settle before traffic starts.
     std::thread::sleep(Duration::from_millis(300));
-    child
+    levee
 }
 
-fn stop(mut child: Child) -> Vec<Value> {
-    std::thread::sleep(Duration::from_millis(500));
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("levee did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+fn stop(levee: common::Levee) -> Vec<Value> {
+    let (out, _) = levee.stop(Duration::from_millis(500));
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()

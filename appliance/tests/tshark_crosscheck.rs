@@ -6,31 +6,15 @@
 //! flow sample's rate, or a NetFlow v9 options record's sampling interval. In CI tshark
 //! must be present; elsewhere the test skips (and says so) without it.
 
+mod common;
+
+use common::{Totals, fixtures, totals};
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-type Totals = BTreeMap<IpAddr, (u64, u64, u64)>;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
-}
-
 fn have_tshark() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tshark is required in CI (apt-get install tshark)"
-        );
-        println!("SKIPPED: tshark is not installed; the cross-check did not run");
-    }
-    ok
+    common::have("tshark")
 }
 
 fn levee(args: &[&str]) -> Totals {
@@ -48,16 +32,7 @@ fn levee(args: &[&str]) -> Totals {
         stderr.contains("decode errors: 0") || args.contains(&"--mirror"),
         "{stderr}"
     );
-    let mut t = Totals::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let v: Value = serde_json::from_str(line).expect("levee prints JSON lines");
-        let dst: IpAddr = v["dst_addr"].as_str().unwrap().parse().unwrap();
-        let e = t.entry(dst).or_default();
-        e.0 += 1;
-        e.1 += v["packets"].as_u64().unwrap();
-        e.2 += v["bytes"].as_u64().unwrap();
-    }
-    t
+    totals(&String::from_utf8(out.stdout).unwrap())
 }
 
 fn tshark_json(file: &Path) -> Value {

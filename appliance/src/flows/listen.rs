@@ -41,9 +41,9 @@ const FLUSH_AFTER: Duration = Duration::from_millis(5);
 /// Per-exporter counters of one listener, refreshed about once a second.
 pub type ExporterTable = Arc<Mutex<HashMap<IpAddr, ExporterStats>>>;
 
-/// Binds a UDP socket with the configured receive buffer. Returns the socket and the
-/// buffer size the kernel granted.
-pub fn bind(cfg: &Listener) -> std::io::Result<(UdpSocket, usize)> {
+/// Binds a UDP socket with the configured receive buffer (warning when the kernel grants
+/// less).
+pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
     let sock = Socket::new(
         Domain::for_address(cfg.bind),
         Type::DGRAM,
@@ -69,7 +69,7 @@ pub fn bind(cfg: &Listener) -> std::io::Result<(UdpSocket, usize)> {
     }
     sock.set_read_timeout(Some(IDLE_WAKE))?;
     sock.bind(&cfg.bind.into())?;
-    Ok((sock.into(), got))
+    Ok(sock.into())
 }
 
 /// What a listener thread needs besides its socket.

@@ -40,12 +40,13 @@ pub struct IngestCounters {
 impl IngestCounters {
     pub fn render(&self) -> String {
         format!(
-            "datagrams {} records {} decode_errors {} receive_errors {} dropped_records {} mirror_packets {}",
+            "datagrams {} records {} decode_errors {} receive_errors {} dropped_records {} dropped_batches {} mirror_packets {}",
             self.datagrams.load(Relaxed),
             self.records.load(Relaxed),
             self.decode_errors.load(Relaxed),
             self.receive_errors.load(Relaxed),
             self.dropped_records.load(Relaxed),
+            self.dropped_batches.load(Relaxed),
             self.mirror_packets.load(Relaxed),
         )
     }
@@ -90,7 +91,7 @@ impl Ingest {
         };
         for l in &cfg.listeners {
             let kind = l.kind.as_str();
-            let (sock, _) = listen::bind(l).map_err(|source| IngestError::Bind {
+            let sock = listen::bind(l).map_err(|source| IngestError::Bind {
                 kind,
                 bind: l.bind,
                 source,

@@ -3,6 +3,7 @@
 //! bounds reachable.
 #![no_main]
 use levee_flow::{Batch, Decoder, Limits};
+use levee_flow_fuzz::split;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,20 +17,3 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(dec.templates() <= 16);
 });
-
-fn split<'a>(data: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
-    let mut rest = Some(data);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        match r.windows(sep.len()).position(|w| w == sep) {
-            Some(p) => {
-                rest = Some(&r[p + sep.len()..]);
-                Some(&r[..p])
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
-        }
-    })
-}

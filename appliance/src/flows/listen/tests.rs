@@ -26,7 +26,7 @@ fn lagging_consumer_drops_and_counts_without_blocking_the_socket() {
         bind: "127.0.0.1:0".parse().unwrap(),
         receive_buffer: 4 << 20,
     };
-    let (sock, _) = bind(&cfg).unwrap();
+    let sock = bind(&cfg).unwrap();
     let addr = sock.local_addr().unwrap();
     // Capacity 1 and nobody reading: every batch after the first is dropped.
     let (tx, rx) = mpsc::channel(1);

@@ -1,0 +1,109 @@
+//! Helpers shared by the integration tests: running `levee` as an operator would.
+
+#![allow(dead_code)] // each test crate uses a subset
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Records, packets and bytes per destination address.
+pub(crate) type Totals = BTreeMap<IpAddr, (u64, u64, u64)>;
+
+/// tests/fixtures/flows.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
+}
+
+/// Whether `tool` is on PATH. Outside CI a missing tool skips the calling test (printed);
+/// in CI it is a failure, since .ci/run installs every tool the tests use.
+pub(crate) fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
+        println!("SKIPPED: {tool} is not installed; this test did not run");
+    }
+    found
+}
+
+/// Sums JSON lines as `flows decode` and `flows listen` print them.
+pub(crate) fn totals(json_lines: &str) -> Totals {
+    let mut t = Totals::new();
+    for line in json_lines.lines() {
+        let v: Value = serde_json::from_str(line).expect("levee prints JSON lines");
+        let e = t
+            .entry(v["dst_addr"].as_str().unwrap().parse().unwrap())
+            .or_default();
+        e.0 += 1;
+        e.1 += v["packets"].as_u64().unwrap();
+        e.2 += v["bytes"].as_u64().unwrap();
+    }
+    t
+}
+
+/// A running `levee flows listen`.
+pub(crate) struct Levee {
+    child: Child,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+/// Starts `levee flows listen ARGS` and waits until stderr shows `ready`.
+pub(crate) fn listen(args: &[&str], ready: &str) -> Levee {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["flows", "listen", "--log", "warn"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start levee");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains(ready) {
+        line.clear();
+    }
+    assert!(
+        line.contains(ready),
+        "levee exited before printing {ready:?}"
+    );
+    // Keep draining stderr so levee never blocks on it; keep it for the summary.
+    let stderr = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    Levee { child, stderr }
+}
+
+impl Levee {
+    /// Waits `settle`, stops levee with SIGTERM (failing if it takes over 10 s), checks it
+    /// exited cleanly, and returns its stdout and the rest of its stderr.
+    pub(crate) fn stop(mut self, settle: Duration) -> (String, String) {
+        let mut out = self.child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            out.read_to_string(&mut s).unwrap();
+            s
+        });
+        std::thread::sleep(settle);
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("levee did not stop within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(self.child.wait().unwrap().success());
+        (reader.join().unwrap(), self.stderr.join().unwrap())
+    }
+}
