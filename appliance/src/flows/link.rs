@@ -61,7 +61,7 @@ pub fn udp(linktype: i32, frame: &[u8]) -> Result<Udp<'_>, NotUdp> {
     let (src, l4) = match p.first().map(|b| b >> 4) {
         Some(4) if p.len() >= 20 => {
             let ihl = usize::from(p[0] & 0x0f) * 4;
-            if p[9] != 17 {
+            if p[9] != 17 || ihl < 20 {
                 return Err(NotUdp::Other);
             }
             if u16::from_be_bytes([p[6], p[7]]) & 0x3fff != 0 {
