@@ -64,6 +64,28 @@ fn decoders(c: &mut Criterion) {
     bench_format(c, "ipfix_pmacct", "pmacct-nfprobe-ipfix.pcap");
 }
 
+/// The same sFlow datagrams through sflow-parser 0.6 (the crate the design notes first
+/// recommended). It stops at the datagram structure, leaving sampled headers as raw
+/// bytes, so it does less work per sample than `decode/sflow_v5`, which also parses every
+/// header down to the transport ports.
+fn sflow_parser_baseline(c: &mut Criterion) {
+    let dgrams = datagrams("pmacct-sfprobe.pcap");
+    let samples: usize = dgrams
+        .iter()
+        .map(|d| sflow_parser::parse_datagram(d).expect("sflow-parser reads the fixture").samples.len())
+        .sum();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(samples as u64));
+    g.bench_function("sflow_v5_sflow_parser_crate", |b| {
+        b.iter(|| {
+            for d in &dgrams {
+                black_box(sflow_parser::parse_datagram(black_box(d)).ok());
+            }
+        })
+    });
+    g.finish();
+}
+
 fn headers(c: &mut Criterion) {
     let frames = frames("traffic.pcap");
     let mut g = c.benchmark_group("packet_header");
@@ -78,5 +100,5 @@ fn headers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decoders, headers);
+criterion_group!(benches, decoders, sflow_parser_baseline, headers);
 criterion_main!(benches);
