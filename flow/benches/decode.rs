@@ -72,7 +72,12 @@ fn sflow_parser_baseline(c: &mut Criterion) {
     let dgrams = datagrams("pmacct-sfprobe.pcap");
     let samples: usize = dgrams
         .iter()
-        .map(|d| sflow_parser::parse_datagram(d).expect("sflow-parser reads the fixture").samples.len())
+        .map(|d| {
+            sflow_parser::parse_datagram(d)
+                .expect("sflow-parser reads the fixture")
+                .samples
+                .len()
+        })
         .sum();
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(samples as u64));
