@@ -15,6 +15,8 @@
 pub mod baseline;
 pub mod breakdown;
 pub mod logcode;
+pub mod prefixset;
+pub mod threatintel;
 pub mod window;
 
 #[cfg(test)]
