@@ -69,29 +69,21 @@ impl Lab {
             &inner,
             "nodad",
         ]);
-        nsip(&[
-            "neigh",
-            "add",
-            "192.0.2.9",
-            "lladdr",
-            "02:00:00:00:00:09",
-            "dev",
-            &inner,
-            "nud",
-            "permanent",
-        ]);
-        nsip(&[
-            "-6",
-            "neigh",
-            "add",
-            "2001:db8::9",
-            "lladdr",
-            "02:00:00:00:00:09",
-            "dev",
-            &inner,
-            "nud",
-            "permanent",
-        ]);
+        // Static neighbours: the datagrams leave without ARP or neighbour discovery.
+        for (family, dst) in [("-4", "192.0.2.9"), ("-6", "2001:db8::9")] {
+            nsip(&[
+                family,
+                "neigh",
+                "add",
+                dst,
+                "lladdr",
+                "02:00:00:00:00:09",
+                "dev",
+                &inner,
+                "nud",
+                "permanent",
+            ]);
+        }
         Some(lab)
     }
 

@@ -119,13 +119,7 @@ mod tests {
     /// at each recompute point; the baseline must report exactly its code's value.
     #[test]
     fn p99_matches_naive_on_random_input() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..30 {
             let mut b = Baseline::default();
             let mut learned: Vec<(u64, u64)> = Vec::new();

@@ -119,13 +119,8 @@ mod tests {
     /// Oracle: the same categories computed independently, on random records.
     #[test]
     fn matches_naive_on_random_records() {
-        let mut x: u32 = 0x1234_5678;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x
-        };
+        let mut next = crate::testrng::xorshift(0x1234_5678);
+        let mut rnd = move || next() as u32;
         let protos = [1u8, 6, 17, 47, 58];
         let ports = [53u16, 123, 80, 443, 11211, 1900, 40000];
         let mut b = Breakdown::default();

@@ -16,6 +16,8 @@ pub mod baseline;
 pub mod breakdown;
 pub mod logcode;
 pub mod prefixset;
+#[cfg(test)]
+mod testrng;
 pub mod threatintel;
 pub mod window;
 

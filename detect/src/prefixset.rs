@@ -166,13 +166,7 @@ mod tests {
     /// Oracle: a linear scan over random prefixes picks the same longest match.
     #[test]
     fn matches_linear_scan_on_random_prefixes() {
-        let mut x: u64 = 0xdead_beef_cafe_f00d;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = crate::testrng::xorshift(0xdead_beef_cafe_f00d);
         let mut s = PrefixSet::default();
         let mut all: Vec<(IpNet, usize)> = Vec::new();
         for i in 0..2_000 {

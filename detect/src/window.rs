@@ -91,13 +91,7 @@ mod tests {
     /// A naive oracle: keep every record, sum those in the last ten slots.
     #[test]
     fn matches_naive_sums_on_random_streams() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = crate::testrng::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..20 {
             let mut w = SlidingWindow::default();
             let mut all: Vec<(u64, u64, u64)> = Vec::new();
