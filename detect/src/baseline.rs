@@ -14,7 +14,7 @@ pub const SAMPLES: usize = 300;
 /// The p99 is recomputed after this many learned samples.
 pub const RECOMPUTE_EVERY: u16 = 10;
 
-/// The 300-sample baseline of one tracked IP or network: 616 bytes.
+/// The 300-sample baseline of one tracked IP or network: 608 bytes.
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pps: [u8; SAMPLES],
@@ -25,7 +25,8 @@ pub struct Baseline {
     next: u16,
     /// Samples learned since the last recompute.
     pending: u16,
-    p99: Rates,
+    /// The p99 codes (pps, bps) as of the last recompute.
+    p99: [u8; 2],
 }
 
 /// A pair of rates.
@@ -45,7 +46,7 @@ impl Default for Baseline {
             len: 0,
             next: 0,
             pending: 0,
-            p99: Rates::default(),
+            p99: [0; 2],
         }
     }
 }
@@ -71,15 +72,15 @@ impl Baseline {
 
     /// The p99 as of the last recompute (zero until the first ten samples).
     pub fn p99(&self) -> Rates {
-        self.p99
+        Rates {
+            pps: decode(self.p99[0]),
+            bps: decode(self.p99[1]),
+        }
     }
 
     fn recompute(&mut self) {
         let n = usize::from(self.len);
-        self.p99 = Rates {
-            pps: decode(p99_code(&self.pps[..n])),
-            bps: decode(p99_code(&self.bps[..n])),
-        };
+        self.p99 = [p99_code(&self.pps[..n]), p99_code(&self.bps[..n])];
         self.pending = 0;
     }
 }

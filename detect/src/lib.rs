@@ -1,35 +1,44 @@
-//! levee-detect: the detection engine's building blocks (sans-IO, explicit time).
+//! levee-detect: the detection engine (sans-IO, explicit time).
 //!
-//! This crate holds the per-destination state the engine keeps for every tracked IP, sized
-//! so a million tracked IPs fit in about a gigabyte:
-//! - [`window::SlidingWindow`]: packets, bytes and flows over the last second, in ten
-//!   100 ms buckets, so rates can be evaluated every 100 ms instead of once a second;
-//! - [`breakdown::Breakdown`]: the per-second split by protocol and attack shape (TCP,
-//!   SYN, other TCP flag floods, UDP, ICMP, fragments, DNS, amplification source ports);
-//! - [`baseline::Baseline`]: the last 300 one-second samples of pps and bps, stored as
-//!   8-bit logarithmic codes ([`logcode`]), with the p99 recomputed every 10 samples.
+//! [`Engine`] takes flow records and clock ticks and emits incident events. It never
+//! reads a clock or sleeps, so the same engine runs live and over captures.
 //!
-//! Nothing here reads a clock: callers pass times in. The incident logic, classification
-//! and replay that build on these types are not written yet.
+//! The pipeline, by module:
+//! - [`netmatch`]: which protected network a destination is in (longest-prefix match);
+//! - [`window`]: packets, bytes and flows over the last second in ten 100 ms slots, so
+//!   rates are judged every 100 ms over a full second, or over the last half second
+//!   while a flood is young;
+//! - [`breakdown`]: what the traffic is made of (TCP by flags, UDP by port, ICMP,
+//!   fragments, amplifier source ports, packet sizes);
+//! - [`baseline`]: 300 one-second samples per IP and per network, p99 every 10 s, in
+//!   one-byte logarithmic codes ([`logcode`]);
+//! - [`policy`]: multiplier × p99 above a floor, static warm-up thresholds, hard
+//!   thresholds per protocol;
+//! - [`engine`]: tracking (capped, idle eviction), incidents (start, updates each
+//!   second, end after a quiet period with hysteresis);
+//! - [`classify`]: family, vector and confidence;
+//! - [`hll`], [`heavy`], [`ttl`], [`threatintel`]: distinct sources (HyperLogLog),
+//!   heavy hitters (Space-Saving), the TTL spoofing indicator, threat-intelligence
+//!   lists (on a [`prefixset`]).
+//!
+//! Standards and references: RFC 9293 (TCP flags), RFC 7011/3954/sFlow v5 via
+//! levee-flow's records; HyperLogLog (Flajolet et al. 2007, Heule et al. 2013);
+//! Space-Saving (Metwally et al. 2005).
 
 pub mod baseline;
 pub mod breakdown;
+pub mod classify;
+pub mod engine;
+pub mod heavy;
+pub mod hll;
 pub mod logcode;
+pub mod netmatch;
+pub mod policy;
 pub mod prefixset;
 #[cfg(test)]
 mod testrng;
 pub mod threatintel;
+pub mod ttl;
 pub mod window;
 
-#[cfg(test)]
-mod tests {
-    /// The per-IP budget is 1 KiB in all; these three leave room for incident state.
-    #[test]
-    fn per_ip_state_fits_the_budget() {
-        use std::mem::size_of;
-        let used = size_of::<crate::window::SlidingWindow>()
-            + size_of::<crate::breakdown::Breakdown>()
-            + size_of::<crate::baseline::Baseline>();
-        assert!(used <= 900, "{used} bytes");
-    }
-}
+pub use engine::{Engine, EngineConfig, EngineStats, Event, EventKind, NetworkConfig, Victim};

@@ -1,0 +1,573 @@
+//! The engine: per-destination accounting, threshold checks on every record, and a
+//! 100 ms tick that drives incidents and, once a second, the baselines.
+//!
+//! Sans-IO: [`Engine::ingest`] takes records (their `time_us` is the clock), and
+//! [`Engine::tick`] takes the current time and returns the events due. Live, the caller
+//! ticks every 100 ms of wall-clock time; offline (replay), it ticks every 100 ms of
+//! capture time before feeding the records that follow.
+//!
+//! Hot path per record: one binary search for the protected network, one hash lookup for
+//! the host, a window and a breakdown update, and one comparison against the lowest
+//! threshold that could fire. Only records for victims under attack do more.
+
+mod host;
+mod incident;
+#[cfg(test)]
+mod tests;
+
+pub use incident::{Event, EventKind, ThreatIntel, Top, Victim};
+
+use crate::baseline::Rates;
+use crate::netmatch::NetMatcher;
+use crate::policy::{Compiled, Current, Policy, Reason, Trigger};
+use crate::window::SLOT_US;
+use foldhash::fast::FixedState;
+use host::{Host, NONE, Network, estimate};
+use incident::{EventContext, Incident};
+use ipnet::IpNet;
+use levee_flow::FlowRecord;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Suspects (victims past half their threshold, gathering evidence) held at most.
+const MAX_SUSPECTS: u32 = 4096;
+
+/// The tick period: rates are judged and incidents advanced this often.
+pub const TICK_US: u64 = SLOT_US;
+const SECOND_US: u64 = 1_000_000;
+
+/// One protected network (a hostgroup) and its policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    /// Name in events.
+    pub name: String,
+    /// Its prefixes.
+    pub prefixes: Vec<IpNet>,
+    /// Its detection policy.
+    pub policy: Policy,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// The protected networks. Traffic to anything else is counted and ignored.
+    pub networks: Vec<NetworkConfig>,
+    /// Tracked IPs at most; beyond, new IPs are counted per network only.
+    pub max_tracked: usize,
+    /// Seconds without traffic after which a tracked IP is dropped.
+    pub idle_timeout_s: u32,
+    /// An incident ends after this long below its threshold.
+    pub quiet_period_us: u64,
+    /// "Below" means below threshold × this (0 to 1), so an attack hovering around
+    /// its threshold does not end and restart.
+    pub hysteresis: f64,
+    /// Distinct sources from which an incident is flagged as a botnet.
+    pub botnet_sources: u64,
+    /// Distinct sources an HTTP flood needs.
+    pub http_min_sources: u64,
+    /// Heavy hitters listed per kind.
+    pub top_n: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            networks: Vec::new(),
+            max_tracked: 1_000_000,
+            idle_timeout_s: 600,
+            quiet_period_us: 10 * SECOND_US,
+            hysteresis: 0.8,
+            botnet_sources: 300,
+            http_min_sources: 50,
+            top_n: 5,
+        }
+    }
+}
+
+/// Counters an operator asks "is it working?" about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Records taken.
+    pub records: u64,
+    /// Records for destinations outside every protected network.
+    pub outside: u64,
+    /// Records for IPs not tracked because the cap was reached (counted per network).
+    pub untracked: u64,
+    /// IPs tracked now.
+    pub tracked: u64,
+    /// IPs dropped after the idle timeout.
+    pub evicted: u64,
+    /// Incidents started and ended.
+    pub incidents_started: u64,
+    /// Incidents ended.
+    pub incidents_ended: u64,
+    /// Incidents open now.
+    pub incidents_active: u64,
+}
+
+/// The detection engine.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    policies: Vec<Compiled>,
+    matcher: NetMatcher,
+    nets: Vec<Network>,
+    index: HashMap<IpAddr, u32, FixedState>,
+    hosts: Vec<Host>,
+    incidents: Vec<Option<Box<Incident>>>,
+    free: Vec<u32>,
+    events: Vec<Event>,
+    intel: Option<ThreatIntel>,
+    /// Latest time seen (records or ticks).
+    now_us: u64,
+    start_us: u64,
+    /// End of the second the next sweep closes.
+    next_second_us: u64,
+    next_id: u64,
+    seed: u64,
+    suspects: u32,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// An engine starting at `now_us`. `seed` keys its hashes (sources and the host
+    /// table are attacker-chosen): random when live, fixed for reproducible replays.
+    /// Incident ids count up from `first_id`.
+    pub fn new(cfg: EngineConfig, now_us: u64, seed: u64, first_id: u64) -> Self {
+        let mut prefixes = Vec::new();
+        for (i, n) in cfg.networks.iter().enumerate() {
+            prefixes.extend(n.prefixes.iter().map(|p| (*p, i as u16)));
+        }
+        Engine {
+            policies: cfg
+                .networks
+                .iter()
+                .map(|n| Compiled::new(n.policy.clone()))
+                .collect(),
+            matcher: NetMatcher::new(&prefixes),
+            nets: cfg
+                .networks
+                .iter()
+                .map(|n| Network::new(n.name.clone()))
+                .collect(),
+            index: HashMap::with_hasher(FixedState::with_seed(seed)),
+            hosts: Vec::new(),
+            incidents: Vec::new(),
+            free: Vec::new(),
+            events: Vec::new(),
+            intel: None,
+            now_us,
+            start_us: now_us,
+            next_second_us: (now_us / SECOND_US + 1) * SECOND_US,
+            next_id: first_id,
+            seed,
+            suspects: 0,
+            stats: EngineStats::default(),
+            cfg,
+        }
+    }
+
+    /// Replaces the threat-intelligence lists.
+    pub fn set_threat_intel(&mut self, intel: Option<ThreatIntel>) {
+        self.intel = intel;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            tracked: self.hosts.len() as u64,
+            ..self.stats
+        }
+    }
+
+    fn now_s(&self) -> u32 {
+        ((self.now_us.saturating_sub(self.start_us)) / SECOND_US) as u32
+    }
+
+    /// Accounts records. Threshold crossings open incidents here; their start events
+    /// come out of the next [`Engine::tick`].
+    pub fn ingest(&mut self, records: &[FlowRecord]) {
+        for r in records {
+            self.stats.records += 1;
+            let Some(net) = self.matcher.get(r.dst_addr) else {
+                self.stats.outside += 1;
+                continue;
+            };
+            // Late records (reordered input) count in the current slot.
+            let t = r.time_us.max(self.now_us);
+            self.now_us = t;
+            self.account_network(net, t, r);
+            let i = match self.index.get(&r.dst_addr) {
+                Some(&i) => i as usize,
+                None if self.hosts.len() < self.cfg.max_tracked => {
+                    let now_s = self.now_s();
+                    self.hosts.push(Host::new(r.dst_addr, now_s));
+                    self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
+                    self.hosts.len() - 1
+                }
+                None => {
+                    self.stats.untracked += 1;
+                    continue;
+                }
+            };
+            let now_s = self.now_s();
+            let h = &mut self.hosts[i];
+            h.window.add(t, r.packets, r.bytes);
+            h.breakdown.add(r);
+            h.last_seen = now_s;
+            if h.incident != NONE
+                && let Some(inc) = &mut self.incidents[h.incident as usize]
+            {
+                inc.observe(r, self.intel.as_ref());
+                if inc.started {
+                    continue;
+                }
+            }
+            let cur = estimate(&h.window);
+            if !self.policies[usize::from(net)].near(cur) {
+                continue;
+            }
+            if h.incident == NONE && self.suspects < MAX_SUSPECTS {
+                let (ip, seen) = (h.ip, h.breakdown);
+                let slot = self.create(Victim::Host(ip), net, t, seen);
+                self.suspects += 1;
+                self.hosts[i].incident = slot;
+                if let Some(inc) = &mut self.incidents[slot as usize] {
+                    inc.observe(r, self.intel.as_ref());
+                }
+            }
+            let h = &self.hosts[i];
+            let policy = &self.policies[usize::from(net)];
+            if policy.quiet(cur) {
+                continue;
+            }
+            let (p99, samples) = (h.baseline.p99(), h.baseline.samples());
+            if let Some(trigger) = policy.judge(cur, &h.breakdown, p99, samples) {
+                let hold = policy.hold_thresholds(&trigger, p99, samples);
+                let slot = match h.incident {
+                    NONE => {
+                        let seen = h.breakdown;
+                        let slot = self.create(Victim::Host(r.dst_addr), net, t, seen);
+                        self.hosts[i].incident = slot;
+                        if let Some(inc) = &mut self.incidents[slot as usize] {
+                            inc.observe(r, self.intel.as_ref());
+                        }
+                        slot
+                    }
+                    s => {
+                        self.suspects -= 1;
+                        s
+                    }
+                };
+                self.begin(slot, t, trigger, hold, cur);
+            }
+        }
+    }
+
+    fn account_network(&mut self, net: u16, t: u64, r: &FlowRecord) {
+        let n = &mut self.nets[usize::from(net)];
+        n.window.add(t, r.packets, r.bytes);
+        n.breakdown.add(r);
+        if n.incident != NONE {
+            if let Some(inc) = &mut self.incidents[n.incident as usize] {
+                inc.observe(r, self.intel.as_ref());
+            }
+        } else if n.host_incidents == 0
+            && let Some(ttl) = r.ttl
+        {
+            n.ttl_usual.add(ttl);
+        }
+    }
+
+    /// Allocates an incident slot for a suspect.
+    fn create(
+        &mut self,
+        victim: Victim,
+        net: u16,
+        t: u64,
+        seen: crate::breakdown::Breakdown,
+    ) -> u32 {
+        let seed = self.seed ^ t.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let inc = Box::new(Incident::suspect(victim, net, t, seed, seen));
+        match self.free.pop() {
+            Some(s) => {
+                self.incidents[s as usize] = Some(inc);
+                s
+            }
+            None => {
+                self.incidents.push(Some(inc));
+                (self.incidents.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Starts the incident in `slot`: it gets its id and counts.
+    fn begin(&mut self, slot: u32, t: u64, trigger: Trigger, hold: (u64, u64), rate: Current) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.incidents_started += 1;
+        self.stats.incidents_active += 1;
+        let Some(inc) = self.incidents[slot as usize].as_mut() else {
+            return;
+        };
+        inc.start(id, t, trigger, hold, rate);
+        if matches!(inc.victim, Victim::Host(_)) {
+            self.nets[usize::from(inc.net)].host_incidents += 1;
+        }
+    }
+
+    /// Frees a suspect's slot.
+    fn drop_suspect(&mut self, slot: u32) {
+        self.incidents[slot as usize] = None;
+        self.free.push(slot);
+        self.suspects -= 1;
+    }
+
+    /// Advances the clock to `now_us`: closes finished seconds (baselines learn, idle IPs
+    /// are evicted), announces new incidents, updates open ones once a second, ends
+    /// quiet ones, and checks the protected networks as a whole. Returns the events due,
+    /// in order.
+    pub fn tick(&mut self, now_us: u64) -> Vec<Event> {
+        let now_us = now_us.max(self.now_us);
+        while self.next_second_us <= now_us {
+            let end = self.next_second_us;
+            self.sweep(end);
+            self.next_second_us += SECOND_US;
+        }
+        self.now_us = now_us;
+        self.check_networks(now_us);
+        for slot in 0..self.incidents.len() {
+            self.advance_incident(slot, now_us);
+        }
+        std::mem::take(&mut self.events)
+    }
+
+    /// Ends every open incident now (shutdown, or the end of a replay).
+    pub fn finish(&mut self, now_us: u64) -> Vec<Event> {
+        let mut out = self.tick(now_us);
+        for slot in 0..self.incidents.len() {
+            if self.incidents[slot].as_ref().is_some_and(|i| i.started) {
+                self.end(slot, now_us);
+            }
+        }
+        out.append(&mut self.events);
+        out
+    }
+
+    /// Closes the second ending at `end_us`.
+    fn sweep(&mut self, end_us: u64) {
+        let last = end_us - 1;
+        let now_s = ((end_us.saturating_sub(self.start_us)) / SECOND_US) as u32;
+        let mut i = 0;
+        while i < self.hosts.len() {
+            let h = &mut self.hosts[i];
+            h.window.advance(last);
+            h.breakdown.decay();
+            let t = h.window.totals();
+            let slot = h.incident;
+            let inc = (slot != NONE)
+                .then(|| self.incidents[slot as usize].as_deref())
+                .flatten();
+            if inc.is_some_and(|inc| inc.started) {
+                i += 1;
+                continue;
+            }
+            // Neither attacked nor (any more) suspect: this second is normal traffic.
+            h.baseline.learn(Rates {
+                pps: t.packets,
+                bps: t.bytes.saturating_mul(8),
+            });
+            if let Some(inc) = inc
+                && !self.policies[usize::from(inc.net)].near(Current::from_totals(t, 10))
+            {
+                h.incident = NONE;
+                self.drop_suspect(slot);
+            }
+            let h = &self.hosts[i];
+            if h.incident == NONE && now_s.saturating_sub(h.last_seen) > self.cfg.idle_timeout_s {
+                self.evict(i);
+                continue;
+            }
+            i += 1;
+        }
+        for n in &mut self.nets {
+            n.window.advance(last);
+            if n.incident == NONE && n.host_incidents == 0 {
+                let t = n.window.totals();
+                n.baseline.learn(Rates {
+                    pps: t.packets,
+                    bps: t.bytes.saturating_mul(8),
+                });
+            }
+            n.breakdown.decay();
+            if now_s % 60 == 0 && n.ttl_usual.samples() > 100_000 {
+                n.ttl_usual.decay();
+            }
+        }
+        for inc in self.incidents.iter_mut().flatten() {
+            inc.decay();
+        }
+    }
+
+    fn evict(&mut self, i: usize) {
+        let h = self.hosts.swap_remove(i);
+        self.index.remove(&h.ip);
+        if let Some(moved) = self.hosts.get(i) {
+            self.index.insert(moved.ip, i as u32);
+        }
+        self.stats.evicted += 1;
+    }
+
+    /// Network-wide detection: a network whose total crosses its baseline threshold
+    /// while the host incidents inside it carry less than half of its traffic is under a
+    /// spread-out (carpet-bombing) attack. Only baselines apply here (the static
+    /// thresholds are sized for one IP, not a network).
+    fn check_networks(&mut self, now_us: u64) {
+        for n in 0..self.nets.len() {
+            let net = &mut self.nets[n];
+            net.window.advance(now_us - 1);
+            if net.incident != NONE {
+                continue;
+            }
+            let policy = &self.policies[n];
+            let samples = net.baseline.samples();
+            if samples < policy.policy.warmup as usize {
+                continue;
+            }
+            let cur = estimate(&net.window);
+            let (p99, breakdown) = (net.baseline.p99(), net.breakdown);
+            let (tp, tb) = policy.baseline_thresholds(p99);
+            let trigger = if cur.pps > tp {
+                Trigger {
+                    reason: Reason::Baseline,
+                    metric: crate::policy::Metric::Pps,
+                    value: cur.pps,
+                    threshold: tp,
+                }
+            } else if cur.bps > tb {
+                Trigger {
+                    reason: Reason::Baseline,
+                    metric: crate::policy::Metric::Bps,
+                    value: cur.bps,
+                    threshold: tb,
+                }
+            } else {
+                continue;
+            };
+            if net.host_incidents > 0 {
+                // What the attacked hosts inside receive, on the same half-second view.
+                let mut in_hosts = 0u64;
+                for inc in self.incidents.iter().flatten() {
+                    if let (true, true, Victim::Host(ip)) =
+                        (inc.started, usize::from(inc.net) == n, &inc.victim)
+                        && let Some(&i) = self.index.get(ip)
+                    {
+                        in_hosts += estimate(&self.hosts[i as usize].window).pps;
+                    }
+                }
+                if in_hosts * 2 >= cur.pps {
+                    continue;
+                }
+            }
+            let victim = Victim::Network(self.nets[n].name.clone());
+            let slot = self.create(victim, n as u16, now_us, breakdown);
+            self.nets[n].incident = slot;
+            self.begin(slot, now_us, trigger, (tp, tb), cur);
+        }
+    }
+
+    /// Rates of an incident's victim over the last second, as of `now_us`.
+    fn victim_rate(&mut self, victim: &incident::Victim, net: u16, now_us: u64) -> Current {
+        let w = match victim {
+            Victim::Host(ip) => match self.index.get(ip) {
+                Some(&i) => &mut self.hosts[i as usize].window,
+                None => return Current::default(),
+            },
+            Victim::Network(_) => &mut self.nets[usize::from(net)].window,
+        };
+        w.advance(now_us - 1);
+        Current::from_totals(w.totals(), 10)
+    }
+
+    fn advance_incident(&mut self, slot: usize, now_us: u64) {
+        let Some(inc) = self.incidents[slot].as_ref().filter(|i| i.started) else {
+            return;
+        };
+        let (victim, net) = (inc.victim.clone(), inc.net);
+        let rate = self.victim_rate(&victim, net, now_us);
+        let (hyst, quiet) = (self.cfg.hysteresis, self.cfg.quiet_period_us);
+        let Some(inc) = self.incidents[slot].as_mut() else {
+            return;
+        };
+        if !inc.announced {
+            // The start event reports the detection-time estimate (which may use the
+            // half-second view); later ones the last full second.
+            inc.rate = inc.rate.max(rate);
+        } else {
+            inc.rate = rate;
+        }
+        if now_us >= inc.start_us + SECOND_US || inc.announced {
+            inc.peak = inc.peak.max(rate);
+        }
+        let above = |v: u64, t: u64| t != u64::MAX && v as f64 > t as f64 * hyst;
+        if above(rate.pps, inc.hold.0) || above(rate.bps, inc.hold.1) {
+            inc.below_since = None;
+        } else if inc.below_since.is_none() {
+            inc.below_since = Some(now_us);
+        }
+        if !inc.announced {
+            inc.announced = true;
+            inc.next_update_us = inc.start_us + SECOND_US;
+            inc.peak = inc.peak.max(inc.rate);
+            self.emit(slot, EventKind::Start, now_us);
+            return;
+        }
+        let inc = self.incidents[slot].as_mut().expect("checked above");
+        if inc.below_since.is_some_and(|b| now_us - b >= quiet) {
+            self.end(slot, now_us);
+        } else if now_us >= inc.next_update_us {
+            while inc.next_update_us <= now_us {
+                inc.next_update_us += SECOND_US;
+            }
+            self.emit(slot, EventKind::Update, now_us);
+        }
+    }
+
+    fn emit(&mut self, slot: usize, kind: EventKind, now_us: u64) {
+        let Some(inc) = self.incidents[slot].as_ref() else {
+            return;
+        };
+        let net = &self.nets[usize::from(inc.net)];
+        let ctx = EventContext {
+            network: &net.name,
+            usual_ttl: Some(&net.ttl_usual),
+            botnet_sources: self.cfg.botnet_sources,
+            http_min_sources: self.cfg.http_min_sources,
+            top_n: self.cfg.top_n,
+            intel_names: self.intel.as_ref().map_or(&[], |i| &i.names),
+        };
+        self.events.push(inc.event(kind, now_us, &ctx));
+    }
+
+    fn end(&mut self, slot: usize, now_us: u64) {
+        if self.incidents[slot].as_ref().is_some_and(|i| i.announced) {
+            self.emit(slot, EventKind::End, now_us);
+        }
+        let Some(inc) = self.incidents[slot].take() else {
+            return;
+        };
+        self.free.push(slot as u32);
+        self.stats.incidents_ended += 1;
+        self.stats.incidents_active -= 1;
+        let net = &mut self.nets[usize::from(inc.net)];
+        match inc.victim {
+            Victim::Host(ip) => {
+                net.host_incidents -= 1;
+                if let Some(&i) = self.index.get(&ip) {
+                    self.hosts[i as usize].incident = NONE;
+                }
+            }
+            Victim::Network(_) => net.incident = NONE,
+        }
+    }
+}
