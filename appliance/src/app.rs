@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command, FlowsCommand};
 use crate::config::Config;
-use crate::{config, flows, run};
+use crate::{config, detection, flows, run};
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
@@ -44,6 +44,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(run::listen(cfg, args))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Replay(args) => replay(cli, args),
         Command::Flows(FlowsCommand::Decode(args)) => {
             let limits = match &cli.config {
                 Some(_) => load(cli)?.ingest.limits,
@@ -73,6 +74,54 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn replay(cli: &Cli, args: &crate::cli::ReplayArgs) -> anyhow::Result<ExitCode> {
+    let cfg = load(cli)?;
+    if cfg.protected_networks.is_empty() {
+        anyhow::bail!(
+            "{} has no protected networks, so nothing can be detected: give --config FILE \
+             with a protected_networks section",
+            cfg.origin
+        );
+    }
+    // Fail on an unreadable threat-intel list before reading any capture.
+    let intel = detection::load_threat_intel(&cfg)?;
+    let opts = flows::decode::DecodeOptions {
+        files: args.files.clone(),
+        mirror: args.mirror,
+        mirror_sampling: args.mirror_sampling,
+        limits: cfg.ingest.limits,
+        exporters: false,
+    };
+    let mut make = |now_us, seed| {
+        let mut e = levee_detect::Engine::new(cfg.engine_config(), now_us, seed, 1);
+        e.set_threat_intel(intel.clone());
+        e
+    };
+    let outcome = detection::replay::run(
+        &opts,
+        args.summary,
+        &mut make,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr(),
+    )
+    .or_else(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Ok(detection::replay::Outcome {
+                failed: Vec::new(),
+                incidents: 0,
+            })
+        } else {
+            Err(e)
+        }
+    })
+    .context("writing output")?;
+    Ok(if outcome.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Config> {

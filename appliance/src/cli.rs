@@ -33,6 +33,25 @@ pub enum Command {
     /// Flow tools: decode captures, or listen live
     #[command(subcommand)]
     Flows(FlowsCommand),
+    /// Run the detection engine over captures; one JSON object per incident event on stdout
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files (flow exports, or mirror traffic with --mirror), replayed in order
+    /// with their packet timestamps as the clock
+    #[arg(required = true, value_name = "CAPTURE.pcap")]
+    pub files: Vec<PathBuf>,
+    /// Treat the captures as mirror-port traffic: one record per packet
+    #[arg(long)]
+    pub mirror: bool,
+    /// With --mirror: the capture holds 1 packet in N
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mirror_sampling: u32,
+    /// Print one line per incident when it ends instead of every event
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@
 //! - [`config`]: /etc/levee/levee.yaml, parsed into typed values with located errors;
 //! - [`flows`]: UDP listeners, mirror capture and offline pcap decoding (decoders live in
 //!   the `levee-flow` crate);
-//! - [`run`]: the daemon loop that consumes record batches;
+//! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
+//!   its events as JSON, and `levee replay`;
+//! - [`run`]: the daemon loop that feeds record batches to the engine;
 //! - [`cli`]: the command line.
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
@@ -13,5 +15,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod detection;
 pub mod flows;
 pub mod run;

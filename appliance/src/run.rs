@@ -13,7 +13,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 /// Interfaces whose counters are kept (bounded: agents are not trusted).
 const MAX_INTERFACES: usize = 65_536;
@@ -34,7 +34,66 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for (kind, addr) in &ingest.bound {
         info!(kind, %addr, "listener bound");
     }
-    consume(ingest, rx, Some(Sink::Count), Duration::from_secs(60), None).await
+    let engine = crate::detection::engine(&cfg, now_us(), seed(), first_id())?;
+    if cfg.protected_networks.is_empty() {
+        warn!("no protected networks configured: flows are counted, nothing is detected");
+    }
+    consume(
+        ingest,
+        rx,
+        Some(Sink::Count),
+        Duration::from_secs(60),
+        None,
+        Some(engine),
+    )
+    .await
+}
+
+/// Wall-clock microseconds since the Unix epoch: the live engine's clock.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// A random seed for the engine's keyed hashes (std's randomly keyed SipHash as the
+/// entropy source, so no extra dependency).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(now_us())
+}
+
+/// Incident ids unique across restarts: milliseconds at start, times 1000.
+fn first_id() -> u64 {
+    now_us() / 1000 * 1000
+}
+
+/// Logs an incident event.
+fn log_event(e: &levee_detect::Event) {
+    let fields = (
+        e.id,
+        e.victim.to_string(),
+        e.family.as_str(),
+        e.vector.as_str(),
+    );
+    match e.kind {
+        levee_detect::EventKind::Start => warn!(
+            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            pps = e.rate.pps, bps = e.rate.bps, confidence = e.confidence,
+            trigger = e.trigger.metric.as_str(), threshold = e.trigger.threshold,
+            "incident started"
+        ),
+        levee_detect::EventKind::Update => debug!(
+            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            pps = e.rate.pps, bps = e.rate.bps, confidence = e.confidence,
+            sources = e.distinct_sources, "incident update"
+        ),
+        levee_detect::EventKind::End => info!(
+            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            peak_pps = e.peak.pps, peak_bps = e.peak.bps, confidence = e.confidence,
+            sources = e.distinct_sources, "incident ended"
+        ),
+    }
 }
 
 /// `levee flows listen`.
@@ -86,6 +145,7 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
         sink,
         every,
         args.duration.map(Duration::from_secs),
+        None,
     )
     .await
 }
@@ -96,6 +156,7 @@ async fn consume(
     sink: Option<Sink>,
     stats_every: Duration,
     duration: Option<Duration>,
+    mut engine: Option<levee_detect::Engine>,
 ) -> anyhow::Result<()> {
     let mut consumer = Consumer {
         sink,
@@ -109,6 +170,9 @@ async fn consume(
         stats_every
     };
     let mut stats = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let tick = Duration::from_micros(levee_detect::engine::TICK_US);
+    let mut ticks = tokio::time::interval(tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Created once, so a signal between two loop turns is not missed.
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -116,12 +180,28 @@ async fn consume(
         tokio::select! {
             b = rx.recv() => {
                 let Some(b) = b else { break };
+                if let Some(e) = engine.as_mut() {
+                    e.ingest(&b.records);
+                }
                 if !consumer.take(b) {
                     break;
                 }
             }
+            _ = ticks.tick(), if engine.is_some() => {
+                if let Some(e) = engine.as_mut() {
+                    e.tick(now_us()).iter().for_each(log_event);
+                }
+            }
             _ = stats.tick(), if !stats_every.is_zero() => {
                 eprintln!("levee: consumed {} {}", consumer.consumed, ingest.counters.render());
+                if let Some(e) = &engine {
+                    let s = e.stats();
+                    info!(
+                        tracked = s.tracked, evicted = s.evicted, untracked = s.untracked,
+                        outside = s.outside, active = s.incidents_active,
+                        started = s.incidents_started, "detection"
+                    );
+                }
             }
             _ = sleep_until(deadline) => break,
             _ = &mut shutdown => {
@@ -133,7 +213,13 @@ async fn consume(
     // Stop the inputs first: they hand over what they hold; then take it all.
     let exporters = ingest.stop().await;
     while let Ok(b) = rx.try_recv() {
+        if let Some(e) = engine.as_mut() {
+            e.ingest(&b.records);
+        }
         consumer.take(b);
+    }
+    if let Some(mut e) = engine {
+        e.finish(now_us()).iter().for_each(log_event);
     }
     let _ = std::io::stdout().flush();
     eprintln!(

@@ -4,10 +4,13 @@
 //! expected.
 
 mod bytesize;
+mod detection;
 mod error;
 mod keypath;
 mod raw;
+mod units;
 
+pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};
 
 use ipnet::IpNet;
@@ -36,6 +39,8 @@ pub struct Config {
     pub protected_networks: Vec<ProtectedNetwork>,
     /// Ingest pipeline bounds.
     pub ingest: Ingest,
+    /// Detection settings.
+    pub detection: Detection,
 }
 
 /// One UDP listener.
@@ -83,12 +88,14 @@ pub struct Mirror {
 }
 
 /// A named set of prefixes levee protects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProtectedNetwork {
     /// Name (unique).
     pub name: String,
     /// IPv4 and IPv6 prefixes.
     pub prefixes: Vec<IpNet>,
+    /// Its detection policy: the global one with this network's overrides.
+    pub policy: levee_detect::policy::Policy,
 }
 
 /// Bounds on the ingest pipeline.
@@ -123,6 +130,29 @@ impl Config {
         let raw: RawConfig = serde_saphyr::from_str(src)
             .map_err(|e| ConfigErrors::single(ConfigError::from_yaml(origin, src, &e)))?;
         convert(raw, src, origin)
+    }
+
+    /// The detection engine's settings.
+    pub fn engine_config(&self) -> levee_detect::EngineConfig {
+        let d = &self.detection;
+        levee_detect::EngineConfig {
+            networks: self
+                .protected_networks
+                .iter()
+                .map(|n| levee_detect::NetworkConfig {
+                    name: n.name.clone(),
+                    prefixes: n.prefixes.clone(),
+                    policy: n.policy.clone(),
+                })
+                .collect(),
+            max_tracked: d.max_tracked_ips,
+            idle_timeout_s: d.idle_timeout_s,
+            quiet_period_us: d.quiet_period_us,
+            hysteresis: d.hysteresis,
+            botnet_sources: d.botnet_sources,
+            http_min_sources: d.http_min_sources,
+            top_n: d.top,
+        }
     }
 
     /// A few lines describing what this config will do.
@@ -161,8 +191,17 @@ impl Config {
     }
 }
 
-fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {
+fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
+    let raw_detection = std::mem::take(&mut raw.detection);
+    let detection = detection::detection(
+        raw_detection,
+        &mut detection::Ctx {
+            origin,
+            src,
+            errors: &mut errors,
+        },
+    );
     let mut listeners = Vec::new();
     for (kind, l) in [
         (ListenerKind::Sflow, raw.listeners.sflow),
@@ -265,7 +304,20 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
             }
             prefixes.push(p.value);
         }
-        protected_networks.push(ProtectedNetwork { name, prefixes });
+        let policy = detection::policy(
+            &detection.policy,
+            n.detection,
+            &mut detection::Ctx {
+                origin,
+                src,
+                errors: &mut errors,
+            },
+        );
+        protected_networks.push(ProtectedNetwork {
+            name,
+            prefixes,
+            policy,
+        });
     }
     let i = raw.ingest;
     for (key, v) in [
@@ -300,6 +352,7 @@ fn convert(raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErro
                 ..levee_flow::Limits::default()
             },
         },
+        detection,
     })
 }
 

@@ -3,6 +3,7 @@
 //! wrong value is reported at its own line and column.
 
 use super::bytesize::ByteSize;
+use super::units::{BitRate, Count, Duration};
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -20,6 +21,8 @@ pub(super) struct RawConfig {
     pub(super) protected_networks: Vec<RawNetwork>,
     #[serde(default)]
     pub(super) ingest: RawIngest,
+    #[serde(default)]
+    pub(super) detection: RawDetection,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +103,95 @@ fn one() -> NonZeroU32 {
 pub(super) struct RawNetwork {
     pub(super) name: Spanned<String>,
     pub(super) prefixes: Spanned<Vec<Spanned<IpNet>>>,
+    /// Overrides of the global detection policy for this network (a hostgroup).
+    #[serde(default)]
+    pub(super) detection: RawPolicy,
+}
+
+/// Thresholds per metric; unset keys inherit.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) pps: Option<Count>,
+    pub(super) bps: Option<BitRate>,
+    pub(super) flows: Option<Count>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWarmup {
+    pub(super) duration: Option<Spanned<Duration>>,
+    pub(super) thresholds: Option<RawLimits>,
+}
+
+/// Hard thresholds per protocol.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHard {
+    pub(super) total: Option<RawLimits>,
+    pub(super) tcp: Option<RawLimits>,
+    pub(super) syn: Option<RawLimits>,
+    pub(super) udp: Option<RawLimits>,
+    pub(super) icmp: Option<RawLimits>,
+}
+
+/// The policy keys, global or per network.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    pub(super) multiplier: Option<Spanned<f64>>,
+    pub(super) floor: Option<RawLimits>,
+    #[serde(default)]
+    pub(super) warmup: RawWarmup,
+    #[serde(default)]
+    pub(super) thresholds: RawHard,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIncident {
+    pub(super) quiet_period: Option<Spanned<Duration>>,
+    pub(super) hysteresis: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIntel {
+    pub(super) name: Spanned<String>,
+    pub(super) path: String,
+}
+
+/// The `detection` section: the global policy plus engine settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDetection {
+    pub(super) multiplier: Option<Spanned<f64>>,
+    pub(super) floor: Option<RawLimits>,
+    #[serde(default)]
+    pub(super) warmup: RawWarmup,
+    #[serde(default)]
+    pub(super) thresholds: RawHard,
+    #[serde(default)]
+    pub(super) incident: RawIncident,
+    pub(super) botnet_sources: Option<Spanned<u64>>,
+    pub(super) http_min_sources: Option<Spanned<u64>>,
+    pub(super) top: Option<Spanned<usize>>,
+    pub(super) max_tracked_ips: Option<Spanned<usize>>,
+    pub(super) idle_timeout: Option<Spanned<Duration>>,
+    #[serde(default)]
+    pub(super) threat_intel: Vec<RawIntel>,
+}
+
+impl RawDetection {
+    /// The policy part.
+    pub(super) fn policy(&mut self) -> RawPolicy {
+        RawPolicy {
+            multiplier: self.multiplier.take(),
+            floor: self.floor.take(),
+            warmup: std::mem::take(&mut self.warmup),
+            thresholds: std::mem::take(&mut self.thresholds),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

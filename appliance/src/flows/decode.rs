@@ -4,7 +4,7 @@
 use super::json::write_record;
 use super::link::{self, NotUdp};
 use super::summary::{Summary, render_exporters};
-use levee_flow::{Batch, Decoder, Limits, mirror};
+use levee_flow::{Batch, Decoder, FlowRecord, Limits, mirror};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -34,10 +34,47 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Vec<UnreadableFile>> {
+    let mut line = String::with_capacity(1 << 16);
+    let read = read(opts, err, |records| {
+        for rec in records {
+            write_record(&mut line, rec);
+        }
+        if line.len() > 60_000 {
+            out.write_all(line.as_bytes())?;
+            line.clear();
+        }
+        Ok(())
+    })?;
+    out.write_all(line.as_bytes())?;
+    out.flush()?;
+    write!(err, "{}", read.summary.render(opts.mirror))?;
+    if opts.exporters {
+        write!(err, "{}", render_exporters(read.decoder.exporters()))?;
+    }
+    Ok(read.failed)
+}
+
+/// What reading captures found.
+#[derive(Debug)]
+pub struct Read {
+    /// Packets, records and what was skipped.
+    pub summary: Summary,
+    /// Files that could not be opened.
+    pub failed: Vec<UnreadableFile>,
+    /// The decoder, with its per-exporter counters.
+    pub decoder: Decoder,
+}
+
+/// Reads the captures in order and hands each packet's records to `each`, in capture
+/// order (the packets' timestamps are the records' times). Progress goes to `err`.
+pub fn read(
+    opts: &DecodeOptions,
+    err: &mut dyn Write,
+    mut each: impl FnMut(&[FlowRecord]) -> std::io::Result<()>,
+) -> std::io::Result<Read> {
     let mut decoder = Decoder::new(opts.limits);
     let mut summary = Summary::default();
     let mut failed = Vec::new();
-    let mut line = String::with_capacity(1 << 16);
     let mut batch = Batch::default();
     let mut progress = Instant::now();
     for path in &opts.files {
@@ -81,7 +118,7 @@ pub fn run(
                 match rec {
                     Some(r) => {
                         summary.records += 1;
-                        write_record(&mut line, &r);
+                        each(std::slice::from_ref(&r))?;
                     }
                     None => summary.not_udp += 1,
                 }
@@ -90,19 +127,13 @@ pub fn run(
                     Ok(u) => {
                         let r = decoder.decode(u.src, time_us, u.payload, &mut batch);
                         summary.add(&r);
-                        for rec in &batch.records {
-                            write_record(&mut line, rec);
-                        }
+                        each(&batch.records)?;
                         batch.clear();
                     }
                     Err(NotUdp::Other) => summary.not_udp += 1,
                     Err(NotUdp::Fragment) => summary.ip_fragments += 1,
                     Err(NotUdp::Truncated) => summary.truncated_captures += 1,
                 }
-            }
-            if line.len() > 60_000 {
-                out.write_all(line.as_bytes())?;
-                line.clear();
             }
             if progress.elapsed() > Duration::from_secs(2) {
                 progress = Instant::now();
@@ -116,13 +147,11 @@ pub fn run(
             }
         }
     }
-    out.write_all(line.as_bytes())?;
-    out.flush()?;
-    write!(err, "{}", summary.render(opts.mirror))?;
-    if opts.exporters {
-        write!(err, "{}", render_exporters(decoder.exporters()))?;
-    }
-    Ok(failed)
+    Ok(Read {
+        summary,
+        failed,
+        decoder,
+    })
 }
 
 fn unreadable(path: &Path, e: &pcap::Error) -> UnreadableFile {

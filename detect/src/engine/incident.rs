@@ -131,6 +131,9 @@ pub(super) struct Incident {
     /// (pps, bps) it must stay above (times the hysteresis factor) to be ongoing.
     pub(super) hold: (u64, u64),
     pub(super) below_since: Option<u64>,
+    /// While below threshold the evidence is frozen, so that what the incident reports
+    /// (and ends with) describes the attack, not the traffic left when it stopped.
+    pub(super) frozen: bool,
     pub(super) next_update_us: u64,
     pub(super) rate: Current,
     pub(super) peak: Current,
@@ -171,6 +174,7 @@ impl Incident {
             },
             hold: (u64::MAX, u64::MAX),
             below_since: None,
+            frozen: false,
             next_update_us: now_us,
             rate: Current::default(),
             peak: Current::default(),
@@ -207,6 +211,9 @@ impl Incident {
 
     /// Takes one record addressed to the victim.
     pub(super) fn observe(&mut self, r: &FlowRecord, intel: Option<&ThreatIntel>) {
+        if self.frozen {
+            return;
+        }
         let p = r.packets;
         self.records += 1;
         self.breakdown.add(r);
@@ -239,6 +246,9 @@ impl Incident {
 
     /// Once a second: recent-traffic summaries age.
     pub(super) fn decay(&mut self) {
+        if self.frozen {
+            return;
+        }
         self.breakdown.decay();
         self.top_src.decay();
         self.top_sport.decay();

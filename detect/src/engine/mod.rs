@@ -515,6 +515,7 @@ impl Engine {
         } else if inc.below_since.is_none() {
             inc.below_since = Some(now_us);
         }
+        inc.frozen = inc.announced && inc.below_since.is_some();
         if !inc.announced {
             inc.announced = true;
             inc.next_update_us = inc.start_us + SECOND_US;

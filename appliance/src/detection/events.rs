@@ -1,0 +1,91 @@
+//! Incident events as JSON lines and as one-line summaries.
+
+use crate::flows::json::rfc3339;
+use levee_detect::policy::Reason;
+use levee_detect::{Event, Victim};
+use serde_json::{Value, json};
+
+/// The event as one JSON object.
+pub fn to_json(e: &Event) -> Value {
+    let (victim, scope) = match &e.victim {
+        Victim::Host(ip) => (ip.to_string(), "host"),
+        Victim::Network(n) => (n.clone(), "network"),
+    };
+    let reason = match e.trigger.reason {
+        Reason::Baseline => "baseline".to_string(),
+        Reason::Warmup => "warmup".to_string(),
+        Reason::Hard(s) => format!("hard_{}", s.as_str()),
+    };
+    let top = |v: Vec<Value>| Value::Array(v);
+    json!({
+        "event": e.kind.as_str(),
+        "id": e.id,
+        "time": rfc3339(e.time_us),
+        "start": rfc3339(e.start_us),
+        "victim": victim,
+        "scope": scope,
+        "network": e.network,
+        "family": e.family.as_str(),
+        "vector": e.vector,
+        "confidence": e.confidence,
+        "trigger": {
+            "reason": reason,
+            "metric": e.trigger.metric.as_str(),
+            "value": e.trigger.value,
+            "threshold": e.trigger.threshold,
+        },
+        "pps": e.rate.pps,
+        "bps": e.rate.bps,
+        "flows": e.rate.flows,
+        "peak_pps": e.peak.pps,
+        "peak_bps": e.peak.bps,
+        "distinct_sources": e.distinct_sources,
+        "botnet": e.botnet,
+        "spoofed": e.spoofed,
+        "top_sources": top(e.top_sources.iter().map(|(k, s)| json!({"ip": k.to_string(), "share": s})).collect()),
+        "top_src_ports": top(e.top_src_ports.iter().map(|(k, s)| json!({"port": k, "share": s})).collect()),
+        "top_dst_ports": top(e.top_dst_ports.iter().map(|(k, s)| json!({"port": k, "share": s})).collect()),
+        "top_packet_lengths": top(e.top_packet_lengths.iter().map(|(k, s)| json!({"length": k, "share": s})).collect()),
+        "threat_intel": top(e.threat_intel.iter().map(|(ip, list)| json!({"ip": ip.to_string(), "list": list})).collect()),
+        "threat_intel_packets": e.threat_intel_packets,
+    })
+}
+
+/// Human units: 1234567 -> "1.23M".
+fn si(v: u64) -> String {
+    let v = v as f64;
+    for (div, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if v >= div {
+            return format!("{:.2}{unit}", v / div);
+        }
+    }
+    format!("{v}")
+}
+
+/// One line for a finished incident (`levee replay --summary`): the end event carries
+/// the final classification and the peaks.
+pub fn summary_line(end: &Event) -> String {
+    let secs = end.time_us.saturating_sub(end.start_us) as f64 / 1e6;
+    let sources: Vec<String> = end
+        .top_sources
+        .iter()
+        .take(3)
+        .map(|(ip, s)| format!("{ip} {:.0}%", s * 100.0))
+        .collect();
+    format!(
+        "#{id} {start} {victim} {family}/{vector} confidence {conf} peak {pps}pps {bps}bps \
+         for {secs:.1}s, {src} sources{botnet}{spoofed}; top: {top}",
+        id = end.id,
+        start = rfc3339(end.start_us),
+        victim = end.victim,
+        family = end.family.as_str(),
+        vector = end.vector,
+        conf = end.confidence,
+        pps = si(end.peak.pps),
+        bps = si(end.peak.bps),
+        src = end.distinct_sources,
+        botnet = if end.botnet { " (botnet)" } else { "" },
+        spoofed = if end.spoofed { " (spoofed)" } else { "" },
+        top = sources.join(", "),
+    )
+}

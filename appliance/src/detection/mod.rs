@@ -1,0 +1,54 @@
+//! The detection stage of the appliance: builds the `levee-detect` engine from the
+//! config (loading threat-intelligence files), renders its events, and replays captures
+//! through it (`levee replay`).
+
+pub mod events;
+pub mod replay;
+
+use crate::config::Config;
+use levee_detect::engine::ThreatIntel;
+use levee_detect::prefixset::PrefixSet;
+use levee_detect::{Engine, threatintel};
+use tracing::{info, warn};
+
+/// A threat-intelligence file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("threat intel list {name:?}: cannot read {path}: {source}")]
+pub struct IntelError {
+    name: String,
+    path: String,
+    source: std::io::Error,
+}
+
+/// Loads the configured threat-intelligence lists (none configured: `None`). Bad lines
+/// are reported and skipped; an unreadable file is an error.
+pub fn load_threat_intel(cfg: &Config) -> Result<Option<ThreatIntel>, IntelError> {
+    if cfg.detection.threat_intel.is_empty() {
+        return Ok(None);
+    }
+    let mut intel = ThreatIntel {
+        set: PrefixSet::default(),
+        names: Vec::new(),
+    };
+    for (i, (name, path)) in cfg.detection.threat_intel.iter().enumerate() {
+        let text = std::fs::read_to_string(path).map_err(|source| IntelError {
+            name: name.clone(),
+            path: path.display().to_string(),
+            source,
+        })?;
+        let report = threatintel::load(&text, i as u16, &mut intel.set);
+        info!(list = %name, entries = report.entries, bad_lines = report.bad_lines, "threat intel loaded");
+        for (line, text) in &report.examples {
+            warn!(list = %name, line, text = %text, "threat intel line is not an address or prefix; skipped");
+        }
+        intel.names.push(name.clone());
+    }
+    Ok(Some(intel))
+}
+
+/// The engine for a config, starting at `now_us`.
+pub fn engine(cfg: &Config, now_us: u64, seed: u64, first_id: u64) -> Result<Engine, IntelError> {
+    let mut e = Engine::new(cfg.engine_config(), now_us, seed, first_id);
+    e.set_threat_intel(load_threat_intel(cfg)?);
+    Ok(e)
+}
