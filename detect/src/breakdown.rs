@@ -243,6 +243,13 @@ impl Breakdown {
         }
     }
 
+    /// The breakdown of one record.
+    pub fn of(r: &FlowRecord) -> Breakdown {
+        let mut b = Breakdown::default();
+        b.add(r);
+        b
+    }
+
     /// Halves every counter: called once a second by the holder.
     pub fn decay(&mut self) {
         for c in self.packets.iter_mut().chain([&mut self.fragments]) {

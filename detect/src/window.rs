@@ -94,6 +94,11 @@ impl SlidingWindow {
         t
     }
 
+    /// Reads a word from each of the window's cache lines (see `Engine::ingest`).
+    pub fn touch(&self) -> u64 {
+        u64::from(self.packets[0]) ^ self.bytes[2] ^ self.bytes[9] ^ self.newest
+    }
+
     /// Slot number of the newest bucket.
     pub fn newest_slot(&self) -> u64 {
         self.newest

@@ -7,7 +7,7 @@
 //! capture time before feeding the records that follow.
 //!
 //! Hot path per record: one binary search for the protected network, one hash lookup for
-//! the host, a window and a breakdown update, and one comparison against the lowest
+//! the host, a window update, and one comparison against the lowest
 //! threshold that could fire. Only records for victims under attack do more.
 
 mod host;
@@ -18,6 +18,7 @@ mod tests;
 pub use incident::{Event, EventKind, ThreatIntel, Top, Victim};
 
 use crate::baseline::Rates;
+use crate::breakdown::Breakdown;
 use crate::netmatch::NetMatcher;
 use crate::policy::{Compiled, Current, Policy, Reason, Trigger};
 use crate::window::SLOT_US;
@@ -28,6 +29,11 @@ use ipnet::IpNet;
 use levee_flow::FlowRecord;
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+/// Records whose lookups are issued together (see [`Engine::ingest`]).
+const LOOKAHEAD: usize = 16;
+/// Not in a protected network.
+const NO_NET: u16 = u16::MAX;
 
 /// Suspects (victims past half their threshold, gathering evidence) held at most.
 const MAX_SUSPECTS: u32 = 4096;
@@ -126,6 +132,8 @@ pub struct Engine {
     next_id: u64,
     seed: u64,
     suspects: u32,
+    /// Where the prefetching loads of [`Engine::ingest`] go, so they are not optimized out.
+    sink: u64,
     stats: EngineStats,
 }
 
@@ -162,6 +170,7 @@ impl Engine {
             next_id: first_id,
             seed,
             suspects: 0,
+            sink: 0,
             stats: EngineStats::default(),
             cfg,
         }
@@ -187,18 +196,49 @@ impl Engine {
     /// Accounts records. Threshold crossings open incidents here; their start events
     /// come out of the next [`Engine::tick`].
     pub fn ingest(&mut self, records: &[FlowRecord]) {
-        for r in records {
+        for chunk in records.chunks(LOOKAHEAD) {
+            // Pass 1: find each record's network and host and load the host's hot cache
+            // lines. The lookups are independent, so their cache misses overlap instead
+            // of queueing one behind the other (what the per-record cost is made of
+            // once the tracked IPs outgrow the cache).
+            let mut found = [(NO_NET, NONE); LOOKAHEAD];
+            let mut sink = 0u64;
+            for (slot, r) in found.iter_mut().zip(chunk) {
+                if let Some(net) = self.matcher.get(r.dst_addr) {
+                    let i = self.index.get(&r.dst_addr).copied().unwrap_or(NONE);
+                    if let Some(h) = self.hosts.get(i as usize) {
+                        sink = sink.wrapping_add(h.touch());
+                    }
+                    *slot = (net, i);
+                }
+            }
+            self.sink = self.sink.wrapping_add(sink);
+            // Pass 2: account.
+            for (&(net, i), r) in found.iter().zip(chunk) {
+                self.account(r, net, i);
+            }
+        }
+    }
+
+    fn account(&mut self, r: &FlowRecord, net: u16, hint: u32) {
+        {
             self.stats.records += 1;
-            let Some(net) = self.matcher.get(r.dst_addr) else {
+            if net == NO_NET {
                 self.stats.outside += 1;
-                continue;
-            };
+                return;
+            }
             // Late records (reordered input) count in the current slot.
             let t = r.time_us.max(self.now_us);
             self.now_us = t;
             self.account_network(net, t, r);
-            let i = match self.index.get(&r.dst_addr) {
-                Some(&i) => i as usize,
+            let found = if hint == NONE {
+                // Perhaps created by an earlier record of the same chunk.
+                self.index.get(&r.dst_addr).copied()
+            } else {
+                Some(hint)
+            };
+            let i = match found {
+                Some(i) => i as usize,
                 None if self.hosts.len() < self.cfg.max_tracked => {
                     let now_s = self.now_s();
                     self.hosts.push(Host::new(r.dst_addr, now_s));
@@ -207,29 +247,34 @@ impl Engine {
                 }
                 None => {
                     self.stats.untracked += 1;
-                    continue;
+                    return;
                 }
             };
             let now_s = self.now_s();
             let h = &mut self.hosts[i];
             h.window.add(t, r.packets, r.bytes);
-            h.breakdown.add(r);
             h.last_seen = now_s;
             if h.incident != NONE
                 && let Some(inc) = &mut self.incidents[h.incident as usize]
             {
                 inc.observe(r, self.intel.as_ref());
                 if inc.started {
-                    continue;
+                    return;
                 }
+            }
+            // The half-second view is at most twice the one-second sums: when even that
+            // is not near a threshold (nearly always), skip computing it.
+            let bound = Current::from_totals(h.window.totals(), 5);
+            if !self.policies[usize::from(net)].near(bound) {
+                return;
             }
             let cur = estimate(&h.window);
             if !self.policies[usize::from(net)].near(cur) {
-                continue;
+                return;
             }
             if h.incident == NONE && self.suspects < MAX_SUSPECTS {
-                let (ip, seen) = (h.ip, h.breakdown);
-                let slot = self.create(Victim::Host(ip), net, t, seen);
+                let ip = h.ip;
+                let slot = self.create(Victim::Host(ip), net, t, Breakdown::default());
                 self.suspects += 1;
                 self.hosts[i].incident = slot;
                 if let Some(inc) = &mut self.incidents[slot as usize] {
@@ -239,15 +284,28 @@ impl Engine {
             let h = &self.hosts[i];
             let policy = &self.policies[usize::from(net)];
             if policy.quiet(cur) {
-                continue;
+                return;
             }
             let (p99, samples) = (h.baseline.p99(), h.baseline.samples());
-            if let Some(trigger) = policy.judge(cur, &h.breakdown, p99, samples) {
+            // What the traffic is made of (for per-protocol thresholds): the suspect's
+            // breakdown, or with no suspect (the cap was reached), this record's.
+            let one;
+            let b = match self
+                .incidents
+                .get(h.incident as usize)
+                .and_then(|x| x.as_deref())
+            {
+                Some(inc) => &inc.breakdown,
+                None => {
+                    one = Breakdown::of(r);
+                    &one
+                }
+            };
+            if let Some(trigger) = policy.judge(cur, b, p99, samples) {
                 let hold = policy.hold_thresholds(&trigger, p99, samples);
                 let slot = match h.incident {
                     NONE => {
-                        let seen = h.breakdown;
-                        let slot = self.create(Victim::Host(r.dst_addr), net, t, seen);
+                        let slot = self.create(Victim::Host(r.dst_addr), net, t, Breakdown::of(r));
                         self.hosts[i].incident = slot;
                         if let Some(inc) = &mut self.incidents[slot as usize] {
                             inc.observe(r, self.intel.as_ref());
@@ -280,13 +338,7 @@ impl Engine {
     }
 
     /// Allocates an incident slot for a suspect.
-    fn create(
-        &mut self,
-        victim: Victim,
-        net: u16,
-        t: u64,
-        seen: crate::breakdown::Breakdown,
-    ) -> u32 {
+    fn create(&mut self, victim: Victim, net: u16, t: u64, seen: Breakdown) -> u32 {
         let seed = self.seed ^ t.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let inc = Box::new(Incident::suspect(victim, net, t, seed, seen));
         match self.free.pop() {
@@ -362,7 +414,6 @@ impl Engine {
         while i < self.hosts.len() {
             let h = &mut self.hosts[i];
             h.window.advance(last);
-            h.breakdown.decay();
             let t = h.window.totals();
             let slot = h.incident;
             let inc = (slot != NONE)

@@ -450,6 +450,6 @@ fn per_ip_state_fits_the_budget() {
     use std::mem::size_of;
     let host = size_of::<host::Host>();
     let index = size_of::<(IpAddr, u32)>() + 1;
-    assert!(host <= 944, "{host}");
+    assert!(host <= 816, "{host}");
     assert!(host + index <= 1024, "{host} + {index}");
 }
