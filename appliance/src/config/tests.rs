@@ -112,3 +112,58 @@ fn syntax_error_and_missing_file() {
         "{e}"
     );
 }
+
+#[test]
+fn detection_defaults_overrides_and_units() {
+    let c = Config::parse("", "empty").unwrap();
+    assert_eq!(c.detection.policy, levee_detect::policy::Policy::default());
+    let c = Config::parse(
+        "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n    detection:\n      \
+         multiplier: 5\n      floor: {bps: 1.5Gbps}\n      thresholds:\n        udp: {pps: 100k}\n\
+         detection:\n  floor: {pps: 30k}\n  warmup: {duration: 2m}\n  incident: {quiet_period: 30s}\n\
+         \n  max_tracked_ips: 1000\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let p = &c.protected_networks[0].policy;
+    assert_eq!(p.multiplier, 5.0);
+    // Inherited from the global section, and overridden per network.
+    assert_eq!(
+        (p.floor.pps, p.floor.bps),
+        (Some(30_000), Some(1_500_000_000))
+    );
+    assert_eq!(p.hard[3].pps, Some(100_000));
+    assert_eq!(p.warmup, 120);
+    assert_eq!(c.detection.quiet_period_us, 30_000_000);
+    let e = c.engine_config();
+    assert_eq!((e.max_tracked, e.networks.len()), (1000, 1));
+}
+
+#[test]
+fn detection_errors_name_the_key() {
+    let e = err("detection:\n  multiplier: 0.5\n");
+    assert!(
+        e.starts_with("t.yaml:2:15: detection.multiplier: expected a multiplier"),
+        "{e}"
+    );
+    let e = err("detection:\n  warmup:\n    duration: 10m\n");
+    assert!(
+        e.contains("detection.warmup.duration: warm-up can be at most 300s"),
+        "{e}"
+    );
+    let e = err("detection:\n  floor:\n    bps: 12 parsecs\n");
+    assert!(e.contains("detection.floor.bps"), "{e}");
+    assert!(e.contains("expected a bit rate"), "{e}");
+    let e = err("detection:\n  incident:\n    hysteresis: 2\n");
+    assert!(
+        e.contains("detection.incident.hysteresis: expected a fraction"),
+        "{e}"
+    );
+    let e = err(
+        "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n    detection: {bogus: 1}\n",
+    );
+    assert!(
+        e.contains("protected_networks[0].detection: unknown field `bogus`"),
+        "{e}"
+    );
+}
