@@ -140,8 +140,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: logs going to a file or journald stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if cli.log_json {
         builder.json().init();

@@ -193,7 +193,7 @@ async fn consume(
                 }
             }
             _ = stats.tick(), if !stats_every.is_zero() => {
-                eprintln!("levee: consumed {} {}", consumer.consumed, ingest.counters.render());
+                eprintln!("levee: consumed {} records; {}", consumer.consumed, ingest.counters.render());
                 if let Some(e) = &engine {
                     let s = e.stats();
                     info!(
@@ -223,7 +223,7 @@ async fn consume(
     }
     let _ = std::io::stdout().flush();
     eprintln!(
-        "levee: consumed {} {}",
+        "levee: consumed {} records; {}",
         consumer.consumed,
         ingest.counters.render()
     );

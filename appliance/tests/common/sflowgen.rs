@@ -98,18 +98,11 @@ impl Scenario {
         self.rng
     }
 
-    /// Writes the capture: sFlow datagrams of up to 8 samples from one agent
-    /// (192.0.2.1) to 192.0.2.2:6343, each sent when its last sample was taken.
-    pub(crate) fn write_pcap(mut self, path: &std::path::Path, rate: u32) {
+    /// The sFlow datagrams (up to 8 samples each, agent 192.0.2.1), each with the time
+    /// its last sample was taken.
+    pub(crate) fn datagrams(mut self, rate: u32) -> Vec<(u64, Vec<u8>)> {
         self.samples.sort_by_key(|s| s.time_us);
         let mut out = Vec::new();
-        // pcap global header: microsecond timestamps, Ethernet.
-        out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-        out.extend_from_slice(&2u16.to_le_bytes());
-        out.extend_from_slice(&4u16.to_le_bytes());
-        out.extend_from_slice(&[0; 8]);
-        out.extend_from_slice(&65535u32.to_le_bytes());
-        out.extend_from_slice(&1u32.to_le_bytes());
         let mut seq = 0u32;
         let mut sample_seq = 0u32;
         let mut i = 0;
@@ -157,14 +150,29 @@ impl Scenario {
                 d.extend_from_slice(&s.header);
                 d.extend(std::iter::repeat_n(0, pad));
             }
-            let time = self.samples[j - 1].time_us;
+            out.push((self.samples[j - 1].time_us, d));
+            i = j;
+        }
+        out
+    }
+
+    /// Writes the datagrams as a capture, sent to 192.0.2.2:6343.
+    pub(crate) fn write_pcap(self, path: &std::path::Path, rate: u32) {
+        let mut out = Vec::new();
+        // pcap global header: microsecond timestamps, Ethernet.
+        out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&4u16.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        for (time, d) in self.datagrams(rate) {
             let frame = udp_frame(&d);
             out.extend_from_slice(&((time / 1_000_000) as u32).to_le_bytes());
             out.extend_from_slice(&((time % 1_000_000) as u32).to_le_bytes());
             out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
             out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
             out.extend_from_slice(&frame);
-            i = j;
         }
         std::fs::write(path, out).unwrap();
     }
