@@ -2,6 +2,8 @@
 //! would send them: the attack scenarios for `levee replay`. Sample timing is exact
 //! (every N-th packet), so expected rates are known.
 
+#![allow(dead_code)] // each test crate uses a subset
+
 use std::net::IpAddr;
 
 /// One kind of packet.
