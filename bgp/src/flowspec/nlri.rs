@@ -1,0 +1,186 @@
+//! NLRI encoding and decoding (RFC 8955 §4.1–4.2, RFC 8956 §3).
+
+use super::ops::{decode_bitmask, decode_numeric, encode_bitmask, encode_numeric};
+use super::{Afi, Component, Error, FlowSpec, Prefix};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Longest NLRI value the two-octet length form can carry.
+pub(super) const MAX_LEN: usize = 0x0fff;
+
+fn bits(afi: Afi) -> u8 {
+    match afi {
+        Afi::Ipv4 => 32,
+        Afi::Ipv6 => 128,
+    }
+}
+
+fn addr_u128(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)) << 96,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// Pattern bits `offset..len` of `addr`, left-aligned, in ceil((len-offset)/8) octets.
+fn put_prefix(out: &mut Vec<u8>, afi: Afi, p: &Prefix) -> Result<(), Error> {
+    let family_ok = matches!(
+        (afi, p.addr),
+        (Afi::Ipv4, IpAddr::V4(_)) | (Afi::Ipv6, IpAddr::V6(_))
+    );
+    if !family_ok || p.len > bits(afi) || p.offset > p.len || (afi == Afi::Ipv4 && p.offset != 0) {
+        return Err(Error::BadPrefix {
+            len: p.len,
+            offset: p.offset,
+        });
+    }
+    out.push(p.len);
+    if afi == Afi::Ipv6 {
+        out.push(p.offset);
+    }
+    let n = usize::from(p.len - p.offset).div_ceil(8);
+    let pattern = addr_u128(p.addr)
+        .checked_shl(u32::from(p.offset))
+        .unwrap_or(0);
+    out.extend_from_slice(&pattern.to_be_bytes()[..n]);
+    Ok(())
+}
+
+fn get_prefix(buf: &[u8], at: &mut usize, afi: Afi) -> Result<Prefix, Error> {
+    let len = *buf.get(*at).ok_or(Error::Truncated)?;
+    *at += 1;
+    let offset = if afi == Afi::Ipv6 {
+        let o = *buf.get(*at).ok_or(Error::Truncated)?;
+        *at += 1;
+        o
+    } else {
+        0
+    };
+    if len > bits(afi) || offset > len {
+        return Err(Error::BadPrefix { len, offset });
+    }
+    let n = usize::from(len - offset).div_ceil(8);
+    let bytes = buf.get(*at..*at + n).ok_or(Error::Truncated)?;
+    *at += n;
+    let mut raw = [0u8; 16];
+    raw[..n].copy_from_slice(bytes);
+    // Bits past the pattern are ignored (RFC 4271 style prefixes are zero-padded).
+    let keep = u32::from(len - offset);
+    let mask = if keep == 0 {
+        0
+    } else {
+        u128::MAX << (128 - keep)
+    };
+    let v = (u128::from_be_bytes(raw) & mask) >> offset;
+    let addr = match afi {
+        Afi::Ipv4 => IpAddr::V4(Ipv4Addr::from((v >> 96) as u32)),
+        Afi::Ipv6 => IpAddr::V6(Ipv6Addr::from(v)),
+    };
+    Ok(Prefix { addr, len, offset })
+}
+
+impl FlowSpec {
+    /// Appends the NLRI (length and value) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        let mut v = Vec::with_capacity(32);
+        let mut prev = 0u8;
+        for c in &self.components {
+            let t = c.type_code();
+            if t <= prev {
+                return Err(Error::OutOfOrder { prev, got: t });
+            }
+            prev = t;
+            v.push(t);
+            match c {
+                Component::DestinationPrefix(p) | Component::SourcePrefix(p) => {
+                    put_prefix(&mut v, self.afi, p)?
+                }
+                Component::TcpFlags(ops) | Component::Fragment(ops) => encode_bitmask(&mut v, ops)?,
+                Component::FlowLabel(ops) => {
+                    if self.afi != Afi::Ipv6 {
+                        return Err(Error::WrongFamily(13));
+                    }
+                    encode_numeric(&mut v, ops, 2)?
+                }
+                Component::Protocol(ops)
+                | Component::Port(ops)
+                | Component::DestinationPort(ops)
+                | Component::SourcePort(ops)
+                | Component::IcmpType(ops)
+                | Component::IcmpCode(ops)
+                | Component::PacketLength(ops)
+                | Component::Dscp(ops) => encode_numeric(&mut v, ops, 0)?,
+            }
+        }
+        match v.len() {
+            0 => return Err(Error::Unencodable("a rule needs at least one component")),
+            n if n < 0xf0 => out.push(n as u8),
+            n if n <= MAX_LEN => out.extend_from_slice(&(0xf000 | n as u16).to_be_bytes()),
+            _ => return Err(Error::Unencodable("the NLRI is longer than 4095 octets")),
+        }
+        out.extend_from_slice(&v);
+        Ok(())
+    }
+
+    /// The NLRI as bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes one NLRI at the start of `buf`; returns it and the octets it used.
+    pub fn decode(buf: &[u8], afi: Afi) -> Result<(FlowSpec, usize), Error> {
+        let first = *buf.first().ok_or(Error::Truncated)?;
+        let (len, head) = if first >= 0xf0 {
+            let second = *buf.get(1).ok_or(Error::Truncated)?;
+            (usize::from(first & 0x0f) << 8 | usize::from(second), 2)
+        } else {
+            (usize::from(first), 1)
+        };
+        if len == 0 {
+            return Err(Error::Empty);
+        }
+        let v = buf.get(head..head + len).ok_or(Error::Truncated)?;
+        let mut at = 0;
+        let mut prev = 0u8;
+        let mut components = Vec::new();
+        while at < v.len() {
+            let t = v[at];
+            at += 1;
+            if t <= prev {
+                return Err(Error::OutOfOrder { prev, got: t });
+            }
+            prev = t;
+            let c = match t {
+                1 => Component::DestinationPrefix(get_prefix(v, &mut at, afi)?),
+                2 => Component::SourcePrefix(get_prefix(v, &mut at, afi)?),
+                3 => Component::Protocol(decode_numeric(v, &mut at)?),
+                4 => Component::Port(decode_numeric(v, &mut at)?),
+                5 => Component::DestinationPort(decode_numeric(v, &mut at)?),
+                6 => Component::SourcePort(decode_numeric(v, &mut at)?),
+                7 => Component::IcmpType(decode_numeric(v, &mut at)?),
+                8 => Component::IcmpCode(decode_numeric(v, &mut at)?),
+                9 => Component::TcpFlags(decode_bitmask(v, &mut at)?),
+                10 => Component::PacketLength(decode_numeric(v, &mut at)?),
+                11 => Component::Dscp(decode_numeric(v, &mut at)?),
+                12 => Component::Fragment(decode_bitmask(v, &mut at)?),
+                13 if afi == Afi::Ipv6 => Component::FlowLabel(decode_numeric(v, &mut at)?),
+                13 => return Err(Error::WrongFamily(13)),
+                t => return Err(Error::UnknownComponent(t)),
+            };
+            components.push(c);
+        }
+        Ok((FlowSpec { afi, components }, head + len))
+    }
+
+    /// Decodes every NLRI in `buf` (an MP_REACH or MP_UNREACH NLRI field).
+    pub fn decode_all(mut buf: &[u8], afi: Afi) -> Result<Vec<FlowSpec>, Error> {
+        let mut out = Vec::new();
+        while !buf.is_empty() {
+            let (f, used) = FlowSpec::decode(buf, afi)?;
+            out.push(f);
+            buf = &buf[used..];
+        }
+        Ok(out)
+    }
+}
