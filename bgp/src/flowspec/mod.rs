@@ -13,6 +13,7 @@
 //! and [`FlowSpec::decode`] convert to and from the wire; `Display` prints it in the
 //! `[name: value]` notation GoBGP uses in `gobgp global rib -a ipv4-flowspec`.
 
+pub mod action;
 mod display;
 mod nlri;
 mod ops;
