@@ -155,7 +155,7 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Action::RateBytes { rate, .. } if rate == 0.0 => f.write_str("discard"),
+            Action::RateBytes { rate: 0.0, .. } => f.write_str("discard"),
             Action::RateBytes { rate, .. } => write!(f, "rate: {rate:.6}"),
             Action::RatePackets { rate, .. } => write!(f, "rate-packets: {rate:.6}"),
             Action::TrafficAction { sample, terminal } => {
