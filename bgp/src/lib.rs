@@ -8,8 +8,15 @@
 //! packets, traffic-action, the three redirect forms, marking) as extended communities.
 //! Decoding never panics: malformed input is a typed [`flowspec::Error`].
 //!
-//! Standards: RFC 8955 (Dissemination of Flow Specification Rules), RFC 8956 (IPv6).
-//! The message codec (RFC 4271, 4760, 6793, 7606), the session FSM and the tokio
-//! driver come next.
+//! [`message`] frames and codes the messages other than UPDATE: the header, OPEN with
+//! capabilities (multiprotocol, route refresh, enhanced route refresh, graceful
+//! restart, four-octet AS; RFC 9072 extended parameter lengths), NOTIFICATION with the
+//! RFC 9003 shutdown communication, KEEPALIVE and ROUTE-REFRESH. Each decoding error
+//! carries the NOTIFICATION that answers it.
+//!
+//! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 8955, 8956.
+//! UPDATE with its path attributes (and RFC 7606 error handling), the session FSM and
+//! the tokio driver come next.
 
 pub mod flowspec;
+pub mod message;
