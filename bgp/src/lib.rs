@@ -14,9 +14,15 @@
 //! RFC 9003 shutdown communication, KEEPALIVE and ROUTE-REFRESH. Each decoding error
 //! carries the NOTIFICATION that answers it.
 //!
-//! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 8955, 8956.
-//! UPDATE with its path attributes (and RFC 7606 error handling), the session FSM and
-//! the tokio driver come next.
+//! [`update`] codes UPDATE and its path attributes: ORIGIN, AS_PATH and AS4_PATH,
+//! NEXT_HOP, MED, LOCAL_PREF, COMMUNITIES (BLACKHOLE, NO_EXPORT, NO_ADVERTISE),
+//! MP_REACH/MP_UNREACH_NLRI, EXTENDED_COMMUNITIES, LARGE_COMMUNITY, and passes
+//! unknown ones through. Decoding applies RFC 7606: attribute discard,
+//! treat-as-withdraw, or a session reset with the NOTIFICATION to send.
+//!
+//! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 1997, 7999,
+//! 4360, 8092, 7606, 8955, 8956. The session FSM and the tokio driver come next.
 
 pub mod flowspec;
 pub mod message;
+pub mod update;

@@ -1,0 +1,299 @@
+//! Path attributes (RFC 4271 §4.3, §5) and the ones FlowSpec and RTBH need.
+//!
+//! ```text
+//! +---------------+---------------+----------------------------+
+//! | Attr. Flags   |Attr. Type Code| Length (1, or 2 with       |
+//! | O T P E . . . |               | Extended Length) | Value   |
+//! +---------------+---------------+----------------------------+
+//! ```
+//! O optional, T transitive, P partial, E extended length.
+
+use crate::message::Family;
+use std::net::Ipv4Addr;
+
+/// Flags.
+pub const OPTIONAL: u8 = 0x80;
+/// Transitive.
+pub const TRANSITIVE: u8 = 0x40;
+/// Partial.
+pub const PARTIAL: u8 = 0x20;
+/// Extended length.
+pub const EXTENDED: u8 = 0x10;
+
+/// Well-known communities (RFC 1997, RFC 7999).
+pub mod community {
+    /// BLACKHOLE (RFC 7999).
+    pub const BLACKHOLE: u32 = 0xffff_029a;
+    /// NO_EXPORT.
+    pub const NO_EXPORT: u32 = 0xffff_ff01;
+    /// NO_ADVERTISE.
+    pub const NO_ADVERTISE: u32 = 0xffff_ff02;
+}
+
+/// An AS_PATH segment (four-octet ASes; RFC 6793).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// AS_SET (1).
+    Set(Vec<u32>),
+    /// AS_SEQUENCE (2).
+    Sequence(Vec<u32>),
+}
+
+/// A path attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribute {
+    /// ORIGIN (1): 0 IGP, 1 EGP, 2 INCOMPLETE.
+    Origin(u8),
+    /// AS_PATH (2), with four-octet ASes.
+    AsPath(Vec<Segment>),
+    /// NEXT_HOP (3).
+    NextHop(Ipv4Addr),
+    /// MULTI_EXIT_DISC (4).
+    Med(u32),
+    /// LOCAL_PREF (5).
+    LocalPref(u32),
+    /// COMMUNITIES (8).
+    Communities(Vec<u32>),
+    /// MP_REACH_NLRI (14): family, next hop, NLRI (encoded).
+    MpReach {
+        /// AFI/SAFI.
+        family: Family,
+        /// Next hop octets (empty for FlowSpec, RFC 8955 §5).
+        next_hop: Vec<u8>,
+        /// NLRI octets.
+        nlri: Vec<u8>,
+    },
+    /// MP_UNREACH_NLRI (15).
+    MpUnreach {
+        /// AFI/SAFI.
+        family: Family,
+        /// Withdrawn NLRI octets.
+        withdrawn: Vec<u8>,
+    },
+    /// EXTENDED_COMMUNITIES (16).
+    ExtCommunities(Vec<[u8; 8]>),
+    /// AS4_PATH (17) from a two-octet speaker.
+    As4Path(Vec<Segment>),
+    /// LARGE_COMMUNITY (32, RFC 8092): global administrator, two local parts.
+    LargeCommunities(Vec<[u32; 3]>),
+    /// Anything else: flags, type, value (passed on or ignored).
+    Unknown(u8, u8, Vec<u8>),
+}
+
+impl Attribute {
+    /// Type code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Attribute::Origin(_) => 1,
+            Attribute::AsPath(_) => 2,
+            Attribute::NextHop(_) => 3,
+            Attribute::Med(_) => 4,
+            Attribute::LocalPref(_) => 5,
+            Attribute::Communities(_) => 8,
+            Attribute::MpReach { .. } => 14,
+            Attribute::MpUnreach { .. } => 15,
+            Attribute::ExtCommunities(_) => 16,
+            Attribute::As4Path(_) => 17,
+            Attribute::LargeCommunities(_) => 32,
+            Attribute::Unknown(_, c, _) => *c,
+        }
+    }
+
+    fn flags(&self) -> u8 {
+        match self {
+            Attribute::Origin(_)
+            | Attribute::AsPath(_)
+            | Attribute::NextHop(_)
+            | Attribute::LocalPref(_) => TRANSITIVE,
+            Attribute::Med(_) | Attribute::MpReach { .. } | Attribute::MpUnreach { .. } => OPTIONAL,
+            Attribute::Communities(_)
+            | Attribute::ExtCommunities(_)
+            | Attribute::As4Path(_)
+            | Attribute::LargeCommunities(_) => OPTIONAL | TRANSITIVE,
+            Attribute::Unknown(f, _, _) => *f & !EXTENDED,
+        }
+    }
+
+    /// Appends flags, type, length and value.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut v = Vec::new();
+        match self {
+            Attribute::Origin(o) => v.push(*o),
+            Attribute::AsPath(segs) | Attribute::As4Path(segs) => {
+                for s in segs {
+                    let (t, list) = match s {
+                        Segment::Set(l) => (1u8, l),
+                        Segment::Sequence(l) => (2, l),
+                    };
+                    // A segment holds at most 255 ASes; longer lists split.
+                    for chunk in list.chunks(255) {
+                        v.push(t);
+                        v.push(chunk.len() as u8);
+                        for a in chunk {
+                            v.extend_from_slice(&a.to_be_bytes());
+                        }
+                    }
+                }
+            }
+            Attribute::NextHop(a) => v.extend_from_slice(&a.octets()),
+            Attribute::Med(x) | Attribute::LocalPref(x) => v.extend_from_slice(&x.to_be_bytes()),
+            Attribute::Communities(cs) => cs
+                .iter()
+                .for_each(|c| v.extend_from_slice(&c.to_be_bytes())),
+            Attribute::MpReach {
+                family,
+                next_hop,
+                nlri,
+            } => {
+                v.extend_from_slice(&family.afi.to_be_bytes());
+                v.push(family.safi);
+                v.push(next_hop.len() as u8);
+                v.extend_from_slice(next_hop);
+                v.push(0); // reserved
+                v.extend_from_slice(nlri);
+            }
+            Attribute::MpUnreach { family, withdrawn } => {
+                v.extend_from_slice(&family.afi.to_be_bytes());
+                v.push(family.safi);
+                v.extend_from_slice(withdrawn);
+            }
+            Attribute::ExtCommunities(cs) => cs.iter().for_each(|c| v.extend_from_slice(c)),
+            Attribute::LargeCommunities(cs) => {
+                for c in cs {
+                    c.iter().for_each(|x| v.extend_from_slice(&x.to_be_bytes()));
+                }
+            }
+            Attribute::Unknown(_, _, value) => v.extend_from_slice(value),
+        }
+        let mut flags = self.flags();
+        if v.len() > 255 {
+            flags |= EXTENDED;
+        }
+        out.push(flags);
+        out.push(self.code());
+        if flags & EXTENDED != 0 {
+            out.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        } else {
+            out.push(v.len() as u8);
+        }
+        out.extend_from_slice(&v);
+    }
+}
+
+/// How RFC 7606 says to handle a malformed attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    /// Drop the attribute, keep the route (§2, "attribute discard").
+    Discard,
+    /// Treat every route of the UPDATE as withdrawn (§2, "treat-as-withdraw").
+    TreatAsWithdraw,
+    /// Reset the session with an UPDATE error NOTIFICATION (code 3, this subcode).
+    SessionReset(u8),
+}
+
+/// A malformed attribute: which, and what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttrError {
+    /// Attribute type code.
+    pub code: u8,
+    /// Handling.
+    pub handling: Handling,
+}
+
+fn segments(v: &[u8], width: usize) -> Option<Vec<Segment>> {
+    let mut out = Vec::new();
+    let mut p = v;
+    while !p.is_empty() {
+        let (&t, rest) = p.split_first()?;
+        let (&n, rest) = rest.split_first()?;
+        if n == 0 {
+            return None;
+        }
+        let bytes = rest.get(..usize::from(n) * width)?;
+        let list = bytes
+            .chunks(width)
+            .map(|c| c.iter().fold(0u32, |a, &b| a << 8 | u32::from(b)))
+            .collect();
+        out.push(match t {
+            1 => Segment::Set(list),
+            2 => Segment::Sequence(list),
+            _ => return None,
+        });
+        p = &rest[usize::from(n) * width..];
+    }
+    Some(out)
+}
+
+/// Decodes one attribute's value. `four_octet`: the session negotiated four-octet ASes.
+pub(super) fn decode(
+    flags: u8,
+    code: u8,
+    v: &[u8],
+    four_octet: bool,
+) -> Result<Attribute, AttrError> {
+    use Handling::*;
+    let err = |handling| AttrError { code, handling };
+    let u32_of = |v: &[u8]| u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+    Ok(match code {
+        1 => match v {
+            [o] if *o <= 2 => Attribute::Origin(*o),
+            _ => return Err(err(TreatAsWithdraw)),
+        },
+        2 => Attribute::AsPath(
+            segments(v, if four_octet { 4 } else { 2 }).ok_or(err(TreatAsWithdraw))?,
+        ),
+        3 => match v {
+            [a, b, c, d] => Attribute::NextHop(Ipv4Addr::new(*a, *b, *c, *d)),
+            _ => return Err(err(TreatAsWithdraw)),
+        },
+        4 if v.len() == 4 => Attribute::Med(u32_of(v)),
+        4 => return Err(err(TreatAsWithdraw)),
+        5 if v.len() == 4 => Attribute::LocalPref(u32_of(v)),
+        // LOCAL_PREF from an eBGP peer is ignored anyway: discarding is safe.
+        5 => return Err(err(Discard)),
+        8 if !v.is_empty() && v.len() % 4 == 0 => {
+            Attribute::Communities(v.chunks(4).map(u32_of).collect())
+        }
+        8 => return Err(err(TreatAsWithdraw)),
+        // MP_REACH / MP_UNREACH that cannot be parsed: the NLRI cannot be found, so
+        // the session is reset (RFC 7606 §7.11 allows AFI/SAFI disable; we reset).
+        14 => {
+            let (h, rest) = v.split_at_checked(4).ok_or(err(SessionReset(9)))?;
+            let nh_len = usize::from(h[3]);
+            let next_hop = rest.get(..nh_len).ok_or(err(SessionReset(9)))?.to_vec();
+            let nlri = rest.get(nh_len + 1..).ok_or(err(SessionReset(9)))?.to_vec();
+            Attribute::MpReach {
+                family: Family {
+                    afi: u16::from_be_bytes([h[0], h[1]]),
+                    safi: h[2],
+                },
+                next_hop,
+                nlri,
+            }
+        }
+        15 => {
+            let (h, rest) = v.split_at_checked(3).ok_or(err(SessionReset(9)))?;
+            Attribute::MpUnreach {
+                family: Family {
+                    afi: u16::from_be_bytes([h[0], h[1]]),
+                    safi: h[2],
+                },
+                withdrawn: rest.to_vec(),
+            }
+        }
+        16 if !v.is_empty() && v.len() % 8 == 0 => Attribute::ExtCommunities(
+            v.chunks(8)
+                .map(|c| c.try_into().expect("8 octets"))
+                .collect(),
+        ),
+        16 => return Err(err(TreatAsWithdraw)),
+        17 => Attribute::As4Path(segments(v, 4).ok_or(err(Discard))?),
+        32 if !v.is_empty() && v.len() % 12 == 0 => Attribute::LargeCommunities(
+            v.chunks(12)
+                .map(|c| [u32_of(&c[..4]), u32_of(&c[4..8]), u32_of(&c[8..])])
+                .collect(),
+        ),
+        32 => return Err(err(TreatAsWithdraw)),
+        _ => Attribute::Unknown(flags, code, v.to_vec()),
+    })
+}

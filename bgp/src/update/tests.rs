@@ -1,0 +1,171 @@
+use super::attr::{Attribute, Segment, community};
+use super::*;
+
+fn base() -> Vec<Attribute> {
+    vec![
+        Attribute::Origin(0),
+        Attribute::AsPath(vec![Segment::Sequence(vec![4_200_000_001])]),
+    ]
+}
+
+/// An RTBH route as levee announces it: 198.51.100.7/32, next hop 192.0.2.66,
+/// BLACKHOLE and NO_EXPORT, a large community.
+#[test]
+fn rtbh_update_both_ways() {
+    let mut attrs = base();
+    attrs.push(Attribute::NextHop(Ipv4Addr::new(192, 0, 2, 66)));
+    attrs.push(Attribute::Communities(vec![
+        community::BLACKHOLE,
+        community::NO_EXPORT,
+    ]));
+    attrs.push(Attribute::LargeCommunities(vec![[4_200_000_001, 666, 1]]));
+    let u = Update {
+        withdrawn: vec![],
+        attributes: attrs,
+        nlri: vec![(Ipv4Addr::new(198, 51, 100, 7), 32)],
+    };
+    let body = u.encode();
+    let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "0000\
+         002e\
+         40010100\
+         4002060201fa56ea01\
+         400304c0000242\
+         c00808ffff029affffff01\
+         c0200cfa56ea010000029a00000001\
+         20c6336407"
+    );
+    let d = Update::decode(&body, true).unwrap();
+    assert_eq!(
+        (d.update, d.treat_as_withdraw, d.discarded),
+        (u, false, vec![])
+    );
+}
+
+#[test]
+fn flowspec_and_end_of_rib() {
+    let mut attrs = base();
+    attrs.push(Attribute::ExtCommunities(vec![[
+        0x80, 0x06, 0, 0, 0, 0, 0, 0,
+    ]]));
+    attrs.push(Attribute::MpReach {
+        family: Family::IPV4_FLOWSPEC,
+        next_hop: vec![],
+        nlri: vec![0x05, 0x01, 0x18, 0xc0, 0x00, 0x02],
+    });
+    let u = Update {
+        attributes: attrs,
+        ..Update::default()
+    };
+    let d = Update::decode(&u.encode(), true).unwrap();
+    assert_eq!((d.update, d.treat_as_withdraw), (u, false));
+    let eor = Update::end_of_rib(Family::IPV6_FLOWSPEC).encode();
+    assert_eq!(eor, [0, 0, 0, 6, 0x80, 15, 3, 0, 2, 133]);
+    assert_eq!(
+        Update::end_of_rib(Family::IPV4_UNICAST).encode(),
+        [0, 0, 0, 0]
+    );
+    // Two-octet AS sessions read AS_PATH in two-octet form.
+    let two = Update {
+        attributes: vec![
+            Attribute::Origin(0),
+            Attribute::AsPath(vec![Segment::Sequence(vec![65001])]),
+        ],
+        ..Update::default()
+    };
+    let mut body = two.encode();
+    // Rewrite the path to two-octet form: type, count, AS.
+    body.truncate(body.len() - 9);
+    body.extend_from_slice(&[0x40, 2, 4, 2, 1, 0xfd, 0xe9]);
+    body[3] = (body.len() - 4) as u8;
+    assert_eq!(Update::decode(&body, false).unwrap().update, two);
+}
+
+/// RFC 7606: which errors discard, which withdraw, which reset.
+#[test]
+fn rfc7606_handling() {
+    let route = |attrs: Vec<u8>| {
+        let mut b = vec![0, 0];
+        b.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        b.extend_from_slice(&attrs);
+        b.extend_from_slice(&[24, 198, 51, 100]);
+        b
+    };
+    let good = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1];
+    let d = Update::decode(&route(good.to_vec()), true).unwrap();
+    assert!(!d.treat_as_withdraw);
+    // ORIGIN 7: treat-as-withdraw.
+    let mut bad = good.to_vec();
+    bad[3] = 7;
+    assert!(Update::decode(&route(bad), true).unwrap().treat_as_withdraw);
+    // LOCAL_PREF of 3 octets: discarded, route kept.
+    let mut lp = good.to_vec();
+    lp.extend_from_slice(&[0x40, 5, 3, 0, 0, 100]);
+    let d = Update::decode(&route(lp), true).unwrap();
+    assert_eq!((d.treat_as_withdraw, d.discarded), (false, vec![5]));
+    // A repeated ORIGIN: the second is dropped.
+    let mut dup = good.to_vec();
+    dup.extend_from_slice(&[0x40, 1, 1, 2]);
+    assert_eq!(
+        Update::decode(&route(dup), true).unwrap().discarded,
+        vec![1]
+    );
+    // Missing NEXT_HOP with IPv4 NLRI: treat-as-withdraw.
+    assert!(
+        Update::decode(&route(good[..7].to_vec()), true)
+            .unwrap()
+            .treat_as_withdraw
+    );
+    // An attribute overrunning the list: treat-as-withdraw.
+    let mut over = good.to_vec();
+    over.extend_from_slice(&[0xc0, 8, 40, 0, 0]);
+    assert!(
+        Update::decode(&route(over), true)
+            .unwrap()
+            .treat_as_withdraw
+    );
+    // A malformed MP_REACH: session reset with an UPDATE error.
+    let mut mp = good.to_vec();
+    mp.extend_from_slice(&[0x80, 14, 2, 0, 1]);
+    let e = Update::decode(&route(mp), true).unwrap_err();
+    assert_eq!(e.code, 3);
+    // Withdrawn routes overrunning the message: malformed attribute list.
+    assert_eq!(Update::decode(&[0, 9, 24, 1], true).unwrap_err().subcode, 1);
+    // A bad NLRI prefix length: invalid network field.
+    let mut nl = route(good.to_vec());
+    *nl.last_mut().unwrap() = 100;
+    nl.push(33);
+    assert_eq!(Update::decode(&nl, true).unwrap_err().subcode, 10);
+}
+
+#[test]
+fn noise_never_panics() {
+    let mut s = 0x1234_5678_9abc_def1u64;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut attrs = base();
+    attrs.push(Attribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)));
+    attrs.push(Attribute::Communities(vec![community::BLACKHOLE]));
+    let body = Update {
+        withdrawn: vec![(Ipv4Addr::new(203, 0, 113, 0), 24)],
+        attributes: attrs,
+        nlri: vec![(Ipv4Addr::new(198, 51, 100, 0), 24)],
+    }
+    .encode();
+    for _ in 0..50_000 {
+        let mut m = body.clone();
+        for _ in 0..1 + rnd() % 3 {
+            let i = rnd() as usize % m.len();
+            m[i] = rnd() as u8;
+        }
+        let cut = rnd() as usize % (m.len() + 1);
+        let _ = Update::decode(&m[..cut], rnd() % 2 == 0);
+        let _ = Update::decode(&m, true);
+    }
+}
