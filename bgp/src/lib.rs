@@ -21,8 +21,15 @@
 //! treat-as-withdraw, or a session reset with the NOTIFICATION to send.
 //!
 //! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 1997, 7999,
-//! 4360, 8092, 7606, 8955, 8956. The session FSM and the tokio driver come next.
+//! 4360, 8092, 7606, 8955, 8956.
+//!
+//! [`session`] is the sans-IO state machine (RFC 4271 §8): time and one input in,
+//! actions out (send, connect, close, timers, state changes, received UPDATEs). OPEN
+//! negotiation checks the peer AS and identifier and agrees hold time, families,
+//! four-octet AS and route refresh; errors go out as the NOTIFICATION the RFCs name;
+//! connection retries back off. The tokio driver comes next.
 
 pub mod flowspec;
 pub mod message;
+pub mod session;
 pub mod update;
