@@ -50,13 +50,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 Some(_) => load(cli)?.ingest.limits,
                 None => levee_flow::Limits::default(),
             };
-            let opts = flows::decode::DecodeOptions {
-                files: args.files.clone(),
-                mirror: args.mirror,
-                mirror_sampling: args.mirror_sampling,
-                limits,
-                exporters: args.exporters,
-            };
+            let opts = decode_options(&args.capture, limits, args.exporters);
             let failed =
                 flows::decode::run(&opts, &mut std::io::stdout().lock(), &mut std::io::stderr())
                     .or_else(|e| {
@@ -87,18 +81,8 @@ fn replay(cli: &Cli, args: &crate::cli::ReplayArgs) -> anyhow::Result<ExitCode> 
     }
     // Fail on an unreadable threat-intel list before reading any capture.
     let intel = detection::load_threat_intel(&cfg)?;
-    let opts = flows::decode::DecodeOptions {
-        files: args.files.clone(),
-        mirror: args.mirror,
-        mirror_sampling: args.mirror_sampling,
-        limits: cfg.ingest.limits,
-        exporters: false,
-    };
-    let mut make = |now_us, seed| {
-        let mut e = levee_detect::Engine::new(cfg.engine_config(), now_us, seed, 1);
-        e.set_threat_intel(intel.clone());
-        e
-    };
+    let opts = decode_options(&args.capture, cfg.ingest.limits, false);
+    let mut make = |now_us, seed| detection::engine(&cfg, intel.clone(), now_us, seed, 1);
     let outcome = detection::replay::run(
         &opts,
         args.summary,
@@ -122,6 +106,21 @@ fn replay(cli: &Cli, args: &crate::cli::ReplayArgs) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::from(1)
     })
+}
+
+/// How to read the captures a command was given.
+fn decode_options(
+    c: &crate::cli::CaptureArgs,
+    limits: levee_flow::Limits,
+    exporters: bool,
+) -> flows::decode::DecodeOptions {
+    flows::decode::DecodeOptions {
+        files: c.files.clone(),
+        mirror: c.mirror,
+        mirror_sampling: c.mirror_sampling,
+        limits,
+        exporters,
+    }
 }
 
 fn load(cli: &Cli) -> anyhow::Result<Config> {

@@ -39,16 +39,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Capture files (flow exports, or mirror traffic with --mirror), replayed in order
-    /// with their packet timestamps as the clock
-    #[arg(required = true, value_name = "CAPTURE.pcap")]
-    pub files: Vec<PathBuf>,
-    /// Treat the captures as mirror-port traffic: one record per packet
-    #[arg(long)]
-    pub mirror: bool,
-    /// With --mirror: the capture holds 1 packet in N
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub mirror_sampling: u32,
+    #[command(flatten)]
+    pub capture: CaptureArgs,
     /// Print one line per incident when it ends instead of every event
     #[arg(long)]
     pub summary: bool,
@@ -62,10 +54,12 @@ pub enum FlowsCommand {
     Listen(ListenArgs),
 }
 
+/// Capture files and how to read them (`flows decode`, `replay`).
 #[derive(Debug, Args)]
-pub struct DecodeArgs {
-    /// Capture files, decoded in order (templates carry across files)
-    #[arg(required = true, value_name = "FILE.pcap")]
+pub struct CaptureArgs {
+    /// Capture files (flow exports, or mirror traffic with --mirror), read in order;
+    /// NetFlow v9/IPFIX templates carry across files
+    #[arg(required = true, value_name = "CAPTURE.pcap")]
     pub files: Vec<PathBuf>,
     /// Treat the captures as mirror-port traffic: one record per packet
     #[arg(long)]
@@ -73,6 +67,12 @@ pub struct DecodeArgs {
     /// With --mirror: the capture holds 1 packet in N
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub mirror_sampling: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub capture: CaptureArgs,
     /// Also print per-exporter counters to stderr
     #[arg(long)]
     pub exporters: bool,

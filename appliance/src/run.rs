@@ -34,7 +34,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for (kind, addr) in &ingest.bound {
         info!(kind, %addr, "listener bound");
     }
-    let engine = crate::detection::engine(&cfg, now_us(), seed(), first_id())?;
+    let intel = crate::detection::load_threat_intel(&cfg)?;
+    let engine = crate::detection::engine(&cfg, intel, now_us(), seed(), first_id());
     if cfg.protected_networks.is_empty() {
         warn!("no protected networks configured: flows are counted, nothing is detected");
     }
@@ -70,26 +71,21 @@ fn first_id() -> u64 {
 
 /// Logs an incident event.
 fn log_event(e: &levee_detect::Event) {
-    let fields = (
-        e.id,
-        e.victim.to_string(),
-        e.family.as_str(),
-        e.vector.as_str(),
-    );
+    let (id, victim, family, vector) = (e.id, &e.victim, e.family.as_str(), e.vector.as_str());
     match e.kind {
         levee_detect::EventKind::Start => warn!(
-            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            id, %victim, family, vector,
             pps = e.rate.pps, bps = e.rate.bps, confidence = e.confidence,
             trigger = e.trigger.metric.as_str(), threshold = e.trigger.threshold,
             "incident started"
         ),
         levee_detect::EventKind::Update => debug!(
-            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            id, %victim, family, vector,
             pps = e.rate.pps, bps = e.rate.bps, confidence = e.confidence,
             sources = e.distinct_sources, "incident update"
         ),
         levee_detect::EventKind::End => info!(
-            id = fields.0, victim = %fields.1, family = fields.2, vector = fields.3,
+            id, %victim, family, vector,
             peak_pps = e.peak.pps, peak_bps = e.peak.bps, confidence = e.confidence,
             sources = e.distinct_sources, "incident ended"
         ),

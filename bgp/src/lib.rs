@@ -32,4 +32,6 @@
 pub mod flowspec;
 pub mod message;
 pub mod session;
+#[cfg(test)]
+mod testrng;
 pub mod update;

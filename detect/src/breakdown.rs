@@ -289,26 +289,6 @@ impl Breakdown {
             .then(|| AMPLIFIERS.get(usize::from(self.amp_candidate)).map(|a| a.1))
             .flatten()
     }
-
-    /// Adds another breakdown's counters (the amplifier vote keeps the larger).
-    pub fn merge(&mut self, o: &Breakdown) {
-        for (a, b) in self.packets.iter_mut().zip(o.packets) {
-            *a = a.saturating_add(b);
-        }
-        self.fragments = self.fragments.saturating_add(o.fragments);
-        for (a, b) in self.sizes.iter_mut().zip(o.sizes) {
-            *a = a.saturating_add(b);
-        }
-        for (a, b) in self.flows.iter_mut().zip(o.flows) {
-            *a = a.saturating_add(b);
-        }
-        for (a, b) in self.bytes.iter_mut().zip(o.bytes) {
-            *a = a.saturating_add(b);
-        }
-        if o.amp_votes > self.amp_votes {
-            (self.amp_candidate, self.amp_votes) = (o.amp_candidate, o.amp_votes);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -60,11 +60,6 @@ impl NetMatcher {
         let r = table.get(i.checked_sub(1)?)?;
         (key <= r.1).then_some(r.2)
     }
-
-    /// Whether no prefix is configured.
-    pub fn is_empty(&self) -> bool {
-        self.v4.is_empty() && self.v6.is_empty()
-    }
 }
 
 /// Turns nested or disjoint ranges (prefixes never overlap partially) into disjoint

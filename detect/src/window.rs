@@ -98,11 +98,6 @@ impl SlidingWindow {
     pub fn touch(&self) -> u64 {
         u64::from(self.packets[0]) ^ self.bytes[2] ^ self.bytes[9] ^ self.newest
     }
-
-    /// Slot number of the newest bucket.
-    pub fn newest_slot(&self) -> u64 {
-        self.newest
-    }
 }
 
 #[cfg(test)]

@@ -46,9 +46,16 @@ pub fn load_threat_intel(cfg: &Config) -> Result<Option<ThreatIntel>, IntelError
     Ok(Some(intel))
 }
 
-/// The engine for a config, starting at `now_us`.
-pub fn engine(cfg: &Config, now_us: u64, seed: u64, first_id: u64) -> Result<Engine, IntelError> {
+/// The engine for a config with its threat intel (from [`load_threat_intel`]),
+/// starting at `now_us`.
+pub fn engine(
+    cfg: &Config,
+    intel: Option<ThreatIntel>,
+    now_us: u64,
+    seed: u64,
+    first_id: u64,
+) -> Engine {
     let mut e = Engine::new(cfg.engine_config(), now_us, seed, first_id);
-    e.set_threat_intel(load_threat_intel(cfg)?);
-    Ok(e)
+    e.set_threat_intel(intel);
+    e
 }

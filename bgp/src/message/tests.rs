@@ -140,13 +140,7 @@ fn shutdown_communication() {
 /// Random frames never panic the decoder.
 #[test]
 fn noise_never_panics() {
-    let mut s = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rnd = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15u64);
     let open = Message::Open(Open::new(
         65001,
         90,

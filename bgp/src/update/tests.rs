@@ -142,13 +142,7 @@ fn rfc7606_handling() {
 
 #[test]
 fn noise_never_panics() {
-    let mut s = 0x1234_5678_9abc_def1u64;
-    let mut rnd = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut rnd = crate::testrng::xorshift(0x1234_5678_9abc_def1u64);
     let mut attrs = base();
     attrs.push(Attribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)));
     attrs.push(Attribute::Communities(vec![community::BLACKHOLE]));

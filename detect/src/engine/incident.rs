@@ -6,7 +6,7 @@ use crate::breakdown::Breakdown;
 use crate::classify::{Classification, Evidence, Family, Signals, classify, confidence};
 use crate::heavy::SpaceSaving;
 use crate::hll::HyperLogLog;
-use crate::policy::{Current, Trigger};
+use crate::policy::{Current, Metric, Trigger};
 use crate::prefixset::PrefixSet;
 use crate::ttl::TtlHistogram;
 use levee_flow::FlowRecord;
@@ -269,17 +269,15 @@ impl Incident {
             vector,
             dominance,
         } = classify(&self.breakdown, &evidence);
-        let over = match self.trigger.metric {
-            crate::policy::Metric::Pps => self.rate.pps as f64 / self.hold.0.max(1) as f64,
-            crate::policy::Metric::Bps => self.rate.bps as f64 / self.hold.1.max(1) as f64,
-            crate::policy::Metric::Flows => {
-                self.trigger.value as f64 / self.trigger.threshold.max(1) as f64
+        // How far over: at the start, what fired; later, the current rate against the
+        // threshold it must stay above (flows have no such threshold: what fired).
+        let ratio = |v: u64, t: u64| v as f64 / t.max(1) as f64;
+        let over = match (kind, self.trigger.metric) {
+            (EventKind::Start, _) | (_, Metric::Flows) => {
+                ratio(self.trigger.value, self.trigger.threshold)
             }
-        };
-        let over = if kind == EventKind::Start {
-            self.trigger.value as f64 / self.trigger.threshold.max(1) as f64
-        } else {
-            over
+            (_, Metric::Pps) => ratio(self.rate.pps, self.hold.0),
+            (_, Metric::Bps) => ratio(self.rate.bps, self.hold.1),
         };
         let confidence = confidence(&Signals {
             over,

@@ -221,104 +221,89 @@ impl Engine {
     }
 
     fn account(&mut self, r: &FlowRecord, net: u16, hint: u32) {
+        self.stats.records += 1;
+        if net == NO_NET {
+            self.stats.outside += 1;
+            return;
+        }
+        // Late records (reordered input) count in the current slot.
+        let t = r.time_us.max(self.now_us);
+        self.now_us = t;
+        self.account_network(net, t, r);
+        let found = if hint == NONE {
+            // Perhaps created by an earlier record of the same chunk.
+            self.index.get(&r.dst_addr).copied()
+        } else {
+            Some(hint)
+        };
+        let now_s = self.now_s();
+        let i = match found {
+            Some(i) => i as usize,
+            None if self.hosts.len() < self.cfg.max_tracked => {
+                self.hosts.push(Host::new(r.dst_addr, now_s));
+                self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
+                self.hosts.len() - 1
+            }
+            None => {
+                self.stats.untracked += 1;
+                return;
+            }
+        };
+        let h = &mut self.hosts[i];
+        h.window.add(t, r.packets, r.bytes);
+        h.last_seen = now_s;
+        if h.incident != NONE
+            && let Some(inc) = &mut self.incidents[h.incident as usize]
         {
-            self.stats.records += 1;
-            if net == NO_NET {
-                self.stats.outside += 1;
+            inc.observe(r, self.intel.as_ref());
+            if inc.started {
                 return;
             }
-            // Late records (reordered input) count in the current slot.
-            let t = r.time_us.max(self.now_us);
-            self.now_us = t;
-            self.account_network(net, t, r);
-            let found = if hint == NONE {
-                // Perhaps created by an earlier record of the same chunk.
-                self.index.get(&r.dst_addr).copied()
-            } else {
-                Some(hint)
-            };
-            let i = match found {
-                Some(i) => i as usize,
-                None if self.hosts.len() < self.cfg.max_tracked => {
-                    let now_s = self.now_s();
-                    self.hosts.push(Host::new(r.dst_addr, now_s));
-                    self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
-                    self.hosts.len() - 1
-                }
-                None => {
-                    self.stats.untracked += 1;
-                    return;
-                }
-            };
-            let now_s = self.now_s();
-            let h = &mut self.hosts[i];
-            h.window.add(t, r.packets, r.bytes);
-            h.last_seen = now_s;
-            if h.incident != NONE
-                && let Some(inc) = &mut self.incidents[h.incident as usize]
-            {
-                inc.observe(r, self.intel.as_ref());
-                if inc.started {
-                    return;
-                }
+        }
+        // The half-second view is at most twice the one-second sums: when even that
+        // is not near a threshold (nearly always), skip computing it.
+        let bound = Current::from_totals(h.window.totals(), 5);
+        if !self.policies[usize::from(net)].near(bound) {
+            return;
+        }
+        let cur = estimate(&h.window);
+        if !self.policies[usize::from(net)].near(cur) {
+            return;
+        }
+        if h.incident == NONE && self.suspects < MAX_SUSPECTS {
+            self.suspects += 1;
+            self.open_for_host(i, net, t, r);
+        }
+        let h = &self.hosts[i];
+        let policy = &self.policies[usize::from(net)];
+        if policy.quiet(cur) {
+            return;
+        }
+        let (p99, samples) = (h.baseline.p99(), h.baseline.samples());
+        // What the traffic is made of (for per-protocol thresholds): the suspect's
+        // breakdown, or with no suspect (the cap was reached), this record's.
+        let one;
+        let b = match self
+            .incidents
+            .get(h.incident as usize)
+            .and_then(|x| x.as_deref())
+        {
+            Some(inc) => &inc.breakdown,
+            None => {
+                one = Breakdown::of(r);
+                &one
             }
-            // The half-second view is at most twice the one-second sums: when even that
-            // is not near a threshold (nearly always), skip computing it.
-            let bound = Current::from_totals(h.window.totals(), 5);
-            if !self.policies[usize::from(net)].near(bound) {
-                return;
-            }
-            let cur = estimate(&h.window);
-            if !self.policies[usize::from(net)].near(cur) {
-                return;
-            }
-            if h.incident == NONE && self.suspects < MAX_SUSPECTS {
-                let ip = h.ip;
-                let slot = self.create(Victim::Host(ip), net, t, Breakdown::default());
-                self.suspects += 1;
-                self.hosts[i].incident = slot;
-                if let Some(inc) = &mut self.incidents[slot as usize] {
-                    inc.observe(r, self.intel.as_ref());
-                }
-            }
-            let h = &self.hosts[i];
-            let policy = &self.policies[usize::from(net)];
-            if policy.quiet(cur) {
-                return;
-            }
-            let (p99, samples) = (h.baseline.p99(), h.baseline.samples());
-            // What the traffic is made of (for per-protocol thresholds): the suspect's
-            // breakdown, or with no suspect (the cap was reached), this record's.
-            let one;
-            let b = match self
-                .incidents
-                .get(h.incident as usize)
-                .and_then(|x| x.as_deref())
-            {
-                Some(inc) => &inc.breakdown,
-                None => {
-                    one = Breakdown::of(r);
-                    &one
+        };
+        if let Some(trigger) = policy.judge(cur, b, p99, samples) {
+            let hold = policy.hold_thresholds(&trigger, p99, samples);
+            let slot = match h.incident {
+                NONE => self.open_for_host(i, net, t, r),
+                s => {
+                    self.suspects -= 1;
+                    s
                 }
             };
-            if let Some(trigger) = policy.judge(cur, b, p99, samples) {
-                let hold = policy.hold_thresholds(&trigger, p99, samples);
-                let slot = match h.incident {
-                    NONE => {
-                        let slot = self.create(Victim::Host(r.dst_addr), net, t, Breakdown::of(r));
-                        self.hosts[i].incident = slot;
-                        if let Some(inc) = &mut self.incidents[slot as usize] {
-                            inc.observe(r, self.intel.as_ref());
-                        }
-                        slot
-                    }
-                    s => {
-                        self.suspects -= 1;
-                        s
-                    }
-                };
-                self.begin(slot, t, trigger, hold, cur);
-            }
+            self.begin(slot, t, trigger, hold, cur);
         }
     }
 
@@ -351,6 +336,16 @@ impl Engine {
                 (self.incidents.len() - 1) as u32
             }
         }
+    }
+
+    /// Allocates a (suspect) incident for host `i`, which starts with record `r`.
+    fn open_for_host(&mut self, i: usize, net: u16, t: u64, r: &FlowRecord) -> u32 {
+        let slot = self.create(Victim::Host(r.dst_addr), net, t, Breakdown::default());
+        self.hosts[i].incident = slot;
+        if let Some(inc) = &mut self.incidents[slot as usize] {
+            inc.observe(r, self.intel.as_ref());
+        }
+        slot
     }
 
     /// Starts the incident in `slot`: it gets its id and counts.
