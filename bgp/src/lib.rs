@@ -31,6 +31,7 @@
 
 pub mod flowspec;
 pub mod message;
+pub mod rib;
 pub mod session;
 #[cfg(test)]
 mod testrng;

@@ -67,7 +67,7 @@ fn bitmask(f: &mut fmt::Formatter<'_>, ops: &[BitmaskOp], names: &[(u16, &str)])
     Ok(())
 }
 
-fn protocol(v: u64) -> Option<&'static str> {
+pub(crate) fn protocol(v: u64) -> Option<&'static str> {
     Some(match v {
         1 => "icmp",
         6 => "tcp",
@@ -78,7 +78,7 @@ fn protocol(v: u64) -> Option<&'static str> {
     })
 }
 
-const TCP_FLAGS: &[(u16, &str)] = &[
+pub(crate) const TCP_FLAGS: &[(u16, &str)] = &[
     (0x01, "fin"),
     (0x02, "syn"),
     (0x04, "rst"),
@@ -89,7 +89,7 @@ const TCP_FLAGS: &[(u16, &str)] = &[
     (0x80, "cwr"),
 ];
 
-const FRAGMENT: &[(u16, &str)] = &[
+pub(crate) const FRAGMENT: &[(u16, &str)] = &[
     (0x01, "dont-fragment"),
     (0x02, "is-fragment"),
     (0x04, "first-fragment"),
@@ -104,41 +104,52 @@ fn prefix(f: &mut fmt::Formatter<'_>, p: &Prefix) -> fmt::Result {
     Ok(())
 }
 
-impl fmt::Display for FlowSpec {
+/// The component's keyword, as GoBGP prints and levee's route text reads it.
+pub(crate) fn name(c: &Component) -> &'static str {
+    match c {
+        Component::DestinationPrefix(_) => "destination",
+        Component::SourcePrefix(_) => "source",
+        Component::Protocol(_) => "protocol",
+        Component::Port(_) => "port",
+        Component::DestinationPort(_) => "destination-port",
+        Component::SourcePort(_) => "source-port",
+        Component::IcmpType(_) => "icmp-type",
+        Component::IcmpCode(_) => "icmp-code",
+        Component::TcpFlags(_) => "tcp-flags",
+        Component::PacketLength(_) => "packet-length",
+        Component::Dscp(_) => "dscp",
+        Component::Fragment(_) => "fragment",
+        Component::FlowLabel(_) => "label",
+    }
+}
+
+/// The component's value: a prefix, or operator terms (space: OR, `&`: AND).
+pub(crate) struct Value<'a>(pub(crate) &'a Component);
+
+impl fmt::Display for Value<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let none = |_| None;
+        match self.0 {
+            Component::DestinationPrefix(p) | Component::SourcePrefix(p) => prefix(f, p),
+            Component::Protocol(ops) => numeric(f, ops, protocol),
+            Component::TcpFlags(ops) => bitmask(f, ops, TCP_FLAGS),
+            Component::Fragment(ops) => bitmask(f, ops, FRAGMENT),
+            Component::Port(ops)
+            | Component::DestinationPort(ops)
+            | Component::SourcePort(ops)
+            | Component::IcmpType(ops)
+            | Component::IcmpCode(ops)
+            | Component::PacketLength(ops)
+            | Component::Dscp(ops)
+            | Component::FlowLabel(ops) => numeric(f, ops, none),
+        }
+    }
+}
+
+impl fmt::Display for FlowSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in &self.components {
-            let name = match c {
-                Component::DestinationPrefix(_) => "destination",
-                Component::SourcePrefix(_) => "source",
-                Component::Protocol(_) => "protocol",
-                Component::Port(_) => "port",
-                Component::DestinationPort(_) => "destination-port",
-                Component::SourcePort(_) => "source-port",
-                Component::IcmpType(_) => "icmp-type",
-                Component::IcmpCode(_) => "icmp-code",
-                Component::TcpFlags(_) => "tcp-flags",
-                Component::PacketLength(_) => "packet-length",
-                Component::Dscp(_) => "dscp",
-                Component::Fragment(_) => "fragment",
-                Component::FlowLabel(_) => "label",
-            };
-            write!(f, "[{name}: ")?;
-            match c {
-                Component::DestinationPrefix(p) | Component::SourcePrefix(p) => prefix(f, p)?,
-                Component::Protocol(ops) => numeric(f, ops, protocol)?,
-                Component::TcpFlags(ops) => bitmask(f, ops, TCP_FLAGS)?,
-                Component::Fragment(ops) => bitmask(f, ops, FRAGMENT)?,
-                Component::Port(ops)
-                | Component::DestinationPort(ops)
-                | Component::SourcePort(ops)
-                | Component::IcmpType(ops)
-                | Component::IcmpCode(ops)
-                | Component::PacketLength(ops)
-                | Component::Dscp(ops)
-                | Component::FlowLabel(ops) => numeric(f, ops, none)?,
-            }
-            f.write_str("]")?;
+            write!(f, "[{}: {}]", name(c), Value(c))?;
         }
         Ok(())
     }

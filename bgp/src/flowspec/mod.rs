@@ -14,7 +14,7 @@
 //! `[name: value]` notation GoBGP uses in `gobgp global rib -a ipv4-flowspec`.
 
 pub mod action;
-mod display;
+pub(crate) mod display;
 mod nlri;
 mod ops;
 #[cfg(test)]
