@@ -33,6 +33,7 @@ pub mod flowspec;
 pub mod message;
 pub mod rib;
 pub mod session;
+pub mod speaker;
 #[cfg(test)]
 mod testrng;
 pub mod update;

@@ -38,8 +38,13 @@ pub enum Timer {
 pub enum Input {
     /// Start the session (ManualStart).
     Start,
-    /// Stop it, sending this NOTIFICATION if a connection is up (ManualStop).
-    Stop(Notification),
+    /// Stop it, sending this NOTIFICATION if a connection is up (ManualStop). `None`
+    /// closes the connection without one, so a peer that negotiated graceful restart
+    /// (RFC 4724) keeps our routes until its restart timer runs out.
+    Stop(Option<Notification>),
+    /// Drop the session with this NOTIFICATION and try again after the backoff (an
+    /// operator reset, or a limit such as maximum prefixes; RFC 4486).
+    Reset(Notification),
     /// The TCP connection is up (either direction).
     Connected,
     /// The TCP connection failed or closed.
@@ -73,8 +78,19 @@ pub enum Output {
     TreatAsWithdraw(Update),
     /// A ROUTE-REFRESH for a family.
     RouteRefresh(Family),
-    /// The session went down: why.
-    Down(String),
+    /// The session went down.
+    Down(Down),
+}
+
+/// Why a session went down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Down {
+    /// For the operator.
+    pub reason: String,
+    /// The NOTIFICATION we sent, if any.
+    pub sent: Option<Notification>,
+    /// The NOTIFICATION the peer sent, if any.
+    pub received: Option<Notification>,
 }
 
 /// Session settings.
@@ -127,6 +143,7 @@ pub struct Session {
     /// Consecutive failed attempts, for backoff.
     failures: u32,
     last_error: Option<String>,
+    messages_in: u64,
 }
 
 /// Hold time used while waiting for the peer's OPEN (RFC 4271 suggests 4 minutes).
@@ -142,6 +159,7 @@ impl Session {
             negotiated: None,
             failures: 0,
             last_error: None,
+            messages_in: 0,
         }
     }
 
@@ -153,6 +171,11 @@ impl Session {
     /// What was agreed, once established.
     pub fn negotiated(&self) -> Option<&Negotiated> {
         self.negotiated.as_ref()
+    }
+
+    /// Whole messages received, over the session's life.
+    pub fn messages_in(&self) -> u64 {
+        self.messages_in
     }
 
     /// The last error, for the operator.
@@ -198,14 +221,24 @@ impl Session {
     }
 
     /// Drops the connection and goes back to waiting, with backoff.
-    fn fail(&mut self, why: String, notify: Option<Notification>, out: &mut Vec<Output>) {
-        if let Some(n) = notify {
-            out.push(Output::Send(Message::Notification(n).to_bytes()));
+    fn fail(
+        &mut self,
+        why: String,
+        sent: Option<Notification>,
+        received: Option<Notification>,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(n) = &sent {
+            out.push(Output::Send(Message::Notification(n.clone()).to_bytes()));
         }
         out.push(Output::Close);
         out.push(Output::CancelTimer(Timer::Hold));
         out.push(Output::CancelTimer(Timer::Keepalive));
-        out.push(Output::Down(why.clone()));
+        out.push(Output::Down(Down {
+            reason: why.clone(),
+            sent,
+            received,
+        }));
         self.last_error = Some(why);
         self.failures = self.failures.saturating_add(1);
         self.negotiated = None;
@@ -236,15 +269,21 @@ impl Session {
             }
             Input::Start => {}
             Input::Stop(n) => {
-                if matches!(
+                let connected = matches!(
                     self.state,
                     State::OpenSent | State::OpenConfirm | State::Established
-                ) {
-                    out.push(Output::Send(Message::Notification(n).to_bytes()));
+                );
+                let sent = n.filter(|_| connected);
+                if let Some(n) = &sent {
+                    out.push(Output::Send(Message::Notification(n.clone()).to_bytes()));
                 }
                 if self.state != State::Idle {
                     out.push(Output::Close);
-                    out.push(Output::Down("stopped".into()));
+                    out.push(Output::Down(Down {
+                        reason: "stopped".into(),
+                        sent,
+                        received: None,
+                    }));
                 }
                 for t in [Timer::ConnectRetry, Timer::Hold, Timer::Keepalive] {
                     out.push(Output::CancelTimer(t));
@@ -266,7 +305,17 @@ impl Session {
             },
             Input::Disconnected => {
                 if self.state != State::Idle {
-                    self.fail("connection closed".into(), None, &mut out);
+                    self.fail("connection closed".into(), None, None, &mut out);
+                }
+            }
+            Input::Reset(n) => {
+                let connected = matches!(
+                    self.state,
+                    State::OpenSent | State::OpenConfirm | State::Established
+                );
+                if self.state != State::Idle {
+                    let why = format!("reset: {n}");
+                    self.fail(why, Some(n).filter(|_| connected), None, &mut out);
                 }
             }
             Input::Timer(Timer::ConnectRetry) => {
@@ -286,7 +335,7 @@ impl Session {
                         subcode: 0,
                         data: vec![],
                     };
-                    self.fail("hold timer expired".into(), Some(n), &mut out);
+                    self.fail("hold timer expired".into(), Some(n), None, &mut out);
                 }
             }
             Input::Timer(Timer::Keepalive) => {
@@ -328,11 +377,17 @@ impl Session {
 
     fn protocol_error(&mut self, e: MessageError, out: &mut Vec<Output>) {
         let n = e.notification();
-        self.fail(format!("sent NOTIFICATION: {n}: {}", e.what), Some(n), out);
+        self.fail(
+            format!("sent NOTIFICATION: {n}: {}", e.what),
+            Some(n),
+            None,
+            out,
+        );
     }
 
     fn message(&mut self, msg: &[u8], out: &mut Vec<Output>) -> Result<(), MessageError> {
         let m = Message::decode(msg)?;
+        self.messages_in += 1;
         // Any message restarts the hold timer once the hold time is agreed.
         if let Some(n) = &self.negotiated
             && !n.hold_time.is_zero()
@@ -341,7 +396,7 @@ impl Session {
         }
         match (self.state, m) {
             (_, Message::Notification(n)) => {
-                self.fail(format!("received NOTIFICATION: {n}"), None, out);
+                self.fail(format!("received NOTIFICATION: {n}"), None, Some(n), out);
             }
             (State::OpenSent, Message::Open(open)) => {
                 let neg = self.negotiate(&open)?;

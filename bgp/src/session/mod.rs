@@ -10,4 +10,4 @@ mod fsm;
 #[cfg(test)]
 mod tests;
 
-pub use fsm::{Config, Input, Negotiated, Output, Session, State, Timer};
+pub use fsm::{Config, Down, Input, Negotiated, Output, Session, State, Timer};

@@ -140,7 +140,7 @@ fn wrong_asn_ends_in_a_notification_on_both_sides() {
     b.handle(now, Input::Start);
     let (out_a, out_b) = exchange(&mut a, &mut b, now);
     let down_b = out_b.iter().find_map(|o| match o {
-        Output::Down(w) => Some(w.clone()),
+        Output::Down(w) => Some(w.reason.clone()),
         _ => None,
     });
     assert_eq!(
@@ -150,7 +150,7 @@ fn wrong_asn_ends_in_a_notification_on_both_sides() {
         )
     );
     let down_a = out_a.iter().find_map(|o| match o {
-        Output::Down(w) => Some(w.clone()),
+        Output::Down(w) => Some(w.reason.clone()),
         _ => None,
     });
     assert_eq!(
@@ -215,7 +215,10 @@ fn hold_timer_garbage_stop_and_backoff() {
 
     // Stop with a shutdown communication.
     let mut a = mk();
-    let out = a.handle(now, Input::Stop(Notification::shutdown("maintenance")));
+    let out = a.handle(
+        now,
+        Input::Stop(Some(Notification::shutdown("maintenance"))),
+    );
     let Message::Notification(n) = Message::decode(&sent(&out)).unwrap() else {
         panic!()
     };

@@ -1,0 +1,419 @@
+//! The speaker: a thin tokio driver around the sans-IO [`Session`](crate::session) and
+//! [`AdjRibOut`](crate::rib::AdjRibOut), one task per peer.
+//!
+//! - The Loc-RIB (what levee wants announced) is shared; [`Speaker::apply`] changes it
+//!   and queues the change for every peer. A peer that establishes is sent the whole
+//!   table for its families, then End-of-RIB; a ROUTE-REFRESH is answered from its
+//!   Adj-RIB-Out.
+//! - Transport: active (we connect, retrying with backoff) or passive (a shared
+//!   listener hands the connection to the peer it comes from); IPv4 or IPv6; TCP MD5
+//!   (RFC 2385) and GTSM (RFC 5082) per peer ([`sys`]).
+//! - Each peer's [`PeerStatus`] is readable at any time; [`Event`]s report state changes.
+//! - [`Speaker::shutdown`] ends every session as [`ShutdownPolicy`] says.
+
+mod listener;
+mod peer;
+pub mod sys;
+
+use crate::message::{Family, Notification};
+use crate::rib::{Attrs, Change, Nlri};
+use crate::session::State;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// One peer's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// A name for logs and status.
+    pub name: String,
+    /// The peer's address.
+    pub address: IpAddr,
+    /// The peer's TCP port (179).
+    pub port: u16,
+    /// Our address to connect from, if it matters.
+    pub local_address: Option<IpAddr>,
+    /// Our AS.
+    pub local_as: u32,
+    /// The peer's AS; equal to `local_as` for iBGP.
+    pub remote_as: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Hold time to propose.
+    pub hold_time: Duration,
+    /// Base connect-retry interval (doubles after each failure, up to 8×).
+    pub connect_retry: Duration,
+    /// Families to negotiate.
+    pub families: Vec<Family>,
+    /// Wait for the peer to connect instead of connecting.
+    pub passive: bool,
+    /// TCP MD5 key (RFC 2385).
+    pub md5_password: Option<String>,
+    /// GTSM (RFC 5082): the peer is at most this many hops away (1: directly connected).
+    pub ttl_security: Option<u8>,
+    /// Graceful-restart time to advertise (RFC 4724), if any.
+    pub graceful_restart: Option<Duration>,
+    /// Drop the session when the peer sends more routes than this (RFC 4486 Cease 1).
+    pub max_prefixes: usize,
+    /// Next hop for IPv4 unicast routes that name none (default: our session address).
+    pub next_hop_v4: Option<Ipv4Addr>,
+    /// Next hop for IPv6 unicast routes that name none.
+    pub next_hop_v6: Option<std::net::Ipv6Addr>,
+}
+
+/// The speaker's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeakerConfig {
+    /// Where to accept connections (passive peers, or peers that connect first).
+    pub listen: Option<SocketAddr>,
+    /// The peers.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// How [`Speaker::shutdown`] ends sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShutdownPolicy {
+    /// Withdraw every route, then Cease with this shutdown communication (RFC 9003).
+    Withdraw(String),
+    /// Cease with this shutdown communication; the routes go with the session.
+    Cease(String),
+    /// Close without a NOTIFICATION: a peer that negotiated graceful restart keeps the
+    /// routes until its restart timer runs out.
+    Keep,
+}
+
+/// One peer's observable state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// The peer's AS (configured).
+    pub remote_as: u32,
+    /// FSM state.
+    pub state: State,
+    /// When the session last established (while it is up).
+    pub established_at: Option<SystemTime>,
+    /// How many times it has established.
+    pub established_count: u64,
+    /// Families agreed.
+    pub families: Vec<Family>,
+    /// Messages received.
+    pub messages_in: u64,
+    /// Messages sent.
+    pub messages_out: u64,
+    /// UPDATEs received.
+    pub updates_in: u64,
+    /// UPDATEs sent.
+    pub updates_out: u64,
+    /// Routes the peer holds from us (Adj-RIB-Out).
+    pub routes_sent: usize,
+    /// Changes queued for the peer.
+    pub routes_pending: usize,
+    /// Routes the peer announced to us and has not withdrawn (Adj-RIB-In).
+    pub routes_received: usize,
+    /// Received routes that were malformed or treated as withdrawn (RFC 7606).
+    pub routes_rejected: u64,
+    /// Routes we could not encode (never sent).
+    pub routes_unencodable: u64,
+    /// Why the session last went down or failed to come up.
+    pub last_error: Option<String>,
+    /// The last NOTIFICATION we sent.
+    pub last_notification_sent: Option<Notification>,
+    /// The last NOTIFICATION the peer sent.
+    pub last_notification_received: Option<Notification>,
+}
+
+impl PeerStatus {
+    fn new(c: &PeerConfig) -> Self {
+        PeerStatus {
+            name: c.name.clone(),
+            address: c.address,
+            port: c.port,
+            remote_as: c.remote_as,
+            state: State::Idle,
+            established_at: None,
+            established_count: 0,
+            families: Vec::new(),
+            messages_in: 0,
+            messages_out: 0,
+            updates_in: 0,
+            updates_out: 0,
+            routes_sent: 0,
+            routes_pending: 0,
+            routes_received: 0,
+            routes_rejected: 0,
+            routes_unencodable: 0,
+            last_error: None,
+            last_notification_sent: None,
+            last_notification_received: None,
+        }
+    }
+
+    /// Time since the session established, if it is up.
+    pub fn uptime(&self) -> Option<Duration> {
+        self.established_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+    }
+}
+
+/// Something that happened to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The session reached a new state.
+    State {
+        /// Peer name.
+        peer: String,
+        /// The state.
+        state: State,
+    },
+    /// The session established; the table was sent.
+    Established {
+        /// Peer name.
+        peer: String,
+        /// Families agreed.
+        families: Vec<Family>,
+        /// Routes sent with the initial table.
+        routes: usize,
+    },
+    /// The session went down.
+    Down {
+        /// Peer name.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+    /// Pending changes went out.
+    Sent {
+        /// Peer name.
+        peer: String,
+        /// Routes announced.
+        announced: u64,
+        /// Routes withdrawn.
+        withdrawn: u64,
+    },
+    /// A connection came from an address that is not a configured peer.
+    UnknownPeer {
+        /// Its address.
+        from: SocketAddr,
+    },
+}
+
+/// Why the speaker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Two peers with the same address.
+    #[error("peer {0} is configured twice")]
+    DuplicatePeer(IpAddr),
+}
+
+pub(crate) enum Command {
+    Changes(Arc<Vec<Change>>),
+    Incoming(tokio::net::TcpStream),
+    Reset(Notification),
+    Shutdown(ShutdownPolicy, oneshot::Sender<()>),
+}
+
+struct PeerHandle {
+    address: IpAddr,
+    tx: mpsc::Sender<Command>,
+    status: Arc<Mutex<PeerStatus>>,
+    task: JoinHandle<()>,
+}
+
+/// The Loc-RIB shared by the speaker and its peers.
+pub(crate) type LocRib = Arc<Mutex<HashMap<Nlri, Arc<Attrs>>>>;
+
+/// Queue depth of each peer's command channel.
+const COMMANDS: usize = 1024;
+
+/// A running speaker.
+#[derive(Debug)]
+pub struct Speaker {
+    loc: LocRib,
+    peers: Vec<PeerHandle>,
+    events: broadcast::Sender<Event>,
+    listener: Option<(SocketAddr, JoinHandle<()>)>,
+}
+
+impl std::fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerHandle")
+            .field("address", &self.address)
+            .finish()
+    }
+}
+
+impl Speaker {
+    /// Starts every peer (and the listener, if configured). Must run inside a tokio
+    /// runtime.
+    pub async fn start(cfg: SpeakerConfig) -> Result<Speaker, SpeakerError> {
+        let loc: LocRib = Arc::default();
+        let (events, _) = broadcast::channel(1024);
+        let mut peers: Vec<PeerHandle> = Vec::new();
+        for p in &cfg.peers {
+            if peers.iter().any(|h| h.address == p.address) {
+                return Err(SpeakerError::DuplicatePeer(p.address));
+            }
+            let (tx, rx) = mpsc::channel(COMMANDS);
+            let status = Arc::new(Mutex::new(PeerStatus::new(p)));
+            let span = tracing::info_span!("peer", name = %p.name, addr = %p.address);
+            let task = tokio::spawn(
+                peer::run(p.clone(), rx, loc.clone(), status.clone(), events.clone())
+                    .instrument(span),
+            );
+            peers.push(PeerHandle {
+                address: p.address,
+                tx,
+                status,
+                task,
+            });
+        }
+        let listener = match cfg.listen {
+            Some(addr) => {
+                let routes: Vec<(IpAddr, mpsc::Sender<Command>)> =
+                    peers.iter().map(|h| (h.address, h.tx.clone())).collect();
+                let (bound, task) = listener::start(addr, &cfg.peers, routes, events.clone())
+                    .map_err(|source| SpeakerError::Listen { addr, source })?;
+                Some((bound, task))
+            }
+            None => None,
+        };
+        Ok(Speaker {
+            loc,
+            peers,
+            events,
+            listener,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Applies announcements and withdrawals to the Loc-RIB and queues them for every
+    /// peer. Changes that do not alter the Loc-RIB are dropped.
+    pub async fn apply(&self, changes: Vec<Change>) {
+        let effective: Vec<Change> = {
+            let mut loc = self.loc.lock().unwrap_or_else(|e| e.into_inner());
+            changes
+                .into_iter()
+                .filter(|(n, a)| match a {
+                    Some(a) => loc.insert(n.clone(), a.clone()).as_ref() != Some(a),
+                    None => loc.remove(n).is_some(),
+                })
+                .collect()
+        };
+        if effective.is_empty() {
+            return;
+        }
+        let batch = Arc::new(effective);
+        for p in &self.peers {
+            // A peer task that has ended (after shutdown) no longer needs changes.
+            let _ = p.tx.send(Command::Changes(batch.clone())).await;
+        }
+    }
+
+    /// Announces one route.
+    pub async fn announce(&self, nlri: Nlri, attrs: Attrs) {
+        self.apply(vec![(nlri, Some(Arc::new(attrs)))]).await
+    }
+
+    /// Withdraws one route.
+    pub async fn withdraw(&self, nlri: Nlri) {
+        self.apply(vec![(nlri, None)]).await
+    }
+
+    /// Routes in the Loc-RIB.
+    pub fn routes(&self) -> Vec<(Nlri, Arc<Attrs>)> {
+        let loc = self.loc.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = loc.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+        v.sort();
+        v
+    }
+
+    /// Every peer's status, in configuration order.
+    pub fn status(&self) -> Vec<PeerStatus> {
+        self.peers
+            .iter()
+            .map(|p| p.status.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .collect()
+    }
+
+    /// Drops the session with `peer` (by name) with a Cease and lets it come back.
+    /// Returns false if there is no such peer.
+    pub async fn reset(&self, peer: &str, message: &str) -> bool {
+        for p in &self.peers {
+            let name = p
+                .status
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .name
+                .clone();
+            if name == peer {
+                let n = Notification {
+                    code: crate::message::CEASE,
+                    subcode: crate::message::ADMIN_RESET,
+                    data: Notification::shutdown(message).data,
+                };
+                return p.tx.send(Command::Reset(n)).await.is_ok();
+            }
+        }
+        false
+    }
+
+    /// Ends every session as `policy` says and stops the tasks. Waits at most `timeout`
+    /// for the peers to take their withdrawals.
+    pub async fn shutdown(self, policy: ShutdownPolicy, timeout: Duration) {
+        let mut acks = Vec::new();
+        for p in &self.peers {
+            let (tx, rx) = oneshot::channel();
+            if p.tx
+                .send(Command::Shutdown(policy.clone(), tx))
+                .await
+                .is_ok()
+            {
+                acks.push(rx);
+            }
+        }
+        let _ = tokio::time::timeout(timeout, async {
+            for a in acks {
+                let _ = a.await;
+            }
+        })
+        .await;
+        // Drop runs next and stops anything left.
+    }
+}
+
+impl Drop for Speaker {
+    fn drop(&mut self) {
+        for p in &self.peers {
+            p.task.abort();
+        }
+        if let Some((_, t)) = &self.listener {
+            t.abort();
+        }
+    }
+}

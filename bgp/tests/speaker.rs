@@ -1,0 +1,292 @@
+//! The tokio speaker against itself and against a hostile peer, on loopback.
+
+use levee_bgp::message::{Family, Message, Notification};
+use levee_bgp::rib::RouteText;
+use levee_bgp::session::State;
+use levee_bgp::speaker::{PeerConfig, PeerStatus, ShutdownPolicy, Speaker, SpeakerConfig};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn peer(name: &str, local_as: u32, remote_as: u32, port: u16, passive: bool) -> PeerConfig {
+    PeerConfig {
+        name: name.into(),
+        address: LOCAL,
+        port,
+        local_address: None,
+        local_as,
+        remote_as,
+        router_id: Ipv4Addr::new(192, 0, 2, if passive { 2 } else { 1 }),
+        hold_time: Duration::from_secs(9),
+        connect_retry: Duration::from_millis(200),
+        families: vec![
+            Family::IPV4_UNICAST,
+            Family::IPV6_UNICAST,
+            Family::IPV4_FLOWSPEC,
+            Family::IPV6_FLOWSPEC,
+        ],
+        passive,
+        md5_password: None,
+        ttl_security: None,
+        graceful_restart: None,
+        max_prefixes: 1000,
+        next_hop_v4: None,
+        next_hop_v6: None,
+    }
+}
+
+/// A passive speaker listening on an ephemeral loopback port, and an active one that
+/// connects to it.
+async fn pair(
+    edit_a: impl FnOnce(&mut PeerConfig),
+    edit_b: impl FnOnce(&mut PeerConfig),
+) -> (Speaker, Speaker) {
+    let mut b_peer = peer("a", 64501, 64500, 0, true);
+    edit_b(&mut b_peer);
+    let b = Speaker::start(SpeakerConfig {
+        listen: Some(SocketAddr::new(LOCAL, 0)),
+        peers: vec![b_peer],
+    })
+    .await
+    .unwrap();
+    let port = b.listen_addr().unwrap().port();
+    let mut a_peer = peer("b", 64500, 64501, port, false);
+    edit_a(&mut a_peer);
+    let a = Speaker::start(SpeakerConfig {
+        listen: None,
+        peers: vec![a_peer],
+    })
+    .await
+    .unwrap();
+    (a, b)
+}
+
+async fn until(s: &Speaker, what: &str, f: impl Fn(&PeerStatus) -> bool) -> PeerStatus {
+    for _ in 0..500 {
+        let st = s.status().remove(0);
+        if f(&st) {
+            return st;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}: {:?}", s.status());
+}
+
+fn route(text: &str) -> RouteText {
+    text.parse().unwrap()
+}
+
+async fn announce(s: &Speaker, text: &str) {
+    let r = route(text);
+    s.announce(r.nlri, r.attrs).await;
+}
+
+#[tokio::test]
+async fn routes_follow_the_session_through_flaps_and_shutdown() {
+    let (a, b) = pair(|_| {}, |_| {}).await;
+    // Announced before the session is up: sent when it establishes.
+    announce(
+        &a,
+        "flow destination 192.0.2.1/32 protocol udp source-port ==53 then discard",
+    )
+    .await;
+    announce(
+        &a,
+        "flow destination 2001:db8::1/128 then rate-limit 125000",
+    )
+    .await;
+    announce(&a, "route 192.0.2.1/32 next-hop 192.0.2.66 blackhole").await;
+    announce(&a, "route 2001:db8::1/128 blackhole").await;
+    let st = until(&b, "4 routes", |s| s.routes_received == 4).await;
+    assert_eq!(st.state, State::Established);
+    assert_eq!(st.families.len(), 4);
+    let sa = until(&a, "4 sent", |s| s.routes_sent == 4).await;
+    assert!(sa.uptime().is_some());
+    assert!(sa.messages_out >= 3 && sa.updates_out >= 4, "{sa:?}");
+
+    // Withdraw one; announce a new one.
+    a.withdraw(route("route 192.0.2.1/32").nlri).await;
+    announce(
+        &a,
+        "flow destination 192.0.2.2/32 protocol tcp tcp-flags =syn then discard",
+    )
+    .await;
+    until(&b, "withdraw + announce", |s| {
+        s.routes_received == 4 && s.updates_in >= 6
+    })
+    .await;
+
+    // Flap from our side: the peer sees a reset, and the table comes back.
+    assert!(a.reset("b", "flap test").await);
+    let st = until(&b, "re-established", |s| {
+        s.established_count == 2 && s.routes_received == 4
+    })
+    .await;
+    assert_eq!(
+        st.last_notification_received
+            .as_ref()
+            .unwrap()
+            .shutdown_message(),
+        Some("flap test".into())
+    );
+
+    // Graceful shutdown with withdrawals: the peer holds nothing and gets the message.
+    let b_status = b.status();
+    assert_eq!(b_status[0].state, State::Established);
+    a.shutdown(
+        ShutdownPolicy::Withdraw("maintenance".into()),
+        Duration::from_secs(5),
+    )
+    .await;
+    let st = until(&b, "down after shutdown", |s| s.state != State::Established).await;
+    assert_eq!(st.routes_received, 0);
+    let n = st.last_notification_received.unwrap();
+    assert_eq!((n.code, n.subcode), (6, 2));
+    assert_eq!(n.shutdown_message(), Some("maintenance".into()));
+}
+
+#[tokio::test]
+async fn wrong_asn_ends_in_a_notification() {
+    let (a, _b) = pair(|_| {}, |b| b.remote_as = 65000).await;
+    let st = until(&a, "OPEN rejected", |s| {
+        s.last_notification_received.is_some()
+    })
+    .await;
+    let n = st.last_notification_received.unwrap();
+    // OPEN Message Error, Bad Peer AS.
+    assert_eq!((n.code, n.subcode), (2, 2));
+    assert!(
+        st.last_error.unwrap().contains("bad peer AS"),
+        "{:?}",
+        a.status()
+    );
+}
+
+#[tokio::test]
+async fn md5_and_gtsm_on_loopback() {
+    let key = |p: &mut PeerConfig| {
+        p.md5_password = Some("s3cret".into());
+        p.ttl_security = Some(1);
+    };
+    let (a, b) = pair(key, key).await;
+    announce(&a, "route 192.0.2.9/32 blackhole").await;
+    until(&b, "MD5+GTSM session", |s| s.routes_received == 1).await;
+    drop((a, b));
+
+    // A wrong key: the kernel drops the segments; the session never comes up.
+    let (a, _b) = pair(
+        |p| p.md5_password = Some("wrong".into()),
+        |p| p.md5_password = Some("right".into()),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let st = a.status().remove(0);
+    assert_ne!(st.state, State::Established);
+    assert_eq!(st.established_count, 0);
+}
+
+#[tokio::test]
+async fn max_prefixes_resets_the_session() {
+    let (a, b) = pair(|_| {}, |p| p.max_prefixes = 2).await;
+    for i in 1..=3 {
+        announce(&a, &format!("route 192.0.2.{i}/32 blackhole")).await;
+    }
+    let st = until(&a, "Cease 1", |s| s.last_notification_received.is_some()).await;
+    let n = st.last_notification_received.unwrap();
+    assert_eq!((n.code, n.subcode), (6, 1));
+    let sb = b.status().remove(0);
+    let sent = sb.last_notification_sent.unwrap();
+    assert_eq!((sent.code, sent.subcode), (6, 1));
+}
+
+/// Reads until a NOTIFICATION arrives (skipping OPEN/KEEPALIVE) or the peer closes.
+async fn notification(s: &mut TcpStream) -> Option<Notification> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Ok(Some(len)) = levee_bgp::message::frame(&buf) {
+            let m: Vec<u8> = buf.drain(..len).collect();
+            if let Ok(Message::Notification(n)) = Message::decode(&m) {
+                return Some(n);
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return None,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn open_bytes(asn: u16) -> Vec<u8> {
+    Message::Open(levee_bgp::message::Open::new(
+        u32::from(asn),
+        90,
+        Ipv4Addr::new(192, 0, 2, 77),
+        vec![
+            levee_bgp::message::Capability::Multiprotocol(Family::IPV4_FLOWSPEC),
+            levee_bgp::message::Capability::FourOctetAs(u32::from(asn)),
+        ],
+    ))
+    .to_bytes()
+}
+
+#[tokio::test]
+async fn hostile_peer_gets_a_notification_and_the_speaker_lives_on() {
+    let b = Speaker::start(SpeakerConfig {
+        listen: Some(SocketAddr::new(LOCAL, 0)),
+        peers: vec![peer("hostile", 64501, 64500, 0, true)],
+    })
+    .await
+    .unwrap();
+    let addr = b.listen_addr().unwrap();
+    let keepalive = Message::Keepalive.to_bytes();
+    let mut bad_marker = keepalive.clone();
+    bad_marker[3] = 0;
+    let mut oversized = keepalive.clone();
+    oversized[16..18].copy_from_slice(&5000u16.to_be_bytes());
+    // OPEN with an unknown capability (code 200), otherwise fine: accepted.
+    let mut unknown_cap = open_bytes(64500);
+    // Append an optional parameter: capability 200 of length 1.
+    unknown_cap.extend_from_slice(&[2, 3, 200, 1, 0]);
+    unknown_cap[28] += 5; // optional parameters length
+    let len = unknown_cap.len() as u16;
+    unknown_cap[16..18].copy_from_slice(&len.to_be_bytes());
+    // An UPDATE whose attribute length runs past the message.
+    let lying_update = {
+        let body = vec![0, 0, 0, 50, 0x40, 1, 1, 0];
+        Message::Update(body).to_bytes()
+    };
+    type Case = (&'static str, Vec<Vec<u8>>, Option<(u8, u8)>);
+    let cases: Vec<Case> = vec![
+        ("bad marker", vec![bad_marker], Some((1, 1))),
+        ("oversized", vec![oversized], Some((1, 2))),
+        ("wrong AS", vec![open_bytes(64999)], Some((2, 2))),
+        (
+            "attribute length lie",
+            vec![unknown_cap.clone(), keepalive.clone(), lying_update],
+            Some((3, 1)),
+        ),
+    ];
+    for (what, msgs, want) in cases {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        for m in &msgs {
+            s.write_all(m).await.unwrap();
+        }
+        let n = notification(&mut s).await;
+        assert_eq!(n.map(|n| (n.code, n.subcode)), want, "{what}");
+    }
+    // An unknown capability alone is ignored: the session establishes.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(&unknown_cap).await.unwrap();
+    s.write_all(&keepalive).await.unwrap();
+    let st = until(&b, "established with unknown capability", |s| {
+        s.state == State::Established
+    })
+    .await;
+    assert_eq!(st.families, vec![Family::IPV4_FLOWSPEC]);
+    drop(s);
+    until(&b, "back to waiting", |s| s.state == State::Active).await;
+}
