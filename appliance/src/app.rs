@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command, FlowsCommand};
 use crate::config::Config;
-use crate::{config, detection, flows, run};
+use crate::{config, detection, flows, run, speaker};
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
@@ -45,6 +45,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => replay(cli, args),
+        Command::Bgp(args) => {
+            let cfg = load(cli)?;
+            runtime()?.block_on(speaker::run(cfg, args))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Flows(FlowsCommand::Decode(args)) => {
             let limits = match &cli.config {
                 Some(_) => load(cli)?.ingest.limits,

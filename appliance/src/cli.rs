@@ -35,6 +35,30 @@ pub enum Command {
     Flows(FlowsCommand),
     /// Run the detection engine over captures; one JSON object per incident event on stdout
     Replay(ReplayArgs),
+    /// Run the BGP speaker alone with the config's peers: routes from --announce and from
+    /// commands on stdin (announce ROUTE, withdraw ROUTE, status, routes, reset PEER);
+    /// JSON lines on stdout
+    Bgp(BgpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BgpArgs {
+    /// Announce this route, e.g. "flow destination 192.0.2.1/32 protocol udp then discard"
+    /// or "route 192.0.2.1/32 blackhole"; may be repeated
+    #[arg(long, short, value_name = "ROUTE")]
+    pub announce: Vec<String>,
+    /// Only these peers of the config (by name); may be repeated
+    #[arg(long, value_name = "NAME")]
+    pub peer: Vec<String>,
+    /// Listen for incoming sessions here instead of the config's bgp.listen
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// What to do with the routes on exit: withdraw, cease or keep [default: bgp.shutdown]
+    #[arg(long, value_name = "POLICY")]
+    pub shutdown: Option<String>,
+    /// Stop after SECS seconds
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 //! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
 //!   its events as JSON, and `levee replay`;
 //! - [`run`]: the daemon loop that feeds record batches to the engine;
+//! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
 //! - [`cli`]: the command line.
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
@@ -18,3 +19,4 @@ pub mod config;
 pub mod detection;
 pub mod flows;
 pub mod run;
+pub mod speaker;

@@ -38,7 +38,7 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err<T>(&mut self, v: &Spanned<T>, message: &str) {
+    pub(super) fn err<T>(&mut self, v: &Spanned<T>, message: &str) {
         self.errors.push(ConfigError::at(
             self.origin,
             &v.referenced,

@@ -3,6 +3,7 @@
 //! [`Config`]. Every error names the file, line, column and key path, and what was
 //! expected.
 
+pub mod bgp;
 mod bytesize;
 mod detection;
 mod error;
@@ -41,6 +42,8 @@ pub struct Config {
     pub ingest: Ingest,
     /// Detection settings.
     pub detection: Detection,
+    /// levee's BGP speaker, if configured.
+    pub bgp: Option<bgp::Bgp>,
 }
 
 /// One UDP listener.
@@ -187,6 +190,36 @@ impl Config {
             self.protected_networks.len(),
             prefixes
         );
+        if let Some(b) = &self.bgp {
+            for p in &b.speaker.peers {
+                let families: Vec<String> =
+                    p.families.iter().map(|f| bgp::family_name(*f)).collect();
+                s += &format!(
+                    "  bgp peer {} {}:{} AS{} ({}{}{}{})\n",
+                    p.name,
+                    p.address,
+                    p.port,
+                    p.remote_as,
+                    if p.remote_as == p.local_as {
+                        "iBGP"
+                    } else {
+                        "eBGP"
+                    },
+                    if p.passive { ", passive" } else { "" },
+                    if p.md5_password.is_some() {
+                        ", MD5"
+                    } else {
+                        ""
+                    },
+                    if p.ttl_security.is_some() {
+                        ", GTSM"
+                    } else {
+                        ""
+                    },
+                );
+                s += &format!("    families {}\n", families.join(" "));
+            }
+        }
         s
     }
 }
@@ -202,6 +235,16 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             errors: &mut errors,
         },
     );
+    let bgp = raw.bgp.take().and_then(|b| {
+        bgp::convert(
+            b,
+            &mut detection::Ctx {
+                origin,
+                src,
+                errors: &mut errors,
+            },
+        )
+    });
     let mut listeners = Vec::new();
     for (kind, l) in [
         (ListenerKind::Sflow, raw.listeners.sflow),
@@ -353,6 +396,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             },
         },
         detection,
+        bgp,
     })
 }
 

@@ -23,6 +23,8 @@ pub(super) struct RawConfig {
     pub(super) ingest: RawIngest,
     #[serde(default)]
     pub(super) detection: RawDetection,
+    #[serde(default)]
+    pub(super) bgp: Option<super::bgp::RawBgp>,
 }
 
 #[derive(Debug, Deserialize)]

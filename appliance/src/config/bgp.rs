@@ -1,0 +1,259 @@
+//! The `bgp` section: levee's own BGP speaker and its peers (the routers that take the
+//! FlowSpec and RTBH routes), turned into [`levee_bgp::speaker::SpeakerConfig`].
+//!
+//! ```yaml
+//! bgp:
+//!   local_as: 64500
+//!   router_id: 192.0.2.10
+//!   listen: 0.0.0.0:179          # only needed for passive peers
+//!   hold_time: 90s
+//!   connect_retry: 5s
+//!   shutdown: withdraw           # withdraw | cease | keep
+//!   shutdown_message: levee is shutting down
+//!   peers:
+//!     - name: edge1
+//!       address: 192.0.2.1
+//!       remote_as: 64500
+//!       families: [ipv4-flowspec, ipv6-flowspec, ipv4-unicast, ipv6-unicast]
+//!       md5_password: s3cret
+//!       ttl_security: 1
+//! ```
+
+use super::units::Duration;
+use levee_bgp::message::Family;
+use levee_bgp::speaker::{PeerConfig, ShutdownPolicy, SpeakerConfig};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// The speaker, and how it ends its sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bgp {
+    /// Listener and peers.
+    pub speaker: SpeakerConfig,
+    /// What `levee` does with its routes when it stops.
+    pub shutdown: ShutdownPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBgp {
+    local_as: Spanned<u32>,
+    router_id: Ipv4Addr,
+    #[serde(default)]
+    listen: Option<SocketAddr>,
+    #[serde(default)]
+    hold_time: Option<Spanned<Duration>>,
+    #[serde(default)]
+    connect_retry: Option<Spanned<Duration>>,
+    #[serde(default)]
+    shutdown: Option<Spanned<String>>,
+    #[serde(default)]
+    shutdown_message: Option<String>,
+    #[serde(default)]
+    peers: Vec<RawPeer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    name: Spanned<String>,
+    address: Spanned<IpAddr>,
+    #[serde(default)]
+    port: Option<u16>,
+    remote_as: Spanned<u32>,
+    #[serde(default)]
+    local_as: Option<u32>,
+    #[serde(default)]
+    local_address: Option<IpAddr>,
+    #[serde(default)]
+    passive: bool,
+    #[serde(default)]
+    families: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    md5_password: Option<Spanned<String>>,
+    #[serde(default)]
+    ttl_security: Option<Spanned<u8>>,
+    #[serde(default)]
+    hold_time: Option<Spanned<Duration>>,
+    #[serde(default)]
+    connect_retry: Option<Spanned<Duration>>,
+    #[serde(default)]
+    graceful_restart: Option<Spanned<Duration>>,
+    #[serde(default)]
+    max_prefixes: Option<usize>,
+    #[serde(default)]
+    next_hop: Option<IpAddr>,
+}
+
+/// Family names as GoBGP and levee's CLI write them.
+pub fn family(name: &str) -> Option<Family> {
+    Some(match name {
+        "ipv4-unicast" => Family::IPV4_UNICAST,
+        "ipv6-unicast" => Family::IPV6_UNICAST,
+        "ipv4-flowspec" => Family::IPV4_FLOWSPEC,
+        "ipv6-flowspec" => Family::IPV6_FLOWSPEC,
+        _ => return None,
+    })
+}
+
+/// The inverse of [`family`].
+pub fn family_name(f: Family) -> String {
+    match f {
+        Family::IPV4_UNICAST => "ipv4-unicast".into(),
+        Family::IPV6_UNICAST => "ipv6-unicast".into(),
+        Family::IPV4_FLOWSPEC => "ipv4-flowspec".into(),
+        Family::IPV6_FLOWSPEC => "ipv6-flowspec".into(),
+        Family { afi, safi } => format!("afi{afi}-safi{safi}"),
+    }
+}
+
+const DEFAULT_HOLD: u64 = 90;
+const DEFAULT_RETRY: u64 = 5;
+const DEFAULT_MAX_PREFIXES: usize = 10_000;
+
+pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Option<Bgp> {
+    let hold = |d: &Option<Spanned<Duration>>, ctx: &mut super::detection::Ctx<'_>, dflt| {
+        let Some(d) = d else {
+            return std::time::Duration::from_secs(dflt);
+        };
+        let s = d.value.secs();
+        if s != 0 && s < 3 || s > 65535 {
+            ctx.err(
+                d,
+                "a hold time is 0 (no keepalives) or 3 s to 65535 s (RFC 4271 §4.2)",
+            );
+        }
+        std::time::Duration::from_secs(s)
+    };
+    let retry = |d: &Option<Spanned<Duration>>, ctx: &mut super::detection::Ctx<'_>, dflt| {
+        let Some(d) = d else {
+            return std::time::Duration::from_secs(dflt);
+        };
+        if d.value.0 < 100_000 {
+            ctx.err(d, "a connect-retry interval of at least 100ms");
+        }
+        std::time::Duration::from_micros(d.value.0)
+    };
+    if raw.local_as.value == 0 || raw.local_as.value == 23456 {
+        ctx.err(
+            &raw.local_as,
+            "AS 0 and AS_TRANS (23456) cannot be used as levee's AS",
+        );
+    }
+    let hold_time = hold(&raw.hold_time, ctx, DEFAULT_HOLD);
+    let connect_retry = retry(&raw.connect_retry, ctx, DEFAULT_RETRY);
+    let message = raw
+        .shutdown_message
+        .unwrap_or_else(|| "levee is shutting down".into());
+    let shutdown = match raw.shutdown.as_ref().map(|s| s.value.as_str()) {
+        None | Some("withdraw") => ShutdownPolicy::Withdraw(message),
+        Some("cease") => ShutdownPolicy::Cease(message),
+        Some("keep") => ShutdownPolicy::Keep,
+        Some(_) => {
+            if let Some(s) = &raw.shutdown {
+                ctx.err(s, "one of withdraw, cease or keep");
+            }
+            ShutdownPolicy::Withdraw(message)
+        }
+    };
+    let mut peers: Vec<PeerConfig> = Vec::new();
+    for p in raw.peers {
+        let name = p.name.value.trim().to_string();
+        if name.is_empty() {
+            ctx.err(&p.name, "a peer needs a name");
+        } else if peers.iter().any(|o| o.name == name) {
+            ctx.err(&p.name, &format!("peer name {name:?} is used twice"));
+        }
+        if peers.iter().any(|o| o.address == p.address.value) {
+            ctx.err(
+                &p.address,
+                &format!("peer {} is listed twice", p.address.value),
+            );
+        }
+        let mut families = Vec::new();
+        match &p.families {
+            None => {
+                families = vec![
+                    Family::IPV4_FLOWSPEC,
+                    Family::IPV6_FLOWSPEC,
+                    Family::IPV4_UNICAST,
+                    Family::IPV6_UNICAST,
+                ]
+            }
+            Some(list) => {
+                if list.value.is_empty() {
+                    ctx.err(list, "at least one family");
+                }
+                for f in &list.value {
+                    match family(&f.value) {
+                        Some(x) if !families.contains(&x) => families.push(x),
+                        Some(_) => ctx.err(f, "a family listed once"),
+                        None => ctx.err(
+                            f,
+                            "ipv4-flowspec, ipv6-flowspec, ipv4-unicast or ipv6-unicast",
+                        ),
+                    }
+                }
+            }
+        }
+        if let Some(k) = &p.md5_password
+            && (k.value.is_empty() || k.value.len() > levee_bgp::speaker::sys::MD5_MAX_KEY)
+        {
+            ctx.err(k, "a TCP MD5 password of 1 to 80 characters");
+        }
+        if let Some(t) = &p.ttl_security
+            && t.value == 0
+        {
+            ctx.err(
+                t,
+                "the number of hops to the peer (1 for a direct neighbour)",
+            );
+        }
+        if p.remote_as.value == 0 {
+            ctx.err(&p.remote_as, "the peer's AS number");
+        }
+        let (next_hop_v4, next_hop_v6) = match p.next_hop {
+            Some(IpAddr::V4(a)) => (Some(a), None),
+            Some(IpAddr::V6(a)) => (None, Some(a)),
+            None => (None, None),
+        };
+        peers.push(PeerConfig {
+            name,
+            address: p.address.value,
+            port: p.port.unwrap_or(179),
+            local_address: p.local_address,
+            local_as: p.local_as.unwrap_or(raw.local_as.value),
+            remote_as: p.remote_as.value,
+            router_id: raw.router_id,
+            hold_time: match &p.hold_time {
+                Some(_) => hold(&p.hold_time, ctx, DEFAULT_HOLD),
+                None => hold_time,
+            },
+            connect_retry: match &p.connect_retry {
+                Some(_) => retry(&p.connect_retry, ctx, DEFAULT_RETRY),
+                None => connect_retry,
+            },
+            families,
+            passive: p.passive,
+            md5_password: p.md5_password.map(|k| k.value),
+            ttl_security: p.ttl_security.map(|t| t.value),
+            graceful_restart: p
+                .graceful_restart
+                .map(|g| std::time::Duration::from_secs(g.value.secs().min(4095))),
+            max_prefixes: p.max_prefixes.unwrap_or(DEFAULT_MAX_PREFIXES),
+            next_hop_v4,
+            next_hop_v6,
+        });
+    }
+    let listen = raw.listen.or_else(|| {
+        peers
+            .iter()
+            .any(|p| p.passive)
+            .then(|| SocketAddr::from(([0u16; 8], 179)))
+    });
+    Some(Bgp {
+        speaker: SpeakerConfig { listen, peers },
+        shutdown,
+    })
+}
