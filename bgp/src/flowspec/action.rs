@@ -150,7 +150,8 @@ impl Action {
     }
 }
 
-/// GoBGP's rendering: `discard`, `rate: 125000.000000`, `redirect: 65000:100`, `mark: 10`,
+/// GoBGP's rendering: `discard`, `rate: 125000.000000`, `redirect: 65000:100` (a
+/// four-octet AS in asdot, `64086.59904:9`), `remark: 10`,
 /// `action: terminal-sample`.
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -169,8 +170,11 @@ impl fmt::Display for Action {
             }
             Action::RedirectAs2 { asn, local } => write!(f, "redirect: {asn}:{local}"),
             Action::RedirectIpv4 { addr, local } => write!(f, "redirect: {addr}:{local}"),
+            Action::RedirectAs4 { asn, local } if asn > 0xffff => {
+                write!(f, "redirect: {}.{}:{local}", asn >> 16, asn & 0xffff)
+            }
             Action::RedirectAs4 { asn, local } => write!(f, "redirect: {asn}:{local}"),
-            Action::Mark { dscp } => write!(f, "mark: {dscp}"),
+            Action::Mark { dscp } => write!(f, "remark: {dscp}"),
         }
     }
 }
@@ -230,12 +234,12 @@ mod tests {
                     local: 9,
                 },
                 "82 08 fa 56 ea 00 00 09",
-                "redirect: 4200000000:9",
+                "redirect: 64086.59904:9",
             ),
             (
                 Action::Mark { dscp: 10 },
                 "80 09 00 00 00 00 00 0a",
-                "mark: 10",
+                "remark: 10",
             ),
         ];
         for (a, hex, text) in cases {

@@ -35,7 +35,14 @@ fn numeric(
     Ok(())
 }
 
-fn bitmask(f: &mut fmt::Formatter<'_>, ops: &[BitmaskOp], names: &[(u16, &str)]) -> fmt::Result {
+/// Bits by name, joined by `joiner` (GoBGP 3 writes TCP flags as letters, `SA`, and
+/// fragment bits as words); bits without a name follow as `|0x..`.
+fn bitmask(
+    f: &mut fmt::Formatter<'_>,
+    ops: &[BitmaskOp],
+    names: &[(u16, &str)],
+    joiner: &str,
+) -> fmt::Result {
     for (i, op) in ops.iter().enumerate() {
         if i > 0 {
             f.write_str(if op.and { "&" } else { " " })?;
@@ -50,7 +57,7 @@ fn bitmask(f: &mut fmt::Formatter<'_>, ops: &[BitmaskOp], names: &[(u16, &str)])
         for (bit, name) in names {
             if op.value & bit != 0 {
                 if !first {
-                    f.write_str("|")?;
+                    f.write_str(joiner)?;
                 }
                 f.write_str(name)?;
                 first = false;
@@ -78,7 +85,20 @@ pub(crate) fn protocol(v: u64) -> Option<&'static str> {
     })
 }
 
+/// TCP flags as GoBGP 3 prints them: F S R P A U E C.
 pub(crate) const TCP_FLAGS: &[(u16, &str)] = &[
+    (0x01, "F"),
+    (0x02, "S"),
+    (0x04, "R"),
+    (0x08, "P"),
+    (0x10, "A"),
+    (0x20, "U"),
+    (0x40, "E"),
+    (0x80, "C"),
+];
+
+/// TCP flags by name, for the route text.
+pub(crate) const TCP_FLAG_NAMES: &[(u16, &str)] = &[
     (0x01, "fin"),
     (0x02, "syn"),
     (0x04, "rst"),
@@ -98,7 +118,8 @@ pub(crate) const FRAGMENT: &[(u16, &str)] = &[
 
 fn prefix(f: &mut fmt::Formatter<'_>, p: &Prefix) -> fmt::Result {
     write!(f, "{}/{}", p.addr, p.len)?;
-    if p.offset > 0 {
+    // GoBGP always shows the IPv6 offset (RFC 8956), zero or not.
+    if p.addr.is_ipv6() {
         write!(f, "/{}", p.offset)?;
     }
     Ok(())
@@ -132,8 +153,8 @@ impl fmt::Display for Value<'_> {
         match self.0 {
             Component::DestinationPrefix(p) | Component::SourcePrefix(p) => prefix(f, p),
             Component::Protocol(ops) => numeric(f, ops, protocol),
-            Component::TcpFlags(ops) => bitmask(f, ops, TCP_FLAGS),
-            Component::Fragment(ops) => bitmask(f, ops, FRAGMENT),
+            Component::TcpFlags(ops) => bitmask(f, ops, TCP_FLAGS, ""),
+            Component::Fragment(ops) => bitmask(f, ops, FRAGMENT, "|"),
             Component::Port(ops)
             | Component::DestinationPort(ops)
             | Component::SourcePort(ops)

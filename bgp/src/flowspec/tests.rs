@@ -88,7 +88,7 @@ fn ipv6_prefix_offsets_and_flow_label() {
     );
     assert_eq!(
         rule.to_string(),
-        "[destination: 2001:db8:2::/48][source: 0:0:1234:5678::/64/32][protocol: ==ipv6-icmp][label: ==74565]"
+        "[destination: 2001:db8:2::/48/0][source: 0:0:1234:5678::/64/32][protocol: ==ipv6-icmp][label: ==74565]"
     );
 }
 
@@ -133,7 +133,7 @@ fn bitmasks_and_every_numeric_component() {
     assert_eq!(
         rule.to_string(),
         "[destination: 198.51.100.7/32][destination-port: ==53][source-port: ==123]\
-         [icmp-type: ==8][icmp-code: ==0][tcp-flags: =syn&!ack][packet-length: >=400&<=1500]\
+         [icmp-type: ==8][icmp-code: ==0][tcp-flags: =S&!A][packet-length: >=400&<=1500]\
          [dscp: ==46][fragment: is-fragment|first-fragment]"
     );
 }

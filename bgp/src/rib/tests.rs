@@ -368,7 +368,7 @@ fn route_text_reads_every_component_and_action() {
         rule.to_string(),
         "[destination: 192.0.2.1/32][source: 198.51.100.0/24][protocol: ==udp][port: ==53]\
          [destination-port: >=8000&<=8080 ==443][source-port: >1023][icmp-type: ==3]\
-         [icmp-code: ==1][tcp-flags: =syn|ack&!rst][packet-length: >=1400&<=1500]\
+         [icmp-code: ==1][tcp-flags: =SA&!R][packet-length: >=1400&<=1500]\
          [dscp: ==46][fragment: is-fragment]"
     );
     let actions: Vec<String> = r
@@ -383,7 +383,7 @@ fn route_text_reads_every_component_and_action() {
             "rate: 125000.000000",
             "action: sample",
             "redirect: 65000:100",
-            "mark: 10"
+            "remark: 10"
         ]
     );
     assert_eq!(r.attrs.communities, vec![64500 << 16 | 1]);
@@ -392,6 +392,13 @@ fn route_text_reads_every_component_and_action() {
         .parse()
         .unwrap();
     assert_eq!(v6.nlri.family(), Family::IPV6_FLOWSPEC);
+    // The bits before the offset are dropped, as on the wire.
+    let Nlri::Flow(rule6) = &v6.nlri else {
+        panic!()
+    };
+    assert_eq!(rule6.to_string(), "[destination: 1:db8::/64/8][label: ==5]");
+    let bytes = rule6.to_bytes().unwrap();
+    assert_eq!(&FlowSpec::decode(&bytes, Afi::Ipv6).unwrap().0, rule6);
 
     let rtbh: RouteText =
         "route 192.0.2.1/32 next-hop 192.0.2.66 blackhole no-export large-community 64500:666:1"

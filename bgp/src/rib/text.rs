@@ -10,7 +10,7 @@
 //!            numeric terms: [==|<|>|<=|>=|!=]N, or true/false; LO-HI is >=LO&<=HI;
 //!            protocol names tcp udp icmp gre ipv6-icmp
 //!            bitmask terms: [!][=]NAME|NAME..., TCP flags fin syn rst push ack urgent
-//!            ece cwr, fragment bits dont-fragment is-fragment first-fragment last-fragment
+//!            ece cwr (or GoBGP's letters: =SA is syn and ack), fragment bits dont-fragment is-fragment first-fragment last-fragment
 //!            terms separated by spaces are ORed; joined by & they are ANDed
 //! ATTRIBUTE  discard | rate-limit BYTES/S | rate-limit-packets PPS | action sample|terminal|
 //!            sample-terminal | redirect ASN:N | redirect ADDR:N | redirect-as4 ASN:N |
@@ -22,7 +22,7 @@
 
 use super::{Attrs, IpPrefix, Nlri};
 use crate::flowspec::action::Action;
-use crate::flowspec::display::{FRAGMENT, TCP_FLAGS, Value, name, protocol};
+use crate::flowspec::display::{FRAGMENT, TCP_FLAG_NAMES, TCP_FLAGS, Value, name, protocol};
 use crate::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use crate::update::attr::community;
 use std::fmt;
@@ -162,7 +162,9 @@ fn numeric_term(t: &str, names: fn(&str) -> Option<u64>, max: u64) -> Option<Vec
     Some(vec![op(lt, gt, eq, value(rest)?)])
 }
 
-fn bitmask_term(t: &str, names: &[(u16, &str)]) -> Option<BitmaskOp> {
+/// A bitmask term: `[!][=]` then bits joined by `|`, each a name, `0x` hex, or (for TCP
+/// flags, as GoBGP writes them) a run of letters such as `SA`.
+fn bitmask_term(t: &str, names: &[(u16, &str)], letters: &[(u16, &str)]) -> Option<BitmaskOp> {
     let (not, rest) = match t.strip_prefix('!') {
         Some(r) => (true, r),
         None => (false, t),
@@ -175,7 +177,16 @@ fn bitmask_term(t: &str, names: &[(u16, &str)]) -> Option<BitmaskOp> {
     for n in rest.split('|') {
         value |= match names.iter().find(|(_, name)| *name == n) {
             Some((bit, _)) => *bit,
-            None => u16::from_str_radix(n.strip_prefix("0x")?, 16).ok()?,
+            None if n.starts_with("0x") => u16::from_str_radix(&n[2..], 16).ok()?,
+            None if !letters.is_empty() && !n.is_empty() => {
+                let mut v = 0;
+                for c in n.chars() {
+                    let (bit, _) = letters.iter().find(|(_, l)| l.starts_with(c))?;
+                    v |= bit;
+                }
+                v
+            }
+            None => return None,
         };
     }
     Some(BitmaskOp {
@@ -237,11 +248,16 @@ fn flow_prefix(w: &mut Words<'_>) -> Result<Prefix, TextError> {
     if offset > len || parts.next().is_some() {
         return Err(w.err(EXPECTED));
     }
-    Ok(Prefix {
-        addr: p.addr,
-        len,
-        offset,
-    })
+    // Bits before the offset are not matched and not sent (RFC 8956 §3.1): keep them
+    // zero, as decoding does, so `2001:db8::/64/8` reads as `1:db8::/64/8`.
+    let addr = match p.addr {
+        IpAddr::V6(a) => {
+            let keep = u128::MAX.checked_shr(u32::from(offset)).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & keep).into())
+        }
+        v4 => v4,
+    };
+    Ok(Prefix { addr, len, offset })
 }
 
 fn protocol_name(n: &str) -> Option<u64> {
@@ -261,11 +277,14 @@ fn component(w: &mut Words<'_>, keyword: &str) -> Result<Component, TextError> {
             |o: &mut NumericOp| o.and = true,
         )
     };
-    let bits = |w: &mut Words<'_>, names: &'static [(u16, &'static str)], expected| {
+    let bits = |w: &mut Words<'_>,
+                names: &'static [(u16, &'static str)],
+                letters: &'static [(u16, &'static str)],
+                expected| {
         terms(
             w,
             expected,
-            |t| bitmask_term(t, names).map(|o| vec![o]),
+            |t| bitmask_term(t, names, letters).map(|o| vec![o]),
             |o: &mut BitmaskOp| o.and = true,
         )
     };
@@ -286,8 +305,9 @@ fn component(w: &mut Words<'_>, keyword: &str) -> Result<Component, TextError> {
         "icmp-code" => Component::IcmpCode(num(w, no_names, 255, "ICMP code terms (0-255)")?),
         "tcp-flags" => Component::TcpFlags(bits(
             w,
+            TCP_FLAG_NAMES,
             TCP_FLAGS,
-            "TCP flag terms such as syn, =syn|ack or !rst",
+            "TCP flag terms such as syn, =syn|ack, =SA or !R",
         )?),
         "packet-length" => Component::PacketLength(num(
             w,
@@ -299,6 +319,7 @@ fn component(w: &mut Words<'_>, keyword: &str) -> Result<Component, TextError> {
         "fragment" => Component::Fragment(bits(
             w,
             FRAGMENT,
+            &[],
             "fragment terms such as is-fragment or =first-fragment",
         )?),
         "label" => {
