@@ -47,7 +47,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay(cli, args),
         Command::Bgp(args) => {
             let cfg = load(cli)?;
-            runtime()?.block_on(speaker::run(cfg, args))?;
+            let rt = runtime()?;
+            let r = rt.block_on(speaker::run(cfg, args));
+            // A blocking read of stdin may still be pending: do not wait for it.
+            rt.shutdown_background();
+            r?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows(FlowsCommand::Decode(args)) => {

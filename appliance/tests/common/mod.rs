@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test crate uses a subset
 
+pub(crate) mod bgplab;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,278 @@
+//! A BGP lab on loopback: `levee bgp` driven through its stdin, and real daemons
+//! (gobgpd, BIRD, FRR's bgpd, ExaBGP) started in a scratch directory and killed when
+//! the test ends. Ports are picked free per test so the interop tests run in parallel.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The rules every interop test announces, as `levee bgp` reads them.
+pub(crate) mod rules {
+    /// Every IPv4 component, and four actions.
+    pub(crate) const ALL_V4: &str = "flow destination 192.0.2.1/32 source 198.51.100.0/24 \
+        protocol udp port ==53 destination-port >=8000&<=8080 ==443 source-port >1023 \
+        icmp-type ==3 icmp-code ==1 tcp-flags =SA&!R packet-length >=1400&<=1500 dscp ==46 \
+        fragment is-fragment then rate-limit 125000 action sample-terminal redirect 65000:100 \
+        mark 10";
+    /// Discard and the four-octet-AS redirect.
+    pub(crate) const DISCARD_AS4: &str = "flow destination 192.0.2.3/32 protocol tcp \
+        destination-port ==80 then discard redirect-as4 4200000000:9";
+    /// Packet-rate limit and the IPv4-address redirect.
+    pub(crate) const PPS_REDIRECT_IP: &str = "flow destination 192.0.2.4/32 protocol udp \
+        then rate-limit-packets 1000 redirect 192.0.2.1:7";
+    /// IPv6 with next header, ports and flow label (RFC 8956).
+    pub(crate) const V6_LABEL: &str = "flow destination 2001:db8::1/128 \
+        source 2001:db8:1::/48 protocol ==tcp label ==5 then discard";
+    /// IPv6 without the flow label (for peers that do not take it).
+    pub(crate) const V6_PORTS: &str = "flow destination 2001:db8::1/128 \
+        source 2001:db8:1::/48 protocol ==tcp destination-port ==80 then discard";
+    /// IPv6 prefix offset (RFC 8956 §3.1).
+    pub(crate) const V6_OFFSET: &str = "flow destination 2001:db8::/64/8 then discard";
+    /// RTBH of an IPv4 /32.
+    pub(crate) const RTBH_V4: &str =
+        "route 192.0.2.7/32 next-hop 192.0.2.66 blackhole large-community 64500:666:1";
+    /// RTBH of an IPv6 /128.
+    pub(crate) const RTBH_V6: &str = "route 2001:db8::7/128 next-hop 2001:db8::66 blackhole";
+}
+
+/// Whether all these tools are installed (see [`super::have`]).
+pub(crate) fn have_all(tools: &[&str]) -> bool {
+    tools.iter().all(|t| super::have(t))
+}
+
+/// A free TCP port on loopback.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh scratch directory for one test.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("levee-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `secs` seconds with
+/// `what` and the last value `f` reported through `last`.
+pub(crate) fn poll<T>(what: &str, secs: u64, mut f: impl FnMut(&mut String) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut last = String::new();
+    loop {
+        if let Some(v) = f(&mut last) {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {secs} s waiting for {what}; last seen:\n{last}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs a command and returns its stdout (stderr appended), whatever its exit status.
+pub(crate) fn output(cmd: &str, args: &[&str]) -> String {
+    match Command::new(cmd).args(args).output() {
+        Ok(o) => {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        }
+        Err(e) => format!("cannot run {cmd}: {e}"),
+    }
+}
+
+/// A background process, killed on drop.
+pub(crate) struct Daemon {
+    pub(crate) name: String,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `cmd args` with output to `log`.
+    pub(crate) fn start(
+        name: &str,
+        cmd: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Daemon {
+        let f = std::fs::File::create(log).unwrap();
+        let child = Command::new(cmd)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {cmd}: {e}"));
+        Daemon {
+            name: name.into(),
+            child,
+        }
+    }
+
+    /// Kills it and waits for it to exit.
+    pub(crate) fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A running `levee bgp`.
+pub(crate) struct LeveeBgp {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<Value>,
+    /// Everything printed so far.
+    pub(crate) seen: Vec<Value>,
+}
+
+impl LeveeBgp {
+    /// Writes `config` to `dir/levee.yaml` and starts `levee bgp` on it.
+    pub(crate) fn start(dir: &Path, config: &str, args: &[&str]) -> LeveeBgp {
+        let cfg = dir.join("levee.yaml");
+        std::fs::write(&cfg, config).unwrap();
+        let log = std::fs::File::create(dir.join("levee.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
+            .args(["bgp", "--log", "info,levee_bgp=debug", "-c"])
+            .arg(&cfg)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start levee bgp");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines() {
+                let Ok(l) = l else { break };
+                let v: Value = serde_json::from_str(&l)
+                    .unwrap_or_else(|e| panic!("levee bgp printed a non-JSON line {l:?}: {e}"));
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        LeveeBgp {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Sends one command line.
+    pub(crate) fn cmd(&mut self, line: &str) {
+        let s = self.stdin.as_mut().unwrap();
+        writeln!(s, "{line}").unwrap();
+        s.flush().unwrap();
+    }
+
+    /// Waits up to `secs` for a printed line (from now on) that satisfies `f`.
+    pub(crate) fn wait(&mut self, what: &str, secs: u64, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if f(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!(
+                    "timed out after {secs} s waiting for {what}; levee printed:\n{}",
+                    self.seen
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends a command and returns its `result` (panics on an error answer).
+    pub(crate) fn ok(&mut self, line: &str) -> Value {
+        self.cmd(line);
+        let v = self.wait(line, 10, |v| {
+            v["command"] == line && (v["event"] == "ok" || v["event"] == "error")
+        });
+        assert_eq!(v["event"], "ok", "{line}: {v}");
+        v["result"].clone()
+    }
+
+    /// The first peer's status.
+    pub(crate) fn status(&mut self) -> Value {
+        self.ok("status")[0].clone()
+    }
+
+    /// Waits for the first peer to be Established `count` times in all.
+    pub(crate) fn established(&mut self, count: u64, secs: u64) -> Value {
+        poll(&format!("session established ({count})"), secs, |last| {
+            let s = self.status();
+            *last = s.to_string();
+            (s["state"] == "Established"
+                && s["established_count"].as_u64() >= Some(count)
+                && s["routes_pending"] == 0)
+                .then_some(s)
+        })
+    }
+
+    /// Stops it with SIGTERM and returns the final `stopped` line.
+    pub(crate) fn stop(mut self) -> Value {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let v = self.wait("stopped", 15, |v| v["event"] == "stopped");
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "levee bgp exited with {st}");
+        v
+    }
+}
+
+impl Drop for LeveeBgp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `bgp` config section for one peer on loopback.
+pub(crate) fn levee_config(name: &str, port: u16, remote_as: u32, extra: &str) -> String {
+    format!(
+        "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  connect_retry: 500ms\n  \
+         hold_time: 30s\n  peers:\n    - name: {name}\n      address: 127.0.0.1\n      \
+         port: {port}\n      remote_as: {remote_as}\n{extra}"
+    )
+}

@@ -1,0 +1,246 @@
+//! `levee bgp` against BIRD 2 on loopback: flow4/flow6 tables and RTBH routes checked
+//! with `birdc show route`, every component (IPv6 prefix offsets included) and action,
+//! withdrawal, a flap, a restart of BIRD, graceful shutdown, and a wrong AS in either
+//! direction.
+
+mod common;
+
+use common::bgplab::{Daemon, LeveeBgp, free_port, have_all, levee_config, output, poll, rules};
+use levee_bgp::rib::RouteText;
+use std::path::PathBuf;
+
+struct Bird {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Bird {
+    fn socket(&self) -> String {
+        self.dir.join("bird.ctl").display().to_string()
+    }
+
+    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        let conf = self.dir.join(format!("bird-{n}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "router id 192.0.2.3;\nflow4 table flowtab4;\nflow6 table flowtab6;\n\
+                 protocol device {{}}\n\
+                 protocol bgp levee {{\n  local 127.0.0.1 port {} as 64503;\n  \
+                 neighbor 127.0.0.1 as {peer_as};\n  passive on;\n  multihop;\n  \
+                 connect retry time 1;\n  error wait time 1, 2;\n  \
+                 flow4 {{ table flowtab4; import all; export none; }};\n  \
+                 flow6 {{ table flowtab6; import all; export none; }};\n  \
+                 ipv4 {{ import all; export none; }};\n  \
+                 ipv6 {{ import all; export none; }};\n}}\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        let d = Daemon::start(
+            "bird",
+            "bird",
+            &[
+                "-f",
+                "-c",
+                conf.to_str().unwrap(),
+                "-s",
+                &self.socket(),
+                "-P",
+                self.dir.join("bird.pid").to_str().unwrap(),
+            ],
+            &[],
+            &self.dir.join(format!("bird-{n}.log")),
+        );
+        poll("birdc", 20, |last| {
+            *last = self.birdc(&["show", "protocols"]);
+            last.contains("levee").then_some(())
+        });
+        d
+    }
+
+    fn birdc(&self, args: &[&str]) -> String {
+        let sock = self.socket();
+        let mut a = vec!["-s", sock.as_str()];
+        a.extend_from_slice(args);
+        output("birdc", &a)
+    }
+
+    /// Route blocks of a table: the first line and its indented attribute lines.
+    fn blocks(&self, table: &str) -> Vec<String> {
+        let out = self.birdc(&["show", "route", "table", table, "all"]);
+        let mut blocks: Vec<String> = Vec::new();
+        for l in out.lines() {
+            if l.starts_with('\t') || l.starts_with(' ') {
+                if let Some(b) = blocks.last_mut() {
+                    b.push('\n');
+                    b.push_str(l);
+                }
+            } else if l.starts_with("flow") || l.contains('/') {
+                blocks.push(l.to_string());
+            }
+        }
+        blocks
+    }
+}
+
+/// BIRD's rendering: table, the route's first words, and attribute lines it must show.
+fn expected(text: &str) -> (&'static str, &'static str, Vec<String>) {
+    let r: RouteText = text.parse().unwrap();
+    let ext: Vec<String> = r
+        .attrs
+        .extended_communities
+        .iter()
+        .map(|x| {
+            let v = u64::from_be_bytes(*x);
+            format!("(generic, 0x{:08x}, 0x{:x})", v >> 32, v & 0xffff_ffff)
+        })
+        .collect();
+    let ext = vec![format!("BGP.ext_community: {}", ext.join(" "))];
+    match text {
+        rules::ALL_V4 => (
+            "flowtab4",
+            "flow4 { dst 192.0.2.1/32; src 198.51.100.0/24; proto 17; port 53; \
+             dport 8000..8080,443; sport > 1023; icmp type 3; icmp code 1; \
+             tcp flags 0x12/0x12 && 0x0/0x4; length 1400..1500; dscp 46; \
+             fragment !!is_fragment; }",
+            ext,
+        ),
+        rules::DISCARD_AS4 => (
+            "flowtab4",
+            "flow4 { dst 192.0.2.3/32; proto 6; dport 80; }",
+            ext,
+        ),
+        rules::PPS_REDIRECT_IP => ("flowtab4", "flow4 { dst 192.0.2.4/32; proto 17; }", ext),
+        rules::V6_LABEL => (
+            "flowtab6",
+            "flow6 { dst 2001:db8::1/128; src 2001:db8:1::/48; next header 6; label 5; }",
+            ext,
+        ),
+        rules::V6_OFFSET => ("flowtab6", "flow6 { dst 1:db8::/64 offset 8; }", ext),
+        rules::RTBH_V4 => (
+            "master4",
+            "192.0.2.7/32 ",
+            vec![
+                "BGP.next_hop: 192.0.2.66".into(),
+                "BGP.community: (65535,666)".into(),
+                "BGP.large_community: (64500, 666, 1)".into(),
+            ],
+        ),
+        rules::RTBH_V6 => (
+            "master6",
+            "2001:db8::7/128 ",
+            vec![
+                "BGP.next_hop: 2001:db8::66".into(),
+                "BGP.community: (65535,666)".into(),
+            ],
+        ),
+        _ => unreachable!(),
+    }
+}
+
+const ROUTES: [&str; 7] = [
+    rules::ALL_V4,
+    rules::DISCARD_AS4,
+    rules::PPS_REDIRECT_IP,
+    rules::V6_LABEL,
+    rules::V6_OFFSET,
+    rules::RTBH_V4,
+    rules::RTBH_V6,
+];
+
+fn all_present(b: &Bird) {
+    for r in ROUTES {
+        let (table, head, attrs) = expected(r);
+        poll(&format!("{head} in BIRD's {table}"), 20, |last| {
+            let blocks = b.blocks(table);
+            *last = blocks.join("\n");
+            let block = blocks.iter().find(|bl| bl.starts_with(head))?;
+            attrs
+                .iter()
+                .all(|a| block.contains(a.as_str()))
+                .then_some(())
+        });
+    }
+}
+
+fn all_gone(b: &Bird) {
+    for table in ["flowtab4", "flowtab6", "master4", "master6"] {
+        poll(&format!("an empty {table}"), 20, |last| {
+            let blocks = b.blocks(table);
+            *last = blocks.join("\n");
+            blocks.is_empty().then_some(())
+        });
+    }
+}
+
+#[test]
+fn bird_interop() {
+    if !have_all(&["bird", "birdc"]) {
+        return;
+    }
+    let dir = common::bgplab::scratch("bird");
+    let b = Bird {
+        dir: dir.clone(),
+        port: free_port(),
+    };
+    let bird = b.start(64500, 1);
+    let cfg = levee_config("bird", b.port, 64503, "");
+    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
+    let st = levee.established(1, 30);
+    assert_eq!(st["families"].as_array().unwrap().len(), 4, "{st}");
+
+    for r in ROUTES {
+        levee.ok(&format!("announce {r}"));
+    }
+    all_present(&b);
+    for r in ROUTES {
+        levee.ok(&format!("withdraw {r}"));
+    }
+    all_gone(&b);
+
+    // A flap from BIRD's side re-advertises the table.
+    for r in ROUTES {
+        levee.ok(&format!("announce {r}"));
+    }
+    all_present(&b);
+    b.birdc(&["restart", "levee"]);
+    levee.established(2, 30);
+    all_present(&b);
+
+    // BIRD restarts.
+    bird.stop();
+    let bird = b.start(64500, 2);
+    levee.established(3, 30);
+    all_present(&b);
+
+    // Shutdown withdraws everything first.
+    levee.stop();
+    all_gone(&b);
+    bird.stop();
+
+    // BIRD expects another AS.
+    let bird = b.start(65999, 3);
+    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
+    let st = poll("BIRD's NOTIFICATION", 30, |last| {
+        let s = levee.status();
+        *last = s.to_string();
+        (s["last_notification_received"]["code"] == 2).then_some(s)
+    });
+    assert_eq!(st["last_notification_received"]["subcode"], 2, "{st}");
+    assert!(st["last_error"].as_str().unwrap().contains("bad peer AS"));
+    drop(levee);
+    bird.stop();
+
+    // levee expects another AS.
+    let _bird = b.start(64500, 4);
+    let mut levee = LeveeBgp::start(&dir, &levee_config("bird", b.port, 65998, ""), &[]);
+    let st = poll("levee's NOTIFICATION", 30, |last| {
+        let s = levee.status();
+        *last = s.to_string();
+        (s["last_notification_sent"]["code"] == 2).then_some(s)
+    });
+    assert_eq!(st["last_notification_sent"]["subcode"], 2, "{st}");
+    let shown = b.birdc(&["show", "protocols", "all", "levee"]);
+    assert!(shown.contains("Bad peer AS"), "{shown}");
+}
