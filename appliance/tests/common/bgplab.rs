@@ -20,6 +20,9 @@ pub(crate) mod rules {
     /// Discard and the four-octet-AS redirect.
     pub(crate) const DISCARD_AS4: &str = "flow destination 192.0.2.3/32 protocol tcp \
         destination-port ==80 then discard redirect-as4 4200000000:9";
+    /// Discard alone.
+    pub(crate) const DISCARD: &str =
+        "flow destination 192.0.2.5/32 protocol tcp destination-port ==80 then discard";
     /// Packet-rate limit and the IPv4-address redirect.
     pub(crate) const PPS_REDIRECT_IP: &str = "flow destination 192.0.2.4/32 protocol udp \
         then rate-limit-packets 1000 redirect 192.0.2.1:7";
