@@ -94,14 +94,28 @@ pub(super) async fn run(
                     for c in batch.iter() {
                         p.rib.apply(c.clone());
                     }
+                    // Take every change already queued, so they pack together.
+                    let mut other = None;
+                    while let Ok(cmd) = rx.try_recv() {
+                        match cmd {
+                            Command::Changes(b) => b.iter().for_each(|c| p.rib.apply(c.clone())),
+                            cmd => {
+                                other = Some(cmd);
+                                break;
+                            }
+                        }
+                    }
                     p.flush().await;
+                    if let Some(cmd) = other
+                        && p.command(cmd).await
+                    {
+                        return;
+                    }
                 }
-                Some(Command::Incoming(s)) => p.incoming(s).await,
-                Some(Command::Reset(n)) => p.input(Input::Reset(n)).await,
-                Some(Command::Shutdown(policy, ack)) => {
-                    p.shutdown(policy).await;
-                    let _ = ack.send(());
-                    return;
+                Some(cmd) => {
+                    if p.command(cmd).await {
+                        return;
+                    }
                 }
                 None => return,
             },
@@ -190,6 +204,26 @@ async fn open(
 }
 
 impl Peer {
+    /// Handles a command other than a batch of changes; true when the task should end.
+    async fn command(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Changes(batch) => {
+                for c in batch.iter() {
+                    self.rib.apply(c.clone());
+                }
+                self.flush().await;
+            }
+            Command::Incoming(s) => self.incoming(s).await,
+            Command::Reset(n) => self.input(Input::Reset(n)).await,
+            Command::Shutdown(policy, ack) => {
+                self.shutdown(policy).await;
+                let _ = ack.send(());
+                return true;
+            }
+        }
+        false
+    }
+
     fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
         f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
     }

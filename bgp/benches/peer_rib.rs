@@ -1,0 +1,245 @@
+//! Time from announcing 10,000 FlowSpec rules to the peer's RIB holding all of them,
+//! against gobgpd and BIRD on loopback (both must be installed).
+//!
+//! `cargo bench -p levee-bgp --bench peer_rib [-- ROUNDS]`; prints each round and the
+//! median. Figures in docs/PERFORMANCE.md.
+
+use levee_bgp::flowspec::action::Action;
+use levee_bgp::flowspec::{Afi, Component, FlowSpec, NumericOp, Prefix};
+use levee_bgp::message::Family;
+use levee_bgp::rib::{Attrs, Nlri};
+use levee_bgp::session::State;
+use levee_bgp::speaker::{PeerConfig, ShutdownPolicy, Speaker, SpeakerConfig};
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RULES: u32 = 10_000;
+
+fn rule(i: u32) -> Nlri {
+    Nlri::Flow(FlowSpec {
+        afi: Afi::Ipv4,
+        components: vec![
+            Component::DestinationPrefix(Prefix {
+                addr: Ipv4Addr::from(0xc633_0000 | (i & 0xffff)).into(),
+                len: 32,
+                offset: 0,
+            }),
+            Component::Protocol(vec![NumericOp::eq(17)]),
+            Component::SourcePort(vec![NumericOp::eq(u64::from(i >> 4) + 1)]),
+        ],
+    })
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn out(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+struct Peer {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    remote_as: u32,
+    count: Box<dyn Fn() -> usize>,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gobgpd(dir: &std::path::Path) -> Peer {
+    let (p, api) = (port(), port());
+    let conf = dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global.config]\n as = 64501\n router-id = \"192.0.2.2\"\n port = {p}\n \
+             local-address-list = [\"127.0.0.1\"]\n[[neighbors]]\n [neighbors.config]\n \
+             neighbor-address = \"127.0.0.1\"\n peer-as = 64500\n \
+             [neighbors.transport.config]\n passive-mode = true\n \
+             [[neighbors.afi-safis]]\n [neighbors.afi-safis.config]\n \
+             afi-safi-name = \"ipv4-flowspec\"\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("gobgpd")
+        .args(["-f", conf.to_str().unwrap(), "--api-hosts"])
+        .arg(format!("127.0.0.1:{api}"))
+        .args(["-l", "warn"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gobgpd");
+    let api = api.to_string();
+    Peer {
+        name: "gobgpd",
+        child,
+        port: p,
+        remote_as: 64501,
+        count: Box::new(move || {
+            let s = out(
+                "gobgp",
+                &[
+                    "-u",
+                    "127.0.0.1",
+                    "-p",
+                    &api,
+                    "global",
+                    "rib",
+                    "summary",
+                    "-a",
+                    "ipv4-flowspec",
+                ],
+            );
+            s.split("Destination: ")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0)
+        }),
+    }
+}
+
+fn bird(dir: &std::path::Path) -> Peer {
+    let p = port();
+    let conf = dir.join("bird.conf");
+    let sock = dir.join("bird.ctl").display().to_string();
+    std::fs::write(
+        &conf,
+        format!(
+            "router id 192.0.2.3;\nflow4 table flowtab4;\nprotocol bgp levee {{\n \
+             local 127.0.0.1 port {p} as 64503;\n neighbor 127.0.0.1 as 64500;\n passive on;\n \
+             multihop;\n flow4 {{ table flowtab4; import all; export none; }};\n}}\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new("bird")
+        .args(["-f", "-c", conf.to_str().unwrap(), "-s", &sock])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bird");
+    Peer {
+        name: "BIRD",
+        child,
+        port: p,
+        remote_as: 64503,
+        count: Box::new(move || {
+            out(
+                "birdc",
+                &["-s", &sock, "show", "route", "table", "flowtab4", "count"],
+            )
+            .lines()
+            .find(|l| l.contains("routes for"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+        }),
+    }
+}
+
+async fn measure(peer: Peer, rounds: usize) {
+    let speaker = Speaker::start(SpeakerConfig {
+        listen: None,
+        peers: vec![PeerConfig {
+            name: peer.name.into(),
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: peer.port,
+            local_address: None,
+            local_as: 64500,
+            remote_as: peer.remote_as,
+            router_id: Ipv4Addr::new(192, 0, 2, 1),
+            hold_time: Duration::from_secs(90),
+            connect_retry: Duration::from_millis(300),
+            families: vec![Family::IPV4_FLOWSPEC],
+            passive: false,
+            md5_password: None,
+            ttl_security: None,
+            graceful_restart: None,
+            max_prefixes: 100_000,
+            next_hop_v4: None,
+            next_hop_v6: None,
+        }],
+    })
+    .await
+    .unwrap();
+    while speaker.status()[0].state != State::Established {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attrs = Arc::new(Attrs {
+        extended_communities: vec![Action::DISCARD.to_bytes()],
+        ..Attrs::default()
+    });
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let t0 = Instant::now();
+        speaker
+            .apply((0..RULES).map(|i| (rule(i), Some(attrs.clone()))).collect())
+            .await;
+        while (peer.count)() < RULES as usize {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "{} timed out",
+                peer.name
+            );
+        }
+        let t = t0.elapsed();
+        println!(
+            "{} round {round}: {RULES} rules in the RIB after {t:.3?}",
+            peer.name
+        );
+        times.push(t);
+        speaker
+            .apply((0..RULES).map(|i| (rule(i), None)).collect())
+            .await;
+        while (peer.count)() != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    times.sort();
+    println!(
+        "{}: median {:.3?} (min {:.3?}, max {:.3?}) over {rounds} rounds",
+        peer.name,
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+    speaker
+        .shutdown(
+            ShutdownPolicy::Cease("bench done".into()),
+            Duration::from_secs(2),
+        )
+        .await;
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(5);
+    let dir = std::env::temp_dir().join(format!("levee-peer-rib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(measure(gobgpd(&dir), rounds));
+    rt.block_on(measure(bird(&dir), rounds));
+    let _ = std::fs::remove_dir_all(&dir);
+}
