@@ -194,6 +194,18 @@ fn bird_interop() {
         levee.ok(&format!("announce {r}"));
     }
     all_present(&b);
+
+    // `birdc reload in` asks for the routes again with ROUTE-REFRESH; levee answers
+    // from its Adj-RIB-Out.
+    let before = levee.status()["updates_out"].as_u64().unwrap();
+    b.birdc(&["reload", "in", "levee"]);
+    poll("the refreshed routes", 20, |last| {
+        let s = levee.status();
+        *last = s.to_string();
+        (s["updates_out"].as_u64().unwrap() > before).then_some(())
+    });
+    all_present(&b);
+
     for r in ROUTES {
         levee.ok(&format!("withdraw {r}"));
     }

@@ -12,11 +12,12 @@ use common::bgplab::{Daemon, LeveeBgp, free_port, have_all, levee_config, output
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
 
-fn gobgpd_conf(port: u16, peer_as: u32) -> String {
+fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
     let mut c = format!(
         "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
          local-address-list = [\"127.0.0.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
-         neighbor-address = \"127.0.0.1\"\n    peer-as = {peer_as}\n  \
+         neighbor-address = \"127.0.0.1\"\n    peer-as = {peer_as}\n    \
+         auth-password = \"{password}\"\n  \
          [neighbors.transport.config]\n    passive-mode = true\n  \
          [neighbors.timers.config]\n    idle-hold-time-after-reset = 1\n"
     );
@@ -42,8 +43,12 @@ struct Gobgp {
 
 impl Gobgp {
     fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        self.start_with(peer_as, n, "")
+    }
+
+    fn start_with(&self, peer_as: u32, n: u32, password: &str) -> Daemon {
         let conf = self.dir.join(format!("gobgpd-{n}.toml"));
-        std::fs::write(&conf, gobgpd_conf(self.port, peer_as)).unwrap();
+        std::fs::write(&conf, gobgpd_conf(self.port, peer_as, password)).unwrap();
         let api = format!("127.0.0.1:{}", self.api);
         let d = Daemon::start(
             "gobgpd",
@@ -239,7 +244,7 @@ fn gobgp_interop() {
     gobgpd.stop();
 
     // levee expects another AS: it answers GoBGP's OPEN with Bad Peer AS.
-    let _gobgpd = g.start(64500, 4);
+    let gobgpd = g.start(64500, 4);
     let wrong = levee_config("gobgp", g.port, 65998, "");
     let mut levee = LeveeBgp::start(&dir, &wrong, &[]);
     let st = poll("levee's NOTIFICATION", 30, |last| {
@@ -255,4 +260,17 @@ fn gobgp_interop() {
             .contains("peer AS is not the configured one"),
         "{st}"
     );
+    drop(levee);
+    gobgpd.stop();
+
+    // TCP MD5 (RFC 2385) with gobgpd's auth-password.
+    let _gobgpd = g.start_with(64500, 5, "lab-secret");
+    let md5 = levee_config("gobgp", g.port, 64501, "      md5_password: lab-secret\n");
+    let mut levee = LeveeBgp::start(&dir, &md5, &["-a", rules::RTBH_V4]);
+    levee.established(1, 30);
+    let (family, network, _) = expected(rules::RTBH_V4);
+    poll("the route over an MD5 session", 20, |last| {
+        *last = g.rib(family);
+        last.contains(&network).then_some(())
+    });
 }

@@ -192,12 +192,18 @@ async fn measure(peer: Peer, rounds: usize) {
         speaker
             .apply((0..RULES).map(|i| (rule(i), Some(attrs.clone()))).collect())
             .await;
-        while (peer.count)() < RULES as usize {
+        loop {
+            let n = (peer.count)();
+            if n >= RULES as usize {
+                break;
+            }
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
-                "{} timed out",
-                peer.name
+                "{}: {n} rules after 60 s; {:?}",
+                peer.name,
+                speaker.status()
             );
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let t = t0.elapsed();
         println!(
@@ -235,7 +241,7 @@ fn main() {
         .unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("levee-peer-rib-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();

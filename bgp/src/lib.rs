@@ -21,13 +21,24 @@
 //! treat-as-withdraw, or a session reset with the NOTIFICATION to send.
 //!
 //! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 1997, 7999,
-//! 4360, 8092, 7606, 8955, 8956.
+//! 4360, 8092, 7606, 8955, 8956, 4486, 2385, 5082.
 //!
 //! [`session`] is the sans-IO state machine (RFC 4271 §8): time and one input in,
 //! actions out (send, connect, close, timers, state changes, received UPDATEs). OPEN
 //! negotiation checks the peer AS and identifier and agrees hold time, families,
 //! four-octet AS and route refresh; errors go out as the NOTIFICATION the RFCs name;
-//! connection retries back off. The tokio driver comes next.
+//! connection retries back off.
+//!
+//! [`rib`] holds what levee announces: routes (FlowSpec rules and unicast prefixes) with
+//! their attributes, the per-peer Adj-RIB-Out, the packing of changes into UPDATEs of at
+//! most 4,096 octets (MP_REACH first, RFC 7606 §5.1; End-of-RIB after the initial
+//! table), and the one-line route text the CLI reads and prints.
+//!
+//! [`speaker`] is the thin tokio driver: one task per peer, active or passive TCP over
+//! IPv4 or IPv6, TCP MD5 (RFC 2385) and GTSM (RFC 5082), the shared Loc-RIB re-sent on
+//! establishment and on ROUTE-REFRESH, per-peer status, and a graceful shutdown that
+//! withdraws, ceases with a message (RFC 9003), or leaves the routes to graceful
+//! restart.
 
 pub mod flowspec;
 pub mod message;

@@ -44,16 +44,26 @@ async fn pair(
     edit_a: impl FnOnce(&mut PeerConfig),
     edit_b: impl FnOnce(&mut PeerConfig),
 ) -> (Speaker, Speaker) {
+    pair_on(LOCAL, edit_a, edit_b).await
+}
+
+async fn pair_on(
+    addr: IpAddr,
+    edit_a: impl FnOnce(&mut PeerConfig),
+    edit_b: impl FnOnce(&mut PeerConfig),
+) -> (Speaker, Speaker) {
     let mut b_peer = peer("a", 64501, 64500, 0, true);
+    b_peer.address = addr;
     edit_b(&mut b_peer);
     let b = Speaker::start(SpeakerConfig {
-        listen: Some(SocketAddr::new(LOCAL, 0)),
+        listen: Some(SocketAddr::new(addr, 0)),
         peers: vec![b_peer],
     })
     .await
     .unwrap();
     let port = b.listen_addr().unwrap().port();
     let mut a_peer = peer("b", 64500, 64501, port, false);
+    a_peer.address = addr;
     edit_a(&mut a_peer);
     let a = Speaker::start(SpeakerConfig {
         listen: None,
@@ -146,6 +156,28 @@ async fn routes_follow_the_session_through_flaps_and_shutdown() {
     let n = st.last_notification_received.unwrap();
     assert_eq!((n.code, n.subcode), (6, 2));
     assert_eq!(n.shutdown_message(), Some("maintenance".into()));
+}
+
+#[tokio::test]
+async fn ibgp_over_ipv6_transport() {
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    let ibgp = |p: &mut PeerConfig| {
+        p.local_as = 64500;
+        p.remote_as = 64500;
+        p.md5_password = Some("v6-key".into());
+    };
+    let (a, b) = pair_on(v6, ibgp, ibgp).await;
+    announce(
+        &a,
+        "flow destination 2001:db8::1/128 protocol ==udp then discard",
+    )
+    .await;
+    // No next hop given: the IPv6 session address (::1) is used.
+    announce(&a, "route 2001:db8::9/128 blackhole").await;
+    announce(&a, "route 192.0.2.9/32 next-hop 192.0.2.66 blackhole").await;
+    let st = until(&b, "3 routes over IPv6", |s| s.routes_received == 3).await;
+    assert_eq!(st.address, v6);
+    assert_eq!(a.status()[0].routes_sent, 3);
 }
 
 #[tokio::test]
