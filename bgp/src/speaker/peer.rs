@@ -4,7 +4,7 @@
 use super::listener::canonical;
 use super::{Command, Event, LocRib, PeerConfig, PeerStatus, ShutdownPolicy, sys};
 use crate::flowspec::{Afi, FlowSpec};
-use crate::message::{Family, Notification};
+use crate::message::{Family, Message, Notification, RouteRefresh};
 use crate::rib::{AdjRibOut, Encoder};
 use crate::session::{self, Input, Output, Session, State, Timer};
 use crate::update::Update;
@@ -41,6 +41,8 @@ struct Peer {
     status: Arc<Mutex<PeerStatus>>,
     events: broadcast::Sender<Event>,
     stopping: bool,
+    /// Both sides advertised enhanced route refresh (RFC 7313).
+    enhanced_refresh: bool,
 }
 
 fn timer_index(t: Timer) -> usize {
@@ -83,6 +85,7 @@ pub(super) async fn run(
         status,
         events,
         stopping: false,
+        enhanced_refresh: false,
     };
     p.input(Input::Start).await;
     let mut buf = vec![0u8; 65536];
@@ -329,8 +332,22 @@ impl Peer {
             Output::TreatAsWithdraw(u) => return self.update(u, true),
             Output::RouteRefresh(f) => {
                 tracing::info!(family = ?f, "route refresh");
+                // RFC 7313 §4: with enhanced route refresh, bracket the family's routes
+                // with Beginning- and End-of-Route-Refresh so the peer can drop stale ones.
+                let marker =
+                    |subtype| Message::RouteRefresh(RouteRefresh { family: f, subtype }).to_bytes();
+                if self.enhanced_refresh
+                    && let Some(i) = self.write(&marker(1), 1).await
+                {
+                    return Some(i);
+                }
                 self.rib.refresh(f);
-                return self.flush_inner().await;
+                if let Some(i) = self.flush_inner().await {
+                    return Some(i);
+                }
+                if self.enhanced_refresh {
+                    return self.write(&marker(2), 1).await;
+                }
             }
             Output::Down(d) => {
                 tracing::warn!(reason = %d.reason, "BGP session down");
@@ -366,6 +383,7 @@ impl Peer {
             Some(IpAddr::V6(a)) => (self.cfg.router_id, a),
             None => (self.cfg.router_id, self.cfg.router_id.to_ipv6_mapped()),
         };
+        self.enhanced_refresh = n.enhanced_route_refresh;
         self.enc = Some(Encoder {
             local_as: self.cfg.local_as,
             ebgp: self.cfg.local_as != self.cfg.remote_as,
