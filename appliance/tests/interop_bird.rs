@@ -234,12 +234,15 @@ fn bird_interop() {
     // BIRD expects another AS.
     let bird = b.start(65999, 3);
     let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = poll("BIRD's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_received"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_received"]["subcode"], 2, "{st}");
+    let st = levee.notification("received", 30);
+    assert_eq!(
+        (
+            &st["last_notification_received"]["code"],
+            &st["last_notification_received"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
     assert!(st["last_error"].as_str().unwrap().contains("bad peer AS"));
     drop(levee);
     bird.stop();
@@ -247,12 +250,15 @@ fn bird_interop() {
     // levee expects another AS.
     let _bird = b.start(64500, 4);
     let mut levee = LeveeBgp::start(&dir, &levee_config("bird", b.port, 65998, ""), &[]);
-    let st = poll("levee's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_sent"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_sent"]["subcode"], 2, "{st}");
+    let st = levee.notification("sent", 30);
+    assert_eq!(
+        (
+            &st["last_notification_sent"]["code"],
+            &st["last_notification_sent"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
     let shown = b.birdc(&["show", "protocols", "all", "levee"]);
     assert!(shown.contains("Bad peer AS"), "{shown}");
 }

@@ -284,24 +284,30 @@ fn exabgp_interop() {
     // ExaBGP expects another AS.
     let exabgp = e.start(65999, 3);
     let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = poll("ExaBGP's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_received"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_received"]["subcode"], 2, "{st}");
+    let st = levee.notification("received", 30);
+    assert_eq!(
+        (
+            &st["last_notification_received"]["code"],
+            &st["last_notification_received"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
     drop(levee);
     exabgp.stop();
 
     // levee expects another AS: ExaBGP records the NOTIFICATION it got.
     let _exabgp = e.start(64500, 4);
     let mut levee = LeveeBgp::start(&dir, &levee_config("exabgp", e.port, 65998, ""), &[]);
-    let st = poll("levee's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_sent"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_sent"]["subcode"], 2, "{st}");
+    let st = levee.notification("sent", 30);
+    assert_eq!(
+        (
+            &st["last_notification_sent"]["code"],
+            &st["last_notification_sent"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
     poll("ExaBGP to record the NOTIFICATION", 20, |last| {
         let lines = e.lines();
         *last = format!("{lines:#?}");

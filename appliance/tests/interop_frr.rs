@@ -256,12 +256,15 @@ fn frr_interop() {
     // FRR expects another AS.
     let bgpd = f.start(65999, 3);
     let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = common::bgplab::poll("FRR's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_received"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_received"]["subcode"], 2, "{st}");
+    let st = levee.notification("received", 30);
+    assert_eq!(
+        (
+            &st["last_notification_received"]["code"],
+            &st["last_notification_received"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
     assert!(st["last_error"].as_str().unwrap().contains("bad peer AS"));
     drop(levee);
     bgpd.stop();
@@ -269,10 +272,13 @@ fn frr_interop() {
     // levee expects another AS.
     let _bgpd = f.start(64500, 4);
     let mut levee = LeveeBgp::start(&dir, &levee_config("frr", f.port, 65998, ""), &[]);
-    let st = common::bgplab::poll("levee's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_sent"]["code"] == 2).then_some(s)
-    });
-    assert_eq!(st["last_notification_sent"]["subcode"], 2, "{st}");
+    let st = levee.notification("sent", 30);
+    assert_eq!(
+        (
+            &st["last_notification_sent"]["code"],
+            &st["last_notification_sent"]["subcode"]
+        ),
+        (&2.into(), &2.into()),
+        "{st}"
+    );
 }

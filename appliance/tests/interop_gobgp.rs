@@ -230,11 +230,7 @@ fn gobgp_interop() {
     // gobgpd expects another AS: it refuses our OPEN with Bad Peer AS.
     let gobgpd = g.start(65999, 3);
     let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = poll("GoBGP's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_received"]["code"] == 2).then_some(s)
-    });
+    let st = levee.notification("received", 30);
     assert_eq!(notification(&st, "last_notification_received"), (2, 2));
     assert!(
         st["last_error"].as_str().unwrap().contains("bad peer AS"),
@@ -247,11 +243,7 @@ fn gobgp_interop() {
     let gobgpd = g.start(64500, 4);
     let wrong = levee_config("gobgp", g.port, 65998, "");
     let mut levee = LeveeBgp::start(&dir, &wrong, &[]);
-    let st = poll("levee's NOTIFICATION", 30, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["last_notification_sent"]["code"] == 2).then_some(s)
-    });
+    let st = levee.notification("sent", 30);
     assert_eq!(notification(&st, "last_notification_sent"), (2, 2));
     assert!(
         st["last_error"]

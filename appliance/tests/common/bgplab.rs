@@ -252,6 +252,17 @@ impl LeveeBgp {
         })
     }
 
+    /// Waits for the first peer's last NOTIFICATION `which` ("sent" or "received") to
+    /// be set, and returns the status.
+    pub(crate) fn notification(&mut self, which: &str, secs: u64) -> Value {
+        let key = format!("last_notification_{which}");
+        poll(&format!("a NOTIFICATION {which}"), secs, |last| {
+            let s = self.status();
+            *last = s.to_string();
+            s[&key]["code"].is_u64().then_some(s)
+        })
+    }
+
     /// Stops it with SIGTERM and returns the final `stopped` line.
     pub(crate) fn stop(mut self) -> Value {
         let _ = Command::new("kill")
