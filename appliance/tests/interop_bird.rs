@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::bgplab::{Daemon, LeveeBgp, free_port, have_all, levee_config, output, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, have_all, interop, output, poll, rules};
 use levee_bgp::rib::RouteText;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 struct Bird {
     dir: PathBuf,
@@ -19,7 +19,7 @@ impl Bird {
         self.dir.join("bird.ctl").display().to_string()
     }
 
-    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+    fn launch(&self, peer_as: u32, n: u32) -> Daemon {
         let conf = self.dir.join(format!("bird-{n}.conf"));
         std::fs::write(
             &conf,
@@ -149,28 +149,66 @@ const ROUTES: [&str; 7] = [
     rules::RTBH_V6,
 ];
 
-fn all_present(b: &Bird) {
-    for r in ROUTES {
-        let (table, head, attrs) = expected(r);
-        poll(&format!("{head} in BIRD's {table}"), 20, |last| {
-            let blocks = b.blocks(table);
-            *last = blocks.join("\n");
-            let block = blocks.iter().find(|bl| bl.starts_with(head))?;
-            attrs
-                .iter()
-                .all(|a| block.contains(a.as_str()))
-                .then_some(())
-        });
+impl Lab for Bird {
+    fn name(&self) -> &'static str {
+        "bird"
     }
-}
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn asn(&self) -> u32 {
+        64503
+    }
+    fn routes(&self) -> &'static [&'static str] {
+        &ROUTES
+    }
+    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        self.launch(peer_as, n)
+    }
 
-fn all_gone(b: &Bird) {
-    for table in ["flowtab4", "flowtab6", "master4", "master6"] {
-        poll(&format!("an empty {table}"), 20, |last| {
-            let blocks = b.blocks(table);
-            *last = blocks.join("\n");
-            blocks.is_empty().then_some(())
+    fn all_present(&self) {
+        for r in ROUTES {
+            let (table, head, attrs) = expected(r);
+            poll(&format!("{head} in BIRD's {table}"), 20, |last| {
+                let blocks = self.blocks(table);
+                *last = blocks.join("\n");
+                let block = blocks.iter().find(|bl| bl.starts_with(head))?;
+                attrs
+                    .iter()
+                    .all(|a| block.contains(a.as_str()))
+                    .then_some(())
+            });
+        }
+    }
+
+    fn all_gone(&self) {
+        for table in ["flowtab4", "flowtab6", "master4", "master6"] {
+            poll(&format!("an empty {table}"), 20, |last| {
+                let blocks = self.blocks(table);
+                *last = blocks.join("\n");
+                blocks.is_empty().then_some(())
+            });
+        }
+    }
+
+    /// `birdc reload in` asks for the routes again with ROUTE-REFRESH; levee answers
+    /// from its Adj-RIB-Out.
+    fn with_routes(&self, levee: &mut LeveeBgp) {
+        let before = levee.status()["updates_out"].as_u64().unwrap();
+        self.birdc(&["reload", "in", "levee"]);
+        poll("the refreshed routes", 20, |last| {
+            let s = levee.status();
+            *last = s.to_string();
+            (s["updates_out"].as_u64().unwrap() > before).then_some(())
         });
+        self.all_present();
+    }
+
+    fn flap(&self, _levee: &mut LeveeBgp) {
+        self.birdc(&["restart", "levee"]);
     }
 }
 
@@ -179,86 +217,12 @@ fn bird_interop() {
     if !have_all(&["bird", "birdc"]) {
         return;
     }
-    let dir = common::bgplab::scratch("bird");
     let b = Bird {
-        dir: dir.clone(),
+        dir: common::bgplab::scratch("bird"),
         port: free_port(),
     };
-    let bird = b.start(64500, 1);
-    let cfg = levee_config("bird", b.port, 64503, "");
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.established(1, 30);
-    assert_eq!(st["families"].as_array().unwrap().len(), 4, "{st}");
-
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&b);
-
-    // `birdc reload in` asks for the routes again with ROUTE-REFRESH; levee answers
-    // from its Adj-RIB-Out.
-    let before = levee.status()["updates_out"].as_u64().unwrap();
-    b.birdc(&["reload", "in", "levee"]);
-    poll("the refreshed routes", 20, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["updates_out"].as_u64().unwrap() > before).then_some(())
-    });
-    all_present(&b);
-
-    for r in ROUTES {
-        levee.ok(&format!("withdraw {r}"));
-    }
-    all_gone(&b);
-
-    // A flap from BIRD's side re-advertises the table.
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&b);
-    b.birdc(&["restart", "levee"]);
-    levee.established(2, 30);
-    all_present(&b);
-
-    // BIRD restarts.
-    bird.stop();
-    let bird = b.start(64500, 2);
-    levee.established(3, 30);
-    all_present(&b);
-
-    // Shutdown withdraws everything first.
-    levee.stop();
-    all_gone(&b);
-    bird.stop();
-
-    // BIRD expects another AS.
-    let bird = b.start(65999, 3);
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.notification("received", 30);
-    assert_eq!(
-        (
-            &st["last_notification_received"]["code"],
-            &st["last_notification_received"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
-    assert!(st["last_error"].as_str().unwrap().contains("bad peer AS"));
-    drop(levee);
-    bird.stop();
-
-    // levee expects another AS.
-    let _bird = b.start(64500, 4);
-    let mut levee = LeveeBgp::start(&dir, &levee_config("bird", b.port, 65998, ""), &[]);
-    let st = levee.notification("sent", 30);
-    assert_eq!(
-        (
-            &st["last_notification_sent"]["code"],
-            &st["last_notification_sent"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
+    let _bird = interop(&b).daemon;
+    // BIRD names the reason levee refused it.
     let shown = b.birdc(&["show", "protocols", "all", "levee"]);
     assert!(shown.contains("Bad peer AS"), "{shown}");
 }

@@ -10,11 +10,11 @@
 
 mod common;
 
-use common::bgplab::{Daemon, LeveeBgp, free_port, have_all, levee_config, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, have_all, interop, poll, rules};
 use levee_bgp::rib::RouteText;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 struct Exa {
     dir: PathBuf,
@@ -26,7 +26,7 @@ impl Exa {
         self.dir.join("received.jsonl")
     }
 
-    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+    fn launch(&self, peer_as: u32, n: u32) -> Daemon {
         let recorder = self.dir.join("recorder.py");
         std::fs::write(
             &recorder,
@@ -204,29 +204,65 @@ const ROUTES: [&str; 6] = [
     rules::RTBH_V6,
 ];
 
-fn all_present(e: &Exa) {
-    for r in ROUTES {
-        let (k, want) = expected(r);
-        poll(&format!("{k} at ExaBGP"), 20, |last| {
-            let t = e.table();
+impl Lab for Exa {
+    fn name(&self) -> &'static str {
+        "exabgp"
+    }
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn asn(&self) -> u32 {
+        64505
+    }
+    fn routes(&self) -> &'static [&'static str] {
+        &ROUTES
+    }
+    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        self.launch(peer_as, n)
+    }
+
+    fn all_present(&self) {
+        for r in ROUTES {
+            let (k, want) = expected(r);
+            poll(&format!("{k} at ExaBGP"), 20, |last| {
+                let t = self.table();
+                *last = format!("{t:#?}");
+                let (nh, attrs) = t.get(k)?;
+                want.iter()
+                    .all(|(name, v)| match *name {
+                        "next-hop" => nh == v.as_str().unwrap(),
+                        _ => &attrs[name] == v,
+                    })
+                    .then_some(())
+            });
+        }
+    }
+
+    /// Every recorded route withdrawn (the table is replayed from what ExaBGP recorded,
+    /// so the recording must not be empty either).
+    fn all_gone(&self) {
+        poll("ExaBGP to hold nothing", 20, |last| {
+            let t = self.table();
             *last = format!("{t:#?}");
-            let (nh, attrs) = t.get(k)?;
-            want.iter()
-                .all(|(name, v)| match *name {
-                    "next-hop" => nh == v.as_str().unwrap(),
-                    _ => &attrs[name] == v,
-                })
+            t.is_empty().then_some(())
+        });
+        assert!(!self.lines().is_empty());
+    }
+
+    /// ExaBGP has no control CLI here: levee resets the session, and ExaBGP must see it
+    /// drop.
+    fn flap(&self, levee: &mut LeveeBgp) {
+        levee.ok("reset exabgp");
+        poll("ExaBGP to see the session drop", 20, |_| {
+            self.lines()
+                .iter()
+                .any(|v| v["type"] == "state" && v["neighbor"]["state"] == "down")
                 .then_some(())
         });
     }
-}
-
-fn all_gone(e: &Exa) {
-    poll("ExaBGP to hold nothing", 20, |last| {
-        let t = e.table();
-        *last = format!("{t:#?}");
-        t.is_empty().then_some(())
-    });
 }
 
 #[test]
@@ -234,80 +270,12 @@ fn exabgp_interop() {
     if !have_all(&["exabgp", "python3"]) {
         return;
     }
-    let dir = common::bgplab::scratch("exabgp");
     let e = Exa {
-        dir: dir.clone(),
+        dir: common::bgplab::scratch("exabgp"),
         port: free_port(),
     };
-    let exabgp = e.start(64500, 1);
-    let cfg = levee_config("exabgp", e.port, 64505, "");
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.established(1, 30);
-    assert_eq!(st["families"].as_array().unwrap().len(), 4, "{st}");
-
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&e);
-    for r in ROUTES {
-        levee.ok(&format!("withdraw {r}"));
-    }
-    all_gone(&e);
-
-    // A flap (levee resets the session) re-advertises the table.
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&e);
-    levee.ok("reset exabgp");
-    levee.established(2, 30);
-    poll("ExaBGP to see the session drop", 20, |_| {
-        e.lines()
-            .iter()
-            .any(|v| v["type"] == "state" && v["neighbor"]["state"] == "down")
-            .then_some(())
-    });
-    all_present(&e);
-
-    // ExaBGP restarts (its table starts empty).
-    exabgp.stop();
-    let exabgp = e.start(64500, 2);
-    levee.established(3, 30);
-    all_present(&e);
-
-    // Shutdown withdraws everything before the Cease.
-    levee.stop();
-    all_gone(&e);
-    assert!(!e.lines().is_empty());
-    exabgp.stop();
-
-    // ExaBGP expects another AS.
-    let exabgp = e.start(65999, 3);
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.notification("received", 30);
-    assert_eq!(
-        (
-            &st["last_notification_received"]["code"],
-            &st["last_notification_received"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
-    drop(levee);
-    exabgp.stop();
-
-    // levee expects another AS: ExaBGP records the NOTIFICATION it got.
-    let _exabgp = e.start(64500, 4);
-    let mut levee = LeveeBgp::start(&dir, &levee_config("exabgp", e.port, 65998, ""), &[]);
-    let st = levee.notification("sent", 30);
-    assert_eq!(
-        (
-            &st["last_notification_sent"]["code"],
-            &st["last_notification_sent"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
+    let _exabgp = interop(&e).daemon;
+    // ExaBGP records the NOTIFICATION levee sent when it refused ExaBGP's AS.
     poll("ExaBGP to record the NOTIFICATION", 20, |last| {
         let lines = e.lines();
         *last = format!("{lines:#?}");

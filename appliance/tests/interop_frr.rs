@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::bgplab::{Daemon, LeveeBgp, free_port, levee_config, output, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, interop, output, poll, rules};
 use std::path::{Path, PathBuf};
 
 const BGPD: &str = "/usr/lib/frr/bgpd";
@@ -20,7 +20,7 @@ struct Frr {
 }
 
 impl Frr {
-    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+    fn launch(&self, peer_as: u32, n: u32) -> Daemon {
         let conf = self.dir.join(format!("bgpd-{n}.conf"));
         let mut c = format!(
             "hostname levee-lab\nrouter bgp 64504\n bgp router-id 192.0.2.4\n \
@@ -165,41 +165,66 @@ fn entries(out: &str) -> Vec<String> {
         .collect()
 }
 
-fn all_present(f: &Frr) {
-    for r in ROUTES {
-        let (cmd, want) = expected(r);
-        poll(&format!("{} in FRR", want[0]), 20, |last| {
-            *last = f.vtysh(cmd);
-            let found = if cmd.contains("flowspec") {
-                entries(last)
-                    .iter()
-                    .any(|e| want.iter().all(|w| e.contains(w)))
-            } else {
-                want.iter().all(|w| last.contains(w))
-            };
-            found.then_some(())
-        });
+impl Lab for Frr {
+    fn name(&self) -> &'static str {
+        "frr"
     }
-}
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn asn(&self) -> u32 {
+        64504
+    }
+    fn routes(&self) -> &'static [&'static str] {
+        &ROUTES
+    }
+    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        self.launch(peer_as, n)
+    }
 
-fn all_gone(f: &Frr) {
-    for cmd in [
-        "show bgp ipv4 flowspec detail",
-        "show bgp ipv6 flowspec detail",
-    ] {
-        poll(&format!("nothing in {cmd}"), 20, |last| {
-            *last = f.vtysh(cmd);
-            entries(last).is_empty().then_some(())
-        });
+    fn all_present(&self) {
+        for r in ROUTES {
+            let (cmd, want) = expected(r);
+            poll(&format!("{} in FRR", want[0]), 20, |last| {
+                *last = self.vtysh(cmd);
+                let found = if cmd.contains("flowspec") {
+                    entries(last)
+                        .iter()
+                        .any(|e| want.iter().all(|w| e.contains(w)))
+                } else {
+                    want.iter().all(|w| last.contains(w))
+                };
+                found.then_some(())
+            });
+        }
     }
-    for cmd in [
-        "show bgp ipv4 unicast 192.0.2.7/32",
-        "show bgp ipv6 unicast 2001:db8::7/128",
-    ] {
-        poll(&format!("nothing in {cmd}"), 20, |last| {
-            *last = f.vtysh(cmd);
-            last.contains("Network not in table").then_some(())
-        });
+
+    fn all_gone(&self) {
+        for cmd in [
+            "show bgp ipv4 flowspec detail",
+            "show bgp ipv6 flowspec detail",
+        ] {
+            poll(&format!("nothing in {cmd}"), 20, |last| {
+                *last = self.vtysh(cmd);
+                entries(last).is_empty().then_some(())
+            });
+        }
+        for cmd in [
+            "show bgp ipv4 unicast 192.0.2.7/32",
+            "show bgp ipv6 unicast 2001:db8::7/128",
+        ] {
+            poll(&format!("nothing in {cmd}"), 20, |last| {
+                *last = self.vtysh(cmd);
+                last.contains("Network not in table").then_some(())
+            });
+        }
+    }
+
+    fn flap(&self, _levee: &mut LeveeBgp) {
+        self.vtysh("clear bgp 127.0.0.1");
     }
 }
 
@@ -213,72 +238,9 @@ fn frr_interop() {
         println!("SKIPPED: {BGPD} is not installed; this test did not run");
         return;
     }
-    let dir = common::bgplab::scratch("frr");
     let f = Frr {
-        dir: dir.clone(),
+        dir: common::bgplab::scratch("frr"),
         port: free_port(),
     };
-    let bgpd = f.start(64500, 1);
-    let cfg = levee_config("frr", f.port, 64504, "");
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.established(1, 30);
-    assert_eq!(st["families"].as_array().unwrap().len(), 4, "{st}");
-
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&f);
-    for r in ROUTES {
-        levee.ok(&format!("withdraw {r}"));
-    }
-    all_gone(&f);
-
-    // A flap from FRR's side re-advertises the table.
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&f);
-    f.vtysh("clear bgp 127.0.0.1");
-    levee.established(2, 30);
-    all_present(&f);
-
-    // bgpd restarts.
-    bgpd.stop();
-    let bgpd = f.start(64500, 2);
-    levee.established(3, 30);
-    all_present(&f);
-
-    // Shutdown withdraws everything first.
-    levee.stop();
-    all_gone(&f);
-    bgpd.stop();
-
-    // FRR expects another AS.
-    let bgpd = f.start(65999, 3);
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.notification("received", 30);
-    assert_eq!(
-        (
-            &st["last_notification_received"]["code"],
-            &st["last_notification_received"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
-    assert!(st["last_error"].as_str().unwrap().contains("bad peer AS"));
-    drop(levee);
-    bgpd.stop();
-
-    // levee expects another AS.
-    let _bgpd = f.start(64500, 4);
-    let mut levee = LeveeBgp::start(&dir, &levee_config("frr", f.port, 65998, ""), &[]);
-    let st = levee.notification("sent", 30);
-    assert_eq!(
-        (
-            &st["last_notification_sent"]["code"],
-            &st["last_notification_sent"]["subcode"]
-        ),
-        (&2.into(), &2.into()),
-        "{st}"
-    );
+    interop(&f);
 }

@@ -8,9 +8,12 @@
 
 mod common;
 
-use common::bgplab::{Daemon, LeveeBgp, free_port, have_all, levee_config, output, poll, rules};
+use common::bgplab::{
+    Daemon, Lab, LeveeBgp, free_port, have_all, interop, levee_config, output, poll, rules,
+};
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
+use std::path::Path;
 
 fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
     let mut c = format!(
@@ -42,10 +45,6 @@ struct Gobgp {
 }
 
 impl Gobgp {
-    fn start(&self, peer_as: u32, n: u32) -> Daemon {
-        self.start_with(peer_as, n, "")
-    }
-
     fn start_with(&self, peer_as: u32, n: u32, password: &str) -> Daemon {
         let conf = self.dir.join(format!("gobgpd-{n}.toml"));
         std::fs::write(&conf, gobgpd_conf(self.port, peer_as, password)).unwrap();
@@ -134,35 +133,66 @@ const ROUTES: [&str; 6] = [
     rules::RTBH_V6,
 ];
 
-fn all_present(g: &Gobgp) {
-    for r in ROUTES {
-        let (family, network, attrs) = expected(r);
-        poll(&format!("{network} in gobgp's {family} RIB"), 20, |last| {
-            *last = g.rib(family);
-            let line = last.lines().find(|l| l.contains(&format!("{network} ")))?;
-            attrs
-                .iter()
-                .all(|a| line.contains(a.as_str()))
-                .then_some(())
-        });
+impl Lab for Gobgp {
+    fn name(&self) -> &'static str {
+        "gobgp"
     }
-}
-
-fn all_gone(g: &Gobgp) {
-    for family in ["ipv4-flowspec", "ipv6-flowspec", "ipv4", "ipv6"] {
-        poll(&format!("an empty {family} RIB"), 20, |last| {
-            *last = g.rib(family);
-            last.contains("Network not in table").then_some(())
-        });
+    fn dir(&self) -> &Path {
+        &self.dir
     }
-}
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn asn(&self) -> u32 {
+        64501
+    }
+    fn routes(&self) -> &'static [&'static str] {
+        &ROUTES
+    }
 
-fn notification(status: &serde_json::Value, which: &str) -> (u64, u64) {
-    let n = &status[which];
-    (
-        n["code"].as_u64().unwrap_or(0),
-        n["subcode"].as_u64().unwrap_or(0),
-    )
+    fn start(&self, peer_as: u32, n: u32) -> Daemon {
+        self.start_with(peer_as, n, "")
+    }
+
+    fn all_present(&self) {
+        for r in ROUTES {
+            let (family, network, attrs) = expected(r);
+            poll(&format!("{network} in gobgp's {family} RIB"), 20, |last| {
+                *last = self.rib(family);
+                let line = last.lines().find(|l| l.contains(&format!("{network} ")))?;
+                attrs
+                    .iter()
+                    .all(|a| line.contains(a.as_str()))
+                    .then_some(())
+            });
+        }
+    }
+
+    fn all_gone(&self) {
+        for family in ["ipv4-flowspec", "ipv6-flowspec", "ipv4", "ipv6"] {
+            poll(&format!("an empty {family} RIB"), 20, |last| {
+                *last = self.rib(family);
+                last.contains("Network not in table").then_some(())
+            });
+        }
+    }
+
+    fn with_routes(&self, levee: &mut LeveeBgp) {
+        let st = levee.status();
+        assert_eq!(st["routes_sent"], 6, "{st}");
+    }
+
+    /// GoBGP 3.10 leaves a passive neighbour idle after `neighbor reset`; disable and
+    /// enable flap it just the same.
+    fn flap(&self, levee: &mut LeveeBgp) {
+        self.cli(&["neighbor", "127.0.0.1", "disable"]);
+        poll("the session to drop", 20, |last| {
+            let s = levee.status();
+            *last = s.to_string();
+            (s["state"] != "Established").then_some(())
+        });
+        self.cli(&["neighbor", "127.0.0.1", "enable"]);
+    }
 }
 
 #[test]
@@ -170,95 +200,26 @@ fn gobgp_interop() {
     if !have_all(&["gobgpd", "gobgp"]) {
         return;
     }
-    let dir = common::bgplab::scratch("gobgp");
     let g = Gobgp {
-        dir: dir.clone(),
+        dir: common::bgplab::scratch("gobgp"),
         port: free_port(),
         api: free_port(),
     };
-    let gobgpd = g.start(64500, 1);
-    let cfg = levee_config("gobgp", g.port, 64501, "");
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.established(1, 30);
-    assert_eq!(st["families"].as_array().unwrap().len(), 4, "{st}");
-
-    // Every component and action arrives as meant.
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&g);
-    let st = levee.status();
-    assert_eq!(st["routes_sent"], 6, "{st}");
-
-    // Withdrawals remove them.
-    for r in ROUTES {
-        levee.ok(&format!("withdraw {r}"));
-    }
-    all_gone(&g);
-
-    // A flap (gobgp resets the session) re-advertises them.
-    for r in ROUTES {
-        levee.ok(&format!("announce {r}"));
-    }
-    all_present(&g);
-    // (GoBGP 3.10 leaves a passive neighbour idle after `neighbor reset`; disable and
-    // enable flap it just the same.)
-    g.cli(&["neighbor", "127.0.0.1", "disable"]);
-    poll("the session to drop", 20, |last| {
-        let s = levee.status();
-        *last = s.to_string();
-        (s["state"] != "Established").then_some(())
-    });
-    g.cli(&["neighbor", "127.0.0.1", "enable"]);
-    levee.established(2, 30);
-    all_present(&g);
-
-    // gobgpd restarts: levee reconnects and sends the table again.
-    gobgpd.stop();
-    let gobgpd = g.start(64500, 2);
-    levee.established(3, 30);
-    all_present(&g);
-
-    // Shutdown withdraws everything before the Cease.
-    let stopped = levee.stop();
-    assert_eq!(stopped["status"][0]["routes_sent"], 6, "{stopped}");
-    all_gone(&g);
-    let log = std::fs::read_to_string(dir.join("gobgpd-2.log")).unwrap();
+    let ran = interop(&g);
+    assert_eq!(
+        ran.stopped["status"][0]["routes_sent"], 6,
+        "{}",
+        ran.stopped
+    );
+    // The shutdown communication reached gobgpd.
+    let log = std::fs::read_to_string(g.dir.join("gobgpd-2.log")).unwrap();
     assert!(log.contains("levee is shutting down"), "{log}");
-    gobgpd.stop();
-
-    // gobgpd expects another AS: it refuses our OPEN with Bad Peer AS.
-    let gobgpd = g.start(65999, 3);
-    let mut levee = LeveeBgp::start(&dir, &cfg, &[]);
-    let st = levee.notification("received", 30);
-    assert_eq!(notification(&st, "last_notification_received"), (2, 2));
-    assert!(
-        st["last_error"].as_str().unwrap().contains("bad peer AS"),
-        "{st}"
-    );
-    drop(levee);
-    gobgpd.stop();
-
-    // levee expects another AS: it answers GoBGP's OPEN with Bad Peer AS.
-    let gobgpd = g.start(64500, 4);
-    let wrong = levee_config("gobgp", g.port, 65998, "");
-    let mut levee = LeveeBgp::start(&dir, &wrong, &[]);
-    let st = levee.notification("sent", 30);
-    assert_eq!(notification(&st, "last_notification_sent"), (2, 2));
-    assert!(
-        st["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("peer AS is not the configured one"),
-        "{st}"
-    );
-    drop(levee);
-    gobgpd.stop();
+    ran.daemon.stop();
 
     // TCP MD5 (RFC 2385) with gobgpd's auth-password.
     let _gobgpd = g.start_with(64500, 5, "lab-secret");
     let md5 = levee_config("gobgp", g.port, 64501, "      md5_password: lab-secret\n");
-    let mut levee = LeveeBgp::start(&dir, &md5, &["-a", rules::RTBH_V4]);
+    let mut levee = LeveeBgp::start(&g.dir, &md5, &["-a", rules::RTBH_V4]);
     levee.established(1, 30);
     let (family, network, _) = expected(rules::RTBH_V4);
     poll("the route over an MD5 session", 20, |last| {
