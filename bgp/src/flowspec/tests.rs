@@ -207,74 +207,13 @@ fn malformed_input_is_an_error() {
 /// Random rules survive encode → decode unchanged, and random bytes never panic.
 #[test]
 fn round_trip_and_noise() {
+    use crate::testrng::{Shape, random_rule};
     let mut rnd = crate::testrng::xorshift(0x2545_f491_4f6c_dd1du64);
     for _ in 0..2_000 {
-        let afi = if rnd() % 2 == 0 { Afi::Ipv4 } else { Afi::Ipv6 };
-        let mut comps = Vec::new();
-        for t in 1..=13u8 {
-            if rnd() % 3 != 0 || (t == 13 && afi == Afi::Ipv4) {
-                continue;
-            }
-            let n = 1 + rnd() as usize % 3;
-            let num: Vec<NumericOp> = (0..n)
-                .map(|i| NumericOp {
-                    and: i > 0 && rnd() % 2 == 0,
-                    lt: rnd() % 2 == 0,
-                    gt: rnd() % 2 == 0,
-                    eq: rnd() % 2 == 0,
-                    value: rnd() >> (rnd() % 64),
-                })
-                .collect();
-            let bm: Vec<BitmaskOp> = (0..n)
-                .map(|i| BitmaskOp {
-                    and: i > 0 && rnd() % 2 == 0,
-                    not: rnd() % 2 == 0,
-                    match_all: rnd() % 2 == 0,
-                    value: rnd() as u16,
-                })
-                .collect();
-            let bits: u8 = if afi == Afi::Ipv4 { 32 } else { 128 };
-            let len = (rnd() % (u64::from(bits) + 1)) as u8;
-            let offset = if afi == Afi::Ipv6 {
-                (rnd() % (u64::from(len) + 1)) as u8
-            } else {
-                0
-            };
-            let raw = u128::from(rnd()) << 64 | u128::from(rnd());
-            let keep = u32::from(len - offset);
-            let pattern = if keep == 0 {
-                0
-            } else {
-                (raw >> (128 - keep)) << (128 - keep) >> offset
-            };
-            let addr = match afi {
-                Afi::Ipv4 => IpAddr::V4(((pattern >> 96) as u32).into()),
-                Afi::Ipv6 => IpAddr::V6(pattern.into()),
-            };
-            let p = Prefix { addr, len, offset };
-            comps.push(match t {
-                1 => Component::DestinationPrefix(p),
-                2 => Component::SourcePrefix(p),
-                3 => Component::Protocol(num),
-                4 => Component::Port(num),
-                5 => Component::DestinationPort(num),
-                6 => Component::SourcePort(num),
-                7 => Component::IcmpType(num),
-                8 => Component::IcmpCode(num),
-                9 => Component::TcpFlags(bm),
-                10 => Component::PacketLength(num),
-                11 => Component::Dscp(num),
-                12 => Component::Fragment(bm),
-                _ => Component::FlowLabel(num),
-            });
-        }
-        if comps.is_empty() {
+        let Some(rule) = random_rule(&mut rnd, Shape::Wire) else {
             continue;
-        }
-        let rule = FlowSpec {
-            afi,
-            components: comps,
         };
+        let afi = rule.afi;
         let bytes = rule.to_bytes().unwrap();
         let (back, used) = FlowSpec::decode(&bytes, afi).unwrap();
         assert_eq!((back, used), (rule.clone(), bytes.len()), "{rule}");

@@ -462,79 +462,14 @@ fn route_text_errors_name_the_word() {
 /// Random in-range rules print and parse back to themselves.
 #[test]
 fn route_text_round_trip() {
+    use crate::testrng::{Shape, random_rule};
     let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..3_000 {
-        let afi = if rnd() % 2 == 0 { Afi::Ipv4 } else { Afi::Ipv6 };
-        let mut comps = Vec::new();
-        for t in 1..=13u8 {
-            if rnd() % 3 != 0 || (t == 13 && afi == Afi::Ipv4) {
-                continue;
-            }
-            let max: u64 = match t {
-                3 | 7 | 8 => 255,
-                11 => 63,
-                13 => 0xf_ffff,
-                _ => 65535,
-            };
-            let n = 1 + rnd() as usize % 3;
-            let num: Vec<NumericOp> = (0..n)
-                .map(|i| {
-                    let (lt, gt, eq) = (rnd() % 2 == 0, rnd() % 2 == 0, rnd() % 2 == 0);
-                    let constant = lt == gt && gt == eq;
-                    NumericOp {
-                        and: i > 0 && rnd() % 2 == 0,
-                        lt,
-                        gt,
-                        eq,
-                        value: if constant { 0 } else { rnd() % (max + 1) },
-                    }
-                })
-                .collect();
-            let bm: Vec<BitmaskOp> = (0..n)
-                .map(|i| BitmaskOp {
-                    and: i > 0 && rnd() % 2 == 0,
-                    not: rnd() % 2 == 0,
-                    match_all: rnd() % 2 == 0,
-                    value: rnd() as u16,
-                })
-                .collect();
-            let bits: u8 = if afi == Afi::Ipv4 { 32 } else { 128 };
-            let len = (rnd() % (u64::from(bits) + 1)) as u8;
-            let raw = u128::from(rnd()) << 64 | u128::from(rnd());
-            let addr = match afi {
-                Afi::Ipv4 => IpAddr::V4(((raw >> 96) as u32).into()),
-                Afi::Ipv6 => IpAddr::V6(raw.into()),
-            };
-            let p = IpPrefix::new(addr, len).unwrap();
-            let p = Prefix {
-                addr: p.addr,
-                len,
-                offset: 0,
-            };
-            comps.push(match t {
-                1 => Component::DestinationPrefix(p),
-                2 => Component::SourcePrefix(p),
-                3 => Component::Protocol(num),
-                4 => Component::Port(num),
-                5 => Component::DestinationPort(num),
-                6 => Component::SourcePort(num),
-                7 => Component::IcmpType(num),
-                8 => Component::IcmpCode(num),
-                9 => Component::TcpFlags(bm),
-                10 => Component::PacketLength(num),
-                11 => Component::Dscp(num),
-                12 => Component::Fragment(bm),
-                _ => Component::FlowLabel(num),
-            });
-        }
-        if comps.is_empty() {
+        let Some(rule) = random_rule(&mut rnd, Shape::Text) else {
             continue;
-        }
+        };
         let r = RouteText {
-            nlri: Nlri::Flow(FlowSpec {
-                afi,
-                components: comps,
-            }),
+            nlri: Nlri::Flow(rule),
             attrs: Attrs {
                 extended_communities: vec![Action::Mark { dscp: 3 }.to_bytes()],
                 ..Attrs::default()
