@@ -23,7 +23,7 @@ pub(super) fn canonical(a: IpAddr) -> IpAddr {
 pub(super) fn start(
     addr: SocketAddr,
     peers: &[PeerConfig],
-    routes: Vec<(IpAddr, mpsc::Sender<Command>)>,
+    senders: Vec<mpsc::Sender<Command>>,
     events: broadcast::Sender<Event>,
 ) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     let v6 = addr.is_ipv6();
@@ -40,19 +40,21 @@ pub(super) fn start(
     }
     // Our SYN-ACK must leave with TTL 255 for a GTSM peer to accept it; the minimum on
     // arrival is set per connection once the peer is known.
-    if let Some(hops) = peers.iter().filter_map(|p| p.ttl_security).max()
-        && peers.iter().all(|p| p.ttl_security.is_some())
-    {
-        sys::set_gtsm(sock.as_fd(), v6, hops)?;
-    } else if peers.iter().any(|p| p.ttl_security.is_some()) {
-        let fd = sock.as_fd();
-        sys::set_gtsm(fd, v6, 255)?;
+    // A minimum on the listener itself would also turn away peers without GTSM, so it
+    // is set there (to the loosest one) only when every peer uses GTSM.
+    if let Some(loosest) = peers.iter().filter_map(|p| p.ttl_security).max() {
+        let all = peers.iter().all(|p| p.ttl_security.is_some());
+        sys::set_gtsm(sock.as_fd(), v6, if all { loosest } else { 255 })?;
     }
     sock.bind(addr)?;
     let listener = sock.listen(128)?;
     let bound = listener.local_addr()?;
-    let gtsm: Vec<(IpAddr, Option<u8>)> =
-        peers.iter().map(|p| (p.address, p.ttl_security)).collect();
+    // Per peer address: its GTSM hops and its task.
+    let routes: Vec<(IpAddr, Option<u8>, mpsc::Sender<Command>)> = peers
+        .iter()
+        .zip(senders)
+        .map(|(p, tx)| (p.address, p.ttl_security, tx))
+        .collect();
     let task = tokio::spawn(async move {
         loop {
             let (stream, from) = match listener.accept().await {
@@ -64,12 +66,12 @@ pub(super) fn start(
                 }
             };
             let ip = canonical(from.ip());
-            let Some((_, tx)) = routes.iter().find(|(a, _)| *a == ip) else {
+            let Some((_, gtsm, tx)) = routes.iter().find(|(a, _, _)| *a == ip) else {
                 tracing::warn!(%from, "BGP connection from an address that is not a peer: closed");
                 let _ = events.send(Event::UnknownPeer { from });
                 continue;
             };
-            if let Some((_, Some(hops))) = gtsm.iter().find(|(a, _)| *a == ip)
+            if let Some(hops) = gtsm
                 && let Err(e) = sys::set_gtsm(stream.as_fd(), v6, *hops)
             {
                 tracing::warn!(%from, error = %e, "cannot set GTSM on the connection: closed");

@@ -230,6 +230,7 @@ pub(crate) enum Command {
 }
 
 struct PeerHandle {
+    name: String,
     address: IpAddr,
     tx: mpsc::Sender<Command>,
     status: Arc<Mutex<PeerStatus>>,
@@ -278,6 +279,7 @@ impl Speaker {
                     .instrument(span),
             );
             peers.push(PeerHandle {
+                name: p.name.clone(),
                 address: p.address,
                 tx,
                 status,
@@ -286,9 +288,8 @@ impl Speaker {
         }
         let listener = match cfg.listen {
             Some(addr) => {
-                let routes: Vec<(IpAddr, mpsc::Sender<Command>)> =
-                    peers.iter().map(|h| (h.address, h.tx.clone())).collect();
-                let (bound, task) = listener::start(addr, &cfg.peers, routes, events.clone())
+                let senders = peers.iter().map(|h| h.tx.clone()).collect();
+                let (bound, task) = listener::start(addr, &cfg.peers, senders, events.clone())
                     .map_err(|source| SpeakerError::Listen { addr, source })?;
                 Some((bound, task))
             }
@@ -364,23 +365,15 @@ impl Speaker {
     /// Drops the session with `peer` (by name) with a Cease and lets it come back.
     /// Returns false if there is no such peer.
     pub async fn reset(&self, peer: &str, message: &str) -> bool {
-        for p in &self.peers {
-            let name = p
-                .status
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .name
-                .clone();
-            if name == peer {
-                let n = Notification {
-                    code: crate::message::CEASE,
-                    subcode: crate::message::ADMIN_RESET,
-                    data: Notification::shutdown(message).data,
-                };
-                return p.tx.send(Command::Reset(n)).await.is_ok();
-            }
-        }
-        false
+        let Some(p) = self.peers.iter().find(|p| p.name == peer) else {
+            return false;
+        };
+        let n = Notification {
+            code: crate::message::CEASE,
+            subcode: crate::message::ADMIN_RESET,
+            data: Notification::shutdown(message).data,
+        };
+        p.tx.send(Command::Reset(n)).await.is_ok()
     }
 
     /// Ends every session as `policy` says and stops the tasks. Waits at most `timeout`

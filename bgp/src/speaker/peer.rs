@@ -93,30 +93,8 @@ pub(super) async fn run(
         let deadline = p.timers.iter().flatten().min().copied();
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(Command::Changes(batch)) => {
-                    for c in batch.iter() {
-                        p.rib.apply(c.clone());
-                    }
-                    // Take every change already queued, so they pack together.
-                    let mut other = None;
-                    while let Ok(cmd) = rx.try_recv() {
-                        match cmd {
-                            Command::Changes(b) => b.iter().for_each(|c| p.rib.apply(c.clone())),
-                            cmd => {
-                                other = Some(cmd);
-                                break;
-                            }
-                        }
-                    }
-                    p.flush().await;
-                    if let Some(cmd) = other
-                        && p.command(cmd).await
-                    {
-                        return;
-                    }
-                }
                 Some(cmd) => {
-                    if p.command(cmd).await {
+                    if p.command(cmd, &mut rx).await {
                         return;
                     }
                 }
@@ -207,21 +185,32 @@ async fn open(
 }
 
 impl Peer {
-    /// Handles a command other than a batch of changes; true when the task should end.
-    async fn command(&mut self, cmd: Command) -> bool {
-        match cmd {
-            Command::Changes(batch) => {
-                for c in batch.iter() {
-                    self.rib.apply(c.clone());
+    /// Handles a command; true when the task should end. A batch of changes takes every
+    /// batch already queued behind it, so they pack into the same UPDATEs.
+    async fn command(&mut self, first: Command, rx: &mut mpsc::Receiver<Command>) -> bool {
+        let mut next = Some(first);
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Command::Changes(batch) => {
+                    batch.iter().for_each(|c| self.rib.apply(c.clone()));
+                    while let Ok(cmd) = rx.try_recv() {
+                        match cmd {
+                            Command::Changes(b) => b.iter().for_each(|c| self.rib.apply(c.clone())),
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.flush().await;
                 }
-                self.flush().await;
-            }
-            Command::Incoming(s) => self.incoming(s).await,
-            Command::Reset(n) => self.input(Input::Reset(n)).await,
-            Command::Shutdown(policy, ack) => {
-                self.shutdown(policy).await;
-                let _ = ack.send(());
-                return true;
+                Command::Incoming(s) => self.incoming(s).await,
+                Command::Reset(n) => self.input(Input::Reset(n)).await,
+                Command::Shutdown(policy, ack) => {
+                    self.shutdown(policy).await;
+                    let _ = ack.send(());
+                    return true;
+                }
             }
         }
         false
