@@ -15,11 +15,11 @@
 
 use crate::cli::BgpArgs;
 use crate::config::Config;
-use crate::config::bgp::family_name;
+use crate::config::bgp::{family_name, shutdown_policy};
 use anyhow::Context;
 use levee_bgp::message::Notification;
 use levee_bgp::rib::{Nlri, RouteText};
-use levee_bgp::speaker::{Event, PeerStatus, ShutdownPolicy, Speaker};
+use levee_bgp::speaker::{Event, PeerStatus, Speaker};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::Arc;
@@ -191,10 +191,9 @@ pub async fn run(cfg: Config, args: &BgpArgs) -> anyhow::Result<()> {
     }
     let policy = match args.shutdown.as_deref() {
         None => bgp.shutdown.clone(),
-        Some("withdraw") => ShutdownPolicy::Withdraw("levee is shutting down".into()),
-        Some("cease") => ShutdownPolicy::Cease("levee is shutting down".into()),
-        Some("keep") => ShutdownPolicy::Keep,
-        Some(other) => anyhow::bail!("--shutdown {other:?}: expected withdraw, cease or keep"),
+        Some(name) => shutdown_policy(name, &bgp.shutdown_message).ok_or_else(|| {
+            anyhow::anyhow!("--shutdown {name:?}: expected withdraw, cease or keep")
+        })?,
     };
     let speaker = Speaker::start(bgp.speaker)
         .await

@@ -33,6 +33,8 @@ pub struct Bgp {
     pub speaker: SpeakerConfig,
     /// What `levee` does with its routes when it stops.
     pub shutdown: ShutdownPolicy,
+    /// The shutdown communication (RFC 9003), for a policy chosen on the command line.
+    pub shutdown_message: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,15 +110,26 @@ pub fn family_name(f: Family) -> String {
     }
 }
 
-const DEFAULT_HOLD: u64 = 90;
-const DEFAULT_RETRY: u64 = 5;
+const DEFAULT_HOLD: std::time::Duration = std::time::Duration::from_secs(90);
+const DEFAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+/// The shutdown communication when `bgp.shutdown_message` is not set.
+pub const DEFAULT_SHUTDOWN_MESSAGE: &str = "levee is shutting down";
+
+/// A shutdown policy by name (`withdraw`, `cease`, `keep`), with its message.
+pub fn shutdown_policy(name: &str, message: &str) -> Option<ShutdownPolicy> {
+    Some(match name {
+        "withdraw" => ShutdownPolicy::Withdraw(message.into()),
+        "cease" => ShutdownPolicy::Cease(message.into()),
+        "keep" => ShutdownPolicy::Keep,
+        _ => return None,
+    })
+}
 const DEFAULT_MAX_PREFIXES: usize = 10_000;
 
 pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Option<Bgp> {
+    // Each takes the key (if given) and what applies when it is not.
     let hold = |d: &Option<Spanned<Duration>>, ctx: &mut super::detection::Ctx<'_>, dflt| {
-        let Some(d) = d else {
-            return std::time::Duration::from_secs(dflt);
-        };
+        let Some(d) = d else { return dflt };
         let s = d.value.secs();
         if s != 0 && s < 3 || s > 65535 {
             ctx.err(
@@ -127,9 +140,7 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
         std::time::Duration::from_secs(s)
     };
     let retry = |d: &Option<Spanned<Duration>>, ctx: &mut super::detection::Ctx<'_>, dflt| {
-        let Some(d) = d else {
-            return std::time::Duration::from_secs(dflt);
-        };
+        let Some(d) = d else { return dflt };
         if d.value.0 < 100_000 {
             ctx.err(d, "a connect-retry interval of at least 100ms");
         }
@@ -143,19 +154,15 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
     }
     let hold_time = hold(&raw.hold_time, ctx, DEFAULT_HOLD);
     let connect_retry = retry(&raw.connect_retry, ctx, DEFAULT_RETRY);
-    let message = raw
+    let shutdown_message = raw
         .shutdown_message
-        .unwrap_or_else(|| "levee is shutting down".into());
-    let shutdown = match raw.shutdown.as_ref().map(|s| s.value.as_str()) {
-        None | Some("withdraw") => ShutdownPolicy::Withdraw(message),
-        Some("cease") => ShutdownPolicy::Cease(message),
-        Some("keep") => ShutdownPolicy::Keep,
-        Some(_) => {
-            if let Some(s) = &raw.shutdown {
-                ctx.err(s, "one of withdraw, cease or keep");
-            }
-            ShutdownPolicy::Withdraw(message)
-        }
+        .unwrap_or_else(|| DEFAULT_SHUTDOWN_MESSAGE.into());
+    let shutdown = match &raw.shutdown {
+        None => ShutdownPolicy::Withdraw(shutdown_message.clone()),
+        Some(s) => shutdown_policy(&s.value, &shutdown_message).unwrap_or_else(|| {
+            ctx.err(s, "one of withdraw, cease or keep");
+            ShutdownPolicy::Withdraw(shutdown_message.clone())
+        }),
     };
     let mut peers: Vec<PeerConfig> = Vec::new();
     for p in raw.peers {
@@ -226,14 +233,8 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
             local_as: p.local_as.unwrap_or(raw.local_as.value),
             remote_as: p.remote_as.value,
             router_id: raw.router_id,
-            hold_time: match &p.hold_time {
-                Some(_) => hold(&p.hold_time, ctx, DEFAULT_HOLD),
-                None => hold_time,
-            },
-            connect_retry: match &p.connect_retry {
-                Some(_) => retry(&p.connect_retry, ctx, DEFAULT_RETRY),
-                None => connect_retry,
-            },
+            hold_time: hold(&p.hold_time, ctx, hold_time),
+            connect_retry: retry(&p.connect_retry, ctx, connect_retry),
             families,
             passive: p.passive,
             md5_password: p.md5_password.map(|k| k.value),
@@ -255,5 +256,6 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
     Some(Bgp {
         speaker: SpeakerConfig { listen, peers },
         shutdown,
+        shutdown_message,
     })
 }

@@ -167,3 +167,41 @@ fn detection_errors_name_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn bgp_section_parses_and_rejects_with_locations() {
+    let ok = "bgp:\n  local_as: 64500\n  router_id: 192.0.2.10\n  shutdown: cease\n  \
+              shutdown_message: bye\n  hold_time: 30s\n  peers:\n    - name: edge1\n      \
+              address: 192.0.2.1\n      remote_as: 64501\n      hold_time: 9s\n    - name: edge2\n      \
+              address: 2001:db8::1\n      remote_as: 64500\n      passive: true\n      \
+              families: [ipv6-flowspec]\n";
+    let b = Config::parse(ok, "t.yaml").unwrap().bgp.unwrap();
+    assert_eq!(
+        b.shutdown,
+        levee_bgp::speaker::ShutdownPolicy::Cease("bye".into())
+    );
+    let [e1, e2] = &b.speaker.peers[..] else {
+        panic!()
+    };
+    assert_eq!(
+        (e1.hold_time.as_secs(), e2.hold_time.as_secs()),
+        (9, 30),
+        "per-peer override, else the section's"
+    );
+    assert_eq!(e1.families.len(), 4);
+    assert_eq!(e2.families, vec![levee_bgp::message::Family::IPV6_FLOWSPEC]);
+    // A passive peer opens the default listener.
+    assert_eq!(b.speaker.listen, Some("[::]:179".parse().unwrap()));
+
+    let e = err(&ok.replace("shutdown: cease", "shutdown: vanish"));
+    assert!(
+        e.contains("t.yaml:4:13: bgp.shutdown: one of withdraw, cease or keep"),
+        "{e}"
+    );
+    let e = err(&ok.replace("hold_time: 9s", "hold_time: 2s"));
+    assert!(e.contains("hold time is 0 (no keepalives) or 3 s"), "{e}");
+    let e = err(&ok.replace("[ipv6-flowspec]", "[ipv6-multicast]"));
+    assert!(e.contains("ipv4-flowspec, ipv6-flowspec"), "{e}");
+    let e = err(&ok.replace("name: edge2", "name: edge1"));
+    assert!(e.contains("peer name \"edge1\" is used twice"), "{e}");
+}

@@ -340,24 +340,28 @@ fn community_value(s: &str) -> Option<u32> {
     Some(u32::from(a.parse::<u16>().ok()?) << 16 | u32::from(b.parse::<u16>().ok()?))
 }
 
+/// A rate: finite and not negative.
+fn rate(w: &mut Words<'_>, expected: &'static str) -> Result<f32, TextError> {
+    let rate: f32 = w.value(expected)?;
+    if rate.is_finite() && rate >= 0.0 {
+        Ok(rate)
+    } else {
+        Err(w.err(expected))
+    }
+}
+
 fn attribute(w: &mut Words<'_>, word: &str, a: &mut Attrs) -> Result<(), TextError> {
     let mut ext = |x: Action| a.extended_communities.push(x.to_bytes());
     match word {
         "discard" => ext(Action::DISCARD),
-        "rate-limit" => {
-            let rate: f32 = w.value("a rate in bytes per second")?;
-            if !(rate.is_finite() && rate >= 0.0) {
-                return Err(w.err("a rate in bytes per second"));
-            }
-            ext(Action::RateBytes { asn: 0, rate })
-        }
-        "rate-limit-packets" => {
-            let rate: f32 = w.value("a rate in packets per second")?;
-            if !(rate.is_finite() && rate >= 0.0) {
-                return Err(w.err("a rate in packets per second"));
-            }
-            ext(Action::RatePackets { asn: 0, rate })
-        }
+        "rate-limit" => ext(Action::RateBytes {
+            asn: 0,
+            rate: rate(w, "a rate in bytes per second")?,
+        }),
+        "rate-limit-packets" => ext(Action::RatePackets {
+            asn: 0,
+            rate: rate(w, "a rate in packets per second")?,
+        }),
         "action" => {
             const E: &str = "sample, terminal or sample-terminal";
             let (sample, terminal) = match w.next().ok_or_else(|| w.end(E))? {
