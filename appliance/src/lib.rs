@@ -18,5 +18,6 @@ pub mod cli;
 pub mod config;
 pub mod detection;
 pub mod flows;
+pub mod mitigate;
 pub mod run;
 pub mod speaker;

@@ -26,10 +26,14 @@ pub(crate) enum Shape {
 /// A random rule with each component type present with probability 1/3 (`None` when
 /// none was drawn).
 pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option<FlowSpec> {
-    let afi = if rnd() % 2 == 0 { Afi::Ipv4 } else { Afi::Ipv6 };
+    let afi = if rnd().is_multiple_of(2) {
+        Afi::Ipv4
+    } else {
+        Afi::Ipv6
+    };
     let mut components = Vec::new();
     for t in 1..=13u8 {
-        if rnd() % 3 != 0 || (t == 13 && afi == Afi::Ipv4) {
+        if !rnd().is_multiple_of(3) || (t == 13 && afi == Afi::Ipv4) {
             continue;
         }
         let max: u64 = match (shape, t) {
@@ -42,14 +46,18 @@ pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option
         let n = 1 + rnd() as usize % 3;
         let num: Vec<NumericOp> = (0..n)
             .map(|i| {
-                let (lt, gt, eq) = (rnd() % 2 == 0, rnd() % 2 == 0, rnd() % 2 == 0);
+                let (lt, gt, eq) = (
+                    rnd().is_multiple_of(2),
+                    rnd().is_multiple_of(2),
+                    rnd().is_multiple_of(2),
+                );
                 let value = match shape {
                     Shape::Text if lt == gt && gt == eq => 0,
                     Shape::Text => rnd() % (max + 1),
                     Shape::Wire => rnd() >> (rnd() % 64),
                 };
                 NumericOp {
-                    and: i > 0 && rnd() % 2 == 0,
+                    and: i > 0 && rnd().is_multiple_of(2),
                     lt,
                     gt,
                     eq,
@@ -59,9 +67,9 @@ pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option
             .collect();
         let bm: Vec<BitmaskOp> = (0..n)
             .map(|i| BitmaskOp {
-                and: i > 0 && rnd() % 2 == 0,
-                not: rnd() % 2 == 0,
-                match_all: rnd() % 2 == 0,
+                and: i > 0 && rnd().is_multiple_of(2),
+                not: rnd().is_multiple_of(2),
+                match_all: rnd().is_multiple_of(2),
                 value: rnd() as u16,
             })
             .collect();

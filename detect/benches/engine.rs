@@ -52,7 +52,7 @@ fn records(n: usize, ips: u32, seed: u64) -> Vec<FlowRecord> {
             let mut r = FlowRecord::blank(T0 + i as u64, exporter, FlowType::Sflow);
             let x = rnd();
             // Half the records to 1 % of the IPs, the rest uniform.
-            let ip = if x % 2 == 0 {
+            let ip = if x.is_multiple_of(2) {
                 (x >> 8) as u32 % (ips / 100).max(1)
             } else {
                 (x >> 8) as u32 % ips

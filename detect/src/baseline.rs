@@ -127,13 +127,13 @@ mod tests {
             let mut expect = Rates::default();
             let scale = 10u64.pow(round % 9);
             for _ in 0..1_000 {
-                if rnd() % 7 == 0 {
+                if rnd().is_multiple_of(7) {
                     continue; // a second under attack: not learned
                 }
                 let s = (rnd() % (scale * 10), rnd() % (scale * 80_000));
                 b.learn(Rates { pps: s.0, bps: s.1 });
                 learned.push(s);
-                if learned.len() % usize::from(RECOMPUTE_EVERY) == 0 {
+                if learned.len().is_multiple_of(usize::from(RECOMPUTE_EVERY)) {
                     let last: Vec<_> = learned.iter().rev().take(SAMPLES).copied().collect();
                     let pps: Vec<u64> = last.iter().map(|s| s.0).collect();
                     let bps: Vec<u64> = last.iter().map(|s| s.1).collect();

@@ -189,7 +189,7 @@ mod tests {
             all.push((net, i));
         }
         for _ in 0..20_000 {
-            let addr: IpAddr = if rnd() % 2 == 0 {
+            let addr: IpAddr = if rnd().is_multiple_of(2) {
                 IpAddr::V4((0xc000_0000 | (rnd() as u32 & 0x00ff_ffff)).into())
             } else {
                 IpAddr::V6(

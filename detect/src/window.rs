@@ -114,7 +114,7 @@ mod tests {
             let mut t = 1_000_000_000 + rnd() % 1_000_000;
             for _ in 0..3_000 {
                 // Mostly small steps, sometimes a gap of seconds.
-                t += if rnd() % 50 == 0 {
+                t += if rnd().is_multiple_of(50) {
                     rnd() % 3_000_000
                 } else {
                     rnd() % 20_000

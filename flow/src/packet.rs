@@ -129,10 +129,11 @@ pub fn parse_ipv4(p: &[u8]) -> Option<PacketInfo> {
         fragment: more_fragments || offset != 0,
     };
     // Only the first fragment carries the transport header.
-    if offset == 0 && ihl >= 20 {
-        if let Some(l4) = p.get(ihl..) {
-            parse_transport(&mut info, l4);
-        }
+    if offset == 0
+        && ihl >= 20
+        && let Some(l4) = p.get(ihl..)
+    {
+        parse_transport(&mut info, l4);
     }
     Some(info)
 }
@@ -194,10 +195,8 @@ pub fn parse_ipv6(p: &[u8]) -> Option<PacketInfo> {
             _ => break,
         }
     }
-    if transport {
-        if let Some(l4) = p.get(at..) {
-            parse_transport(&mut info, l4);
-        }
+    if transport && let Some(l4) = p.get(at..) {
+        parse_transport(&mut info, l4);
     }
     Some(info)
 }
@@ -210,10 +209,10 @@ fn parse_transport(info: &mut PacketInfo, l4: &[u8]) {
                 info.src_port = u16::from_be_bytes([l4[0], l4[1]]);
                 info.dst_port = u16::from_be_bytes([l4[2], l4[3]]);
             }
-            if info.protocol == 6 {
-                if let Some(&flags) = l4.get(13) {
-                    info.tcp_flags = flags;
-                }
+            if info.protocol == 6
+                && let Some(&flags) = l4.get(13)
+            {
+                info.tcp_flags = flags;
             }
         }
         1 | 58 if l4.len() >= 2 => {

@@ -38,10 +38,10 @@ impl ConfigError {
             .unwrap_or((0, 0));
         let path = key_path(src, line as usize, column as usize);
         let mut message = first_line(&e.to_string());
-        if let Some(hint) = hint(&path) {
-            if !message.contains("expected") {
-                message = format!("{message}: expected {hint}");
-            }
+        if let Some(hint) = hint(&path)
+            && !message.contains("expected")
+        {
+            message = format!("{message}: expected {hint}");
         }
         ConfigError {
             file: file.to_string(),

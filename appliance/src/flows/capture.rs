@@ -84,7 +84,7 @@ pub fn start(
                     seen += 1;
                     drained += 1;
                     counters.mirror_packets.fetch_add(1, Relaxed);
-                    if sampling > 1 && seen % u64::from(sampling) != 0 {
+                    if sampling > 1 && !seen.is_multiple_of(u64::from(sampling)) {
                         continue;
                     }
                     let ts = p.header.ts;

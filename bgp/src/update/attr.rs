@@ -251,7 +251,7 @@ pub(super) fn decode(
         5 if v.len() == 4 => Attribute::LocalPref(u32_of(v)),
         // LOCAL_PREF from an eBGP peer is ignored anyway: discarding is safe.
         5 => return Err(err(Discard)),
-        8 if !v.is_empty() && v.len() % 4 == 0 => {
+        8 if !v.is_empty() && v.len().is_multiple_of(4) => {
             Attribute::Communities(v.chunks(4).map(u32_of).collect())
         }
         8 => return Err(err(TreatAsWithdraw)),
@@ -281,14 +281,14 @@ pub(super) fn decode(
                 withdrawn: rest.to_vec(),
             }
         }
-        16 if !v.is_empty() && v.len() % 8 == 0 => Attribute::ExtCommunities(
+        16 if !v.is_empty() && v.len().is_multiple_of(8) => Attribute::ExtCommunities(
             v.chunks(8)
                 .map(|c| c.try_into().expect("8 octets"))
                 .collect(),
         ),
         16 => return Err(err(TreatAsWithdraw)),
         17 => Attribute::As4Path(segments(v, 4).ok_or(err(Discard))?),
-        32 if !v.is_empty() && v.len() % 12 == 0 => Attribute::LargeCommunities(
+        32 if !v.is_empty() && v.len().is_multiple_of(12) => Attribute::LargeCommunities(
             v.chunks(12)
                 .map(|c| [u32_of(&c[..4]), u32_of(&c[4..8]), u32_of(&c[8..])])
                 .collect(),

@@ -159,7 +159,7 @@ fn noise_never_panics() {
             m[i] = rnd() as u8;
         }
         let cut = rnd() as usize % (m.len() + 1);
-        let _ = Update::decode(&m[..cut], rnd() % 2 == 0);
+        let _ = Update::decode(&m[..cut], rnd().is_multiple_of(2));
         let _ = Update::decode(&m, true);
     }
 }

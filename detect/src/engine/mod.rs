@@ -446,7 +446,7 @@ impl Engine {
                 });
             }
             n.breakdown.decay();
-            if now_s % 60 == 0 && n.ttl_usual.samples() > 100_000 {
+            if now_s.is_multiple_of(60) && n.ttl_usual.samples() > 100_000 {
                 n.ttl_usual.decay();
             }
         }

@@ -22,7 +22,7 @@ impl Xdr {
     }
     pub(crate) fn opaque(self, b: &[u8]) -> Self {
         let mut s = self.u32(b.len() as u32).bytes(b);
-        while s.0.len() % 4 != 0 {
+        while !s.0.len().is_multiple_of(4) {
             s.0.push(0);
         }
         s

@@ -139,10 +139,10 @@ impl TemplateCache {
 
     /// Withdraws one template (RFC 7011 §8.1).
     pub(crate) fn withdraw(&mut self, key: DomainKey, id: u16) {
-        if let Some(d) = self.domains.get_mut(&key) {
-            if d.templates.remove(&id).is_some() {
-                self.templates_total -= 1;
-            }
+        if let Some(d) = self.domains.get_mut(&key)
+            && d.templates.remove(&id).is_some()
+        {
+            self.templates_total -= 1;
         }
     }
 

@@ -1,0 +1,749 @@
+//! The mitigation engine, sans-IO: incident events, operator requests and time in;
+//! route announcements and withdrawals out. It never reads a clock and does no I/O, so
+//! tests drive it with explicit time and the daemon with the wall clock.
+
+use super::settings::{Level, Network, Settings};
+use super::signature::{Signature, Target, applies, routes};
+use ipnet::IpNet;
+use levee_bgp::flowspec::Component;
+use levee_bgp::rib::{Nlri, RouteText};
+use levee_detect::{Event, EventKind};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// A mitigation's id (unique across restarts: the store hands out the first one).
+pub type Id = u64;
+
+/// Who keeps a route announced. A route goes when its last holder lets go of it or its
+/// TTL runs out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Holder {
+    /// The escalation of an attacked target.
+    Auto(Target),
+    /// An operator (`levee mitigate add`).
+    Manual,
+}
+
+/// Where a mitigation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The detection engine's incident.
+    Auto,
+    /// An operator.
+    Manual,
+}
+
+impl Origin {
+    /// Name in logs, the store and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Auto => "auto",
+            Origin::Manual => "manual",
+        }
+    }
+}
+
+/// One announced route and its lifecycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mitigation {
+    /// Id.
+    pub id: Id,
+    /// The route.
+    pub route: RouteText,
+    /// The victim: an address, a network's name, or a manual route's destination.
+    pub victim: String,
+    /// The protected network it is in.
+    pub network: String,
+    /// The escalation level it belongs to (`None`: a manual route given as text).
+    pub level: Option<Level>,
+    /// Who asked first.
+    pub origin: Origin,
+    /// The incident that led to it.
+    pub incident: Option<u64>,
+    /// When it was created (µs since the Unix epoch).
+    pub created_us: u64,
+    /// When it expires unless extended.
+    pub expires_us: u64,
+    /// Monitor mode: decided, never announced.
+    pub dry_run: bool,
+    /// Who keeps it.
+    pub holders: BTreeSet<Holder>,
+}
+
+/// Why a route was withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawReason {
+    /// Its TTL ran out after the attack ended.
+    Expired,
+    /// An operator withdrew it.
+    Manual,
+    /// Replaced by a higher level's routes.
+    Escalated,
+    /// Replaced by a lower level's routes.
+    Deescalated,
+    /// The attack's classification changed; replaced by routes for the new one.
+    Reclassified,
+}
+
+impl WithdrawReason {
+    /// Name in logs and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithdrawReason::Expired => "expired",
+            WithdrawReason::Manual => "manual",
+            WithdrawReason::Escalated => "escalated",
+            WithdrawReason::Deescalated => "deescalated",
+            WithdrawReason::Reclassified => "reclassified",
+        }
+    }
+}
+
+/// Why the engine did not act.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The victim is in the safelist.
+    #[error("{0} is safelisted: never mitigated")]
+    Safelisted(String),
+    /// The victim is not in a protected network.
+    #[error("{0} is not inside a protected network")]
+    NotProtected(String),
+    /// A withdrawal is recent.
+    #[error("{0} is in its cooldown after a withdrawal")]
+    Cooldown(String),
+    /// Too many active mitigations.
+    #[error("the cap of {limit} active mitigations {scope} is reached")]
+    Cap {
+        /// The cap.
+        limit: usize,
+        /// "in total" or "in network NAME".
+        scope: String,
+    },
+    /// A manual route that does not name a destination.
+    #[error("a mitigation must match a destination prefix")]
+    NoDestination,
+    /// No mitigation with that id.
+    #[error("no active mitigation {0}")]
+    Unknown(Id),
+    /// A level that is disabled or has no route for the target.
+    #[error("level {0} has no route for {1}")]
+    NoRoute(Level, String),
+}
+
+/// What the engine decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Announce a route (new, or with new attributes).
+    Announce(Mitigation),
+    /// Withdraw a route.
+    Withdraw(Mitigation, WithdrawReason),
+    /// A route's expiry moved (the attack goes on).
+    Extend {
+        /// The mitigation.
+        id: Id,
+        /// Its new expiry.
+        expires_us: u64,
+    },
+    /// A target changed level.
+    Level {
+        /// The victim.
+        victim: String,
+        /// Its network.
+        network: String,
+        /// The incident.
+        incident: u64,
+        /// Level before.
+        from: Option<Level>,
+        /// Level now.
+        to: Level,
+    },
+    /// A decision not to act (reported once per incident and reason).
+    Skip {
+        /// The victim.
+        victim: String,
+        /// The incident.
+        incident: u64,
+        /// Why.
+        reason: Refusal,
+    },
+}
+
+/// Counters for /metrics and `levee mitigate list`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Routes announced.
+    pub announced: u64,
+    /// Routes withdrawn (any reason).
+    pub withdrawn: u64,
+    /// Of which by TTL expiry.
+    pub expired: u64,
+    /// Requests for a route already active (merged, not announced twice).
+    pub deduplicated: u64,
+    /// Escalations.
+    pub escalations: u64,
+    /// De-escalations.
+    pub deescalations: u64,
+    /// Refused: safelisted victims.
+    pub safelisted: u64,
+    /// Refused: cooldown.
+    pub cooldown: u64,
+    /// Refused: caps.
+    pub capped: u64,
+    /// Refused: outside the protected networks.
+    pub not_protected: u64,
+}
+
+/// Escalation state of one attacked target.
+#[derive(Debug, Clone)]
+struct Victim {
+    network: String,
+    sig: Signature,
+    incident: u64,
+    /// The incident is going on (its routes are extended).
+    active: bool,
+    level: Option<Level>,
+    /// Per level: since when the rate has been above its trigger.
+    above_since: [Option<u64>; 4],
+    /// Since when the rate has been below the current level's trigger.
+    below_since: Option<u64>,
+    /// The routes held at the current level.
+    routes: Vec<Nlri>,
+    /// The last refusal reported for this incident.
+    reported: Option<Refusal>,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Engine {
+    s: Settings,
+    routes: BTreeMap<Nlri, Mitigation>,
+    victims: HashMap<Target, Victim>,
+    cooldown: HashMap<Target, u64>,
+    /// Refusals reported per incident (so a refused incident does not log every second).
+    reported: HashMap<u64, Refusal>,
+    next_id: Id,
+    counters: Counters,
+}
+
+impl Engine {
+    /// An engine handing out ids from `first_id`.
+    pub fn new(s: Settings, first_id: Id) -> Engine {
+        Engine {
+            s,
+            routes: BTreeMap::new(),
+            victims: HashMap::new(),
+            cooldown: HashMap::new(),
+            reported: HashMap::new(),
+            next_id: first_id.max(1),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.s
+    }
+
+    /// Replaces the settings (a config reload). Active mitigations stay; the new
+    /// ladders apply from the next event.
+    pub fn set_settings(&mut self, s: Settings) {
+        self.s = s;
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Active mitigations, by route.
+    pub fn active(&self) -> impl Iterator<Item = &Mitigation> {
+        self.routes.values()
+    }
+
+    /// The current level of a victim (`None`: not mitigated).
+    pub fn level_of(&self, t: &Target) -> Option<Level> {
+        self.victims.get(t).and_then(|v| v.level)
+    }
+
+    fn network(&self, name: &str) -> Option<&Network> {
+        self.s.networks.iter().find(|n| n.name == name)
+    }
+
+    fn safelisted(&self, p: &IpNet) -> bool {
+        self.s
+            .safelist
+            .iter()
+            .any(|s| s.contains(p) || p.contains(s))
+    }
+
+    /// Takes an incident event at `now` (µs).
+    pub fn on_event(&mut self, now: u64, e: &Event) -> Vec<Output> {
+        let mut out = Vec::new();
+        let Some(net) = self.network(&e.network).cloned() else {
+            self.refuse(&mut out, e.id, Refusal::NotProtected(e.victim.to_string()));
+            return out;
+        };
+        let sig = Signature::from_event(e, &net.prefixes);
+        let key = sig.target.clone();
+        if e.kind == EventKind::End {
+            self.reported.remove(&e.id);
+            if let Some(v) = self.victims.get_mut(&key) {
+                v.active = false;
+                v.above_since = [None; 4];
+                v.below_since = None;
+            }
+            return out;
+        }
+        if let Target::Host(ip) = key
+            && self.safelisted(&IpNet::from(ip))
+        {
+            self.refuse(&mut out, e.id, Refusal::Safelisted(ip.to_string()));
+            return out;
+        }
+        if self.cooldown.get(&key).is_some_and(|&until| until > now) {
+            self.refuse(&mut out, e.id, Refusal::Cooldown(e.victim.to_string()));
+            return out;
+        }
+        let v = self.victims.entry(key.clone()).or_insert_with(|| Victim {
+            network: net.name.clone(),
+            sig: sig.clone(),
+            incident: e.id,
+            active: true,
+            level: None,
+            above_since: [None; 4],
+            below_since: None,
+            routes: Vec::new(),
+            reported: None,
+        });
+        v.active = true;
+        v.incident = e.id;
+        for l in Level::ALL {
+            let fires = net.ladder.level(l).trigger.fires(e.rate.pps, e.rate.bps);
+            let since = &mut v.above_since[l.index()];
+            *since = if fires { since.or(Some(now)) } else { None };
+        }
+        // The highest enabled level whose rate has held long enough.
+        let target = Level::ALL.into_iter().rev().find(|&l| {
+            let ls = net.ladder.level(l);
+            ls.enabled
+                && applies(l, &key)
+                && v.above_since[l.index()].is_some_and(|t| now.saturating_sub(t) >= ls.hold_us)
+        });
+        let lowest = Level::ALL
+            .into_iter()
+            .find(|&l| net.ladder.level(l).enabled && applies(l, &key));
+        let next = match (v.level, target) {
+            (None, t) => t,
+            (Some(c), Some(t)) if t > c => {
+                v.below_since = None;
+                Some(t)
+            }
+            (Some(c), t) if t < Some(c) => {
+                let since = *v.below_since.get_or_insert(now);
+                if now.saturating_sub(since) >= self.s.deescalate_after_us {
+                    v.below_since = None;
+                    t.or(lowest)
+                } else {
+                    Some(c)
+                }
+            }
+            (c, _) => {
+                v.below_since = None;
+                c
+            }
+        };
+        let reclassified = v.sig.vectors != sig.vectors || v.sig.target != sig.target;
+        let changed = next != v.level;
+        if changed || reclassified {
+            // The newest evidence shapes the routes of a new level.
+            v.sig = sig;
+        }
+        if let Some(level) = next
+            && (changed || (reclassified && v.level.is_some()))
+        {
+            self.transition(now, &key, level, &mut out);
+        }
+        // The attack goes on: the victim's routes live on.
+        let expires_us = now + self.s.ttl_us;
+        if let Some(v) = self.victims.get(&key) {
+            for n in &v.routes {
+                if let Some(m) = self.routes.get_mut(n)
+                    && m.expires_us < expires_us
+                {
+                    m.expires_us = expires_us;
+                    out.push(Output::Extend {
+                        id: m.id,
+                        expires_us,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a refusal; reports it once per incident.
+    fn refuse(&mut self, out: &mut Vec<Output>, incident: u64, r: Refusal) {
+        if self.reported.get(&incident) == Some(&r) {
+            return;
+        }
+        match r {
+            Refusal::Safelisted(_) => self.counters.safelisted += 1,
+            Refusal::Cooldown(_) => self.counters.cooldown += 1,
+            Refusal::Cap { .. } => self.counters.capped += 1,
+            Refusal::NotProtected(_) => self.counters.not_protected += 1,
+            _ => {}
+        }
+        let victim = match &r {
+            Refusal::Safelisted(v) | Refusal::NotProtected(v) | Refusal::Cooldown(v) => v.clone(),
+            _ => String::new(),
+        };
+        self.reported.insert(incident, r.clone());
+        out.push(Output::Skip {
+            victim,
+            incident,
+            reason: r,
+        });
+    }
+
+    /// Would `new` routes, replacing `freed` ones, stay within the caps?
+    fn check_caps(&self, network: &str, new: &[&RouteText], freed: &[Nlri]) -> Result<(), Refusal> {
+        let added: Vec<&&RouteText> = new
+            .iter()
+            .filter(|r| !self.routes.contains_key(&r.nlri))
+            .collect();
+        let total = self.routes.len() + added.len();
+        let in_net = self
+            .routes
+            .values()
+            .filter(|m| m.network == network)
+            .count()
+            + added.len();
+        let freed_n = freed.len();
+        if !added.is_empty() && total - freed_n > self.s.max_active {
+            return Err(Refusal::Cap {
+                limit: self.s.max_active,
+                scope: "in total".into(),
+            });
+        }
+        if !added.is_empty() && in_net - freed_n > self.s.max_active_per_network {
+            return Err(Refusal::Cap {
+                limit: self.s.max_active_per_network,
+                scope: format!("in network {network}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves a target to `level`: the new routes first, then the old ones go
+    /// (make-before-break).
+    fn transition(&mut self, now: u64, key: &Target, level: Level, out: &mut Vec<Output>) {
+        let Some(v) = self.victims.get(key) else {
+            return;
+        };
+        let Some(net) = self.network(&v.network).cloned() else {
+            return;
+        };
+        let wanted = routes(&v.sig, level, &net.ladder, &net.prefixes);
+        let holder = Holder::Auto(key.clone());
+        let old = v.routes.clone();
+        let freed: Vec<Nlri> = old
+            .iter()
+            .filter(|n| !wanted.iter().any(|w| &w.nlri == *n))
+            .filter(|n| {
+                self.routes
+                    .get(*n)
+                    .is_some_and(|m| m.holders.len() == 1 && m.holders.contains(&holder))
+            })
+            .cloned()
+            .collect();
+        let refs: Vec<&RouteText> = wanted.iter().collect();
+        let (incident, from, victim) = (v.incident, v.level, key_name(key));
+        if let Err(r) = self.check_caps(&net.name, &refs, &freed) {
+            self.refuse(out, incident, r);
+            return;
+        }
+        let mut held = Vec::new();
+        for r in wanted {
+            held.push(r.nlri.clone());
+            self.hold(
+                now,
+                r,
+                holder.clone(),
+                Some(level),
+                incident,
+                &victim,
+                &net.name,
+                out,
+            );
+        }
+        let reason = match from {
+            Some(f) if level > f => WithdrawReason::Escalated,
+            Some(f) if level < f => WithdrawReason::Deescalated,
+            _ => WithdrawReason::Reclassified,
+        };
+        for n in old.iter().filter(|n| !held.contains(n)) {
+            self.release(n, &holder, reason, out);
+        }
+        match from {
+            Some(f) if level > f => self.counters.escalations += 1,
+            Some(f) if level < f => self.counters.deescalations += 1,
+            _ => {}
+        }
+        if let Some(v) = self.victims.get_mut(key) {
+            v.routes = held;
+            v.level = Some(level);
+            v.reported = None;
+        }
+        if from != Some(level) {
+            out.push(Output::Level {
+                victim,
+                network: net.name,
+                incident,
+                from,
+                to: level,
+            });
+        }
+    }
+
+    /// Adds a holder to a route, announcing it if it is new or its attributes changed.
+    #[allow(clippy::too_many_arguments)]
+    fn hold(
+        &mut self,
+        now: u64,
+        r: RouteText,
+        holder: Holder,
+        level: Option<Level>,
+        incident: u64,
+        victim: &str,
+        network: &str,
+        out: &mut Vec<Output>,
+    ) -> Id {
+        let expires_us = now + self.s.ttl_us;
+        if let Some(m) = self.routes.get_mut(&r.nlri) {
+            self.counters.deduplicated += 1;
+            m.holders.insert(holder);
+            m.expires_us = m.expires_us.max(expires_us);
+            if m.route.attrs != r.attrs {
+                m.route.attrs = r.attrs;
+                self.counters.announced += 1;
+                out.push(Output::Announce(m.clone()));
+            } else {
+                out.push(Output::Extend {
+                    id: m.id,
+                    expires_us: m.expires_us,
+                });
+            }
+            return m.id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let origin = if holder == Holder::Manual {
+            Origin::Manual
+        } else {
+            Origin::Auto
+        };
+        let m = Mitigation {
+            id,
+            route: r.clone(),
+            victim: victim.to_string(),
+            network: network.to_string(),
+            level,
+            origin,
+            incident: (origin == Origin::Auto).then_some(incident),
+            created_us: now,
+            expires_us,
+            dry_run: self.s.dry_run,
+            holders: BTreeSet::from([holder]),
+        };
+        self.counters.announced += 1;
+        out.push(Output::Announce(m.clone()));
+        self.routes.insert(r.nlri, m);
+        id
+    }
+
+    /// Removes a holder from a route; withdraws it once no one holds it.
+    fn release(
+        &mut self,
+        n: &Nlri,
+        holder: &Holder,
+        reason: WithdrawReason,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(m) = self.routes.get_mut(n) else {
+            return;
+        };
+        m.holders.remove(holder);
+        if m.holders.is_empty()
+            && let Some(m) = self.routes.remove(n)
+        {
+            self.counters.withdrawn += 1;
+            out.push(Output::Withdraw(m, reason));
+        }
+    }
+
+    /// Withdraws a route outright and lets its holders go; targets that hold nothing
+    /// any more enter their cooldown.
+    fn remove(&mut self, now: u64, n: &Nlri, reason: WithdrawReason, out: &mut Vec<Output>) {
+        let Some(m) = self.routes.remove(n) else {
+            return;
+        };
+        self.counters.withdrawn += 1;
+        if reason == WithdrawReason::Expired {
+            self.counters.expired += 1;
+        }
+        for h in &m.holders {
+            let Holder::Auto(t) = h else { continue };
+            let Some(v) = self.victims.get_mut(t) else {
+                continue;
+            };
+            v.routes.retain(|x| x != n);
+            if v.routes.is_empty() && (!v.active || reason == WithdrawReason::Manual) {
+                self.victims.remove(t);
+                self.cooldown.insert(t.clone(), now + self.s.cooldown_us);
+            }
+        }
+        out.push(Output::Withdraw(m, reason));
+    }
+
+    /// Advances time: withdraws expired routes.
+    pub fn tick(&mut self, now: u64) -> Vec<Output> {
+        let mut out = Vec::new();
+        let expired: Vec<Nlri> = self
+            .routes
+            .iter()
+            .filter(|(_, m)| m.expires_us <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in expired {
+            self.remove(now, &n, WithdrawReason::Expired, &mut out);
+        }
+        self.cooldown.retain(|_, until| *until > now);
+        out
+    }
+
+    /// The protected network a destination is in, or why it may not be mitigated.
+    fn admit(&self, dst: IpNet) -> Result<String, Refusal> {
+        if self.safelisted(&dst) {
+            return Err(Refusal::Safelisted(dst.to_string()));
+        }
+        self.s
+            .networks
+            .iter()
+            .find(|n| n.prefixes.iter().any(|p| p.contains(&dst)))
+            .map(|n| n.name.clone())
+            .ok_or_else(|| Refusal::NotProtected(dst.to_string()))
+    }
+
+    /// An operator's route, held until withdrawn or `ttl_us` from `now`. An active route
+    /// with the same match takes the new attributes and the later expiry.
+    pub fn manual_add(
+        &mut self,
+        now: u64,
+        route: RouteText,
+        ttl_us: u64,
+        level: Option<Level>,
+    ) -> Result<(Id, Vec<Output>), Refusal> {
+        let dst = destination(&route.nlri).ok_or(Refusal::NoDestination)?;
+        let network = self.admit(dst)?;
+        self.check_caps(&network, &[&route], &[])?;
+        let mut out = Vec::new();
+        let victim = dst.to_string();
+        let nlri = route.nlri.clone();
+        let saved = self.s.ttl_us;
+        self.s.ttl_us = ttl_us;
+        let id = self.hold(
+            now,
+            route,
+            Holder::Manual,
+            level,
+            0,
+            &victim,
+            &network,
+            &mut out,
+        );
+        self.s.ttl_us = saved;
+        if let Some(m) = self.routes.get_mut(&nlri) {
+            // An operator's TTL is what they asked for, also on a route that existed.
+            m.expires_us = m.expires_us.max(now + ttl_us);
+        }
+        Ok((id, out))
+    }
+
+    /// The routes a level would announce for a host with no evidence (`levee mitigate
+    /// add ADDRESS --level N`).
+    pub fn level_routes(&self, ip: IpAddr, level: Level) -> Result<Vec<RouteText>, Refusal> {
+        let network = self.admit(IpNet::from(ip))?;
+        let net = self
+            .network(&network)
+            .ok_or(Refusal::NotProtected(ip.to_string()))?;
+        let r = routes(
+            &Signature::bare(Target::Host(ip)),
+            level,
+            &net.ladder,
+            &net.prefixes,
+        );
+        if r.is_empty() {
+            return Err(Refusal::NoRoute(level, ip.to_string()));
+        }
+        Ok(r)
+    }
+
+    /// Withdraws a mitigation by id, whoever holds it. Targets it protected enter their
+    /// cooldown, so the operator's decision is not undone by the next update.
+    pub fn manual_withdraw(&mut self, now: u64, id: Id) -> Result<Vec<Output>, Refusal> {
+        let n = self
+            .routes
+            .iter()
+            .find(|(_, m)| m.id == id)
+            .map(|(n, _)| n.clone())
+            .ok_or(Refusal::Unknown(id))?;
+        let mut out = Vec::new();
+        self.remove(now, &n, WithdrawReason::Manual, &mut out);
+        Ok(out)
+    }
+
+    /// Takes back the mitigations the store held at the last stop. Expired ones go at
+    /// the next [`Engine::tick`]; the others are held by their target until their TTL,
+    /// and an attack that goes on picks them up again.
+    pub fn restore(&mut self, ms: Vec<Mitigation>) {
+        for m in ms {
+            self.next_id = self.next_id.max(m.id + 1);
+            for h in &m.holders {
+                let Holder::Auto(t) = h else { continue };
+                let v = self.victims.entry(t.clone()).or_insert_with(|| Victim {
+                    network: m.network.clone(),
+                    sig: Signature::bare(t.clone()),
+                    incident: m.incident.unwrap_or(0),
+                    active: false,
+                    level: m.level,
+                    above_since: [None; 4],
+                    below_since: None,
+                    routes: Vec::new(),
+                    reported: None,
+                });
+                v.level = v.level.max(m.level);
+                v.routes.push(m.route.nlri.clone());
+            }
+            self.routes.insert(m.route.nlri.clone(), m);
+        }
+    }
+}
+
+/// The target's name in outputs.
+fn key_name(t: &Target) -> String {
+    match t {
+        Target::Host(ip) => ip.to_string(),
+        Target::Network(name, _) => name.clone(),
+    }
+}
+
+/// The destination a route protects: a FlowSpec rule's destination prefix, or a
+/// unicast prefix.
+pub fn destination(n: &Nlri) -> Option<IpNet> {
+    match n {
+        Nlri::Unicast(p) => IpNet::new(p.addr, p.len).ok(),
+        Nlri::Flow(f) => f.components.iter().find_map(|c| match c {
+            Component::DestinationPrefix(p) if p.offset == 0 => IpNet::new(p.addr, p.len).ok(),
+            _ => None,
+        }),
+    }
+}

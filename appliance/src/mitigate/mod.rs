@@ -1,0 +1,21 @@
+//! The mitigation stage: from incidents to routes.
+//!
+//! - [`settings`]: the four-level ladder per protected network, TTL, cooldown, caps,
+//!   safelist and monitor mode, as typed values;
+//! - [`signature`]: an incident's signature and the FlowSpec, RTBH and scrubbing routes
+//!   each level announces for it;
+//! - [`engine`]: the sans-IO engine (escalation with hold-downs, TTL, deduplication,
+//!   caps, cooldown, manual mitigations, restore after a restart).
+//!
+//! The daemon side (adapters, store, control channel) lives in [`crate::adapters`],
+//! [`crate::store`] and [`crate::control`]; [`crate::run`] ties them together.
+
+pub mod engine;
+pub mod settings;
+pub mod signature;
+#[cfg(test)]
+mod tests;
+
+pub use engine::{Engine, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason};
+pub use settings::{Ladder, Level, Settings};
+pub use signature::Target;
