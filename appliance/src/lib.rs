@@ -21,3 +21,4 @@ pub mod flows;
 pub mod mitigate;
 pub mod run;
 pub mod speaker;
+pub mod store;

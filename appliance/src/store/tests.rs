@@ -1,0 +1,108 @@
+use super::*;
+use crate::mitigate::settings::{Ladder, Network, Settings};
+use crate::mitigate::{Engine, WithdrawReason};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "levee-store-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn engine(first: u64) -> Engine {
+    Engine::new(
+        Settings {
+            networks: vec![Network {
+                name: "web".into(),
+                prefixes: vec!["192.0.2.0/24".parse().unwrap()],
+                ladder: Ladder::default(),
+            }],
+            ..Settings::default()
+        },
+        first,
+    )
+}
+
+#[test]
+fn mitigations_survive_a_reopen_and_the_chain_holds() {
+    let dir = TempDir::new("reopen");
+    let path = dir.0.join("sub/levee.db");
+    let mut st = Store::open(&path).unwrap();
+    assert_eq!(st.next_id().unwrap(), 1);
+    let mut e = engine(st.next_id().unwrap());
+    let (id, out) = e
+        .manual_add(5, "flow destination 192.0.2.7/32 protocol udp then discard".parse().unwrap(), 100, None)
+        .unwrap();
+    st.apply(5, "operator", &out).unwrap();
+    let (_, out) = e.manual_add(6, "route 192.0.2.8/32 community 65535:666".parse().unwrap(), 100, None).unwrap();
+    st.apply(6, "operator", &out).unwrap();
+    st.adapter_result(7, id, "native", "applied", None).unwrap();
+    st.adapter_result(8, id, "native", "failed", Some("peer down")).unwrap();
+    assert_eq!(
+        st.adapter_results(id).unwrap(),
+        [("native".to_string(), "failed".to_string(), 2, Some("peer down".to_string()))]
+    );
+    let out = e.manual_withdraw(9, 2).unwrap();
+    assert!(matches!(&out[..], [Output::Withdraw(_, WithdrawReason::Manual)]));
+    st.apply(9, "operator", &out).unwrap();
+    drop(st);
+
+    let st = Store::open(&path).unwrap();
+    assert_eq!(st.next_id().unwrap(), 3);
+    let active = st.active(|_| Vec::new()).unwrap();
+    let want: Vec<Mitigation> = e.active().cloned().collect();
+    assert_eq!(active, want);
+    let Verdict::Intact { entries, .. } = st.verify().unwrap() else {
+        panic!()
+    };
+    assert_eq!(entries, 3);
+    let tail = st.audit_tail(2).unwrap();
+    assert_eq!(tail[1].action, "withdraw");
+    assert_eq!(tail[1].detail, "route 192.0.2.8/32 community 65535:666 (manual)");
+}
+
+#[test]
+fn the_audit_log_refuses_edits_and_detects_tampering() {
+    let dir = TempDir::new("tamper");
+    let path = dir.0.join("levee.db");
+    let mut st = Store::open(&path).unwrap();
+    for i in 0..5 {
+        st.audit(i, &[Note::new("operator", "announce", i, "route 192.0.2.1/32")])
+            .unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    let err = conn
+        .execute("UPDATE audit SET detail = 'x' WHERE seq = 2", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(conn.execute("DELETE FROM audit WHERE seq = 5", []).is_err());
+    // Someone with the file drops the trigger and edits an entry.
+    conn.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'route 192.0.2.99/32' WHERE seq = 3;",
+    )
+    .unwrap();
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Broken { seq: 3, .. }
+    ));
+}
+
+#[test]
+fn a_bad_directory_is_a_clear_error() {
+    let err = Store::open(Path::new("/proc/levee/levee.db")).unwrap_err();
+    assert!(err.to_string().starts_with("store /proc/levee/levee.db: cannot create"), "{err}");
+}
