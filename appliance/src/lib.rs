@@ -13,6 +13,7 @@
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
 
+pub mod adapters;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -8,6 +8,7 @@ mod bytesize;
 mod detection;
 mod error;
 mod keypath;
+pub mod mitigation;
 mod raw;
 mod units;
 
@@ -44,6 +45,9 @@ pub struct Config {
     pub detection: Detection,
     /// levee's BGP speaker, if configured.
     pub bgp: Option<bgp::Bgp>,
+    /// Mitigation settings (with every protected network's ladder), adapters, store
+    /// and control socket.
+    pub mitigation: mitigation::Mitigation,
 }
 
 /// One UDP listener.
@@ -99,6 +103,8 @@ pub struct ProtectedNetwork {
     pub prefixes: Vec<IpNet>,
     /// Its detection policy: the global one with this network's overrides.
     pub policy: levee_detect::policy::Policy,
+    /// Its mitigation ladder: the global one with this network's overrides.
+    pub ladder: crate::mitigate::Ladder,
 }
 
 /// Bounds on the ingest pipeline.
@@ -245,6 +251,17 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             },
         )
     });
+    let mut mitigation = mitigation::convert(
+        std::mem::take(&mut raw.mitigation),
+        std::mem::take(&mut raw.store),
+        std::mem::take(&mut raw.control),
+        bgp.is_some(),
+        &mut detection::Ctx {
+            origin,
+            src,
+            errors: &mut errors,
+        },
+    );
     let mut listeners = Vec::new();
     for (kind, l) in [
         (ListenerKind::Sflow, raw.listeners.sflow),
@@ -356,10 +373,20 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
                 errors: &mut errors,
             },
         );
+        let ladder = mitigation::network_ladder(
+            &n.mitigation,
+            &mitigation.ladder,
+            &mut detection::Ctx {
+                origin,
+                src,
+                errors: &mut errors,
+            },
+        );
         protected_networks.push(ProtectedNetwork {
             name,
             prefixes,
             policy,
+            ladder,
         });
     }
     let i = raw.ingest;
@@ -381,6 +408,14 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
+    mitigation.settings.networks = protected_networks
+        .iter()
+        .map(|n| crate::mitigate::settings::Network {
+            name: n.name.clone(),
+            prefixes: n.prefixes.clone(),
+            ladder: n.ladder.clone(),
+        })
+        .collect();
     Ok(Config {
         origin: origin.to_string(),
         listeners,
@@ -397,6 +432,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
         },
         detection,
         bgp,
+        mitigation,
     })
 }
 

@@ -25,6 +25,12 @@ pub(super) struct RawConfig {
     pub(super) detection: RawDetection,
     #[serde(default)]
     pub(super) bgp: Option<super::bgp::RawBgp>,
+    #[serde(default)]
+    pub(super) mitigation: super::mitigation::RawMitigation,
+    #[serde(default)]
+    pub(super) store: super::mitigation::RawStore,
+    #[serde(default)]
+    pub(super) control: super::mitigation::RawControl,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +114,9 @@ pub(super) struct RawNetwork {
     /// Overrides of the global detection policy for this network (a hostgroup).
     #[serde(default)]
     pub(super) detection: RawPolicy,
+    /// Overrides of the global mitigation ladder for this network.
+    #[serde(default)]
+    pub(super) mitigation: super::mitigation::RawNetworkMitigation,
 }
 
 /// Thresholds per metric; unset keys inherit.

@@ -167,13 +167,18 @@ impl Store {
 
     /// The id to hand out after every stored mitigation.
     pub fn next_id(&self) -> Result<u64, StoreError> {
-        let max: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(id) FROM mitigations", [], |r| r.get(0))?;
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM mitigations", [], |r| r.get(0))?;
         Ok(max.map_or(1, |m| m as u64 + 1))
     }
 
-    fn append(tx: &rusqlite::Transaction<'_>, head: &mut (u64, String), now: u64, n: &Note) -> Result<(), StoreError> {
+    fn append(
+        tx: &rusqlite::Transaction<'_>,
+        head: &mut (u64, String),
+        now: u64,
+        n: &Note,
+    ) -> Result<(), StoreError> {
         let e = Entry {
             seq: head.0 + 1,
             time_us: now,
@@ -186,7 +191,16 @@ impl Store {
         tx.execute(
             "INSERT INTO audit (seq, time_us, actor, action, subject, detail, prev, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![e.seq as i64, now as i64, e.actor, e.action, e.subject, e.detail, head.1, hash],
+            params![
+                e.seq as i64,
+                now as i64,
+                e.actor,
+                e.action,
+                e.subject,
+                e.detail,
+                head.1,
+                hash
+            ],
         )?;
         *head = (e.seq, hash);
         Ok(())
@@ -259,8 +273,17 @@ impl Store {
                             m.dry_run,
                         ],
                     )?;
-                    let action = if m.dry_run { "announce_dry_run" } else { "announce" };
-                    Self::append(&tx, &mut head, now, &Note::new(actor, action, m.id, &m.route))?;
+                    let action = if m.dry_run {
+                        "announce_dry_run"
+                    } else {
+                        "announce"
+                    };
+                    Self::append(
+                        &tx,
+                        &mut head,
+                        now,
+                        &Note::new(actor, action, m.id, &m.route),
+                    )?;
                 }
                 Output::Withdraw(m, reason) => {
                     tx.execute(
@@ -268,7 +291,11 @@ impl Store {
                          WHERE id = ?1",
                         params![m.id as i64, now as i64, reason.as_str()],
                     )?;
-                    let action = if m.dry_run { "withdraw_dry_run" } else { "withdraw" };
+                    let action = if m.dry_run {
+                        "withdraw_dry_run"
+                    } else {
+                        "withdraw"
+                    };
                     let detail = format!("{} ({})", m.route, reason.as_str());
                     Self::append(&tx, &mut head, now, &Note::new(actor, action, m.id, detail))?;
                 }
@@ -287,7 +314,12 @@ impl Store {
                 } => {
                     let from = from.map_or("none".to_string(), |l| l.to_string());
                     let detail = format!("{from} -> {to} in {network}, incident {incident}");
-                    Self::append(&tx, &mut head, now, &Note::new(actor, "level", victim, detail))?;
+                    Self::append(
+                        &tx,
+                        &mut head,
+                        now,
+                        &Note::new(actor, "level", victim, detail),
+                    )?;
                 }
                 Output::Skip {
                     victim,
@@ -295,7 +327,12 @@ impl Store {
                     reason,
                 } => {
                     let detail = format!("incident {incident}: {reason}");
-                    Self::append(&tx, &mut head, now, &Note::new(actor, "refuse", victim, detail))?;
+                    Self::append(
+                        &tx,
+                        &mut head,
+                        now,
+                        &Note::new(actor, "refuse", victim, detail),
+                    )?;
                 }
             }
         }
@@ -324,7 +361,10 @@ impl Store {
     }
 
     /// Per-adapter (name, state, attempts, error) of a mitigation.
-    pub fn adapter_results(&self, id: u64) -> Result<Vec<(String, String, u64, Option<String>)>, StoreError> {
+    pub fn adapter_results(
+        &self,
+        id: u64,
+    ) -> Result<Vec<(String, String, u64, Option<String>)>, StoreError> {
         let mut q = self.conn.prepare(
             "SELECT adapter, state, attempts, error FROM adapter_results
              WHERE mitigation = ?1 ORDER BY adapter",
@@ -363,8 +403,19 @@ impl Store {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, route, victim, network, level, origin, incident, holders, created, expires, dry) =
-                row?;
+            let (
+                id,
+                route,
+                victim,
+                network,
+                level,
+                origin,
+                incident,
+                holders,
+                created,
+                expires,
+                dry,
+            ) = row?;
             let bad = |why: String| StoreError::Row { id, why };
             let route: RouteText = route.parse().map_err(|e| bad(format!("route: {e}")))?;
             let names: Vec<String> =

@@ -45,19 +45,42 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
     assert_eq!(st.next_id().unwrap(), 1);
     let mut e = engine(st.next_id().unwrap());
     let (id, out) = e
-        .manual_add(5, "flow destination 192.0.2.7/32 protocol udp then discard".parse().unwrap(), 100, None)
+        .manual_add(
+            5,
+            "flow destination 192.0.2.7/32 protocol udp then discard"
+                .parse()
+                .unwrap(),
+            100,
+            None,
+        )
         .unwrap();
     st.apply(5, "operator", &out).unwrap();
-    let (_, out) = e.manual_add(6, "route 192.0.2.8/32 community 65535:666".parse().unwrap(), 100, None).unwrap();
+    let (_, out) = e
+        .manual_add(
+            6,
+            "route 192.0.2.8/32 community 65535:666".parse().unwrap(),
+            100,
+            None,
+        )
+        .unwrap();
     st.apply(6, "operator", &out).unwrap();
     st.adapter_result(7, id, "native", "applied", None).unwrap();
-    st.adapter_result(8, id, "native", "failed", Some("peer down")).unwrap();
+    st.adapter_result(8, id, "native", "failed", Some("peer down"))
+        .unwrap();
     assert_eq!(
         st.adapter_results(id).unwrap(),
-        [("native".to_string(), "failed".to_string(), 2, Some("peer down".to_string()))]
+        [(
+            "native".to_string(),
+            "failed".to_string(),
+            2,
+            Some("peer down".to_string())
+        )]
     );
     let out = e.manual_withdraw(9, 2).unwrap();
-    assert!(matches!(&out[..], [Output::Withdraw(_, WithdrawReason::Manual)]));
+    assert!(matches!(
+        &out[..],
+        [Output::Withdraw(_, WithdrawReason::Manual)]
+    ));
     st.apply(9, "operator", &out).unwrap();
     drop(st);
 
@@ -72,7 +95,10 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
     assert_eq!(entries, 3);
     let tail = st.audit_tail(2).unwrap();
     assert_eq!(tail[1].action, "withdraw");
-    assert_eq!(tail[1].detail, "route 192.0.2.8/32 community 65535:666 (manual)");
+    assert_eq!(
+        tail[1].detail,
+        "route 192.0.2.8/32 community 65535:666 (manual)"
+    );
 }
 
 #[test]
@@ -81,8 +107,11 @@ fn the_audit_log_refuses_edits_and_detects_tampering() {
     let path = dir.0.join("levee.db");
     let mut st = Store::open(&path).unwrap();
     for i in 0..5 {
-        st.audit(i, &[Note::new("operator", "announce", i, "route 192.0.2.1/32")])
-            .unwrap();
+        st.audit(
+            i,
+            &[Note::new("operator", "announce", i, "route 192.0.2.1/32")],
+        )
+        .unwrap();
     }
     let conn = Connection::open(&path).unwrap();
     let err = conn
@@ -104,5 +133,9 @@ fn the_audit_log_refuses_edits_and_detects_tampering() {
 #[test]
 fn a_bad_directory_is_a_clear_error() {
     let err = Store::open(Path::new("/proc/levee/levee.db")).unwrap_err();
-    assert!(err.to_string().starts_with("store /proc/levee/levee.db: cannot create"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("store /proc/levee/levee.db: cannot create"),
+        "{err}"
+    );
 }

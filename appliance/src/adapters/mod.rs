@@ -1,0 +1,270 @@
+//! Adapters: where mitigation routes go. One [`Backend`] trait; each backend runs in
+//! its own task behind a [`Handle`] that keeps the *desired* state (every route that
+//! should be announced) apart from what the backend has confirmed. A change that fails
+//! stays pending and is retried with backoff, so no mitigation intent is lost while a
+//! daemon or a peer is away; the handle's [`AdapterStatus`] shows it.
+//!
+//! - [`native`]: levee's own BGP speaker (crate `levee-bgp`), peering with the routers.
+
+pub mod native;
+
+use levee_bgp::rib::{Attrs, Nlri, RouteText};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// One change for a backend: announce (with attributes) or withdraw a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The mitigation it belongs to.
+    pub id: u64,
+    /// The route.
+    pub nlri: Nlri,
+    /// `Some`: announce with these attributes; `None`: withdraw.
+    pub attrs: Option<Attrs>,
+}
+
+impl Change {
+    /// An announcement.
+    pub fn announce(id: u64, r: &RouteText) -> Change {
+        Change {
+            id,
+            nlri: r.nlri.clone(),
+            attrs: Some(r.attrs.clone()),
+        }
+    }
+
+    /// A withdrawal.
+    pub fn withdraw(id: u64, r: &RouteText) -> Change {
+        Change {
+            id,
+            nlri: r.nlri.clone(),
+            attrs: None,
+        }
+    }
+}
+
+/// Why a backend could not apply changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AdapterError(pub String);
+
+/// A place routes can be sent.
+pub trait Backend: Send + 'static {
+    /// Name in logs, status and the store.
+    fn name(&self) -> String;
+
+    /// Applies changes. Must be idempotent: after a failure the same changes (and
+    /// newer ones) come again.
+    fn apply(
+        &mut self,
+        changes: &[Change],
+    ) -> impl std::future::Future<Output = Result<(), AdapterError>> + Send;
+
+    /// A one-line description of the backend's own state (sessions, daemon), for status.
+    fn describe(&self) -> String;
+
+    /// Ends the backend (the shutdown policy decides what happens to its routes).
+    fn stop(self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// What a backend did with a mitigation, for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The adapter.
+    pub adapter: String,
+    /// The mitigations.
+    pub ids: Vec<u64>,
+    /// `applied`, `withdrawn` or `failed`.
+    pub state: &'static str,
+    /// The failure.
+    pub error: Option<String>,
+}
+
+/// An adapter's state as `levee mitigate list` and /metrics show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdapterStatus {
+    /// Name.
+    pub name: String,
+    /// Routes it should hold.
+    pub desired: usize,
+    /// Changes not yet confirmed.
+    pub pending: usize,
+    /// Successful applies.
+    pub applied: u64,
+    /// Failed applies.
+    pub failures: u64,
+    /// The last failure, while failing.
+    pub last_error: Option<String>,
+    /// The backend's own account of itself.
+    pub backend: String,
+}
+
+/// The daemon's side of an adapter task.
+#[derive(Debug)]
+pub struct Handle {
+    tx: mpsc::Sender<Msg>,
+    status: Arc<Mutex<AdapterStatus>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug)]
+enum Msg {
+    Changes(Vec<Change>),
+    Stop,
+}
+
+/// Backoff after a failure: 1 s, doubling, at most a minute.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
+}
+
+impl Handle {
+    /// Starts a backend's task; reports go to `reports`.
+    pub fn spawn<B: Backend>(backend: B, reports: mpsc::UnboundedSender<Report>) -> Handle {
+        let (tx, rx) = mpsc::channel(1024);
+        let status = Arc::new(Mutex::new(AdapterStatus {
+            name: backend.name(),
+            backend: backend.describe(),
+            ..AdapterStatus::default()
+        }));
+        let task = tokio::spawn(run(backend, rx, reports, status.clone()));
+        Handle { tx, status, task }
+    }
+
+    /// Queues changes (never dropped: the channel is awaited).
+    pub async fn send(&self, changes: Vec<Change>) {
+        if !changes.is_empty() {
+            let _ = self.tx.send(Msg::Changes(changes)).await;
+        }
+    }
+
+    /// The adapter's state.
+    pub fn status(&self) -> AdapterStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Stops the task after it has tried what is queued.
+    pub async fn stop(self) {
+        let _ = self.tx.send(Msg::Stop).await;
+        let _ = self.task.await;
+    }
+}
+
+async fn run<B: Backend>(
+    mut b: B,
+    mut rx: mpsc::Receiver<Msg>,
+    reports: mpsc::UnboundedSender<Report>,
+    status: Arc<Mutex<AdapterStatus>>,
+) {
+    let name = b.name();
+    // What should be announced, and what is waiting to be applied (latest wins).
+    let mut desired: BTreeMap<Nlri, (u64, Attrs)> = BTreeMap::new();
+    let mut pending: BTreeMap<Nlri, Change> = BTreeMap::new();
+    let mut failures = 0u32;
+    let mut retry: Option<tokio::time::Instant> = None;
+    let mut stopping = false;
+    loop {
+        let wait = async {
+            match retry {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            m = rx.recv(), if !stopping => match m {
+                Some(Msg::Changes(cs)) => {
+                    for c in cs {
+                        match &c.attrs {
+                            Some(a) => desired.insert(c.nlri.clone(), (c.id, a.clone())),
+                            None => desired.remove(&c.nlri),
+                        };
+                        pending.insert(c.nlri.clone(), c);
+                    }
+                    // A failing backend waits for its retry; new changes join the queue.
+                    if retry.is_some() {
+                        update(&status, &b, &desired, &pending, None);
+                        continue;
+                    }
+                }
+                Some(Msg::Stop) | None => stopping = true,
+            },
+            _ = wait => retry = None,
+        }
+        if stopping && (pending.is_empty() || failures > 0) {
+            break;
+        }
+        if pending.is_empty() {
+            continue;
+        }
+        let batch: Vec<Change> = pending.values().cloned().collect();
+        match b.apply(&batch).await {
+            Ok(()) => {
+                if failures > 0 {
+                    info!(adapter = %name, "adapter recovered after {failures} failures");
+                }
+                failures = 0;
+                pending.clear();
+                let (up, down): (Vec<&Change>, Vec<&Change>) =
+                    batch.iter().partition(|c| c.attrs.is_some());
+                for (state, cs) in [("applied", up), ("withdrawn", down)] {
+                    if !cs.is_empty() {
+                        let _ = reports.send(Report {
+                            adapter: name.clone(),
+                            ids: cs.iter().map(|c| c.id).collect(),
+                            state,
+                            error: None,
+                        });
+                    }
+                }
+                if let Ok(mut s) = status.lock() {
+                    s.applied += 1;
+                    s.last_error = None;
+                }
+                update(&status, &b, &desired, &pending, None);
+            }
+            Err(e) => {
+                failures += 1;
+                let delay = backoff(failures - 1);
+                warn!(adapter = %name, error = %e, retry_in = ?delay, pending = pending.len(), "adapter failed; will retry");
+                retry = Some(tokio::time::Instant::now() + delay);
+                let _ = reports.send(Report {
+                    adapter: name.clone(),
+                    ids: batch.iter().map(|c| c.id).collect(),
+                    state: "failed",
+                    error: Some(e.0.clone()),
+                });
+                if let Ok(mut s) = status.lock() {
+                    s.failures += 1;
+                }
+                update(&status, &b, &desired, &pending, Some(e.0));
+            }
+        }
+    }
+    if !pending.is_empty() {
+        warn!(adapter = %name, pending = pending.len(), "stopping with changes not applied; the store keeps the intent");
+    }
+    b.stop().await;
+}
+
+fn update<B: Backend>(
+    status: &Mutex<AdapterStatus>,
+    b: &B,
+    desired: &BTreeMap<Nlri, (u64, Attrs)>,
+    pending: &BTreeMap<Nlri, Change>,
+    error: Option<String>,
+) {
+    if let Ok(mut s) = status.lock() {
+        s.desired = desired.len();
+        s.pending = pending.len();
+        s.backend = b.describe();
+        if error.is_some() {
+            s.last_error = error;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

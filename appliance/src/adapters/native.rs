@@ -1,0 +1,47 @@
+//! The native adapter: routes go to levee's own BGP speaker, which sends them to every
+//! configured peer that negotiated the route's family and re-sends them after a flap.
+//! Applying never fails here: the speaker holds the routes until each peer is up.
+
+use super::{AdapterError, Backend, Change};
+use levee_bgp::speaker::Speaker;
+use std::sync::Arc;
+
+/// The speaker as an adapter.
+#[derive(Debug)]
+pub struct Native {
+    speaker: Arc<Speaker>,
+}
+
+impl Native {
+    /// An adapter over a started speaker (the daemon keeps another handle for status
+    /// and shuts the speaker down after the adapter stopped).
+    pub fn new(speaker: Arc<Speaker>) -> Native {
+        Native { speaker }
+    }
+}
+
+impl Backend for Native {
+    fn name(&self) -> String {
+        "native".into()
+    }
+
+    async fn apply(&mut self, changes: &[Change]) -> Result<(), AdapterError> {
+        let changes = changes
+            .iter()
+            .map(|c| (c.nlri.clone(), c.attrs.clone().map(Arc::new)))
+            .collect();
+        self.speaker.apply(changes).await;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let peers = self.speaker.status();
+        let up = peers
+            .iter()
+            .filter(|p| p.state == levee_bgp::session::State::Established)
+            .count();
+        format!("{up} of {} BGP peers established", peers.len())
+    }
+
+    async fn stop(self) {}
+}

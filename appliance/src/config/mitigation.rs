@@ -1,0 +1,398 @@
+//! The `mitigation`, `store` and `control` sections, turned into
+//! [`crate::mitigate::Settings`] and paths.
+//!
+//! ```yaml
+//! mitigation:
+//!   dry_run: false              # monitor mode: decide and log, announce nothing
+//!   ttl: 300s                   # a rule lives this long after the attack was last seen
+//!   cooldown: 60s               # after a withdrawal, automatic mitigation of the victim waits
+//!   deescalate_after: 60s       # below the level's trigger this long: step down
+//!   max_active: 1000
+//!   max_active_per_network: 200
+//!   safelist: [192.0.2.53/32]
+//!   adapters: [native]          # where routes go (native: the bgp section's peers)
+//!   levels:
+//!     l1: {trigger: 100Mbps, rate_limit: 10Mbps}
+//!     l2: {trigger: 500Mbps}
+//!     l3: {trigger: 2Gbps, hold: 5s, communities: ["64500:666"], no_export: true,
+//!          next_hop: [192.0.2.254]}
+//!     l4: {enabled: false, trigger: 5Gbps, hold: 10s, prefix_length_v4: 24}
+//! store:
+//!   path: /var/lib/levee/levee.db
+//! control:
+//!   socket: /run/levee/control.sock
+//! ```
+//!
+//! A protected network may carry its own `mitigation: {levels: ...}`; its keys override
+//! the global ladder's, level by level.
+
+use super::detection::Ctx;
+use super::units::{BitRate, Count, Duration};
+use crate::mitigate::settings::{Ladder, LevelSettings, Metric, Trigger, UnicastAttrs};
+use crate::mitigate::{Level, Settings};
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Where mitigations go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// levee's own BGP speaker (the `bgp` section).
+    Native,
+}
+
+/// The typed `mitigation` section with the store and control paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mitigation {
+    /// Engine settings (networks filled in by the caller).
+    pub settings: Settings,
+    /// Adapters to send routes to.
+    pub adapters: Vec<AdapterKind>,
+    /// The global ladder.
+    pub ladder: Ladder,
+    /// The SQLite database.
+    pub store: PathBuf,
+    /// The control socket.
+    pub control_socket: PathBuf,
+}
+
+/// The default control socket.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/levee/control.sock";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMitigation {
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    ttl: Option<Spanned<Duration>>,
+    #[serde(default)]
+    cooldown: Option<Duration>,
+    #[serde(default)]
+    deescalate_after: Option<Duration>,
+    #[serde(default)]
+    max_active: Option<Spanned<usize>>,
+    #[serde(default)]
+    max_active_per_network: Option<Spanned<usize>>,
+    #[serde(default)]
+    safelist: Vec<Spanned<IpNet>>,
+    #[serde(default)]
+    adapters: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    levels: RawLevels,
+}
+
+/// Per-network overrides.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetworkMitigation {
+    #[serde(default)]
+    levels: RawLevels,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevels {
+    #[serde(default)]
+    l1: RawLevel,
+    #[serde(default)]
+    l2: RawLevel,
+    #[serde(default)]
+    l3: RawLevel,
+    #[serde(default)]
+    l4: RawLevel,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default)]
+    trigger: Option<Spanned<String>>,
+    #[serde(default)]
+    hold: Option<Duration>,
+    #[serde(default)]
+    rate_limit: Option<Spanned<String>>,
+    #[serde(default)]
+    communities: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    large_communities: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    no_export: Option<Spanned<bool>>,
+    #[serde(default)]
+    next_hop: Option<Spanned<Vec<IpAddr>>>,
+    #[serde(default)]
+    prefix_length_v4: Option<Spanned<u8>>,
+    #[serde(default)]
+    prefix_length_v6: Option<Spanned<u8>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawControl {
+    #[serde(default)]
+    socket: Option<PathBuf>,
+}
+
+/// "100Mbps", "2Gbps" (bits) or "50kpps", "1Mpps" (packets).
+fn trigger(s: &str) -> Option<Trigger> {
+    let t = s.trim();
+    if let Some(n) = t.strip_suffix("pps").or_else(|| t.strip_suffix("PPS")) {
+        return Count::parse(n).map(|value| Trigger {
+            metric: Metric::Pps,
+            value,
+        });
+    }
+    BitRate::parse(t).map(|value| Trigger {
+        metric: Metric::Bps,
+        value,
+    })
+}
+
+/// "64500:666" into a community.
+fn community(s: &str) -> Option<u32> {
+    let (a, b) = s.trim().split_once(':')?;
+    Some((a.parse::<u16>().ok()? as u32) << 16 | b.parse::<u16>().ok()? as u32)
+}
+
+/// "64500:666:0" into a large community.
+fn large_community(s: &str) -> Option<[u32; 3]> {
+    let mut it = s.trim().split(':').map(str::parse::<u32>);
+    let v = [it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?];
+    it.next().is_none().then_some(v)
+}
+
+/// Applies one level's keys over `base`.
+fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
+    let s: &mut LevelSettings = &mut ladder.levels[l.index()];
+    if let Some(e) = raw.enabled {
+        s.enabled = e;
+    }
+    if let Some(t) = &raw.trigger {
+        match trigger(&t.value) {
+            Some(x) if x.value > 0 => s.trigger = x,
+            _ => ctx.err(t, "a rate such as 100Mbps, 2Gbps or 50kpps"),
+        }
+    }
+    if let Some(h) = raw.hold {
+        s.hold_us = h.0;
+    }
+    if let Some(r) = &raw.rate_limit {
+        if l != Level::L1 {
+            ctx.err(r, "rate_limit belongs to l1 (l2 discards)");
+        }
+        match BitRate::parse(&r.value) {
+            Some(v) if v >= 8 => ladder.rate_limit_bps = v,
+            _ => ctx.err(r, "a bit rate such as 10Mbps"),
+        }
+    }
+    for (v, max, v4) in [
+        (&raw.prefix_length_v4, 32, true),
+        (&raw.prefix_length_v6, 128, false),
+    ] {
+        let Some(v) = v else { continue };
+        if l != Level::L4 || v.value == 0 || v.value > max {
+            ctx.err(
+                v,
+                "an l4 covering prefix length (1-32 for IPv4, 1-128 for IPv6)",
+            );
+        } else if v4 {
+            ladder.scrub_len_v4 = v.value;
+        } else {
+            ladder.scrub_len_v6 = v.value;
+        }
+    }
+    if !matches!(l, Level::L3 | Level::L4) {
+        let what = "belongs to l3 (RTBH) and l4 (scrubbing)";
+        if let Some(c) = &raw.communities {
+            ctx.err(c, &format!("communities {what}"));
+        }
+        if let Some(c) = &raw.large_communities {
+            ctx.err(c, &format!("large_communities {what}"));
+        }
+        if let Some(c) = &raw.no_export {
+            ctx.err(c, &format!("no_export {what}"));
+        }
+        if let Some(c) = &raw.next_hop {
+            ctx.err(c, &format!("next_hop {what}"));
+        }
+        return;
+    }
+    let attrs: &mut UnicastAttrs = if l == Level::L4 {
+        &mut ladder.scrubbing
+    } else {
+        &mut ladder.rtbh
+    };
+    if let Some(cs) = &raw.communities {
+        attrs.communities.clear();
+        for c in &cs.value {
+            match community(&c.value) {
+                Some(v) => attrs.communities.push(v),
+                None => ctx.err(c, "a community such as 64500:666"),
+            }
+        }
+    }
+    if let Some(cs) = &raw.large_communities {
+        attrs.large_communities.clear();
+        for c in &cs.value {
+            match large_community(&c.value) {
+                Some(v) => attrs.large_communities.push(v),
+                None => ctx.err(c, "a large community such as 64500:666:0"),
+            }
+        }
+    }
+    if let Some(n) = &raw.no_export {
+        attrs.no_export = n.value;
+    }
+    if let Some(hops) = &raw.next_hop {
+        for h in &hops.value {
+            match h {
+                IpAddr::V4(a) => attrs.next_hop_v4 = Some(*a),
+                IpAddr::V6(a) => attrs.next_hop_v6 = Some(*a),
+            }
+        }
+    }
+}
+
+fn ladder(raw: &RawLevels, base: &Ladder, ctx: &mut Ctx<'_>) -> Ladder {
+    let mut l = base.clone();
+    for (r, lv) in [
+        (&raw.l1, Level::L1),
+        (&raw.l2, Level::L2),
+        (&raw.l3, Level::L3),
+        (&raw.l4, Level::L4),
+    ] {
+        level(r, lv, &mut l, ctx);
+    }
+    l
+}
+
+/// A network's ladder: the global one with its overrides.
+pub(super) fn network_ladder(
+    raw: &RawNetworkMitigation,
+    global: &Ladder,
+    ctx: &mut Ctx<'_>,
+) -> Ladder {
+    ladder(&raw.levels, global, ctx)
+}
+
+pub(super) fn convert(
+    raw: RawMitigation,
+    store: RawStore,
+    control: RawControl,
+    has_bgp: bool,
+    ctx: &mut Ctx<'_>,
+) -> Mitigation {
+    let d = Settings::default();
+    let ttl_us = match &raw.ttl {
+        Some(t) if t.value.0 < 1_000_000 => {
+            ctx.err(t, "a TTL of at least 1s");
+            d.ttl_us
+        }
+        Some(t) => t.value.0,
+        None => d.ttl_us,
+    };
+    let positive = |v: &Option<Spanned<usize>>, dflt: usize, ctx: &mut Ctx<'_>| match v {
+        Some(x) if x.value == 0 => {
+            ctx.err(x, "a positive number of mitigations");
+            dflt
+        }
+        Some(x) => x.value,
+        None => dflt,
+    };
+    let max_active = positive(&raw.max_active, d.max_active, ctx);
+    let max_active_per_network =
+        positive(&raw.max_active_per_network, d.max_active_per_network, ctx);
+    let mut safelist = Vec::new();
+    for p in raw.safelist {
+        if p.value != p.value.trunc() {
+            ctx.err(
+                &p,
+                &format!(
+                    "{} has host bits set; did you mean {}?",
+                    p.value,
+                    p.value.trunc()
+                ),
+            );
+        }
+        safelist.push(p.value.trunc());
+    }
+    let mut adapters = Vec::new();
+    match raw.adapters {
+        None if has_bgp => adapters.push(AdapterKind::Native),
+        None => {}
+        Some(list) => {
+            for a in list {
+                match a.value.as_str() {
+                    "native" if !has_bgp => ctx.err(&a, "the native adapter needs a bgp section"),
+                    "native" if adapters.contains(&AdapterKind::Native) => {
+                        ctx.err(&a, "an adapter listed once")
+                    }
+                    "native" => adapters.push(AdapterKind::Native),
+                    _ => ctx.err(&a, "an adapter: native"),
+                }
+            }
+        }
+    }
+    let global = ladder(&raw.levels, &Ladder::default(), ctx);
+    Mitigation {
+        settings: Settings {
+            dry_run: raw.dry_run,
+            ttl_us,
+            cooldown_us: raw.cooldown.map_or(d.cooldown_us, |c| c.0),
+            deescalate_after_us: raw.deescalate_after.map_or(d.deescalate_after_us, |c| c.0),
+            max_active,
+            max_active_per_network,
+            safelist,
+            networks: Vec::new(),
+        },
+        adapters,
+        ladder: global,
+        store: store
+            .path
+            .unwrap_or_else(|| crate::store::DEFAULT_PATH.into()),
+        control_socket: control
+            .socket
+            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_and_communities() {
+        assert_eq!(
+            trigger("100Mbps"),
+            Some(Trigger {
+                metric: Metric::Bps,
+                value: 100_000_000
+            })
+        );
+        assert_eq!(
+            trigger("50kpps"),
+            Some(Trigger {
+                metric: Metric::Pps,
+                value: 50_000
+            })
+        );
+        assert_eq!(trigger("1.5 Gbps").map(|t| t.value), Some(1_500_000_000));
+        assert_eq!(trigger("fast"), None);
+        assert_eq!(community("65535:666"), Some(0xffff_029a));
+        assert_eq!(community("65536:1"), None);
+        assert_eq!(large_community("64500:1:2"), Some([64500, 1, 2]));
+        assert_eq!(large_community("64500:1"), None);
+        assert_eq!(large_community("1:2:3:4"), None);
+    }
+}
