@@ -103,6 +103,19 @@ pub struct Store {
     head: (u64, String),
 }
 
+/// One adapter's result for a mitigation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterResult {
+    /// The adapter.
+    pub adapter: String,
+    /// `applied`, `withdrawn` or `failed`.
+    pub state: String,
+    /// Reports so far.
+    pub attempts: u64,
+    /// The last failure.
+    pub error: Option<String>,
+}
+
 /// An audit entry to append (the store numbers and chains it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
@@ -360,17 +373,19 @@ impl Store {
         Ok(())
     }
 
-    /// Per-adapter (name, state, attempts, error) of a mitigation.
-    pub fn adapter_results(
-        &self,
-        id: u64,
-    ) -> Result<Vec<(String, String, u64, Option<String>)>, StoreError> {
+    /// What each adapter did with a mitigation.
+    pub fn adapter_results(&self, id: u64) -> Result<Vec<AdapterResult>, StoreError> {
         let mut q = self.conn.prepare(
             "SELECT adapter, state, attempts, error FROM adapter_results
              WHERE mitigation = ?1 ORDER BY adapter",
         )?;
         let rows = q.query_map([id as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64, r.get(3)?))
+            Ok(AdapterResult {
+                adapter: r.get(0)?,
+                state: r.get(1)?,
+                attempts: r.get::<_, i64>(2)? as u64,
+                error: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -69,12 +69,12 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
         .unwrap();
     assert_eq!(
         st.adapter_results(id).unwrap(),
-        [(
-            "native".to_string(),
-            "failed".to_string(),
-            2,
-            Some("peer down".to_string())
-        )]
+        [AdapterResult {
+            adapter: "native".into(),
+            state: "failed".into(),
+            attempts: 2,
+            error: Some("peer down".into())
+        }]
     );
     let out = e.manual_withdraw(9, 2).unwrap();
     assert!(matches!(
