@@ -36,7 +36,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run => {
             let cfg = load(cli)?;
-            runtime()?.block_on(run::run(cfg))?;
+            let rt = runtime()?;
+            let r = rt.block_on(run::run(cfg));
+            // Peer and control tasks may still be winding down: do not wait for them.
+            rt.shutdown_background();
+            r?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows(FlowsCommand::Listen(args)) => {
@@ -45,6 +49,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => replay(cli, args),
+        Command::Mitigate(cmd) => {
+            let cfg = load(cli)?;
+            runtime()?.block_on(crate::operator::mitigate(&cfg, cmd))
+        }
+        Command::Audit(cmd) => crate::operator::audit(&load(cli)?, cmd),
         Command::Bgp(args) => {
             let cfg = load(cli)?;
             let rt = runtime()?;

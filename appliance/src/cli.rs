@@ -39,6 +39,74 @@ pub enum Command {
     /// commands on stdin (announce ROUTE, withdraw ROUTE, status, routes, reset PEER);
     /// JSON lines on stdout
     Bgp(BgpArgs),
+    /// Manual mitigations on the running daemon, over its control socket
+    #[command(subcommand)]
+    Mitigate(MitigateCommand),
+    /// The audit log in the store
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MitigateCommand {
+    /// Announce a route, or a level's routes for an address (with --level)
+    Add(MitigateAddArgs),
+    /// Withdraw a mitigation by id (automatic ones too; the victim then cools down)
+    Withdraw {
+        /// The mitigation's id (from `levee mitigate list`)
+        id: u64,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Active mitigations, adapters and counters
+    List {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SocketArg {
+    /// The daemon's control socket [default: control.socket from the config]
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MitigateAddArgs {
+    /// A route ("flow destination 192.0.2.1/32 protocol udp then discard",
+    /// "route 192.0.2.1/32 community 65535:666"), or an address with --level
+    pub target: String,
+    /// Announce this escalation level's routes (1-4) for the address
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub level: Option<u8>,
+    /// Lifetime, e.g. 600, 10m, 1h [default: mitigation.ttl]
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; exit 1 if it is broken
+    Verify {
+        /// The database [default: store.path from the config]
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+    },
+    /// Print the last entries
+    Show {
+        /// How many
+        #[arg(long, default_value_t = 20)]
+        last: u64,
+        /// The database [default: store.path from the config]
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

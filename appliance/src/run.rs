@@ -1,15 +1,22 @@
 //! `levee run` and `levee flows listen`: start ingestion and consume its batches until a
 //! signal (or the requested duration) ends it.
 
+use crate::adapters::Handle;
+use crate::adapters::native::Native;
 use crate::cli::ListenArgs;
+use crate::config::mitigation::AdapterKind;
 use crate::config::{Config, Listener, ListenerKind, Mirror};
 use crate::flows::json::write_record;
 use crate::flows::{FlowBatch, Ingest};
+use crate::mitigate::service::Service;
+use crate::store::Store;
+use levee_bgp::speaker::{ShutdownPolicy, Speaker};
 use levee_flow::InterfaceCounters;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -30,24 +37,95 @@ enum Sink {
 /// `levee run`.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     info!(origin = %cfg.origin, "levee starting");
-    let (ingest, rx) = Ingest::start(&cfg)?;
-    for (kind, addr) in &ingest.bound {
-        info!(kind, %addr, "listener bound");
-    }
     let intel = crate::detection::load_threat_intel(&cfg)?;
     let engine = crate::detection::engine(&cfg, intel, now_us(), seed(), first_id());
     if cfg.protected_networks.is_empty() {
         warn!("no protected networks configured: flows are counted, nothing is detected");
     }
-    consume(
+    // Mitigation first: the routes active at the last stop go out again before any
+    // new flow arrives.
+    let acting = Acting::start(&cfg).await?;
+    let (ingest, rx) = match Ingest::start(&cfg) {
+        Ok(x) => x,
+        Err(e) => {
+            acting.stop().await;
+            return Err(e.into());
+        }
+    };
+    for (kind, addr) in &ingest.bound {
+        info!(kind, %addr, "listener bound");
+    }
+    let r = consume(
         ingest,
         rx,
         Some(Sink::Count),
         Duration::from_secs(60),
         None,
         Some(engine),
+        Some(acting.service.events.clone()),
     )
-    .await
+    .await;
+    acting.stop().await;
+    r
+}
+
+/// The acting half of the daemon: the BGP speaker, the adapters, the mitigation task
+/// with its store, and the control socket.
+struct Acting {
+    service: Service,
+    control: crate::control::Server,
+    speaker: Option<(Arc<Speaker>, ShutdownPolicy)>,
+}
+
+impl Acting {
+    async fn start(cfg: &Config) -> anyhow::Result<Acting> {
+        let m = &cfg.mitigation;
+        let store = Store::open(&m.store)?;
+        info!(path = %m.store.display(), "store opened");
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let mut adapters = Vec::new();
+        let mut speaker = None;
+        if let Some(bgp) = &cfg.bgp {
+            let s = Arc::new(Speaker::start(bgp.speaker.clone()).await?);
+            if let Some(a) = s.listen_addr() {
+                info!(%a, "BGP listening");
+            }
+            for p in &bgp.speaker.peers {
+                info!(peer = %p.name, address = %p.address, remote_as = p.remote_as, "BGP peer configured");
+            }
+            if m.adapters.contains(&AdapterKind::Native) {
+                adapters.push(Handle::spawn(Native::new(s.clone()), reports_tx.clone()));
+            }
+            speaker = Some((s, bgp.shutdown.clone()));
+        }
+        if adapters.is_empty() {
+            warn!("no mitigation adapters: decisions are recorded, nothing is announced");
+        }
+        if m.settings.dry_run {
+            warn!("dry run: mitigation decisions are logged and stored, nothing is announced");
+        }
+        let service = Service::start(m.settings.clone(), store, adapters, reports)?;
+        let control = crate::control::Server::start(&m.control_socket, service.commands.clone())?;
+        info!(socket = %m.control_socket.display(), "control socket ready");
+        Ok(Acting {
+            service,
+            control,
+            speaker,
+        })
+    }
+
+    async fn stop(self) {
+        self.control.stop();
+        self.service.stop().await;
+        if let Some((s, policy)) = self.speaker {
+            match Arc::try_unwrap(s) {
+                Ok(s) => s.shutdown(policy, crate::speaker::SHUTDOWN_WAIT).await,
+                Err(_) => {
+                    warn!("BGP speaker still in use at shutdown; sessions end with the process")
+                }
+            }
+        }
+    }
 }
 
 /// Wall-clock microseconds since the Unix epoch: the live engine's clock.
@@ -142,6 +220,7 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
         every,
         args.duration.map(Duration::from_secs),
         None,
+        None,
     )
     .await
 }
@@ -153,7 +232,17 @@ async fn consume(
     stats_every: Duration,
     duration: Option<Duration>,
     mut engine: Option<levee_detect::Engine>,
+    events: Option<mpsc::Sender<levee_detect::Event>>,
 ) -> anyhow::Result<()> {
+    let mut dropped_events = 0u64;
+    let mut forward = |e: levee_detect::Event| {
+        log_event(&e);
+        if let Some(tx) = &events
+            && tx.try_send(e).is_err()
+        {
+            dropped_events += 1;
+        }
+    };
     let mut consumer = Consumer {
         sink,
         line: String::with_capacity(1 << 16),
@@ -185,7 +274,7 @@ async fn consume(
             }
             _ = ticks.tick(), if engine.is_some() => {
                 if let Some(e) = engine.as_mut() {
-                    e.tick(now_us()).iter().for_each(log_event);
+                    e.tick(now_us()).into_iter().for_each(&mut forward);
                 }
             }
             _ = stats.tick(), if !stats_every.is_zero() => {
@@ -215,7 +304,7 @@ async fn consume(
         consumer.take(b);
     }
     if let Some(mut e) = engine {
-        e.finish(now_us()).iter().for_each(log_event);
+        e.finish(now_us()).into_iter().for_each(&mut forward);
     }
     let _ = std::io::stdout().flush();
     eprintln!(
@@ -228,6 +317,12 @@ async fn consume(
         consumer.interfaces.len()
     );
     eprint!("{exporters}");
+    if dropped_events > 0 {
+        warn!(
+            dropped_events,
+            "incident events were dropped because mitigation lagged"
+        );
+    }
     let dropped = ingest.counters.dropped_records.load(Relaxed);
     if dropped > 0 {
         eprintln!("levee: {dropped} records were dropped because the consumer lagged");

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 
 /// How long shutdown waits for peers to take the withdrawals.
-const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 fn print(v: &Value) {
     let mut out = std::io::stdout().lock();

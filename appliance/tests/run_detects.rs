@@ -24,7 +24,9 @@ fn a_live_flood_is_logged_as_an_incident() {
         &cfg,
         format!(
             "listeners:\n  sflow: {{bind: 127.0.0.1:{port}}}\n  netflow: {{enabled: false}}\n  \
-             ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    prefixes: [203.0.113.0/24, 2001:db8:1::/48]\n"
+             ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    prefixes: [203.0.113.0/24, 2001:db8:1::/48]\n\
+             store: {{path: {dir}/levee.db}}\ncontrol: {{socket: {dir}/control.sock}}\n",
+            dir = dir.display()
         ),
     )
     .unwrap();

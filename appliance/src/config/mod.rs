@@ -10,7 +10,7 @@ mod error;
 mod keypath;
 pub mod mitigation;
 mod raw;
-mod units;
+pub(crate) mod units;
 
 pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};

@@ -11,6 +11,7 @@
 //! [`crate::store`] and [`crate::control`]; [`crate::run`] ties them together.
 
 pub mod engine;
+pub mod service;
 pub mod settings;
 pub mod signature;
 #[cfg(test)]

@@ -1,0 +1,306 @@
+//! The local control channel: `levee mitigate add|withdraw|list` talk to the running
+//! daemon over a Unix socket (default /run/levee/control.sock, mode 0600).
+//!
+//! Authentication is twofold: the kernel's peer credentials (`SO_PEERCRED`) must show
+//! root or the user the daemon runs as, and each request carries the token the daemon
+//! wrote next to the socket (`control.sock.token`, mode 0600, new at every start).
+//! One JSON request per connection, one JSON answer:
+//!
+//! ```text
+//! {"token": "...", "op": "add", "route": "flow destination 192.0.2.1/32 then discard", "ttl": 600}
+//! {"token": "...", "op": "add", "victim": "192.0.2.1", "level": 3}
+//! {"token": "...", "op": "withdraw", "id": 17}
+//! {"token": "...", "op": "list"}
+//! ```
+
+use crate::mitigate::service::{Command, Request};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::io::Read;
+use std::net::IpAddr;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+/// The longest request accepted.
+const MAX_REQUEST: u64 = 64 << 10;
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the control channel could not be set up or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Socket or token file trouble.
+    #[error("control socket {path}: {what}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The daemon answered something that is not JSON.
+    #[error("control socket: the daemon's answer is not JSON: {0}")]
+    Answer(serde_json::Error),
+}
+
+fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> ControlError + 'a {
+    move |source| ControlError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+/// The token file for a socket.
+pub fn token_path(socket: &Path) -> PathBuf {
+    let mut p = socket.as_os_str().to_owned();
+    p.push(".token");
+    PathBuf::from(p)
+}
+
+/// 32 random bytes from the kernel, as hex.
+fn new_token() -> std::io::Result<String> {
+    let mut b = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Compares without an early exit, so timing does not tell how much matched.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The listening side, owned by the daemon.
+#[derive(Debug)]
+pub struct Server {
+    socket: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    token: String,
+    op: String,
+    #[serde(default)]
+    route: Option<String>,
+    #[serde(default)]
+    victim: Option<IpAddr>,
+    #[serde(default)]
+    level: Option<u8>,
+    #[serde(default)]
+    ttl: Option<u64>,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+fn request(w: Wire) -> Result<Request, String> {
+    let ttl = w.ttl.map(Duration::from_secs);
+    match (w.op.as_str(), w.route, w.victim, w.level, w.id) {
+        ("add", Some(route), None, None, None) => Ok(Request::AddRoute { route, ttl }),
+        ("add", None, Some(victim), Some(level), None) => {
+            Ok(Request::AddLevel { victim, level, ttl })
+        }
+        ("add", ..) => Err("add takes a route, or a victim and a level".into()),
+        ("withdraw", None, None, None, Some(id)) => Ok(Request::Withdraw { id }),
+        ("withdraw", ..) => Err("withdraw takes an id".into()),
+        ("list", None, None, None, None) => Ok(Request::List),
+        (op, ..) => Err(format!(
+            "unknown or malformed request {op:?} (add, withdraw, list)"
+        )),
+    }
+}
+
+impl Server {
+    /// Binds the socket (replacing a stale one), writes a fresh token, and serves
+    /// requests by passing them to `commands`.
+    pub fn start(socket: &Path, commands: mpsc::Sender<Command>) -> Result<Server, ControlError> {
+        if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io(socket, "creating its directory"))?;
+        }
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            return Err(ControlError::Io {
+                path: socket.to_path_buf(),
+                what: "in use",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another levee is running",
+                ),
+            });
+        }
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket).map_err(io(socket, "binding"))?;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
+            .map_err(io(socket, "setting its mode"))?;
+        let token = new_token().map_err(io(socket, "reading /dev/urandom"))?;
+        let tpath = token_path(socket);
+        let _ = std::fs::remove_file(&tpath);
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tpath)
+                .map_err(io(&tpath, "writing the token"))?;
+            f.write_all(token.as_bytes())
+                .map_err(io(&tpath, "writing the token"))?;
+        }
+        // The daemon's user owns the token file: the uid peers must match (or root).
+        let owner = std::fs::metadata(&tpath)
+            .map_err(io(&tpath, "reading the token"))?
+            .uid();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (token, commands) = (token.clone(), commands.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = serve(stream, &token, owner, commands).await {
+                        debug!(error = %e, "control connection ended");
+                    }
+                });
+            }
+        });
+        Ok(Server {
+            socket: socket.to_path_buf(),
+            task,
+        })
+    }
+
+    /// Stops listening and removes the socket and token.
+    pub fn stop(self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(token_path(&self.socket));
+    }
+}
+
+async fn serve(
+    stream: UnixStream,
+    token: &str,
+    owner: u32,
+    commands: mpsc::Sender<Command>,
+) -> std::io::Result<()> {
+    let uid = stream.peer_cred()?.uid();
+    let (rd, mut wr) = stream.into_split();
+    let answer = if uid != 0 && uid != owner {
+        warn!(
+            uid,
+            "control request from a user that is neither root nor levee's; refused"
+        );
+        json!({"ok": false, "error": "permission denied"})
+    } else {
+        let mut line = String::new();
+        let mut rd = BufReader::new(rd).take(MAX_REQUEST);
+        match tokio::time::timeout(READ_TIMEOUT, rd.read_line(&mut line)).await {
+            Err(_) => json!({"ok": false, "error": "timed out waiting for the request"}),
+            Ok(r) => {
+                r?;
+                match serde_json::from_str::<Wire>(&line) {
+                    Err(e) => json!({"ok": false, "error": format!("bad request: {e}")}),
+                    Ok(w) if !same(&w.token, token) => {
+                        warn!(uid, "control request with a wrong token; refused");
+                        json!({"ok": false, "error": "bad token"})
+                    }
+                    Ok(w) => match request(w) {
+                        Err(e) => json!({"ok": false, "error": e}),
+                        Ok(request) => {
+                            let (reply, rx) = oneshot::channel();
+                            if commands.send(Command { request, reply }).await.is_err() {
+                                json!({"ok": false, "error": "levee is stopping"})
+                            } else {
+                                rx.await.unwrap_or_else(
+                                    |_| json!({"ok": false, "error": "levee is stopping"}),
+                                )
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    };
+    let mut out = answer.to_string();
+    out.push('\n');
+    wr.write_all(out.as_bytes()).await?;
+    wr.shutdown().await
+}
+
+/// The client side: sends one request (the token is read from next to the socket) and
+/// returns the daemon's answer.
+pub async fn call(socket: &Path, mut request: Value) -> Result<Value, ControlError> {
+    let tpath = token_path(socket);
+    let token = std::fs::read_to_string(&tpath).map_err(io(
+        &tpath,
+        "reading the token (is levee running, and are you root?)",
+    ))?;
+    request["token"] = json!(token.trim());
+    let mut s = UnixStream::connect(socket)
+        .await
+        .map_err(io(socket, "connecting (is levee run running?)"))?;
+    let mut line = request.to_string();
+    line.push('\n');
+    s.write_all(line.as_bytes())
+        .await
+        .map_err(io(socket, "sending"))?;
+    let mut answer = String::new();
+    BufReader::new(s)
+        .take(16 << 20)
+        .read_line(&mut answer)
+        .await
+        .map_err(io(socket, "reading the answer"))?;
+    serde_json::from_str(&answer).map_err(ControlError::Answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(s: &str) -> Result<Request, String> {
+        request(serde_json::from_str(s).unwrap())
+    }
+
+    #[test]
+    fn requests() {
+        assert_eq!(
+            wire(r#"{"token":"t","op":"add","route":"route 192.0.2.1/32","ttl":60}"#),
+            Ok(Request::AddRoute {
+                route: "route 192.0.2.1/32".into(),
+                ttl: Some(Duration::from_secs(60))
+            })
+        );
+        assert_eq!(
+            wire(r#"{"token":"t","op":"add","victim":"192.0.2.1","level":3}"#),
+            Ok(Request::AddLevel {
+                victim: "192.0.2.1".parse().unwrap(),
+                level: 3,
+                ttl: None
+            })
+        );
+        assert_eq!(
+            wire(r#"{"token":"t","op":"withdraw","id":4}"#),
+            Ok(Request::Withdraw { id: 4 })
+        );
+        assert!(wire(r#"{"token":"t","op":"add","route":"x","victim":"192.0.2.1"}"#).is_err());
+        assert!(wire(r#"{"token":"t","op":"withdraw"}"#).is_err());
+        assert!(wire(r#"{"token":"t","op":"reboot"}"#).is_err());
+        assert!(serde_json::from_str::<Wire>(r#"{"op":"list"}"#).is_err());
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+        assert_eq!(
+            token_path(Path::new("/run/levee/c.sock")),
+            Path::new("/run/levee/c.sock.token")
+        );
+    }
+}

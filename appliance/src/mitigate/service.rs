@@ -1,0 +1,406 @@
+//! The mitigation stage as a task of the daemon: incident events and operator requests
+//! in through bounded channels; the [`Engine`] decides; every decision is written to the
+//! [`Store`] (with its audit entries) before it goes to the adapters. At start, the
+//! mitigations active at the last stop are restored and re-sent, and those that expired
+//! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
+
+use super::engine::{Engine, Mitigation, Output, destination};
+use super::settings::{Level, Settings};
+use crate::adapters::{AdapterStatus, Change, Handle, Report};
+use crate::store::{Note, Store, StoreError};
+use levee_bgp::rib::RouteText;
+use levee_detect::{Event, EventKind};
+use serde_json::{Value, json};
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info, warn};
+
+/// Incident events buffered between detection and mitigation.
+pub const EVENT_QUEUE: usize = 4096;
+
+/// An operator's request (from the control socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Announce a route given as text.
+    AddRoute {
+        /// Route text.
+        route: String,
+        /// Lifetime (`None`: the configured TTL).
+        ttl: Option<Duration>,
+    },
+    /// Announce a level's routes for a host.
+    AddLevel {
+        /// The victim.
+        victim: IpAddr,
+        /// 1 to 4.
+        level: u8,
+        /// Lifetime.
+        ttl: Option<Duration>,
+    },
+    /// Withdraw a mitigation.
+    Withdraw {
+        /// Its id.
+        id: u64,
+    },
+    /// Active mitigations, adapters and counters.
+    List,
+}
+
+/// A request with where its answer goes.
+#[derive(Debug)]
+pub struct Command {
+    /// The request.
+    pub request: Request,
+    /// The answer: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`.
+    pub reply: oneshot::Sender<Value>,
+}
+
+/// The daemon's handle on the mitigation task.
+#[derive(Debug)]
+pub struct Service {
+    /// Incident events in.
+    pub events: mpsc::Sender<Event>,
+    /// Operator requests in.
+    pub commands: mpsc::Sender<Command>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Wall-clock µs since the Unix epoch.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+impl Service {
+    /// Opens nothing itself: takes the opened store and the started adapters, restores
+    /// the last stop's mitigations and starts the task.
+    pub fn start(
+        settings: Settings,
+        mut store: Store,
+        adapters: Vec<Handle>,
+        reports: mpsc::UnboundedReceiver<Report>,
+    ) -> Result<Service, StoreError> {
+        let networks = settings.networks.clone();
+        let restored = store.active(|name| {
+            networks
+                .iter()
+                .find(|n| n.name == name)
+                .map(|n| n.prefixes.clone())
+                .unwrap_or_default()
+        })?;
+        let mut engine = Engine::new(settings, store.next_id()?);
+        let n = restored.len();
+        engine.restore(restored);
+        store.audit(
+            now_us(),
+            &[Note::new(
+                "levee",
+                "start",
+                "mitigations",
+                format!("{n} restored"),
+            )],
+        )?;
+        let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
+        let (commands, cmd_rx) = mpsc::channel(64);
+        let task = tokio::spawn(run(engine, store, adapters, ev_rx, cmd_rx, reports));
+        Ok(Service {
+            events,
+            commands,
+            task,
+        })
+    }
+
+    /// Stops the task: the adapters try what is queued, then end.
+    pub async fn stop(self) {
+        drop(self.events);
+        drop(self.commands);
+        let _ = self.task.await;
+    }
+}
+
+struct State {
+    engine: Engine,
+    store: Store,
+    adapters: Vec<Handle>,
+    store_errors: u64,
+}
+
+async fn run(
+    engine: Engine,
+    store: Store,
+    adapters: Vec<Handle>,
+    mut events: mpsc::Receiver<Event>,
+    mut commands: mpsc::Receiver<Command>,
+    mut reports: mpsc::UnboundedReceiver<Report>,
+) {
+    let mut st = State {
+        engine,
+        store,
+        adapters,
+        store_errors: 0,
+    };
+    // Reconcile: what should be announced goes out again; what expired while levee was
+    // down is withdrawn (adapters that kept it drop it; the others ignore it).
+    let again: Vec<Change> = st
+        .engine
+        .active()
+        .filter(|m| !m.dry_run)
+        .map(|m| Change::announce(m.id, &m.route))
+        .collect();
+    if !again.is_empty() {
+        info!(
+            routes = again.len(),
+            "re-announcing the mitigations active at the last stop"
+        );
+    }
+    for a in &st.adapters {
+        a.send(again.clone()).await;
+    }
+    let out = st.engine.tick(now_us());
+    st.handle("expiry", out).await;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (mut events_open, mut commands_open) = (true, true);
+    while events_open || commands_open {
+        tokio::select! {
+            e = events.recv(), if events_open => match e {
+                Some(e) => {
+                    if e.kind != EventKind::Update
+                        && let Err(err) = st.store.incident(&e)
+                    {
+                        st.store_error(&err);
+                    }
+                    let out = st.engine.on_event(now_us(), &e);
+                    st.handle("detector", out).await;
+                }
+                None => events_open = false,
+            },
+            c = commands.recv(), if commands_open => match c {
+                Some(c) => {
+                    let answer = st.request(c.request).await;
+                    let _ = c.reply.send(answer);
+                }
+                None => commands_open = false,
+            },
+            Some(r) = reports.recv() => st.report(r),
+            _ = tick.tick() => {
+                let out = st.engine.tick(now_us());
+                st.handle("expiry", out).await;
+            }
+        }
+    }
+    for a in st.adapters.drain(..) {
+        a.stop().await;
+    }
+    while let Ok(r) = reports.try_recv() {
+        st.report(r);
+    }
+    if let Err(e) = st.store.audit(
+        now_us(),
+        &[Note::new(
+            "levee",
+            "stop",
+            "mitigations",
+            format!("{} active", st.engine.active().count()),
+        )],
+    ) {
+        st.store_error(&e);
+    }
+}
+
+impl State {
+    fn store_error(&mut self, e: &StoreError) {
+        self.store_errors += 1;
+        error!(error = %e, "store write failed; the decision stands and is logged here");
+    }
+
+    fn report(&mut self, r: Report) {
+        let now = now_us();
+        for id in &r.ids {
+            if let Err(e) =
+                self.store
+                    .adapter_result(now, *id, &r.adapter, r.state, r.error.as_deref())
+            {
+                self.store_error(&e);
+            }
+        }
+    }
+
+    /// Logs, stores and dispatches the engine's outputs.
+    async fn handle(&mut self, actor: &str, out: Vec<Output>) {
+        if out.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.apply(now_us(), actor, &out) {
+            self.store_error(&e);
+        }
+        let mut changes = Vec::new();
+        for o in &out {
+            match o {
+                Output::Announce(m) => {
+                    info!(id = m.id, victim = %m.victim, level = m.level.map_or(0, Level::number), dry_run = m.dry_run, route = %m.route, "{}", if m.dry_run { "would announce (dry run)" } else { "announce" });
+                    if !m.dry_run {
+                        changes.push(Change::announce(m.id, &m.route));
+                    }
+                }
+                Output::Withdraw(m, reason) => {
+                    info!(id = m.id, victim = %m.victim, reason = reason.as_str(), route = %m.route, "{}", if m.dry_run { "would withdraw (dry run)" } else { "withdraw" });
+                    if !m.dry_run {
+                        changes.push(Change::withdraw(m.id, &m.route));
+                    }
+                }
+                Output::Level {
+                    victim,
+                    network,
+                    incident,
+                    from,
+                    to,
+                } => {
+                    warn!(%victim, network, incident, from = ?from.map(Level::number), to = to.number(), "mitigation level");
+                }
+                Output::Skip {
+                    victim,
+                    incident,
+                    reason,
+                } => {
+                    warn!(%victim, incident, %reason, "not mitigated");
+                }
+                Output::Extend { .. } => {}
+            }
+        }
+        for a in &self.adapters {
+            a.send(changes.clone()).await;
+        }
+    }
+
+    async fn request(&mut self, r: Request) -> Value {
+        let now = now_us();
+        let ttl_us =
+            |t: Option<Duration>, s: &Settings| t.map_or(s.ttl_us, |d| d.as_micros() as u64);
+        let result: Result<Value, String> = match r {
+            Request::AddRoute { route, ttl } => match route.parse::<RouteText>() {
+                Err(e) => Err(format!("route: {e}")),
+                Ok(rt) => {
+                    let ttl = ttl_us(ttl, self.engine.settings());
+                    match self.engine.manual_add(now, rt, ttl, None) {
+                        Ok((id, out)) => {
+                            self.handle("operator", out).await;
+                            Ok(json!({"ids": [id]}))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            },
+            Request::AddLevel { victim, level, ttl } => {
+                let ttl = ttl_us(ttl, self.engine.settings());
+                match Level::from_number(level)
+                    .ok_or_else(|| format!("level {level}: expected 1 to 4"))
+                {
+                    Err(e) => Err(e),
+                    Ok(l) => match self.engine.level_routes(victim, l) {
+                        Err(e) => Err(e.to_string()),
+                        Ok(routes) => {
+                            let mut ids = Vec::new();
+                            let mut err = None;
+                            for rt in routes {
+                                match self.engine.manual_add(now, rt, ttl, Some(l)) {
+                                    Ok((id, out)) => {
+                                        ids.push(id);
+                                        self.handle("operator", out).await;
+                                    }
+                                    Err(e) => err = Some(e.to_string()),
+                                }
+                            }
+                            match err {
+                                Some(e) if ids.is_empty() => Err(e),
+                                _ => Ok(json!({"ids": ids})),
+                            }
+                        }
+                    },
+                }
+            }
+            Request::Withdraw { id } => match self.engine.manual_withdraw(now, id) {
+                Ok(out) => {
+                    self.handle("operator", out).await;
+                    Ok(json!({"ids": [id]}))
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Request::List => Ok(self.list()),
+        };
+        match result {
+            Ok(mut v) => {
+                v["ok"] = json!(true);
+                v
+            }
+            Err(e) => {
+                if let Err(err) = self
+                    .store
+                    .audit(now, &[Note::new("operator", "refused", "request", &e)])
+                {
+                    self.store_error(&err);
+                }
+                json!({"ok": false, "error": e})
+            }
+        }
+    }
+
+    fn list(&self) -> Value {
+        let ms: Vec<Value> = self
+            .engine
+            .active()
+            .map(|m| self.mitigation_json(m))
+            .collect();
+        let adapters: Vec<Value> = self
+            .adapters
+            .iter()
+            .map(|a| adapter_json(&a.status()))
+            .collect();
+        let c = self.engine.counters();
+        json!({
+            "mitigations": ms,
+            "adapters": adapters,
+            "dry_run": self.engine.settings().dry_run,
+            "counters": {
+                "announced": c.announced, "withdrawn": c.withdrawn, "expired": c.expired,
+                "deduplicated": c.deduplicated, "escalations": c.escalations,
+                "deescalations": c.deescalations, "safelisted": c.safelisted,
+                "cooldown": c.cooldown, "capped": c.capped, "not_protected": c.not_protected,
+                "store_errors": self.store_errors,
+            },
+        })
+    }
+
+    fn mitigation_json(&self, m: &Mitigation) -> Value {
+        let results: Vec<Value> = self
+            .store
+            .adapter_results(m.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| json!({"adapter": r.adapter, "state": r.state, "attempts": r.attempts, "error": r.error}))
+            .collect();
+        json!({
+            "id": m.id,
+            "route": m.route.to_string(),
+            "victim": m.victim,
+            "destination": destination(&m.route.nlri).map(|d| d.to_string()),
+            "network": m.network,
+            "level": m.level.map(Level::number),
+            "origin": m.origin.as_str(),
+            "incident": m.incident,
+            "created_us": m.created_us,
+            "expires_us": m.expires_us,
+            "dry_run": m.dry_run,
+            "adapters": results,
+        })
+    }
+}
+
+fn adapter_json(s: &AdapterStatus) -> Value {
+    json!({
+        "name": s.name, "desired": s.desired, "pending": s.pending, "applied": s.applied,
+        "failures": s.failures, "last_error": s.last_error, "backend": s.backend,
+    })
+}

@@ -1,0 +1,178 @@
+//! The operator's commands: `levee mitigate add|withdraw|list` (clients of the running
+//! daemon's control socket) and `levee audit verify|show` (readers of the store).
+
+use crate::cli::{AuditCommand, MitigateCommand};
+use crate::config::Config;
+use crate::config::units::Duration;
+use crate::control;
+use crate::flows::json::rfc3339;
+use crate::store::Store;
+use crate::store::audit::Verdict;
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `levee mitigate ...`: prints the answer; exit 1 when the daemon refuses.
+pub async fn mitigate(cfg: &Config, cmd: &MitigateCommand) -> anyhow::Result<ExitCode> {
+    let socket = |s: &Option<PathBuf>| {
+        s.clone()
+            .unwrap_or_else(|| cfg.mitigation.control_socket.clone())
+    };
+    let (path, request, json_out) = match cmd {
+        MitigateCommand::Add(a) => {
+            let mut req = json!({"op": "add"});
+            if let Some(level) = a.level {
+                let ip: std::net::IpAddr = a
+                    .target
+                    .parse()
+                    .with_context(|| format!("{:?}: --level needs an address", a.target))?;
+                req["victim"] = json!(ip);
+                req["level"] = json!(level);
+            } else {
+                req["route"] = json!(a.target);
+            }
+            if let Some(t) = &a.ttl {
+                let Some(us) = Duration::parse(t).filter(|us| *us >= 1_000_000) else {
+                    bail!(
+                        "--ttl {t:?}: expected a duration of at least 1s, such as 600, 10m or 1h"
+                    );
+                };
+                req["ttl"] = json!(us / 1_000_000);
+            }
+            (socket(&a.socket.socket), req, false)
+        }
+        MitigateCommand::Withdraw { id, socket: s } => (
+            socket(&s.socket),
+            json!({"op": "withdraw", "id": id}),
+            false,
+        ),
+        MitigateCommand::List { json, socket: s } => {
+            (socket(&s.socket), json!({"op": "list"}), *json)
+        }
+    };
+    let answer = control::call(&path, request).await?;
+    if answer["ok"] != json!(true) {
+        eprintln!("levee: {}", answer["error"].as_str().unwrap_or("refused"));
+        return Ok(ExitCode::from(1));
+    }
+    if json_out {
+        println!("{answer}");
+    } else if matches!(cmd, MitigateCommand::List { .. }) {
+        print!("{}", table(&answer));
+    } else {
+        let ids: Vec<String> = answer["ids"]
+            .as_array()
+            .map(|a| a.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let verb = if matches!(cmd, MitigateCommand::Withdraw { .. }) {
+            "withdrawn"
+        } else {
+            "active"
+        };
+        println!("mitigation {} {verb}", ids.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `levee mitigate list` as a table.
+fn table(v: &Value) -> String {
+    let now = crate::mitigate::service::now_us();
+    let mut s = String::new();
+    if v["dry_run"] == json!(true) {
+        s += "dry run: nothing is announced\n";
+    }
+    s += &format!(
+        "{:<6} {:<5} {:<7} {:<20} {:>8}  {:<18} ROUTE\n",
+        "ID", "LEVEL", "ORIGIN", "VICTIM", "EXPIRES", "ADAPTERS"
+    );
+    for m in v["mitigations"].as_array().into_iter().flatten() {
+        let left = m["expires_us"].as_u64().unwrap_or(0).saturating_sub(now) / 1_000_000;
+        let adapters: Vec<String> = m["adapters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{}:{}",
+                    a["adapter"].as_str().unwrap_or("?"),
+                    a["state"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        s += &format!(
+            "{:<6} {:<5} {:<7} {:<20} {:>7}s  {:<18} {}\n",
+            m["id"].to_string(),
+            m["level"].as_u64().map_or("-".into(), |l| format!("L{l}")),
+            m["origin"].as_str().unwrap_or(""),
+            m["victim"].as_str().unwrap_or(""),
+            left,
+            if adapters.is_empty() {
+                "-".into()
+            } else {
+                adapters.join(",")
+            },
+            m["route"].as_str().unwrap_or(""),
+        );
+    }
+    for a in v["adapters"].as_array().into_iter().flatten() {
+        s += &format!(
+            "adapter {}: {} routes, {} pending, {} failures{} ({})\n",
+            a["name"].as_str().unwrap_or("?"),
+            a["desired"],
+            a["pending"],
+            a["failures"],
+            a["last_error"]
+                .as_str()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default(),
+            a["backend"].as_str().unwrap_or(""),
+        );
+    }
+    s
+}
+
+/// `levee audit ...`.
+pub fn audit(cfg: &Config, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
+    let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| cfg.mitigation.store.clone());
+    match cmd {
+        AuditCommand::Verify { db: d } => {
+            let path = db(d);
+            if !path.exists() {
+                bail!("store {}: no such file", path.display());
+            }
+            let store = Store::open(&path)?;
+            match store.verify()? {
+                Verdict::Intact { entries, head } => {
+                    println!(
+                        "audit log {}: intact, {entries} entries, head {head}",
+                        path.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken { seq, why } => {
+                    println!("audit log {}: BROKEN at entry {seq}: {why}", path.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Show { last, db: d } => {
+            let path = db(d);
+            if !path.exists() {
+                bail!("store {}: no such file", path.display());
+            }
+            for e in Store::open(&path)?.audit_tail(*last)? {
+                println!(
+                    "{:>6} {} {:<9} {:<16} {:<14} {}",
+                    e.seq,
+                    rfc3339(e.time_us),
+                    e.actor,
+                    e.action,
+                    e.subject,
+                    e.detail
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
