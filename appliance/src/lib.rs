@@ -7,7 +7,12 @@
 //!   the `levee-flow` crate);
 //! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
 //!   its events as JSON, and `levee replay`;
-//! - [`run`]: the daemon loop that feeds record batches to the engine;
+//! - [`mitigate`]: the mitigation engine (sans-IO) and its daemon task;
+//! - [`adapters`]: where routes go (the native BGP speaker), each behind a retrying task;
+//! - [`store`]: SQLite with incidents, mitigations and the hash-chained audit log;
+//! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
+//!   operator's commands (`levee mitigate`, `levee audit`);
+//! - [`run`]: the daemon: ingestion, detection and mitigation wired together;
 //! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
 //! - [`cli`]: the command line.
 //!

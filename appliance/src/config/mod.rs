@@ -226,8 +226,70 @@ impl Config {
                 s += &format!("    families {}\n", families.join(" "));
             }
         }
+        let m = &self.mitigation;
+        let adapters: Vec<&str> = m
+            .adapters
+            .iter()
+            .map(|a| match a {
+                mitigation::AdapterKind::Native => "native",
+            })
+            .collect();
+        s += &format!(
+            "  mitigation via {} (ttl {}s, caps {} total / {} per network){}\n",
+            if adapters.is_empty() {
+                "no adapter: recorded only".to_string()
+            } else {
+                adapters.join(", ")
+            },
+            m.settings.ttl_us / 1_000_000,
+            m.settings.max_active,
+            m.settings.max_active_per_network,
+            if m.settings.dry_run { ", dry run" } else { "" },
+        );
+        for n in &self.protected_networks {
+            let levels: Vec<String> = crate::mitigate::Level::ALL
+                .iter()
+                .filter(|l| n.ladder.level(**l).enabled)
+                .map(|l| {
+                    let ls = n.ladder.level(*l);
+                    let t = match ls.trigger.metric {
+                        crate::mitigate::settings::Metric::Bps => {
+                            format!("{}bps", si(ls.trigger.value))
+                        }
+                        crate::mitigate::settings::Metric::Pps => {
+                            format!("{}pps", si(ls.trigger.value))
+                        }
+                    };
+                    let hold = if ls.hold_us > 0 {
+                        format!(" for {}s", ls.hold_us as f64 / 1e6)
+                    } else {
+                        String::new()
+                    };
+                    format!("{l} >{t}{hold}")
+                })
+                .collect();
+            s += &format!(
+                "    {}: {}\n",
+                n.name,
+                if levels.is_empty() {
+                    "no level enabled".into()
+                } else {
+                    levels.join(", ")
+                }
+            );
+        }
         s
     }
+}
+
+/// 1500000 -> "1.5M".
+fn si(v: u64) -> String {
+    for (div, unit) in [(1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if v as f64 >= div {
+            return format!("{}{unit}", v as f64 / div);
+        }
+    }
+    v.to_string()
 }
 
 fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {

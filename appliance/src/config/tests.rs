@@ -205,3 +205,67 @@ fn bgp_section_parses_and_rejects_with_locations() {
     let e = err(&ok.replace("name: edge2", "name: edge1"));
     assert!(e.contains("peer name \"edge1\" is used twice"), "{e}");
 }
+
+#[test]
+fn mitigation_section_and_network_ladders() {
+    use crate::mitigate::Level;
+    use crate::mitigate::settings::Metric;
+    let ok = "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n  - name: b\n    \
+              prefixes: [198.51.100.0/24]\n    mitigation:\n      levels:\n        \
+              l3: {enabled: false}\n        l1: {trigger: 20kpps}\n\
+              mitigation:\n  dry_run: true\n  ttl: 10m\n  safelist: [192.0.2.53/32]\n  levels:\n    \
+              l1: {rate_limit: 8Mbps}\n    l3: {hold: 1s, communities: [\"64500:666\"], \
+              large_communities: [\"64500:1:2\"], no_export: true, next_hop: [192.0.2.254, 2001:db8::ff]}\n    \
+              l4: {prefix_length_v4: 22}\n\
+              store: {path: /tmp/x.db}\ncontrol: {socket: /tmp/x.sock}\n";
+    let c = Config::parse(ok, "t.yaml").unwrap();
+    let m = &c.mitigation;
+    assert!(m.settings.dry_run);
+    assert_eq!(m.settings.ttl_us, 600_000_000);
+    assert_eq!(
+        m.settings.safelist,
+        vec!["192.0.2.53/32".parse::<ipnet::IpNet>().unwrap()]
+    );
+    assert!(m.adapters.is_empty(), "no bgp section: no native adapter");
+    assert_eq!(
+        (m.store.to_str(), m.control_socket.to_str()),
+        (Some("/tmp/x.db"), Some("/tmp/x.sock"))
+    );
+    let [a, b] = &m.settings.networks[..] else {
+        panic!()
+    };
+    assert_eq!(a.ladder.rate_limit_bps, 8_000_000);
+    assert_eq!(a.ladder.rtbh.communities, vec![(64500 << 16) | 666]);
+    assert_eq!(a.ladder.rtbh.large_communities, vec![[64500, 1, 2]]);
+    assert_eq!(
+        a.ladder.rtbh.next_hop_v6,
+        Some("2001:db8::ff".parse().unwrap())
+    );
+    assert_eq!(a.ladder.scrub_len_v4, 22);
+    assert!(a.ladder.level(Level::L3).enabled);
+    // The network's overrides on top of the global ladder.
+    assert!(!b.ladder.level(Level::L3).enabled);
+    assert_eq!(b.ladder.level(Level::L1).trigger.metric, Metric::Pps);
+    assert_eq!(b.ladder.level(Level::L3).hold_us, 1_000_000);
+    assert_eq!(b.ladder.rate_limit_bps, 8_000_000);
+
+    let e = err(&ok.replace("trigger: 20kpps", "trigger: fast"));
+    assert!(
+        e.contains("t.yaml:9:23: protected_networks[1].mitigation.levels.l1"),
+        "{e}"
+    );
+    assert!(e.contains("a rate such as 100Mbps, 2Gbps or 50kpps"), "{e}");
+    let e = err(&ok.replace("l1: {rate_limit: 8Mbps}", "l1: {communities: [\"1:2\"]}"));
+    assert!(e.contains("mitigation.levels.l1"), "{e}");
+    assert!(e.contains("communities belongs to l3 (RTBH) and l4"), "{e}");
+    let e = err(&ok.replace("\"64500:666\"", "\"64500:99999\""));
+    assert!(e.contains("a community such as 64500:666"), "{e}");
+    let e = err(&ok.replace("ttl: 10m", "ttl: 10ms"));
+    assert!(e.contains("mitigation.ttl: a TTL of at least 1s"), "{e}");
+    let e = err(&ok.replace("dry_run: true", "adapters: [native]"));
+    assert!(e.contains("the native adapter needs a bgp section"), "{e}");
+    let e = err(&ok.replace("dry_run: true", "adapters: [exabgp]"));
+    assert!(e.contains("an adapter: native"), "{e}");
+    let e = err(&ok.replace("192.0.2.53/32]", "192.0.2.53/24]"));
+    assert!(e.contains("has host bits set"), "{e}");
+}
