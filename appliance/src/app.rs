@@ -50,8 +50,13 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Replay(args) => replay(cli, args),
         Command::Mitigate(cmd) => {
-            let cfg = load(cli)?;
-            runtime()?.block_on(crate::operator::mitigate(&cfg, cmd))
+            // With --socket the config is not needed (it may be the broken one the
+            // daemon refused to reload).
+            let socket = match cmd.socket() {
+                Some(s) => s.clone(),
+                None => load(cli)?.mitigation.control_socket,
+            };
+            runtime()?.block_on(crate::operator::mitigate(&socket, cmd))
         }
         Command::Audit(cmd) => crate::operator::audit(&load(cli)?, cmd),
         Command::Bgp(args) => {

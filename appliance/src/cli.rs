@@ -68,6 +68,18 @@ pub enum MitigateCommand {
     },
 }
 
+impl MitigateCommand {
+    /// The socket given on the command line, if any.
+    pub fn socket(&self) -> Option<&PathBuf> {
+        match self {
+            MitigateCommand::Add(a) => a.socket.socket.as_ref(),
+            MitigateCommand::Withdraw { socket, .. } | MitigateCommand::List { socket, .. } => {
+                socket.socket.as_ref()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SocketArg {
     /// The daemon's control socket [default: control.socket from the config]

@@ -14,11 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `levee mitigate ...`: prints the answer; exit 1 when the daemon refuses.
-pub async fn mitigate(cfg: &Config, cmd: &MitigateCommand) -> anyhow::Result<ExitCode> {
-    let socket = |s: &Option<PathBuf>| {
-        s.clone()
-            .unwrap_or_else(|| cfg.mitigation.control_socket.clone())
-    };
+pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow::Result<ExitCode> {
     let (path, request, json_out) = match cmd {
         MitigateCommand::Add(a) => {
             let mut req = json!({"op": "add"});
@@ -40,16 +36,14 @@ pub async fn mitigate(cfg: &Config, cmd: &MitigateCommand) -> anyhow::Result<Exi
                 };
                 req["ttl"] = json!(us / 1_000_000);
             }
-            (socket(&a.socket.socket), req, false)
+            (socket.to_path_buf(), req, false)
         }
-        MitigateCommand::Withdraw { id, socket: s } => (
-            socket(&s.socket),
+        MitigateCommand::Withdraw { id, .. } => (
+            socket.to_path_buf(),
             json!({"op": "withdraw", "id": id}),
             false,
         ),
-        MitigateCommand::List { json, socket: s } => {
-            (socket(&s.socket), json!({"op": "list"}), *json)
-        }
+        MitigateCommand::List { json, .. } => (socket.to_path_buf(), json!({"op": "list"}), *json),
     };
     let answer = control::call(&path, request).await?;
     if answer["ok"] != json!(true) {

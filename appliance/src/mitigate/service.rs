@@ -45,6 +45,9 @@ pub enum Request {
     },
     /// Active mitigations, adapters and counters.
     List,
+    /// New settings from a reloaded config (SIGHUP). Active mitigations stay; the new
+    /// ladders, caps and safelist apply to what comes next.
+    Reconfigure(Box<Settings>),
 }
 
 /// A request with where its answer goes.
@@ -329,6 +332,23 @@ impl State {
                 Err(e) => Err(e.to_string()),
             },
             Request::List => Ok(self.list()),
+            Request::Reconfigure(settings) => {
+                let note = format!(
+                    "{} networks, ttl {}s, dry run {}",
+                    settings.networks.len(),
+                    settings.ttl_us / 1_000_000,
+                    settings.dry_run
+                );
+                self.engine.set_settings(*settings);
+                info!(%note, "mitigation settings reloaded");
+                if let Err(e) = self
+                    .store
+                    .audit(now, &[Note::new("operator", "reload", "config", note)])
+                {
+                    self.store_error(&e);
+                }
+                Ok(json!({}))
+            }
         };
         match result {
             Ok(mut v) => {
