@@ -10,6 +10,7 @@ mod common;
 mod sflowgen;
 
 use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
+use common::levee_with as levee;
 use serde_json::Value;
 use sflowgen::{Scenario, UDP};
 use std::net::UdpSocket;
@@ -140,19 +141,6 @@ impl Drop for Levee {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `levee CMD...` with the test config: (success, stdout + stderr).
-fn levee(cfg: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args(["--config", cfg.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-    )
 }
 
 fn list(cfg: &Path) -> Value {

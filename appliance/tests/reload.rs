@@ -5,6 +5,7 @@
 mod common;
 
 use common::bgplab::{poll, scratch};
+use common::levee_with as levee;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,18 +17,6 @@ fn yaml(dir: &Path, port: u16, dry_run: bool) -> String {
          mitigation:\n  dry_run: {dry_run}\n\
          store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
         d = dir.display()
-    )
-}
-
-fn levee(cfg: &Path, args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_levee"))
-        .args(["--config", cfg.to_str().unwrap()])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
     )
 }
 

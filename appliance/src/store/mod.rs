@@ -473,16 +473,7 @@ impl Store {
             "SELECT seq, time_us, actor, action, subject, detail FROM
                (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
         )?;
-        let rows = q.query_map([n as i64], |r| {
-            Ok(Entry {
-                seq: r.get::<_, i64>(0)? as u64,
-                time_us: r.get::<_, i64>(1)? as u64,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                subject: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?;
+        let rows = q.query_map([n as i64], entry)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -492,22 +483,23 @@ impl Store {
             "SELECT seq, time_us, actor, action, subject, detail, prev, hash FROM audit ORDER BY seq",
         )?;
         let rows = q.query_map([], |r| {
-            Ok((
-                Entry {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    time_us: r.get::<_, i64>(1)? as u64,
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    subject: r.get(4)?,
-                    detail: r.get(5)?,
-                },
-                r.get::<_, String>(6)?,
-                r.get::<_, String>(7)?,
-            ))
+            Ok((entry(r)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?))
         })?;
         let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
         Ok(audit::verify(rows))
     }
+}
+
+/// An audit entry from the first six columns of a row.
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        seq: r.get::<_, i64>(0)? as u64,
+        time_us: r.get::<_, i64>(1)? as u64,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        subject: r.get(4)?,
+        detail: r.get(5)?,
+    })
 }
 
 #[cfg(test)]

@@ -34,6 +34,19 @@ pub(crate) fn have(tool: &str) -> bool {
     found
 }
 
+/// `levee --config CFG ARGS...`: (success, stdout + stderr).
+pub(crate) fn levee_with(cfg: &Path, args: &[&str]) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["--config", cfg.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
+}
+
 /// Sums JSON lines as `flows decode` and `flows listen` print them.
 pub(crate) fn totals(json_lines: &str) -> Totals {
     let mut t = Totals::new();
