@@ -167,6 +167,10 @@ async fn run<B: Backend>(
     let mut retry: Option<tokio::time::Instant> = None;
     let mut stopping = false;
     loop {
+        // Stopping: once what was queued is applied, or has failed (the store keeps it).
+        if stopping && (pending.is_empty() || failures > 0) {
+            break;
+        }
         let wait = async {
             match retry {
                 Some(t) => tokio::time::sleep_until(t).await,
@@ -192,9 +196,6 @@ async fn run<B: Backend>(
                 Some(Msg::Stop) | None => stopping = true,
             },
             _ = wait => retry = None,
-        }
-        if stopping && (pending.is_empty() || failures > 0) {
-            break;
         }
         if pending.is_empty() {
             continue;

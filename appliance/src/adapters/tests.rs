@@ -81,3 +81,23 @@ fn backoff_doubles_to_a_minute() {
     let s: Vec<u64> = (0..9).map(|f| backoff(f).as_secs()).collect();
     assert_eq!(s, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
 }
+
+#[tokio::test]
+async fn stop_applies_what_is_queued_first() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (rtx, mut rrx) = mpsc::unbounded_channel();
+    let h = Handle::spawn(
+        Flaky {
+            fail: Arc::new(AtomicU32::new(0)),
+            seen: seen.clone(),
+        },
+        rtx,
+    );
+    h.send(vec![Change::announce(1, &route("route 192.0.2.1/32"))])
+        .await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), h.stop())
+        .await
+        .expect("stop returns");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(rrx.recv().await.unwrap().state, "applied");
+}
