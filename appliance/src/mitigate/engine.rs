@@ -192,6 +192,17 @@ pub struct Counters {
     pub not_protected: u64,
 }
 
+/// Who asks for a route, for what, and until when.
+#[derive(Debug)]
+struct Ask<'a> {
+    holder: Holder,
+    level: Option<Level>,
+    incident: u64,
+    victim: &'a str,
+    network: &'a str,
+    expires_us: u64,
+}
+
 /// Escalation state of one attacked target.
 #[derive(Debug, Clone)]
 struct Victim {
@@ -464,16 +475,15 @@ impl Engine {
         let mut held = Vec::new();
         for r in wanted {
             held.push(r.nlri.clone());
-            self.hold(
-                now,
-                r,
-                holder.clone(),
-                Some(level),
+            let ask = Ask {
+                holder: holder.clone(),
+                level: Some(level),
                 incident,
-                &victim,
-                &net.name,
-                out,
-            );
+                victim: &victim,
+                network: &net.name,
+                expires_us: now + self.s.ttl_us,
+            };
+            self.hold(now, r, ask, out);
         }
         let reason = match from {
             Some(f) if level > f => WithdrawReason::Escalated,
@@ -504,20 +514,17 @@ impl Engine {
         }
     }
 
-    /// Adds a holder to a route, announcing it if it is new or its attributes changed.
-    #[allow(clippy::too_many_arguments)]
-    fn hold(
-        &mut self,
-        now: u64,
-        r: RouteText,
-        holder: Holder,
-        level: Option<Level>,
-        incident: u64,
-        victim: &str,
-        network: &str,
-        out: &mut Vec<Output>,
-    ) -> Id {
-        let expires_us = now + self.s.ttl_us;
+    /// Adds a holder to a route, announcing it if it is new or its attributes changed;
+    /// its expiry becomes the later of the two.
+    fn hold(&mut self, now: u64, r: RouteText, ask: Ask<'_>, out: &mut Vec<Output>) -> Id {
+        let Ask {
+            holder,
+            level,
+            incident,
+            victim,
+            network,
+            expires_us,
+        } = ask;
         if let Some(m) = self.routes.get_mut(&r.nlri) {
             self.counters.deduplicated += 1;
             m.holders.insert(holder);
@@ -647,24 +654,16 @@ impl Engine {
         self.check_caps(&network, &[&route], &[])?;
         let mut out = Vec::new();
         let victim = dst.to_string();
-        let nlri = route.nlri.clone();
-        let saved = self.s.ttl_us;
-        self.s.ttl_us = ttl_us;
-        let id = self.hold(
-            now,
-            route,
-            Holder::Manual,
+        // An operator's TTL is what they asked for, also on a route that existed.
+        let ask = Ask {
+            holder: Holder::Manual,
             level,
-            0,
-            &victim,
-            &network,
-            &mut out,
-        );
-        self.s.ttl_us = saved;
-        if let Some(m) = self.routes.get_mut(&nlri) {
-            // An operator's TTL is what they asked for, also on a route that existed.
-            m.expires_us = m.expires_us.max(now + ttl_us);
-        }
+            incident: 0,
+            victim: &victim,
+            network: &network,
+            expires_us: now + ttl_us,
+        };
+        let id = self.hold(now, route, ask, &mut out);
         Ok((id, out))
     }
 
