@@ -5,22 +5,20 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, have_all, interop, output, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, output, poll, rules};
 use levee_bgp::rib::RouteText;
-use std::path::{Path, PathBuf};
 
 struct Bird {
-    dir: PathBuf,
-    port: u16,
+    site: Site,
 }
 
 impl Bird {
     fn socket(&self) -> String {
-        self.dir.join("bird.ctl").display().to_string()
+        self.site.dir.join("bird.ctl").display().to_string()
     }
 
     fn launch(&self, peer_as: u32, n: u32) -> Daemon {
-        let conf = self.dir.join(format!("bird-{n}.conf"));
+        let conf = self.site.dir.join(format!("bird-{n}.conf"));
         std::fs::write(
             &conf,
             format!(
@@ -33,7 +31,7 @@ impl Bird {
                  flow6 {{ table flowtab6; import all; export none; }};\n  \
                  ipv4 {{ import all; export none; }};\n  \
                  ipv6 {{ import all; export none; }};\n}}\n",
-                self.port
+                self.site.port
             ),
         )
         .unwrap();
@@ -47,10 +45,10 @@ impl Bird {
                 "-s",
                 &self.socket(),
                 "-P",
-                self.dir.join("bird.pid").to_str().unwrap(),
+                self.site.dir.join("bird.pid").to_str().unwrap(),
             ],
             &[],
-            &self.dir.join(format!("bird-{n}.log")),
+            &self.site.dir.join(format!("bird-{n}.log")),
         );
         poll("birdc", 20, |last| {
             *last = self.birdc(&["show", "protocols"]);
@@ -150,20 +148,8 @@ const ROUTES: [&str; 7] = [
 ];
 
 impl Lab for Bird {
-    fn name(&self) -> &'static str {
-        "bird"
-    }
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn asn(&self) -> u32 {
-        64503
-    }
-    fn routes(&self) -> &'static [&'static str] {
-        &ROUTES
+    fn site(&self) -> &Site {
+        &self.site
     }
     fn start(&self, peer_as: u32, n: u32) -> Daemon {
         self.launch(peer_as, n)
@@ -218,8 +204,7 @@ fn bird_interop() {
         return;
     }
     let b = Bird {
-        dir: common::bgplab::scratch("bird"),
-        port: free_port(),
+        site: Site::new("bird", 64503, &ROUTES),
     };
     let _bird = interop(&b).daemon;
     // BIRD names the reason levee refused it.

@@ -10,24 +10,23 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, have_all, interop, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, poll, rules};
 use levee_bgp::rib::RouteText;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 struct Exa {
-    dir: PathBuf,
-    port: u16,
+    site: Site,
 }
 
 impl Exa {
     fn received(&self) -> PathBuf {
-        self.dir.join("received.jsonl")
+        self.site.dir.join("received.jsonl")
     }
 
     fn launch(&self, peer_as: u32, n: u32) -> Daemon {
-        let recorder = self.dir.join("recorder.py");
+        let recorder = self.site.dir.join("recorder.py");
         std::fs::write(
             &recorder,
             format!(
@@ -42,7 +41,7 @@ impl Exa {
             .status()
             .unwrap();
         let _ = std::fs::remove_file(self.received());
-        let conf = self.dir.join(format!("exabgp-{n}.conf"));
+        let conf = self.site.dir.join(format!("exabgp-{n}.conf"));
         std::fs::write(
             &conf,
             format!(
@@ -56,8 +55,8 @@ impl Exa {
             ),
         )
         .unwrap();
-        let port = self.port.to_string();
-        let log = self.dir.join(format!("exabgp-{n}.log"));
+        let port = self.site.port.to_string();
+        let log = self.site.dir.join(format!("exabgp-{n}.log"));
         let d = Daemon::start(
             "exabgp",
             "exabgp",
@@ -69,11 +68,11 @@ impl Exa {
                 ("exabgp.log.destination", log.to_str().unwrap()),
                 ("exabgp.api.ack", "false"),
             ],
-            &self.dir.join(format!("exabgp-{n}.out")),
+            &self.site.dir.join(format!("exabgp-{n}.out")),
         );
         poll("ExaBGP to listen", 20, |last| {
             *last = std::fs::read_to_string(&log).unwrap_or_default();
-            std::net::TcpStream::connect(("127.0.0.1", self.port))
+            std::net::TcpStream::connect(("127.0.0.1", self.site.port))
                 .ok()
                 .map(|_| ())
         });
@@ -205,20 +204,8 @@ const ROUTES: [&str; 6] = [
 ];
 
 impl Lab for Exa {
-    fn name(&self) -> &'static str {
-        "exabgp"
-    }
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn asn(&self) -> u32 {
-        64505
-    }
-    fn routes(&self) -> &'static [&'static str] {
-        &ROUTES
+    fn site(&self) -> &Site {
+        &self.site
     }
     fn start(&self, peer_as: u32, n: u32) -> Daemon {
         self.launch(peer_as, n)
@@ -271,8 +258,7 @@ fn exabgp_interop() {
         return;
     }
     let e = Exa {
-        dir: common::bgplab::scratch("exabgp"),
-        port: free_port(),
+        site: Site::new("exabgp", 64505, &ROUTES),
     };
     let _exabgp = interop(&e).daemon;
     // ExaBGP records the NOTIFICATION levee sent when it refused ExaBGP's AS.

@@ -9,19 +9,18 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, free_port, interop, output, poll, rules};
-use std::path::{Path, PathBuf};
+use common::bgplab::{Daemon, Lab, LeveeBgp, Site, interop, output, poll, rules};
+use std::path::Path;
 
 const BGPD: &str = "/usr/lib/frr/bgpd";
 
 struct Frr {
-    dir: PathBuf,
-    port: u16,
+    site: Site,
 }
 
 impl Frr {
     fn launch(&self, peer_as: u32, n: u32) -> Daemon {
-        let conf = self.dir.join(format!("bgpd-{n}.conf"));
+        let conf = self.site.dir.join(format!("bgpd-{n}.conf"));
         let mut c = format!(
             "hostname levee-lab\nrouter bgp 64504\n bgp router-id 192.0.2.4\n \
              no bgp ebgp-requires-policy\n no bgp network import-check\n \
@@ -39,7 +38,7 @@ impl Frr {
             );
         }
         std::fs::write(&conf, c).unwrap();
-        let port = self.port.to_string();
+        let port = self.site.port.to_string();
         let d = Daemon::start(
             "bgpd",
             BGPD,
@@ -56,12 +55,12 @@ impl Frr {
                 "-P",
                 "0",
                 "--vty_socket",
-                self.dir.to_str().unwrap(),
+                self.site.dir.to_str().unwrap(),
                 "-i",
-                self.dir.join("bgpd.pid").to_str().unwrap(),
+                self.site.dir.join("bgpd.pid").to_str().unwrap(),
             ],
             &[],
-            &self.dir.join(format!("bgpd-{n}.log")),
+            &self.site.dir.join(format!("bgpd-{n}.log")),
         );
         poll("vtysh", 20, |last| {
             *last = self.vtysh("show bgp summary");
@@ -73,7 +72,7 @@ impl Frr {
     fn vtysh(&self, cmd: &str) -> String {
         output(
             "vtysh",
-            &["--vty_socket", self.dir.to_str().unwrap(), "-c", cmd],
+            &["--vty_socket", self.site.dir.to_str().unwrap(), "-c", cmd],
         )
     }
 }
@@ -166,20 +165,8 @@ fn entries(out: &str) -> Vec<String> {
 }
 
 impl Lab for Frr {
-    fn name(&self) -> &'static str {
-        "frr"
-    }
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn asn(&self) -> u32 {
-        64504
-    }
-    fn routes(&self) -> &'static [&'static str] {
-        &ROUTES
+    fn site(&self) -> &Site {
+        &self.site
     }
     fn start(&self, peer_as: u32, n: u32) -> Daemon {
         self.launch(peer_as, n)
@@ -239,8 +226,7 @@ fn frr_interop() {
         return;
     }
     let f = Frr {
-        dir: common::bgplab::scratch("frr"),
-        port: free_port(),
+        site: Site::new("frr", 64504, &ROUTES),
     };
     interop(&f);
 }

@@ -9,11 +9,10 @@
 mod common;
 
 use common::bgplab::{
-    Daemon, Lab, LeveeBgp, free_port, have_all, interop, levee_config, output, poll, rules,
+    Daemon, Lab, LeveeBgp, Site, free_port, have_all, interop, levee_config, output, poll, rules,
 };
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
-use std::path::Path;
 
 fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
     let mut c = format!(
@@ -39,15 +38,14 @@ fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
 }
 
 struct Gobgp {
-    dir: std::path::PathBuf,
-    port: u16,
+    site: Site,
     api: u16,
 }
 
 impl Gobgp {
     fn start_with(&self, peer_as: u32, n: u32, password: &str) -> Daemon {
-        let conf = self.dir.join(format!("gobgpd-{n}.toml"));
-        std::fs::write(&conf, gobgpd_conf(self.port, peer_as, password)).unwrap();
+        let conf = self.site.dir.join(format!("gobgpd-{n}.toml"));
+        std::fs::write(&conf, gobgpd_conf(self.site.port, peer_as, password)).unwrap();
         let api = format!("127.0.0.1:{}", self.api);
         let d = Daemon::start(
             "gobgpd",
@@ -61,7 +59,7 @@ impl Gobgp {
                 "info",
             ],
             &[],
-            &self.dir.join(format!("gobgpd-{n}.log")),
+            &self.site.dir.join(format!("gobgpd-{n}.log")),
         );
         poll("gobgpd's API", 20, |last| {
             *last = self.cli(&["neighbor"]);
@@ -134,20 +132,8 @@ const ROUTES: [&str; 6] = [
 ];
 
 impl Lab for Gobgp {
-    fn name(&self) -> &'static str {
-        "gobgp"
-    }
-    fn dir(&self) -> &Path {
-        &self.dir
-    }
-    fn port(&self) -> u16 {
-        self.port
-    }
-    fn asn(&self) -> u32 {
-        64501
-    }
-    fn routes(&self) -> &'static [&'static str] {
-        &ROUTES
+    fn site(&self) -> &Site {
+        &self.site
     }
 
     fn start(&self, peer_as: u32, n: u32) -> Daemon {
@@ -201,8 +187,7 @@ fn gobgp_interop() {
         return;
     }
     let g = Gobgp {
-        dir: common::bgplab::scratch("gobgp"),
-        port: free_port(),
+        site: Site::new("gobgp", 64501, &ROUTES),
         api: free_port(),
     };
     let ran = interop(&g);
@@ -212,14 +197,19 @@ fn gobgp_interop() {
         ran.stopped
     );
     // The shutdown communication reached gobgpd.
-    let log = std::fs::read_to_string(g.dir.join("gobgpd-2.log")).unwrap();
+    let log = std::fs::read_to_string(g.site.dir.join("gobgpd-2.log")).unwrap();
     assert!(log.contains("levee is shutting down"), "{log}");
     ran.daemon.stop();
 
     // TCP MD5 (RFC 2385) with gobgpd's auth-password.
     let _gobgpd = g.start_with(64500, 5, "lab-secret");
-    let md5 = levee_config("gobgp", g.port, 64501, "      md5_password: lab-secret\n");
-    let mut levee = LeveeBgp::start(&g.dir, &md5, &["-a", rules::RTBH_V4]);
+    let md5 = levee_config(
+        "gobgp",
+        g.site.port,
+        64501,
+        "      md5_password: lab-secret\n",
+    );
+    let mut levee = LeveeBgp::start(&g.site.dir, &md5, &["-a", rules::RTBH_V4]);
     levee.established(1, 30);
     let (family, network, _) = expected(rules::RTBH_V4);
     poll("the route over an MD5 session", 20, |last| {

@@ -291,24 +291,43 @@ pub(crate) fn levee_config(name: &str, port: u16, remote_as: u32, extra: &str) -
     )
 }
 
+/// What a daemon under test is, as [`interop`] needs to know it.
+pub(crate) struct Site {
+    /// The peer's name in levee's config.
+    pub(crate) name: &'static str,
+    /// The scratch directory (levee's config and log go there too).
+    pub(crate) dir: PathBuf,
+    /// The daemon's BGP port.
+    pub(crate) port: u16,
+    /// The daemon's AS.
+    pub(crate) asn: u32,
+    /// The routes levee announces to this daemon.
+    pub(crate) routes: &'static [&'static str],
+}
+
+impl Site {
+    /// A site in a fresh scratch directory on a free port.
+    pub(crate) fn new(name: &'static str, asn: u32, routes: &'static [&'static str]) -> Site {
+        Site {
+            name,
+            dir: scratch(name),
+            port: free_port(),
+            asn,
+            routes,
+        }
+    }
+}
+
 /// A BGP daemon under test, as [`interop`] drives it.
 pub(crate) trait Lab {
-    /// The peer's name in levee's config.
-    fn name(&self) -> &'static str;
-    /// The scratch directory (levee's config and log go there too).
-    fn dir(&self) -> &Path;
-    /// The daemon's BGP port.
-    fn port(&self) -> u16;
-    /// The daemon's AS.
-    fn asn(&self) -> u32;
+    /// Name, directory, port, AS and routes.
+    fn site(&self) -> &Site;
     /// Starts the daemon expecting levee in `peer_as`; `n` numbers its files.
     fn start(&self, peer_as: u32, n: u32) -> Daemon;
-    /// Waits until the daemon shows every route of [`Lab::routes`] as levee meant it.
+    /// Waits until the daemon shows every route of [`Site::routes`] as levee meant it.
     fn all_present(&self);
     /// Waits until the daemon holds nothing from levee.
     fn all_gone(&self);
-    /// The routes levee announces to this daemon.
-    fn routes(&self) -> &'static [&'static str];
     /// Drops the session from the daemon's side (or as near as the daemon allows).
     fn flap(&self, levee: &mut LeveeBgp);
     /// Checks to run once the routes are first in place.
@@ -328,10 +347,11 @@ pub(crate) struct Ran {
 /// withdrawals; then a wrong AS on the daemon's side and on levee's, each ending in a
 /// NOTIFICATION 2/2 (Bad Peer AS) and a clear error.
 pub(crate) fn interop(lab: &impl Lab) -> Ran {
-    let dir = lab.dir();
-    let cfg = levee_config(lab.name(), lab.port(), lab.asn(), "");
+    let site = lab.site();
+    let dir = &site.dir;
+    let cfg = levee_config(site.name, site.port, site.asn, "");
     let announce = |levee: &mut LeveeBgp, verb: &str| {
-        for r in lab.routes() {
+        for r in site.routes {
             levee.ok(&format!("{verb} {r}"));
         }
     };
@@ -380,7 +400,7 @@ pub(crate) fn interop(lab: &impl Lab) -> Ran {
 
     // levee expects another AS: it answers the daemon's OPEN with Bad Peer AS.
     let daemon = lab.start(64500, 4);
-    let wrong = levee_config(lab.name(), lab.port(), 65998, "");
+    let wrong = levee_config(site.name, site.port, 65998, "");
     let mut levee = LeveeBgp::start(dir, &wrong, &[]);
     let st = levee.notification("sent", 30);
     let n = &st["last_notification_sent"];
