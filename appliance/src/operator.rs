@@ -71,7 +71,7 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
 
 /// `levee mitigate list` as a table.
 fn table(v: &Value) -> String {
-    let now = crate::mitigate::service::now_us();
+    let now = crate::run::now_us();
     let mut s = String::new();
     if v["dry_run"] == json!(true) {
         s += "dry run: nothing is announced\n";

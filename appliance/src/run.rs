@@ -195,8 +195,9 @@ impl Acting {
     }
 }
 
-/// Wall-clock microseconds since the Unix epoch: the live engine's clock.
-fn now_us() -> u64 {
+/// Wall-clock microseconds since the Unix epoch: the daemon's clock (detection,
+/// mitigation, the store).
+pub(crate) fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

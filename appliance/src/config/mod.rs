@@ -254,10 +254,10 @@ impl Config {
                     let ls = n.ladder.level(*l);
                     let t = match ls.trigger.metric {
                         crate::mitigate::settings::Metric::Bps => {
-                            format!("{}bps", si(ls.trigger.value))
+                            format!("{}bps", crate::detection::events::si(ls.trigger.value))
                         }
                         crate::mitigate::settings::Metric::Pps => {
-                            format!("{}pps", si(ls.trigger.value))
+                            format!("{}pps", crate::detection::events::si(ls.trigger.value))
                         }
                     };
                     let hold = if ls.hold_us > 0 {
@@ -280,16 +280,6 @@ impl Config {
         }
         s
     }
-}
-
-/// 1500000 -> "1.5M".
-fn si(v: u64) -> String {
-    for (div, unit) in [(1e9, "G"), (1e6, "M"), (1e3, "k")] {
-        if v as f64 >= div {
-            return format!("{}{unit}", v as f64 / div);
-        }
-    }
-    v.to_string()
 }
 
 fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {

@@ -52,7 +52,7 @@ pub fn to_json(e: &Event) -> Value {
 }
 
 /// Human units: 1234567 -> "1.23M".
-fn si(v: u64) -> String {
+pub(crate) fn si(v: u64) -> String {
     let v = v as f64;
     for (div, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
         if v >= div {

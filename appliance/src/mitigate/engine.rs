@@ -218,8 +218,6 @@ struct Victim {
     below_since: Option<u64>,
     /// The routes held at the current level.
     routes: Vec<Nlri>,
-    /// The last refusal reported for this incident.
-    reported: Option<Refusal>,
 }
 
 /// The engine.
@@ -290,7 +288,12 @@ impl Engine {
     pub fn on_event(&mut self, now: u64, e: &Event) -> Vec<Output> {
         let mut out = Vec::new();
         let Some(net) = self.network(&e.network).cloned() else {
-            self.refuse(&mut out, e.id, Refusal::NotProtected(e.victim.to_string()));
+            self.refuse(
+                &mut out,
+                e.id,
+                e.victim.to_string(),
+                Refusal::NotProtected(e.victim.to_string()),
+            );
             return out;
         };
         let sig = Signature::from_event(e, &net.prefixes);
@@ -307,11 +310,21 @@ impl Engine {
         if let Target::Host(ip) = key
             && self.safelisted(&IpNet::from(ip))
         {
-            self.refuse(&mut out, e.id, Refusal::Safelisted(ip.to_string()));
+            self.refuse(
+                &mut out,
+                e.id,
+                ip.to_string(),
+                Refusal::Safelisted(ip.to_string()),
+            );
             return out;
         }
         if self.cooldown.get(&key).is_some_and(|&until| until > now) {
-            self.refuse(&mut out, e.id, Refusal::Cooldown(e.victim.to_string()));
+            self.refuse(
+                &mut out,
+                e.id,
+                e.victim.to_string(),
+                Refusal::Cooldown(e.victim.to_string()),
+            );
             return out;
         }
         let v = self.victims.entry(key.clone()).or_insert_with(|| Victim {
@@ -323,7 +336,6 @@ impl Engine {
             above_since: [None; 4],
             below_since: None,
             routes: Vec::new(),
-            reported: None,
         });
         v.active = true;
         v.incident = e.id;
@@ -392,7 +404,7 @@ impl Engine {
     }
 
     /// Records a refusal; reports it once per incident.
-    fn refuse(&mut self, out: &mut Vec<Output>, incident: u64, r: Refusal) {
+    fn refuse(&mut self, out: &mut Vec<Output>, incident: u64, victim: String, r: Refusal) {
         if self.reported.get(&incident) == Some(&r) {
             return;
         }
@@ -403,10 +415,6 @@ impl Engine {
             Refusal::NotProtected(_) => self.counters.not_protected += 1,
             _ => {}
         }
-        let victim = match &r {
-            Refusal::Safelisted(v) | Refusal::NotProtected(v) | Refusal::Cooldown(v) => v.clone(),
-            _ => String::new(),
-        };
         self.reported.insert(incident, r.clone());
         out.push(Output::Skip {
             victim,
@@ -469,7 +477,7 @@ impl Engine {
         let refs: Vec<&RouteText> = wanted.iter().collect();
         let (incident, from, victim) = (v.incident, v.level, key_name(key));
         if let Err(r) = self.check_caps(&net.name, &refs, &freed) {
-            self.refuse(out, incident, r);
+            self.refuse(out, incident, victim, r);
             return;
         }
         let mut held = Vec::new();
@@ -501,7 +509,6 @@ impl Engine {
         if let Some(v) = self.victims.get_mut(key) {
             v.routes = held;
             v.level = Some(level);
-            v.reported = None;
         }
         if from != Some(level) {
             out.push(Output::Level {
@@ -717,7 +724,6 @@ impl Engine {
                     above_since: [None; 4],
                     below_since: None,
                     routes: Vec::new(),
-                    reported: None,
                 });
                 v.level = v.level.max(m.level);
                 v.routes.push(m.route.nlri.clone());

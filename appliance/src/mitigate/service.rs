@@ -7,6 +7,7 @@
 use super::engine::{Engine, Mitigation, Output, destination};
 use super::settings::{Level, Settings};
 use crate::adapters::{AdapterStatus, Change, Handle, Report};
+use crate::run::now_us;
 use crate::store::{Note, Store, StoreError};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};
@@ -67,13 +68,6 @@ pub struct Service {
     /// Operator requests in.
     pub commands: mpsc::Sender<Command>,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// Wall-clock µs since the Unix epoch.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 impl Service {
@@ -280,57 +274,70 @@ impl State {
 
     async fn request(&mut self, r: Request) -> Value {
         let now = now_us();
+        let result = self.answer(now, r).await;
+        match result {
+            Ok(mut v) => {
+                v["ok"] = json!(true);
+                v
+            }
+            Err(e) => {
+                if let Err(err) = self
+                    .store
+                    .audit(now, &[Note::new("operator", "refused", "request", &e)])
+                {
+                    self.store_error(&err);
+                }
+                json!({"ok": false, "error": e})
+            }
+        }
+    }
+
+    /// Carries out a request; the error is the operator's answer.
+    async fn answer(&mut self, now: u64, r: Request) -> Result<Value, String> {
         let ttl_us =
             |t: Option<Duration>, s: &Settings| t.map_or(s.ttl_us, |d| d.as_micros() as u64);
-        let result: Result<Value, String> = match r {
-            Request::AddRoute { route, ttl } => match route.parse::<RouteText>() {
-                Err(e) => Err(format!("route: {e}")),
-                Ok(rt) => {
-                    let ttl = ttl_us(ttl, self.engine.settings());
-                    match self.engine.manual_add(now, rt, ttl, None) {
-                        Ok((id, out)) => {
-                            self.handle("operator", out).await;
-                            Ok(json!({"ids": [id]}))
-                        }
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-            },
+        match r {
+            Request::AddRoute { route, ttl } => {
+                let rt: RouteText = route.parse().map_err(|e| format!("route: {e}"))?;
+                let ttl = ttl_us(ttl, self.engine.settings());
+                let (id, out) = self
+                    .engine
+                    .manual_add(now, rt, ttl, None)
+                    .map_err(|e| e.to_string())?;
+                self.handle("operator", out).await;
+                Ok(json!({"ids": [id]}))
+            }
             Request::AddLevel { victim, level, ttl } => {
                 let ttl = ttl_us(ttl, self.engine.settings());
-                match Level::from_number(level)
-                    .ok_or_else(|| format!("level {level}: expected 1 to 4"))
-                {
-                    Err(e) => Err(e),
-                    Ok(l) => match self.engine.level_routes(victim, l) {
-                        Err(e) => Err(e.to_string()),
-                        Ok(routes) => {
-                            let mut ids = Vec::new();
-                            let mut err = None;
-                            for rt in routes {
-                                match self.engine.manual_add(now, rt, ttl, Some(l)) {
-                                    Ok((id, out)) => {
-                                        ids.push(id);
-                                        self.handle("operator", out).await;
-                                    }
-                                    Err(e) => err = Some(e.to_string()),
-                                }
-                            }
-                            match err {
-                                Some(e) if ids.is_empty() => Err(e),
-                                _ => Ok(json!({"ids": ids})),
-                            }
+                let l = Level::from_number(level)
+                    .ok_or_else(|| format!("level {level}: expected 1 to 4"))?;
+                let routes = self
+                    .engine
+                    .level_routes(victim, l)
+                    .map_err(|e| e.to_string())?;
+                let (mut ids, mut err) = (Vec::new(), None);
+                for rt in routes {
+                    match self.engine.manual_add(now, rt, ttl, Some(l)) {
+                        Ok((id, out)) => {
+                            ids.push(id);
+                            self.handle("operator", out).await;
                         }
-                    },
+                        Err(e) => err = Some(e.to_string()),
+                    }
+                }
+                match err {
+                    Some(e) if ids.is_empty() => Err(e),
+                    _ => Ok(json!({"ids": ids})),
                 }
             }
-            Request::Withdraw { id } => match self.engine.manual_withdraw(now, id) {
-                Ok(out) => {
-                    self.handle("operator", out).await;
-                    Ok(json!({"ids": [id]}))
-                }
-                Err(e) => Err(e.to_string()),
-            },
+            Request::Withdraw { id } => {
+                let out = self
+                    .engine
+                    .manual_withdraw(now, id)
+                    .map_err(|e| e.to_string())?;
+                self.handle("operator", out).await;
+                Ok(json!({"ids": [id]}))
+            }
             Request::List => Ok(self.list()),
             Request::Reconfigure(settings) => {
                 let note = format!(
@@ -348,21 +355,6 @@ impl State {
                     self.store_error(&e);
                 }
                 Ok(json!({}))
-            }
-        };
-        match result {
-            Ok(mut v) => {
-                v["ok"] = json!(true);
-                v
-            }
-            Err(e) => {
-                if let Err(err) = self
-                    .store
-                    .audit(now, &[Note::new("operator", "refused", "request", &e)])
-                {
-                    self.store_error(&err);
-                }
-                json!({"ok": false, "error": e})
             }
         }
     }
