@@ -118,20 +118,12 @@ impl Levee {
 
     /// SIGTERM, and a clean exit within 10 s.
     fn stop(mut self) -> String {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "levee did not stop: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(self.child.wait().unwrap().success(), "{}", self.log());
+        let status = common::sigterm(&mut self.child);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "levee did not stop cleanly: {}",
+            self.log()
+        );
         self.log()
     }
 }

@@ -101,11 +101,11 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
     assert!(read_log().contains("sections=listeners"), "{}", read_log());
     assert_eq!(dry_run(&cfg), Some(false));
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success(), "{}", read_log());
+    assert!(
+        common::sigterm(&mut child).is_some_and(|s| s.success()),
+        "{}",
+        read_log()
+    );
     let (ok, audit) = levee(&cfg, &["audit", "show"]);
     assert!(
         ok && audit.matches("operator  reload").count() == 2,

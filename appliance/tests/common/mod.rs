@@ -34,6 +34,27 @@ pub(crate) fn have(tool: &str) -> bool {
     found
 }
 
+/// Sends SIGTERM and waits up to 10 s for the exit status; `None` (and a SIGKILL) if
+/// the process is still running then.
+pub(crate) fn sigterm(child: &mut Child) -> Option<std::process::ExitStatus> {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `levee --config CFG ARGS...`: (success, stdout + stderr).
 pub(crate) fn levee_with(cfg: &Path, args: &[&str]) -> (bool, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_levee"))
@@ -106,19 +127,8 @@ impl Levee {
             s
         });
         std::thread::sleep(settle);
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("levee did not stop within 10 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(self.child.wait().unwrap().success());
+        let status = sigterm(&mut self.child).expect("levee did not stop within 10 s of SIGTERM");
+        assert!(status.success());
         (reader.join().unwrap(), self.stderr.join().unwrap())
     }
 }
