@@ -2,6 +2,9 @@
 //! signal (or the requested duration) ends it.
 
 use crate::adapters::Handle;
+use crate::adapters::bird::Bird;
+use crate::adapters::frr::Frr;
+use crate::adapters::gobgp::Gobgp;
 use crate::adapters::native::Native;
 use crate::cli::ListenArgs;
 use crate::config::mitigation::AdapterKind;
@@ -164,6 +167,16 @@ impl Acting {
                 adapters.push(Handle::spawn(Native::new(s.clone()), reports_tx.clone()));
             }
             speaker = Some((s, bgp.shutdown.clone()));
+        }
+        for a in &m.adapters {
+            let r = reports_tx.clone();
+            match a {
+                AdapterKind::Native => continue,
+                AdapterKind::Gobgp(s) => adapters.push(Handle::spawn(Gobgp::new(s.clone()), r)),
+                AdapterKind::Bird(s) => adapters.push(Handle::spawn(Bird::new(s.clone()), r)),
+                AdapterKind::Frr(s) => adapters.push(Handle::spawn(Frr::new(s.clone()), r)),
+            }
+            info!(adapter = a.name(), "mitigation adapter started");
         }
         if adapters.is_empty() {
             warn!("no mitigation adapters: decisions are recorded, nothing is announced");

@@ -10,12 +10,11 @@ mod common;
 mod sflowgen;
 
 use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
-use common::levee_with as levee;
+use common::{Running as Levee, levee_with as levee, list};
 use serde_json::Value;
 use sflowgen::{Scenario, UDP};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "192.0.2.20/32";
@@ -92,53 +91,6 @@ fn levee_yaml(dir: &Path, sflow: u16, bgp: u16) -> String {
          store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
         d = dir.display()
     )
-}
-
-struct Levee {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Levee {
-    fn start(cfg: &Path, log: PathBuf) -> Levee {
-        let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_levee"))
-            .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .unwrap();
-        Levee { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, and a clean exit within 10 s.
-    fn stop(mut self) -> String {
-        let status = common::sigterm(&mut self.child);
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "levee did not stop cleanly: {}",
-            self.log()
-        );
-        self.log()
-    }
-}
-
-impl Drop for Levee {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn list(cfg: &Path) -> Value {
-    let (ok, out) = levee(cfg, &["mitigate", "list", "--json"]);
-    assert!(ok, "{out}");
-    serde_json::from_str(&out).unwrap()
 }
 
 /// Sends a 150k pps (614 Mbps) UDP flood to the victim as sFlow (1:1000) for `secs`.

@@ -4,9 +4,24 @@
 //! stays pending and is retried with backoff, so no mitigation intent is lost while a
 //! daemon or a peer is away; the handle's [`AdapterStatus`] shows it.
 //!
+//! At start, and again every [`RESYNC`], the task *reconciles*: it hands the backend
+//! the whole desired set plus the routes the store says this adapter may still hold
+//! although their mitigation has ended. Backends that can read the daemon's state
+//! (BIRD's include file, FRR's running config, gobgpd's RIB) fix any difference; the
+//! rest re-apply. So a daemon that restarted, or a withdrawal lost while levee was
+//! down, ends with exactly the desired routes: no orphans.
+//!
 //! - [`native`]: levee's own BGP speaker (crate `levee-bgp`), peering with the routers.
+//! - [`gobgp`]: gobgpd through the `gobgp` CLI.
+//! - [`bird`]: BIRD 2 through a generated include file and `birdc configure`.
+//! - [`frr`]: FRR through vtysh: RTBH as tagged static blackhole routes, redistributed
+//!   into BGP with their communities.
 
+pub mod bird;
+pub mod frr;
+pub mod gobgp;
 pub mod native;
+mod process;
 
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
 use std::collections::BTreeMap;
@@ -63,6 +78,26 @@ pub trait Backend: Send + 'static {
         changes: &[Change],
     ) -> impl std::future::Future<Output = Result<(), AdapterError>> + Send;
 
+    /// Makes the backend hold exactly `desired`. `stale` are routes it was given
+    /// earlier whose mitigation has ended (withdrawals that may not have reached it).
+    /// The default withdraws `stale` and re-applies `desired`; backends that can read
+    /// their daemon's state do better.
+    fn reconcile(
+        &mut self,
+        desired: &[Change],
+        stale: &[Change],
+    ) -> impl std::future::Future<Output = Result<(), AdapterError>> + Send {
+        async move {
+            let mut all: Vec<Change> = stale
+                .iter()
+                .filter(|s| !desired.iter().any(|d| d.nlri == s.nlri))
+                .cloned()
+                .collect();
+            all.extend_from_slice(desired);
+            self.apply(&all).await
+        }
+    }
+
     /// A one-line description of the backend's own state (sessions, daemon), for status.
     fn describe(&self) -> String;
 
@@ -96,6 +131,8 @@ pub struct AdapterStatus {
     pub applied: u64,
     /// Failed applies.
     pub failures: u64,
+    /// Completed reconciliations.
+    pub reconciled: u64,
     /// The last failure, while failing.
     pub last_error: Option<String>,
     /// The backend's own account of itself.
@@ -113,8 +150,15 @@ pub struct Handle {
 #[derive(Debug)]
 enum Msg {
     Changes(Vec<Change>),
+    Sync {
+        desired: Vec<Change>,
+        stale: Vec<Change>,
+    },
     Stop,
 }
+
+/// How often a running adapter reconciles with its daemon.
+pub const RESYNC: Duration = Duration::from_secs(60);
 
 /// Backoff after a failure: 1 s, doubling, at most a minute.
 fn backoff(failures: u32) -> Duration {
@@ -146,6 +190,12 @@ impl Handle {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Replaces the desired state with `desired` and reconciles the backend with it;
+    /// `stale` are routes it may still hold that must go (see [`Backend::reconcile`]).
+    pub async fn sync(&self, desired: Vec<Change>, stale: Vec<Change>) {
+        let _ = self.tx.send(Msg::Sync { desired, stale }).await;
+    }
+
     /// Stops the task after it has tried what is queued.
     pub async fn stop(self) {
         let _ = self.tx.send(Msg::Stop).await;
@@ -163,12 +213,16 @@ async fn run<B: Backend>(
     // What should be announced, and what is waiting to be applied (latest wins).
     let mut desired: BTreeMap<Nlri, (u64, Attrs)> = BTreeMap::new();
     let mut pending: BTreeMap<Nlri, Change> = BTreeMap::new();
+    // Set: the next attempt is a full reconciliation (with these stale routes).
+    let mut full: Option<Vec<Change>> = None;
     let mut failures = 0u32;
     let mut retry: Option<tokio::time::Instant> = None;
     let mut stopping = false;
+    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Stopping: once what was queued is applied, or has failed (the store keeps it).
-        if stopping && (pending.is_empty() || failures > 0) {
+        if stopping && ((pending.is_empty() && full.is_none()) || failures > 0) {
             break;
         }
         let wait = async {
@@ -187,27 +241,60 @@ async fn run<B: Backend>(
                         };
                         pending.insert(c.nlri.clone(), c);
                     }
-                    // A failing backend waits for its retry; new changes join the queue.
-                    if retry.is_some() {
-                        update(&status, &b, &desired, &pending, None);
-                        continue;
-                    }
+                }
+                Some(Msg::Sync { desired: d, stale }) => {
+                    desired = d
+                        .into_iter()
+                        .filter_map(|c| Some((c.nlri, (c.id, c.attrs?))))
+                        .collect();
+                    pending.clear();
+                    full = Some(stale);
                 }
                 Some(Msg::Stop) | None => stopping = true,
             },
+            _ = resync.tick(), if !stopping && retry.is_none() => {
+                full.get_or_insert_with(Vec::new);
+            }
             _ = wait => retry = None,
         }
-        if pending.is_empty() {
+        // A failing backend waits for its retry; new changes join the queue.
+        if retry.is_some() && !stopping {
+            update(&status, &b, &desired, &pending, None);
             continue;
         }
-        let batch: Vec<Change> = pending.values().cloned().collect();
-        match b.apply(&batch).await {
+        if pending.is_empty() && full.is_none() {
+            continue;
+        }
+        let (batch, result) = match &full {
+            Some(stale) => {
+                let all: Vec<Change> = desired
+                    .iter()
+                    .map(|(n, (id, a))| Change {
+                        id: *id,
+                        nlri: n.clone(),
+                        attrs: Some(a.clone()),
+                    })
+                    .collect();
+                let mut gone: Vec<Change> = stale.clone();
+                gone.extend(pending.values().filter(|c| c.attrs.is_none()).cloned());
+                let r = b.reconcile(&all, &gone).await;
+                gone.extend(all);
+                (gone, r)
+            }
+            None => {
+                let batch: Vec<Change> = pending.values().cloned().collect();
+                let r = b.apply(&batch).await;
+                (batch, r)
+            }
+        };
+        match result {
             Ok(()) => {
                 if failures > 0 {
                     info!(adapter = %name, "adapter recovered after {failures} failures");
                 }
                 failures = 0;
                 pending.clear();
+                let reconciled = full.take().is_some();
                 let (up, down): (Vec<&Change>, Vec<&Change>) =
                     batch.iter().partition(|c| c.attrs.is_some());
                 for (state, cs) in [("applied", up), ("withdrawn", down)] {
@@ -222,6 +309,7 @@ async fn run<B: Backend>(
                 }
                 if let Ok(mut s) = status.lock() {
                     s.applied += 1;
+                    s.reconciled += u64::from(reconciled);
                     s.last_error = None;
                 }
                 update(&status, &b, &desired, &pending, None);
@@ -244,7 +332,7 @@ async fn run<B: Backend>(
             }
         }
     }
-    if !pending.is_empty() {
+    if !pending.is_empty() || full.is_some() {
         warn!(adapter = %name, pending = pending.len(), "stopping with changes not applied; the store keeps the intent");
     }
     b.stop().await;

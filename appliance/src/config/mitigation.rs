@@ -36,12 +36,7 @@ use serde_saphyr::Spanned;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-/// Where mitigations go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdapterKind {
-    /// levee's own BGP speaker (the `bgp` section).
-    Native,
-}
+pub use super::adapters::AdapterKind;
 
 /// The typed `mitigation` section with the store and control paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +75,12 @@ pub(super) struct RawMitigation {
     safelist: Vec<Spanned<IpNet>>,
     #[serde(default)]
     adapters: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    gobgp: Option<Spanned<super::adapters::RawGobgp>>,
+    #[serde(default)]
+    bird: Option<Spanned<super::adapters::RawBird>>,
+    #[serde(default)]
+    frr: Option<Spanned<super::adapters::RawFrr>>,
     #[serde(default)]
     levels: RawLevels,
 }
@@ -327,23 +328,16 @@ pub(super) fn convert(
         }
         safelist.push(p.value.trunc());
     }
-    let mut adapters = Vec::new();
-    match raw.adapters {
-        None if has_bgp => adapters.push(AdapterKind::Native),
-        None => {}
-        Some(list) => {
-            for a in list {
-                match a.value.as_str() {
-                    "native" if !has_bgp => ctx.err(&a, "the native adapter needs a bgp section"),
-                    "native" if adapters.contains(&AdapterKind::Native) => {
-                        ctx.err(&a, "an adapter listed once")
-                    }
-                    "native" => adapters.push(AdapterKind::Native),
-                    _ => ctx.err(&a, "an adapter: native"),
-                }
-            }
-        }
-    }
+    let adapters = super::adapters::convert(
+        raw.adapters,
+        super::adapters::RawSections {
+            gobgp: raw.gobgp,
+            bird: raw.bird,
+            frr: raw.frr,
+        },
+        has_bgp,
+        ctx,
+    );
     let global = ladder(&raw.levels, &Ladder::default(), ctx);
     Mitigation {
         settings: Settings {

@@ -3,6 +3,7 @@
 //! [`Config`]. Every error names the file, line, column and key path, and what was
 //! expected.
 
+mod adapters;
 pub mod bgp;
 mod bytesize;
 mod detection;
@@ -230,9 +231,7 @@ impl Config {
         let adapters: Vec<&str> = m
             .adapters
             .iter()
-            .map(|a| match a {
-                mitigation::AdapterKind::Native => "native",
-            })
+            .map(mitigation::AdapterKind::name)
             .collect();
         s += &format!(
             "  mitigation via {} (ttl {}s, caps {} total / {} per network){}\n",
@@ -456,6 +455,28 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
                 "expected a positive integer",
             ));
         }
+    }
+    // FRR cannot originate FlowSpec: FlowSpec levels need another adapter.
+    let flowspec_levels = std::iter::once(&mitigation.ladder)
+        .chain(protected_networks.iter().map(|n| &n.ladder))
+        .any(|l| {
+            l.level(crate::mitigate::Level::L1).enabled
+                || l.level(crate::mitigate::Level::L2).enabled
+        });
+    if flowspec_levels
+        && mitigation.adapters.iter().any(|a| a.name() == "frr")
+        && !mitigation
+            .adapters
+            .iter()
+            .any(mitigation::AdapterKind::carries_flowspec)
+    {
+        errors.push(ConfigError::at_path(
+            origin,
+            src,
+            "mitigation.adapters",
+            "the frr adapter carries RTBH only (FRR cannot originate FlowSpec): disable \
+             levels l1 and l2, or add an adapter that carries FlowSpec (native, gobgp, bird)",
+        ));
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

@@ -138,8 +138,12 @@ async fn run(
         adapters,
         store_errors: 0,
     };
-    // Reconcile: what should be announced goes out again; what expired while levee was
-    // down is withdrawn (adapters that kept it drop it; the others ignore it).
+    // What expired while levee was down is withdrawn first (and stored so).
+    let out = st.engine.tick(now_us());
+    st.handle("expiry", out).await;
+    // Reconcile: each adapter is told the whole desired set, and the routes the store
+    // says it may still hold though their mitigation ended (a withdrawal it never
+    // confirmed). Adapters that keep state drop those; everything desired goes out.
     let again: Vec<Change> = st
         .engine
         .active()
@@ -152,11 +156,20 @@ async fn run(
             "re-announcing the mitigations active at the last stop"
         );
     }
-    for a in &st.adapters {
-        a.send(again.clone()).await;
+    let names: Vec<String> = st.adapters.iter().map(|a| a.status().name).collect();
+    for (i, name) in names.iter().enumerate() {
+        let stale: Vec<Change> = match st.store.stale(name) {
+            Ok(v) => v.iter().map(|(id, r)| Change::withdraw(*id, r)).collect(),
+            Err(e) => {
+                st.store_error(&e);
+                Vec::new()
+            }
+        };
+        if !stale.is_empty() {
+            info!(adapter = %name, routes = stale.len(), "withdrawing routes whose withdrawal the adapter never confirmed");
+        }
+        st.adapters[i].sync(again.clone(), stale).await;
     }
-    let out = st.engine.tick(now_us());
-    st.handle("expiry", out).await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut events_open, mut commands_open) = (true, true);
@@ -413,6 +426,6 @@ impl State {
 fn adapter_json(s: &AdapterStatus) -> Value {
     json!({
         "name": s.name, "desired": s.desired, "pending": s.pending, "applied": s.applied,
-        "failures": s.failures, "last_error": s.last_error, "backend": s.backend,
+        "failures": s.failures, "reconciled": s.reconciled, "last_error": s.last_error, "backend": s.backend,
     })
 }

@@ -390,6 +390,30 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Routes `adapter` was given whose mitigation has ended but whose withdrawal it
+    /// never confirmed (it failed, or levee stopped first): they may still be there.
+    pub fn stale(&self, adapter: &str) -> Result<Vec<(u64, RouteText)>, StoreError> {
+        let mut q = self.conn.prepare(
+            "SELECT m.id, m.route FROM mitigations m
+               JOIN adapter_results r ON r.mitigation = m.id
+             WHERE r.adapter = ?1 AND m.state <> 'active' AND r.state <> 'withdrawn'
+             ORDER BY m.id",
+        )?;
+        let rows = q.query_map([adapter], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, route) = row?;
+            let route = route.parse().map_err(|e| StoreError::Row {
+                id,
+                why: format!("route: {e}"),
+            })?;
+            out.push((id, route));
+        }
+        Ok(out)
+    }
+
     /// The mitigations that were active at the last stop. `prefixes_of` gives a
     /// network's prefixes (for network-wide targets).
     pub fn active(

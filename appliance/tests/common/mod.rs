@@ -132,3 +132,61 @@ impl Levee {
         (reader.join().unwrap(), self.stderr.join().unwrap())
     }
 }
+
+/// A running `levee run`, its log in a file; killed on drop.
+pub(crate) struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    /// `levee --log info --config CFG run`, logging to `log`.
+    pub(crate) fn start(cfg: &Path, log: PathBuf) -> Running {
+        let f = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_levee"))
+            .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        Running { child, log }
+    }
+
+    /// Its log so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, and a clean exit within 10 s; the log.
+    pub(crate) fn stop(mut self) -> String {
+        let status = sigterm(&mut self.child);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "levee did not stop cleanly: {}",
+            self.log()
+        );
+        self.log()
+    }
+
+    /// SIGKILL: a crash, nothing withdrawn; the log.
+    pub(crate) fn crash(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `levee mitigate list --json` against the running daemon of `cfg`.
+pub(crate) fn list(cfg: &Path) -> Value {
+    let (ok, out) = levee_with(cfg, &["mitigate", "list", "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap()
+}

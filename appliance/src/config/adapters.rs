@@ -1,0 +1,218 @@
+//! The adapter sections under `mitigation`: which adapters get routes, and how each
+//! reaches its daemon.
+//!
+//! ```yaml
+//! mitigation:
+//!   adapters: [native, gobgp, bird, frr]
+//!   gobgp: {cli: gobgp, host: 127.0.0.1, port: 50051}
+//!   bird: {include: /etc/bird/levee.conf, birdc: birdc, socket: /run/bird/bird.ctl,
+//!          flow4_table: flowtab4, flow6_table: flowtab6, ipv4_table: master4,
+//!          ipv6_table: master6}
+//!   frr: {vtysh: vtysh, vty_socket: /var/run/frr, tag: 6660, route_map: LEVEE-RTBH,
+//!         asn: 64500}
+//! ```
+
+use super::detection::Ctx;
+use crate::adapters::{bird, frr, gobgp};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::path::PathBuf;
+
+/// Where mitigations go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// levee's own BGP speaker (the `bgp` section).
+    Native,
+    /// gobgpd through its CLI.
+    Gobgp(gobgp::Settings),
+    /// BIRD 2 through an include file and birdc.
+    Bird(bird::Settings),
+    /// FRR through vtysh (RTBH only).
+    Frr(frr::Settings),
+}
+
+impl AdapterKind {
+    /// The adapter's name, as in `mitigation.adapters`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AdapterKind::Native => "native",
+            AdapterKind::Gobgp(_) => "gobgp",
+            AdapterKind::Bird(_) => "bird",
+            AdapterKind::Frr(_) => "frr",
+        }
+    }
+
+    /// Whether it can carry FlowSpec rules.
+    pub fn carries_flowspec(&self) -> bool {
+        !matches!(self, AdapterKind::Frr(_))
+    }
+}
+
+/// The names `mitigation.adapters` accepts.
+const NAMES: &str = "native, gobgp, bird, frr";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGobgp {
+    #[serde(default)]
+    cli: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBird {
+    #[serde(default)]
+    include: Option<PathBuf>,
+    #[serde(default)]
+    birdc: Option<String>,
+    #[serde(default)]
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    flow4_table: Option<String>,
+    #[serde(default)]
+    flow6_table: Option<String>,
+    #[serde(default)]
+    ipv4_table: Option<String>,
+    #[serde(default)]
+    ipv6_table: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFrr {
+    #[serde(default)]
+    vtysh: Option<String>,
+    #[serde(default)]
+    vty_socket: Option<PathBuf>,
+    #[serde(default)]
+    tag: Option<Spanned<u32>>,
+    #[serde(default)]
+    route_map: Option<Spanned<String>>,
+    #[serde(default)]
+    asn: Option<u32>,
+}
+
+/// The per-adapter sections, as read.
+#[derive(Debug, Default)]
+pub(super) struct RawSections {
+    pub(super) gobgp: Option<Spanned<RawGobgp>>,
+    pub(super) bird: Option<Spanned<RawBird>>,
+    pub(super) frr: Option<Spanned<RawFrr>>,
+}
+
+fn gobgp_settings(r: RawGobgp) -> gobgp::Settings {
+    let d = gobgp::Settings::default();
+    gobgp::Settings {
+        cli: r.cli.unwrap_or(d.cli),
+        host: r.host.unwrap_or(d.host),
+        port: r.port.unwrap_or(d.port),
+    }
+}
+
+fn bird_settings(r: RawBird) -> bird::Settings {
+    let d = bird::Settings::default();
+    let [f4, f6, u4, u6] = d.tables;
+    bird::Settings {
+        include: r.include.unwrap_or(d.include),
+        birdc: r.birdc.unwrap_or(d.birdc),
+        socket: r.socket,
+        tables: [
+            r.flow4_table.unwrap_or(f4),
+            r.flow6_table.unwrap_or(f6),
+            r.ipv4_table.unwrap_or(u4),
+            r.ipv6_table.unwrap_or(u6),
+        ],
+    }
+}
+
+fn frr_settings(r: RawFrr, ctx: &mut Ctx<'_>) -> frr::Settings {
+    let d = frr::Settings::default();
+    let tag = match r.tag {
+        Some(t) if t.value == 0 || t.value > u32::MAX - frr::TAGS => {
+            ctx.err(&t, &format!("a tag from 1 to {}", u32::MAX - frr::TAGS));
+            d.tag
+        }
+        Some(t) => t.value,
+        None => d.tag,
+    };
+    let route_map = match r.route_map {
+        Some(m) if m.value.is_empty() || m.value.contains(char::is_whitespace) => {
+            ctx.err(&m, "a route-map name without spaces");
+            d.route_map
+        }
+        Some(m) => m.value,
+        None => d.route_map,
+    };
+    frr::Settings {
+        vtysh: r.vtysh.unwrap_or(d.vtysh),
+        vty_socket: r.vty_socket,
+        tag,
+        route_map,
+        asn: r.asn,
+    }
+}
+
+/// The `adapters` list with each adapter's section. Without a list, the native
+/// adapter is used when there is a `bgp` section.
+pub(super) fn convert(
+    list: Option<Vec<Spanned<String>>>,
+    sections: RawSections,
+    has_bgp: bool,
+    ctx: &mut Ctx<'_>,
+) -> Vec<AdapterKind> {
+    let RawSections {
+        mut gobgp,
+        mut bird,
+        mut frr,
+    } = sections;
+    let mut out: Vec<AdapterKind> = Vec::new();
+    let list = list.unwrap_or_else(|| {
+        if has_bgp {
+            out.push(AdapterKind::Native);
+        }
+        Vec::new()
+    });
+    for a in list {
+        let kind = match a.value.as_str() {
+            "native" if !has_bgp => {
+                ctx.err(&a, "the native adapter needs a bgp section");
+                continue;
+            }
+            "native" => AdapterKind::Native,
+            "gobgp" => AdapterKind::Gobgp(gobgp_settings(
+                gobgp.take().map(|s| s.value).unwrap_or_default(),
+            )),
+            "bird" => AdapterKind::Bird(bird_settings(
+                bird.take().map(|s| s.value).unwrap_or_default(),
+            )),
+            "frr" => AdapterKind::Frr(frr_settings(
+                frr.take().map(|s| s.value).unwrap_or_default(),
+                ctx,
+            )),
+            _ => {
+                ctx.err(&a, &format!("an adapter: {NAMES}"));
+                continue;
+            }
+        };
+        if out.iter().any(|k| k.name() == kind.name()) {
+            ctx.err(&a, "an adapter listed once");
+            continue;
+        }
+        out.push(kind);
+    }
+    let unused = |name: &str| format!("a {name} section, but {name} is not in mitigation.adapters");
+    if let Some(s) = gobgp {
+        ctx.err(&s, &unused("gobgp"));
+    }
+    if let Some(s) = bird {
+        ctx.err(&s, &unused("bird"));
+    }
+    if let Some(s) = frr {
+        ctx.err(&s, &unused("frr"));
+    }
+    out
+}

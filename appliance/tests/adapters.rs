@@ -1,0 +1,352 @@
+//! The daemon adapters against the real daemons: `levee run` sends manual mitigations
+//! to gobgpd (through the gobgp CLI), BIRD 2 (include file and `birdc configure`) and
+//! FRR (static blackhole routes redistributed through a route-map, in a network
+//! namespace of the test's own). Each test checks, in the daemon's own output:
+//!
+//! - RTBH with the BLACKHOLE and configured communities, and a FlowSpec rule where the
+//!   daemon takes FlowSpec;
+//! - a crash of levee (SIGKILL): after the restart the routes are still there, the one
+//!   whose TTL ran out meanwhile is withdrawn, and a route levee owns that no
+//!   mitigation holds (an orphan, put there by hand) is removed;
+//! - a failing control tool: the adapter shows the error, levee stops with the
+//!   withdrawal unconfirmed, and the next start withdraws it;
+//! - an adapter that fails and recovers while levee runs;
+//! - everything withdrawn at the end, and the audit log intact.
+
+mod common;
+
+use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
+use common::{Running, levee_with as levee, list};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A daemon under an adapter, as the scenario drives it.
+trait Site {
+    /// The scratch directory.
+    fn dir(&self) -> &Path;
+    /// The `mitigation.adapters` list and the adapter's section, indented for
+    /// `mitigation:`; `tool` is the control program to use (a wrapper that can fail).
+    fn adapter_yaml(&self, tool: &Path) -> String;
+    /// The real control program the wrapper runs.
+    fn tool(&self) -> &'static str;
+    /// Whether the daemon takes FlowSpec from levee.
+    fn flowspec(&self) -> bool;
+    /// The daemon's rendering of the route for `victim` (`None`: it has none).
+    fn rtbh(&self, victim: &str) -> Option<String>;
+    /// The daemon's FlowSpec rules, as text.
+    fn flows(&self) -> String;
+    /// Whether a route's rendering shows BLACKHOLE and 64500:666.
+    fn communities_ok(&self, rendering: &str) -> bool;
+    /// Puts a route for 192.0.2.40/32 where levee's routes live (its include file, its
+    /// tag range), held by no mitigation; false where the daemon has no such place
+    /// (gobgpd: levee removes only what its store says it put there).
+    fn plant_orphan(&self) -> bool;
+}
+
+/// A wrapper around the control tool that fails while `DIR/fail` exists.
+fn wrapper(dir: &Path, real: &str) -> PathBuf {
+    let w = dir.join(format!("{real}-wrapper"));
+    let real = output("sh", &["-c", &format!("command -v {real}")]);
+    std::fs::write(
+        &w,
+        format!(
+            "#!/bin/sh\nif [ -e {d}/fail ]; then echo 'simulated outage' >&2; exit 1; fi\nexec {r} \"$@\"\n",
+            d = dir.display(),
+            r = real.trim()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["+x", w.to_str().unwrap()])
+        .status()
+        .unwrap();
+    w
+}
+
+fn config(site: &impl Site, tool: &Path) -> PathBuf {
+    let d = site.dir();
+    let flow_levels = if site.flowspec() {
+        ""
+    } else {
+        "    l1: {enabled: false}\n    l2: {enabled: false}\n"
+    };
+    let cfg = d.join("levee.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listeners:\n  sflow: {{bind: 127.0.0.1:{p}}}\n  netflow: {{enabled: false}}\n  \
+             ipfix: {{enabled: false}}\n\
+             protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
+             mitigation:\n{adapter}  levels:\n{flow_levels}    \
+             l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n\
+             store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
+            p = free_port(),
+            adapter = site.adapter_yaml(tool),
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn add(cfg: &Path, args: &[&str]) -> u64 {
+    let mut a = vec!["mitigate", "add"];
+    a.extend_from_slice(args);
+    let (ok, out) = levee(cfg, &a);
+    assert!(ok, "{out}");
+    list(cfg)["mitigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .max()
+        .unwrap()
+}
+
+fn withdraw(cfg: &Path, id: u64) {
+    let (ok, out) = levee(cfg, &["mitigate", "withdraw", &id.to_string()]);
+    assert!(ok, "{out}");
+}
+
+/// The adapter's status in `levee mitigate list --json`.
+fn adapter(cfg: &Path) -> serde_json::Value {
+    list(cfg)["adapters"][0].clone()
+}
+
+fn scenario(site: &impl Site) {
+    let dir = site.dir();
+    let tool = wrapper(dir, site.tool());
+    let cfg = config(site, &tool);
+    let (ok, out) = levee(&cfg, &["check"]);
+    assert!(ok, "{out}");
+    let first = Running::start(&cfg, dir.join("levee-1.log"));
+    poll("the control socket", 20, |last| {
+        *last = first.log();
+        last.contains("control socket ready").then_some(())
+    });
+
+    // RTBH with its communities, and FlowSpec where the daemon takes it.
+    let kept = add(&cfg, &["192.0.2.30", "--level", "3", "--ttl", "120"]);
+    poll("the RTBH route", 15, |last| {
+        let r = site.rtbh("192.0.2.30");
+        *last = format!("{r:?}\n{}", first.log());
+        r.filter(|r| site.communities_ok(r))
+    });
+    let flow =
+        "flow destination 192.0.2.31/32 protocol udp source-port ==123 then rate-limit 125000";
+    if site.flowspec() {
+        add(&cfg, &[flow, "--ttl", "120"]);
+        poll("the FlowSpec rule", 15, |last| {
+            *last = site.flows() + &first.log();
+            last.contains("192.0.2.31").then_some(())
+        });
+    }
+    let short = add(&cfg, &["192.0.2.32", "--level", "3", "--ttl", "2"]);
+    poll("the short-lived RTBH route", 15, |last| {
+        *last = first.log();
+        site.rtbh("192.0.2.32")
+    });
+    assert!(short > kept);
+
+    // A crash: nothing is withdrawn. The short route expires while levee is down, and
+    // an orphan appears.
+    first.crash();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        site.rtbh("192.0.2.32").is_some(),
+        "a crash withdraws nothing"
+    );
+    let planted = site.plant_orphan();
+    if planted {
+        poll("the planted orphan", 10, |_| site.rtbh("192.0.2.40"));
+    }
+    let second = Running::start(&cfg, dir.join("levee-2.log"));
+    poll(
+        "the expired route and the orphan gone after the restart",
+        20,
+        |last| {
+            *last = format!(
+                "{:?} {:?}\n{}",
+                site.rtbh("192.0.2.32"),
+                site.rtbh("192.0.2.40"),
+                second.log()
+            );
+            (site.rtbh("192.0.2.32").is_none() && site.rtbh("192.0.2.40").is_none()).then_some(())
+        },
+    );
+    assert!(
+        site.rtbh("192.0.2.30").is_some(),
+        "the restart lost a route"
+    );
+    if site.flowspec() {
+        assert!(
+            site.flows().contains("192.0.2.31"),
+            "the restart lost the rule"
+        );
+    }
+    poll("the adapter's reconciliation", 10, |last| {
+        let a = adapter(&cfg);
+        *last = a.to_string();
+        (a["reconciled"].as_u64() >= Some(1)).then_some(())
+    });
+
+    // The control tool fails and recovers while levee runs: the change is retried.
+    std::fs::write(dir.join("fail"), "").unwrap();
+    let again = add(&cfg, &["192.0.2.33", "--level", "3", "--ttl", "120"]);
+    poll("the adapter's failure in its status", 10, |last| {
+        let a = adapter(&cfg);
+        *last = a.to_string();
+        a["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("simulated outage"))
+            .then_some(())
+    });
+    std::fs::remove_file(dir.join("fail")).unwrap();
+    poll("the retried announcement", 15, |last| {
+        *last = adapter(&cfg).to_string();
+        site.rtbh("192.0.2.33")
+    });
+
+    // A withdrawal the daemon never gets: levee stops with it unconfirmed and withdraws
+    // it at the next start.
+    std::fs::write(dir.join("fail"), "").unwrap();
+    withdraw(&cfg, kept);
+    poll("the failed withdrawal", 10, |last| {
+        let a = adapter(&cfg);
+        *last = a.to_string();
+        (a["pending"].as_u64() >= Some(1)).then_some(())
+    });
+    let log = second.stop();
+    assert!(log.contains("changes not applied"), "{log}");
+    assert!(site.rtbh("192.0.2.30").is_some());
+    std::fs::remove_file(dir.join("fail")).unwrap();
+    let third = Running::start(&cfg, dir.join("levee-3.log"));
+    poll(
+        "the unconfirmed withdrawal done at the next start",
+        20,
+        |last| {
+            *last = third.log();
+            site.rtbh("192.0.2.30").is_none().then_some(())
+        },
+    );
+    assert!(
+        third
+            .log()
+            .contains("withdrawal the adapter never confirmed"),
+        "{}",
+        third.log()
+    );
+    assert!(site.rtbh("192.0.2.33").is_some());
+
+    // Everything withdrawn; nothing left in the daemon.
+    for m in list(&cfg)["mitigations"].as_array().unwrap() {
+        withdraw(&cfg, m["id"].as_u64().unwrap());
+    }
+    let _ = again;
+    poll("every route withdrawn", 15, |last| {
+        *last = site.flows();
+        (site.rtbh("192.0.2.33").is_none() && !site.flows().contains("192.0.2.")).then_some(())
+    });
+    third.stop();
+    let (ok, out) = levee(&cfg, &["audit", "verify"]);
+    assert!(ok && out.contains("intact"), "{out}");
+}
+
+// --- gobgpd ---------------------------------------------------------------------
+
+struct Gobgp {
+    dir: PathBuf,
+    api: u16,
+    _daemon: Daemon,
+}
+
+impl Gobgp {
+    fn start() -> Gobgp {
+        let dir = scratch("adapter-gobgp");
+        let api = free_port();
+        let conf = dir.join("gobgpd.toml");
+        std::fs::write(
+            &conf,
+            "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = -1\n",
+        )
+        .unwrap();
+        let d = Daemon::start(
+            "gobgpd",
+            "gobgpd",
+            &[
+                "-f",
+                conf.to_str().unwrap(),
+                "--api-hosts",
+                &format!("127.0.0.1:{api}"),
+            ],
+            &[],
+            &dir.join("gobgpd.log"),
+        );
+        let g = Gobgp {
+            dir,
+            api,
+            _daemon: d,
+        };
+        poll("gobgpd's API", 20, |last| {
+            *last = g.cli(&["global"]);
+            last.contains("64501").then_some(())
+        });
+        g
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let port = self.api.to_string();
+        let mut a = vec!["-u", "127.0.0.1", "-p", &port];
+        a.extend_from_slice(args);
+        output("gobgp", &a)
+    }
+}
+
+/// The line of `out` that mentions `what`, if any.
+fn line_with(out: &str, what: &str) -> Option<String> {
+    out.lines().find(|l| l.contains(what)).map(String::from)
+}
+
+impl Site for Gobgp {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn adapter_yaml(&self, tool: &Path) -> String {
+        format!(
+            "  adapters: [gobgp]\n  gobgp: {{cli: {}, port: {}}}\n",
+            tool.display(),
+            self.api
+        )
+    }
+    fn tool(&self) -> &'static str {
+        "gobgp"
+    }
+    fn flowspec(&self) -> bool {
+        true
+    }
+    fn rtbh(&self, victim: &str) -> Option<String> {
+        line_with(
+            &self.cli(&["global", "rib", "-a", "ipv4"]),
+            &format!("{victim}/32"),
+        )
+    }
+    fn flows(&self) -> String {
+        self.cli(&["global", "rib", "-a", "ipv4-flowspec"])
+    }
+    fn communities_ok(&self, r: &str) -> bool {
+        r.contains("blackhole") && r.contains("64500:666") && r.contains("192.0.2.254")
+    }
+    fn plant_orphan(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn gobgp_adapter() {
+    if !have_all(&["gobgpd", "gobgp"]) {
+        return;
+    }
+    let g = Gobgp::start();
+    scenario(&g);
+    let _ = std::fs::remove_dir_all(&g.dir);
+}
