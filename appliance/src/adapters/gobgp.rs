@@ -182,7 +182,7 @@ fn flow_actions(a: &Attrs) -> Result<Vec<String>, AdapterError> {
     let mut out = Vec::new();
     for x in &a.extended_communities {
         let words = match Action::from_bytes(*x) {
-            Some(Action::RateBytes { rate, .. }) if rate == 0.0 => vec!["discard".into()],
+            Some(Action::RateBytes { rate: 0.0, .. }) => vec!["discard".into()],
             Some(Action::RateBytes { rate, .. }) => vec!["rate-limit".into(), rate.to_string()],
             Some(Action::TrafficAction { sample, terminal }) if sample || terminal => {
                 let w = match (sample, terminal) {
