@@ -11,10 +11,9 @@ mod sflowgen;
 
 use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
 use common::{Running as Levee, levee_with as levee, list};
-use serde_json::Value;
 use sflowgen::{Scenario, UDP};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "192.0.2.20/32";
