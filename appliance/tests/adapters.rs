@@ -350,3 +350,297 @@ fn gobgp_adapter() {
     scenario(&g);
     let _ = std::fs::remove_dir_all(&g.dir);
 }
+
+// --- BIRD 2 ---------------------------------------------------------------------
+
+struct Bird {
+    dir: PathBuf,
+    _daemon: Daemon,
+}
+
+impl Bird {
+    fn start() -> Bird {
+        let dir = scratch("adapter-bird");
+        let include = dir.join("levee.conf");
+        // BIRD needs the include file to exist; levee rewrites it at start.
+        std::fs::write(&include, "").unwrap();
+        let conf = dir.join("bird.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "router id 192.0.2.3;\nflow4 table flowtab4;\nflow6 table flowtab6;\n\
+                 protocol device {{}}\ninclude \"{}\";\n",
+                include.display()
+            ),
+        )
+        .unwrap();
+        let sock = dir.join("bird.ctl");
+        let d = Daemon::start(
+            "bird",
+            "bird",
+            &[
+                "-f",
+                "-c",
+                conf.to_str().unwrap(),
+                "-s",
+                sock.to_str().unwrap(),
+            ],
+            &[],
+            &dir.join("bird.log"),
+        );
+        let b = Bird { dir, _daemon: d };
+        poll("birdc", 20, |last| {
+            *last = b.birdc(&["show", "status"]);
+            last.contains("Daemon is up").then_some(())
+        });
+        b
+    }
+
+    fn birdc(&self, args: &[&str]) -> String {
+        let sock = self.dir.join("bird.ctl");
+        let mut a = vec!["-s", sock.to_str().unwrap()];
+        a.extend_from_slice(args);
+        output("birdc", &a)
+    }
+}
+
+impl Site for Bird {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn adapter_yaml(&self, tool: &Path) -> String {
+        format!(
+            "  adapters: [bird]\n  bird: {{birdc: {}, socket: {}, include: {}}}\n",
+            tool.display(),
+            self.dir.join("bird.ctl").display(),
+            self.dir.join("levee.conf").display()
+        )
+    }
+    fn tool(&self) -> &'static str {
+        "birdc"
+    }
+    fn flowspec(&self) -> bool {
+        true
+    }
+    fn rtbh(&self, victim: &str) -> Option<String> {
+        let out = self.birdc(&[
+            "show",
+            "route",
+            "table",
+            "master4",
+            &format!("{victim}/32"),
+            "all",
+        ]);
+        out.contains(&format!("{victim}/32")).then_some(out)
+    }
+    fn flows(&self) -> String {
+        self.birdc(&["show", "route", "table", "flowtab4", "all"])
+    }
+    fn communities_ok(&self, r: &str) -> bool {
+        r.contains("blackhole")
+            && r.contains("BGP.community: (65535,666) (64500,666)")
+            && r.contains("BGP.next_hop: 192.0.2.254")
+    }
+    fn plant_orphan(&self) -> bool {
+        let include = self.dir.join("levee.conf");
+        let text = std::fs::read_to_string(&include).unwrap();
+        let planted = text.replace(
+            "ipv4 { table master4; };\n",
+            "ipv4 { table master4; };\n  route 192.0.2.40/32 blackhole;\n",
+        );
+        assert_ne!(text, planted, "{text}");
+        std::fs::write(&include, planted).unwrap();
+        let out = self.birdc(&["configure"]);
+        assert!(out.contains("Reconfigured"), "{out}");
+        true
+    }
+}
+
+#[test]
+fn bird_adapter() {
+    if !have_all(&["bird", "birdc"]) {
+        return;
+    }
+    let b = Bird::start();
+    scenario(&b);
+    let _ = std::fs::remove_dir_all(&b.dir);
+}
+
+// --- FRR ------------------------------------------------------------------------
+
+/// zebra, staticd and bgpd in a network namespace of the test's own (static routes
+/// reach zebra and its kernel table, which must not be the host's).
+struct Frr {
+    dir: PathBuf,
+    ns: String,
+    daemons: Vec<Daemon>,
+}
+
+impl Frr {
+    fn start() -> Frr {
+        let dir = scratch("adapter-frr");
+        // FRR's daemons run as the frr user: they must write their sockets here.
+        Command::new("chmod")
+            .args(["777", dir.to_str().unwrap()])
+            .status()
+            .unwrap();
+        let ns = format!("levee-frr-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "ip netns add {ns}");
+        output(
+            "ip",
+            &["netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
+        );
+        let mut f = Frr {
+            dir,
+            ns,
+            daemons: Vec::new(),
+        };
+        let confs = [
+            ("zebra", "hostname lab\n".to_string()),
+            ("staticd", "hostname lab\n".to_string()),
+            (
+                "bgpd",
+                "hostname lab\nrouter bgp 64504\n bgp router-id 192.0.2.4\n \
+                 no bgp ebgp-requires-policy\n"
+                    .to_string(),
+            ),
+        ];
+        for (name, conf) in confs {
+            let d = &f.dir;
+            let c = d.join(format!("{name}.conf"));
+            std::fs::write(&c, conf).unwrap();
+            let bin = format!("/usr/lib/frr/{name}");
+            let mut args = vec![
+                "netns".to_string(),
+                "exec".into(),
+                f.ns.clone(),
+                bin,
+                "-f".into(),
+                c.display().to_string(),
+                "-i".into(),
+                d.join(format!("{name}.pid")).display().to_string(),
+                "-z".into(),
+                d.join("zserv.api").display().to_string(),
+                "--vty_socket".into(),
+                d.display().to_string(),
+            ];
+            if name != "zebra" {
+                args.extend(["-P".into(), "0".into()]);
+            }
+            if name == "bgpd" {
+                args.extend(["-p".into(), "0".into()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            f.daemons.push(Daemon::start(
+                name,
+                "ip",
+                &args,
+                &[],
+                &d.join(format!("{name}.log")),
+            ));
+            if name == "zebra" {
+                poll("zebra's socket", 20, |_| {
+                    d.join("zserv.api").exists().then_some(())
+                });
+            }
+        }
+        poll("vtysh reaching bgpd and staticd", 20, |last| {
+            *last = f.vtysh(&["show running-config"]);
+            (last.contains("router bgp 64504") && f.vtysh(&["show daemons"]).contains("staticd"))
+                .then_some(())
+        });
+        f
+    }
+
+    fn vtysh(&self, cmds: &[&str]) -> String {
+        let mut a = vec!["--vty_socket", self.dir.to_str().unwrap()];
+        for c in cmds {
+            a.extend(["-c", c]);
+        }
+        output("vtysh", &a)
+    }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        for d in self.daemons.drain(..) {
+            d.stop();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+impl Site for Frr {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn adapter_yaml(&self, tool: &Path) -> String {
+        format!(
+            "  adapters: [frr]\n  frr: {{vtysh: {}, vty_socket: {}}}\n",
+            tool.display(),
+            self.dir.display()
+        )
+    }
+    fn tool(&self) -> &'static str {
+        "vtysh"
+    }
+    fn flowspec(&self) -> bool {
+        false
+    }
+    /// The static route in the running config, with the BGP route redistributed from it.
+    fn rtbh(&self, victim: &str) -> Option<String> {
+        let conf = self.vtysh(&["show running-config"]);
+        let line = line_with(&conf, &format!("ip route {victim}/32 blackhole"))?;
+        Some(line + "\n" + &self.vtysh(&[&format!("show bgp ipv4 unicast {victim}/32")]))
+    }
+    fn flows(&self) -> String {
+        String::new()
+    }
+    fn communities_ok(&self, r: &str) -> bool {
+        r.contains("Community: 64500:666 blackhole") && r.contains("192.0.2.254 from")
+    }
+    fn plant_orphan(&self) -> bool {
+        // In levee's tag range: levee's by convention.
+        self.vtysh(&[
+            "configure terminal",
+            "ip route 192.0.2.40/32 blackhole tag 6999",
+        ]);
+        true
+    }
+}
+
+#[test]
+fn frr_adapter() {
+    if !have_all(&["vtysh", "/usr/lib/frr/zebra", "/usr/lib/frr/staticd", "ip"]) {
+        return;
+    }
+    let f = Frr::start();
+    // FRR alone cannot carry the FlowSpec levels: the config check says so.
+    let tool = wrapper(&f.dir, "vtysh");
+    let cfg = config(&f, &tool);
+    let with_flowspec = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("    l1: {enabled: false}\n    l2: {enabled: false}\n", "");
+    let bad = f.dir.join("flowspec.yaml");
+    std::fs::write(&bad, with_flowspec).unwrap();
+    let (ok, out) = levee(&bad, &["check"]);
+    assert!(
+        !ok && out.contains("the frr adapter carries RTBH only"),
+        "{out}"
+    );
+    scenario(&f);
+    // The route-map levee maintains, as FRR shows it.
+    let conf = f.vtysh(&["show running-config"]);
+    assert!(
+        conf.contains("redistribute static route-map LEVEE-RTBH"),
+        "{conf}"
+    );
+    let dir = f.dir.clone();
+    drop(f);
+    let _ = std::fs::remove_dir_all(&dir);
+}
