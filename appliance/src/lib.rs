@@ -8,7 +8,10 @@
 //! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
 //!   its events as JSON, and `levee replay`;
 //! - [`mitigate`]: the mitigation engine (sans-IO) and its daemon task;
-//! - [`adapters`]: where routes go (the native BGP speaker), each behind a retrying task;
+//! - [`rpki`]: the RPKI gate (RTR client, RFC 6811 origin validation) every announcement
+//!   passes first;
+//! - [`adapters`]: where routes go (the native BGP speaker, gobgpd, BIRD, FRR), each
+//!   behind a retrying, reconciling task;
 //! - [`store`]: SQLite with incidents, mitigations and the hash-chained audit log;
 //! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
 //!   operator's commands (`levee mitigate`, `levee audit`);
@@ -27,6 +30,7 @@ pub mod detection;
 pub mod flows;
 pub mod mitigate;
 pub mod operator;
+pub mod rpki;
 pub mod run;
 pub mod speaker;
 pub mod store;

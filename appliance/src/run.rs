@@ -119,6 +119,9 @@ async fn reload_on_sighup(mut running: Config, commands: mpsc::Sender<Command>) 
         {
             restart.push("detection");
         }
+        if new.rpki != running.rpki {
+            restart.push("rpki");
+        }
         if new.mitigation.adapters != running.mitigation.adapters
             || new.mitigation.store != running.mitigation.store
             || new.mitigation.control_socket != running.mitigation.control_socket
@@ -145,6 +148,7 @@ struct Acting {
     service: Service,
     control: crate::control::Server,
     speaker: Option<(Arc<Speaker>, ShutdownPolicy)>,
+    rpki: Option<crate::rpki::Rpki>,
 }
 
 impl Acting {
@@ -184,19 +188,27 @@ impl Acting {
         if m.settings.dry_run {
             warn!("dry run: mitigation decisions are logged and stored, nothing is announced");
         }
-        let service = Service::start(m.settings.clone(), store, adapters, reports)?;
+        let rpki = cfg.rpki.clone().map(|r| {
+            info!(caches = ?r.caches, policy = ?r.policy, fail = ?r.fail, origins = ?r.origins, "RPKI gate on");
+            crate::rpki::Rpki::start(r)
+        });
+        let service = Service::start(m.settings.clone(), store, adapters, reports, rpki.as_ref())?;
         let control = crate::control::Server::start(&m.control_socket, service.commands.clone())?;
         info!(socket = %m.control_socket.display(), "control socket ready");
         Ok(Acting {
             service,
             control,
             speaker,
+            rpki,
         })
     }
 
     async fn stop(self) {
         self.control.stop();
         self.service.stop().await;
+        if let Some(r) = self.rpki {
+            r.stop();
+        }
         if let Some((s, policy)) = self.speaker {
             match Arc::try_unwrap(s) {
                 Ok(s) => s.shutdown(policy, crate::speaker::SHUTDOWN_WAIT).await,

@@ -29,6 +29,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// The speaker, and how it ends its sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bgp {
+    /// Our AS (peers may override it per session).
+    pub local_as: u32,
     /// Listener and peers.
     pub speaker: SpeakerConfig,
     /// What `levee` does with its routes when it stops.
@@ -254,6 +256,7 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
             .then(|| SocketAddr::from(([0u16; 8], 179)))
     });
     Some(Bgp {
+        local_as: raw.local_as.value,
         speaker: SpeakerConfig { listen, peers },
         shutdown,
         shutdown_message,

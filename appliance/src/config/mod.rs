@@ -11,6 +11,7 @@ mod error;
 mod keypath;
 pub mod mitigation;
 mod raw;
+mod rpki;
 pub(crate) mod units;
 
 pub use detection::Detection;
@@ -49,6 +50,8 @@ pub struct Config {
     /// Mitigation settings (with every protected network's ladder), adapters, store
     /// and control socket.
     pub mitigation: mitigation::Mitigation,
+    /// The RPKI gate, if configured.
+    pub rpki: Option<crate::rpki::Settings>,
 }
 
 /// One UDP listener.
@@ -245,6 +248,17 @@ impl Config {
             m.settings.max_active_per_network,
             if m.settings.dry_run { ", dry run" } else { "" },
         );
+        if let Some(r) = &self.rpki {
+            let asns: Vec<String> = r.origins.iter().map(|a| format!("AS{a}")).collect();
+            s += &format!(
+                "  rpki gate {:?}, fail {:?}, origins {}, caches {}\n",
+                r.policy,
+                r.fail,
+                asns.join(" "),
+                r.caches.join(" ")
+            )
+            .to_lowercase();
+        }
         for n in &self.protected_networks {
             let levels: Vec<String> = crate::mitigate::Level::ALL
                 .iter()
@@ -313,6 +327,17 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             errors: &mut errors,
         },
     );
+    let rpki = raw.rpki.take().map(|r| {
+        rpki::convert(
+            r,
+            bgp.as_ref().map(|b| b.local_as),
+            &mut detection::Ctx {
+                origin,
+                src,
+                errors: &mut errors,
+            },
+        )
+    });
     let mut listeners = Vec::new();
     for (kind, l) in [
         (ListenerKind::Sflow, raw.listeners.sflow),
@@ -506,6 +531,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
         detection,
         bgp,
         mitigation,
+        rpki,
     })
 }
 

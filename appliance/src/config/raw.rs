@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) store: super::mitigation::RawStore,
     #[serde(default)]
     pub(super) control: super::mitigation::RawControl,
+    #[serde(default)]
+    pub(super) rpki: Option<super::rpki::RawRpki>,
 }
 
 #[derive(Debug, Deserialize)]

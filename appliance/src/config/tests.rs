@@ -269,3 +269,67 @@ fn mitigation_section_and_network_ladders() {
     let e = err(&ok.replace("192.0.2.53/32]", "192.0.2.53/24]"));
     assert!(e.contains("has host bits set"), "{e}");
 }
+
+#[test]
+fn adapter_and_rpki_sections() {
+    let c = Config::parse(
+        "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers: []\n\
+         mitigation:\n  adapters: [native, gobgp, bird, frr]\n  gobgp: {port: 50052}\n  \
+         bird: {include: /tmp/levee-bird.conf, flow4_table: ft4}\n  frr: {tag: 7000}\n\
+         rpki:\n  caches: [\"192.0.2.10:3323\", \"[2001:db8::10]:323\"]\n  policy: warn\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let names: Vec<&str> = c.mitigation.adapters.iter().map(|a| a.name()).collect();
+    assert_eq!(names, ["native", "gobgp", "bird", "frr"]);
+    match &c.mitigation.adapters[1] {
+        mitigation::AdapterKind::Gobgp(g) => {
+            assert_eq!((g.port, g.host.as_str()), (50052, "127.0.0.1"))
+        }
+        other => panic!("{other:?}"),
+    }
+    match &c.mitigation.adapters[2] {
+        mitigation::AdapterKind::Bird(b) => assert_eq!(b.tables[0], "ft4"),
+        other => panic!("{other:?}"),
+    }
+    let r = c.rpki.unwrap();
+    assert_eq!(r.origins, [64500], "bgp.local_as is the default origin");
+    assert_eq!(
+        (r.policy, r.fail),
+        (crate::rpki::Policy::Warn, crate::rpki::Fail::Open)
+    );
+
+    for (src, want) in [
+        (
+            "mitigation:\n  adapters: [exa]\n",
+            "an adapter: native, gobgp, bird, frr",
+        ),
+        (
+            "mitigation:\n  gobgp: {port: 1}\n",
+            "a gobgp section, but gobgp is not in mitigation.adapters",
+        ),
+        (
+            "mitigation:\n  adapters: [frr]\n",
+            "the frr adapter carries RTBH only",
+        ),
+        (
+            "mitigation:\n  adapters: [frr]\n  frr: {route_map: \"A B\"}\n  levels: {l1: {enabled: false}, l2: {enabled: false}}\n",
+            "a route-map name without spaces",
+        ),
+        (
+            "rpki:\n  caches: [\"192.0.2.10\"]\n  origin_asns: [64500]\n",
+            "host:port",
+        ),
+        (
+            "rpki:\n  caches: [\"192.0.2.10:323\"]\n",
+            "origin_asns (there is no bgp.local_as",
+        ),
+        (
+            "rpki:\n  caches: [\"192.0.2.10:323\"]\n  origin_asns: [1]\n  fail: maybe\n",
+            "open or closed",
+        ),
+    ] {
+        let e = err(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}

@@ -107,6 +107,9 @@ pub enum Refusal {
     /// The victim is not in a protected network.
     #[error("{0} is not inside a protected network")]
     NotProtected(String),
+    /// The RPKI gate refused.
+    #[error("RPKI gate: {0}")]
+    Rpki(String),
     /// A withdrawal is recent.
     #[error("{0} is in its cooldown after a withdrawal")]
     Cooldown(String),
@@ -190,6 +193,28 @@ pub struct Counters {
     pub capped: u64,
     /// Refused: outside the protected networks.
     pub not_protected: u64,
+    /// Refused by the RPKI gate.
+    pub rpki_refused: u64,
+    /// Let through by the RPKI gate with a warning (policy `warn`, or failing open).
+    pub rpki_warned: u64,
+}
+
+/// A check every announcement passes first (the RPKI gate): given the protected
+/// prefixes that cover the victim, allow, warn or refuse. Sans-IO: time comes in.
+pub trait Gate: Send + Sync + std::fmt::Debug {
+    /// The verdict for a victim inside `covering` at `now_us`.
+    fn check(&self, now_us: u64, covering: &[IpNet]) -> GateVerdict;
+}
+
+/// A [`Gate`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateVerdict {
+    /// Go ahead.
+    Allow,
+    /// Go ahead; this is wrong (logged and counted).
+    Warn(String),
+    /// Do not announce, for this reason.
+    Refuse(String),
 }
 
 /// Who asks for a route, for what, and until when.
@@ -231,6 +256,11 @@ pub struct Engine {
     reported: HashMap<u64, Refusal>,
     next_id: Id,
     counters: Counters,
+    gate: Option<std::sync::Arc<dyn Gate>>,
+    /// Incidents the gate warned about.
+    warned: std::collections::HashSet<u64>,
+    /// The time of the call being handled (for the gate).
+    now: u64,
 }
 
 impl Engine {
@@ -244,6 +274,32 @@ impl Engine {
             reported: HashMap::new(),
             next_id: first_id.max(1),
             counters: Counters::default(),
+            gate: None,
+            warned: std::collections::HashSet::new(),
+            now: 0,
+        }
+    }
+
+    /// Installs the gate every announcement passes first (`None`: none).
+    pub fn set_gate(&mut self, gate: Option<std::sync::Arc<dyn Gate>>) {
+        self.gate = gate;
+    }
+
+    /// Asks the gate about a destination in `net`: `Err` to refuse. A warning is
+    /// logged and counted once per `incident` (0: a manual request, always).
+    fn gate_check(&mut self, dst: &str, covering: &[IpNet], incident: u64) -> Result<(), Refusal> {
+        let Some(g) = &self.gate else { return Ok(()) };
+        match g.check(self.now, covering) {
+            GateVerdict::Allow => Ok(()),
+            GateVerdict::Warn(why) => {
+                if incident == 0 || !self.warned.contains(&incident) {
+                    self.warned.insert(incident);
+                    self.counters.rpki_warned += 1;
+                    tracing::warn!(victim = %dst, "RPKI gate: {why}; announcing anyway");
+                }
+                Ok(())
+            }
+            GateVerdict::Refuse(why) => Err(Refusal::Rpki(why)),
         }
     }
 
@@ -286,6 +342,7 @@ impl Engine {
 
     /// Takes an incident event at `now` (µs).
     pub fn on_event(&mut self, now: u64, e: &Event) -> Vec<Output> {
+        self.now = now;
         let mut out = Vec::new();
         let Some(net) = self.network(&e.network).cloned() else {
             self.refuse(
@@ -300,6 +357,7 @@ impl Engine {
         let key = sig.target.clone();
         if e.kind == EventKind::End {
             self.reported.remove(&e.id);
+            self.warned.remove(&e.id);
             if let Some(v) = self.victims.get_mut(&key) {
                 v.active = false;
                 v.above_since = [None; 4];
@@ -316,6 +374,21 @@ impl Engine {
                 ip.to_string(),
                 Refusal::Safelisted(ip.to_string()),
             );
+            return out;
+        }
+        let covering: Vec<IpNet> = match &key {
+            Target::Host(ip) => net
+                .prefixes
+                .iter()
+                .filter(|p| p.contains(ip))
+                .copied()
+                .collect(),
+            Target::Network(_, p) => p.clone(),
+        };
+        if !self.victims.contains_key(&key)
+            && let Err(r) = self.gate_check(&e.victim.to_string(), &covering, e.id)
+        {
+            self.refuse(&mut out, e.id, e.victim.to_string(), r);
             return out;
         }
         if self.cooldown.get(&key).is_some_and(|&until| until > now) {
@@ -413,6 +486,7 @@ impl Engine {
             Refusal::Cooldown(_) => self.counters.cooldown += 1,
             Refusal::Cap { .. } => self.counters.capped += 1,
             Refusal::NotProtected(_) => self.counters.not_protected += 1,
+            Refusal::Rpki(_) => self.counters.rpki_refused += 1,
             _ => {}
         }
         self.reported.insert(incident, r.clone());
@@ -635,16 +709,31 @@ impl Engine {
     }
 
     /// The protected network a destination is in, or why it may not be mitigated.
-    fn admit(&self, dst: IpNet) -> Result<String, Refusal> {
+    /// Passes the RPKI gate too (through the prefixes that cover the destination).
+    fn admit(&mut self, dst: IpNet) -> Result<String, Refusal> {
         if self.safelisted(&dst) {
             return Err(Refusal::Safelisted(dst.to_string()));
         }
-        self.s
+        let (name, covering) = self
+            .s
             .networks
             .iter()
             .find(|n| n.prefixes.iter().any(|p| p.contains(&dst)))
-            .map(|n| n.name.clone())
-            .ok_or_else(|| Refusal::NotProtected(dst.to_string()))
+            .map(|n| {
+                let c: Vec<IpNet> = n
+                    .prefixes
+                    .iter()
+                    .filter(|p| p.contains(&dst))
+                    .copied()
+                    .collect();
+                (n.name.clone(), c)
+            })
+            .ok_or_else(|| Refusal::NotProtected(dst.to_string()))?;
+        if let Err(r) = self.gate_check(&dst.to_string(), &covering, 0) {
+            self.counters.rpki_refused += 1;
+            return Err(r);
+        }
+        Ok(name)
     }
 
     /// An operator's route, held until withdrawn or `ttl_us` from `now`. An active route
@@ -656,6 +745,7 @@ impl Engine {
         ttl_us: u64,
         level: Option<Level>,
     ) -> Result<(Id, Vec<Output>), Refusal> {
+        self.now = now;
         let dst = destination(&route.nlri).ok_or(Refusal::NoDestination)?;
         let network = self.admit(dst)?;
         self.check_caps(&network, &[&route], &[])?;
@@ -676,7 +766,13 @@ impl Engine {
 
     /// The routes a level would announce for a host with no evidence (`levee mitigate
     /// add ADDRESS --level N`).
-    pub fn level_routes(&self, ip: IpAddr, level: Level) -> Result<Vec<RouteText>, Refusal> {
+    pub fn level_routes(
+        &mut self,
+        now: u64,
+        ip: IpAddr,
+        level: Level,
+    ) -> Result<Vec<RouteText>, Refusal> {
+        self.now = now;
         let network = self.admit(IpNet::from(ip))?;
         let net = self
             .network(&network)

@@ -17,6 +17,8 @@ pub mod signature;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Engine, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason};
+pub use engine::{
+    Engine, Gate, GateVerdict, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason,
+};
 pub use settings::{Ladder, Level, Settings};
 pub use signature::Target;

@@ -78,6 +78,7 @@ impl Service {
         mut store: Store,
         adapters: Vec<Handle>,
         reports: mpsc::UnboundedReceiver<Report>,
+        rpki: Option<&crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
         let restored = store.active(|name| {
@@ -88,6 +89,7 @@ impl Service {
                 .unwrap_or_default()
         })?;
         let mut engine = Engine::new(settings, store.next_id()?);
+        engine.set_gate(rpki.and_then(crate::rpki::Rpki::gate));
         let n = restored.len();
         engine.restore(restored);
         store.audit(
@@ -101,7 +103,8 @@ impl Service {
         )?;
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(engine, store, adapters, ev_rx, cmd_rx, reports));
+        let rpki = rpki.map(crate::rpki::Rpki::status);
+        let task = tokio::spawn(run(engine, store, adapters, rpki, ev_rx, cmd_rx, reports));
         Ok(Service {
             events,
             commands,
@@ -121,6 +124,7 @@ struct State {
     engine: Engine,
     store: Store,
     adapters: Vec<Handle>,
+    rpki: Option<crate::rpki::StatusReader>,
     store_errors: u64,
 }
 
@@ -128,6 +132,7 @@ async fn run(
     engine: Engine,
     store: Store,
     adapters: Vec<Handle>,
+    rpki: Option<crate::rpki::StatusReader>,
     mut events: mpsc::Receiver<Event>,
     mut commands: mpsc::Receiver<Command>,
     mut reports: mpsc::UnboundedReceiver<Report>,
@@ -136,6 +141,7 @@ async fn run(
         engine,
         store,
         adapters,
+        rpki,
         store_errors: 0,
     };
     // What expired while levee was down is withdrawn first (and stored so).
@@ -326,7 +332,7 @@ impl State {
                     .ok_or_else(|| format!("level {level}: expected 1 to 4"))?;
                 let routes = self
                     .engine
-                    .level_routes(victim, l)
+                    .level_routes(now_us(), victim, l)
                     .map_err(|e| e.to_string())?;
                 let (mut ids, mut err) = (Vec::new(), None);
                 for rt in routes {
@@ -393,8 +399,16 @@ impl State {
                 "deduplicated": c.deduplicated, "escalations": c.escalations,
                 "deescalations": c.deescalations, "safelisted": c.safelisted,
                 "cooldown": c.cooldown, "capped": c.capped, "not_protected": c.not_protected,
+                "rpki_refused": c.rpki_refused, "rpki_warned": c.rpki_warned,
                 "store_errors": self.store_errors,
             },
+            "rpki": self.rpki.as_ref().map(|r| {
+                let s = r.get();
+                json!({
+                    "state": s.state, "cache": s.cache, "vrps": s.vrps, "updates": s.updates,
+                    "failures": s.failures, "last_error": s.last_error,
+                })
+            }),
         })
     }
 

@@ -530,10 +530,10 @@ fn manual_attributes_replace_and_reannounce() {
 
 #[test]
 fn level_routes_for_a_manual_host() {
-    let e = Engine::new(settings(), 1);
+    let mut e = Engine::new(settings(), 1);
     let ip: IpAddr = "198.51.100.9".parse().unwrap();
-    let text = |l| {
-        e.level_routes(ip, l)
+    let mut text = |l| {
+        e.level_routes(0, ip, l)
             .unwrap()
             .iter()
             .map(ToString::to_string)
@@ -550,7 +550,7 @@ fn level_routes_for_a_manual_host() {
     // The /26 is longer than the /24 L4 would use: the covering prefix stays inside it.
     assert_eq!(text(Level::L4), ["route 198.51.100.0/26"]);
     assert!(matches!(
-        e.level_routes("203.0.113.1".parse().unwrap(), Level::L1),
+        e.level_routes(0, "203.0.113.1".parse().unwrap(), Level::L1),
         Err(Refusal::NotProtected(_))
     ));
 }
@@ -676,4 +676,95 @@ fn destinations_of_routes() {
         Some("2001:db8::1/128".parse().unwrap())
     );
     assert!(matches!(n("route 192.0.2.0/24"), Nlri::Unicast(_)));
+}
+
+/// A gate that refuses 198.51.100.0/26, warns about IPv6 and allows the rest, and
+/// records what it was asked.
+#[derive(Debug, Default)]
+struct TestGate(std::sync::Mutex<Vec<Vec<ipnet::IpNet>>>);
+
+impl Gate for TestGate {
+    fn check(&self, _now: u64, covering: &[ipnet::IpNet]) -> GateVerdict {
+        self.0.lock().unwrap().push(covering.to_vec());
+        match covering.first().map(|p| p.to_string()).as_deref() {
+            Some("198.51.100.0/26") => {
+                GateVerdict::Refuse("198.51.100.0/26 is RPKI invalid".into())
+            }
+            Some("2001:db8::/48") => GateVerdict::Warn("2001:db8::/48 is RPKI not-found".into()),
+            _ => GateVerdict::Allow,
+        }
+    }
+}
+
+#[test]
+fn the_gate_refuses_warns_or_allows_through_the_covering_prefix() {
+    let gate = std::sync::Arc::new(TestGate::default());
+    let mut e = Engine::new(settings(), 1);
+    e.set_gate(Some(gate.clone()));
+    // Refused: reported once per incident, counted, nothing announced.
+    let out = e.on_event(
+        0,
+        &event(EventKind::Start, 1, "198.51.100.7", "udp_flood", 900 * MBPS),
+    );
+    assert!(
+        matches!(&out[..], [Output::Skip { reason: Refusal::Rpki(why), .. }] if why.contains("invalid")),
+        "{out:?}"
+    );
+    assert!(
+        e.on_event(
+            S,
+            &event(
+                EventKind::Update,
+                1,
+                "198.51.100.7",
+                "udp_flood",
+                900 * MBPS
+            )
+        )
+        .is_empty()
+    );
+    // Allowed: the covering protected prefix is what was checked, not the /32.
+    let out = e.on_event(
+        0,
+        &event(EventKind::Start, 2, "192.0.2.10", "udp_flood", 200 * MBPS),
+    );
+    assert_eq!(announced(&out).len(), 1, "{out:?}");
+    assert_eq!(
+        gate.0.lock().unwrap().last().unwrap(),
+        &vec!["192.0.2.0/24".parse::<ipnet::IpNet>().unwrap()]
+    );
+    // Warned: announced, counted once for the incident.
+    for t in 0..3 {
+        let out = e.on_event(
+            t * S,
+            &event(
+                if t == 0 {
+                    EventKind::Start
+                } else {
+                    EventKind::Update
+                },
+                3,
+                "2001:db8::5",
+                "udp_flood",
+                200 * MBPS,
+            ),
+        );
+        if t == 0 {
+            assert_eq!(announced(&out).len(), 1, "{out:?}");
+        }
+    }
+    assert_eq!(
+        (e.counters().rpki_refused, e.counters().rpki_warned),
+        (1, 1)
+    );
+    // Manual requests pass the same gate.
+    let r: RouteText = "route 198.51.100.9/32".parse().unwrap();
+    assert!(matches!(e.manual_add(0, r, S, None), Err(Refusal::Rpki(_))));
+    assert!(matches!(
+        e.level_routes(0, "198.51.100.9".parse().unwrap(), Level::L3),
+        Err(Refusal::Rpki(_))
+    ));
+    let r: RouteText = "route 192.0.2.99/32".parse().unwrap();
+    assert!(e.manual_add(0, r, S, None).is_ok());
+    assert_eq!(e.counters().rpki_refused, 3);
 }
