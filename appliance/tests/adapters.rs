@@ -295,10 +295,7 @@ impl Gobgp {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        let port = self.api.to_string();
-        let mut a = vec!["-u", "127.0.0.1", "-p", &port];
-        a.extend_from_slice(args);
-        output("gobgp", &a)
+        common::bgplab::gobgp(self.api, args)
     }
 }
 
@@ -397,10 +394,7 @@ impl Bird {
     }
 
     fn birdc(&self, args: &[&str]) -> String {
-        let sock = self.dir.join("bird.ctl");
-        let mut a = vec!["-s", sock.to_str().unwrap()];
-        a.extend_from_slice(args);
-        output("birdc", &a)
+        common::bgplab::birdc(&self.dir.join("bird.ctl"), args)
     }
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, output, poll, rules};
+use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, poll, rules};
 use levee_bgp::rib::RouteText;
 
 struct Bird {
@@ -58,10 +58,7 @@ impl Bird {
     }
 
     fn birdc(&self, args: &[&str]) -> String {
-        let sock = self.socket();
-        let mut a = vec!["-s", sock.as_str()];
-        a.extend_from_slice(args);
-        output("birdc", &a)
+        common::bgplab::birdc(std::path::Path::new(&self.socket()), args)
     }
 
     /// Route blocks of a table: the first line and its indented attribute lines.

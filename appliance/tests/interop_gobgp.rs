@@ -9,7 +9,7 @@
 mod common;
 
 use common::bgplab::{
-    Daemon, Lab, LeveeBgp, Site, free_port, have_all, interop, levee_config, output, poll, rules,
+    Daemon, Lab, LeveeBgp, Site, free_port, have_all, interop, levee_config, poll, rules,
 };
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
@@ -69,10 +69,7 @@ impl Gobgp {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        let port = self.api.to_string();
-        let mut a = vec!["-u", "127.0.0.1", "-p", &port];
-        a.extend_from_slice(args);
-        output("gobgp", &a)
+        common::bgplab::gobgp(self.api, args)
     }
 
     fn rib(&self, family: &str) -> String {

@@ -9,7 +9,7 @@ mod common;
 #[path = "common/sflowgen.rs"]
 mod sflowgen;
 
-use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
+use common::bgplab::{Daemon, free_port, have_all, poll, scratch};
 use common::{Running as Levee, levee_with as levee, list};
 use sflowgen::{Scenario, UDP};
 use std::net::UdpSocket;
@@ -24,10 +24,7 @@ struct Router {
 
 impl Router {
     fn cli(&self, args: &[&str]) -> String {
-        let port = self.api.to_string();
-        let mut a = vec!["-u", "127.0.0.1", "-p", &port];
-        a.extend_from_slice(args);
-        output("gobgp", &a)
+        common::bgplab::gobgp(self.api, args)
     }
 
     fn flowspec(&self) -> String {

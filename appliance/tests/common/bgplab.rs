@@ -89,6 +89,21 @@ pub(crate) fn output(cmd: &str, args: &[&str]) -> String {
     }
 }
 
+/// `gobgp -u 127.0.0.1 -p API ARGS...`: gobgpd's CLI against the API on `api`.
+pub(crate) fn gobgp(api: u16, args: &[&str]) -> String {
+    let port = api.to_string();
+    let mut a = vec!["-u", "127.0.0.1", "-p", &port];
+    a.extend_from_slice(args);
+    output("gobgp", &a)
+}
+
+/// `birdc -s SOCKET ARGS...`.
+pub(crate) fn birdc(socket: &Path, args: &[&str]) -> String {
+    let mut a = vec!["-s", socket.to_str().unwrap()];
+    a.extend_from_slice(args);
+    output("birdc", &a)
+}
+
 /// A background process, killed on drop.
 pub(crate) struct Daemon {
     pub(crate) name: String,
