@@ -16,6 +16,7 @@
 //! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
 //!   operator's commands (`levee mitigate`, `levee audit`);
 //! - [`run`]: the daemon: ingestion, detection and mitigation wired together;
+//! - [`web`]: the local web endpoint, Prometheus `/metrics`;
 //! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
 //! - [`cli`]: the command line.
 //!
@@ -34,3 +35,4 @@ pub mod rpki;
 pub mod run;
 pub mod speaker;
 pub mod store;
+pub mod web;

@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -48,7 +48,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Mitigation first: the routes active at the last stop go out again before any
     // new flow arrives.
     let acting = Acting::start(&cfg).await?;
-    let (ingest, rx) = match Ingest::start(&cfg) {
+    let (mut ingest, rx) = match Ingest::start(&cfg) {
         Ok(x) => x,
         Err(e) => {
             acting.stop().await;
@@ -58,6 +58,35 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     for (kind, addr) in &ingest.bound {
         info!(kind, %addr, "listener bound");
     }
+    let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
+    let web = match cfg.web {
+        None => None,
+        Some(listen) => {
+            let kinds = ingest
+                .bound
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(std::iter::repeat("mirror"));
+            let sources = crate::web::Sources {
+                ingest: ingest.counters.clone(),
+                exporters: kinds.zip(ingest.exporters.iter().cloned()).collect(),
+                detection: stats.clone(),
+                commands: acting.service.commands.clone(),
+                speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
+            };
+            match crate::web::Web::start(listen, sources).await {
+                Ok(w) => {
+                    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+                    Some(w)
+                }
+                Err(e) => {
+                    ingest.stop().await;
+                    acting.stop().await;
+                    return Err(e);
+                }
+            }
+        }
+    };
     let reloader = tokio::spawn(reload_on_sighup(
         cfg.clone(),
         acting.service.commands.clone(),
@@ -69,10 +98,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Duration::from_secs(60),
         None,
         Some(engine),
-        Some(acting.service.events.clone()),
+        Some(Outlet {
+            events: acting.service.events.clone(),
+            stats,
+        }),
     )
     .await;
     reloader.abort();
+    if let Some(w) = web {
+        w.stop();
+    }
     acting.stop().await;
     r
 }
@@ -325,13 +360,14 @@ async fn consume(
     stats_every: Duration,
     duration: Option<Duration>,
     mut engine: Option<levee_detect::Engine>,
-    events: Option<mpsc::Sender<levee_detect::Event>>,
+    outlet: Option<Outlet>,
 ) -> anyhow::Result<()> {
     let mut dropped_events = 0u64;
+    let stats_out = outlet.as_ref().map(|o| o.stats.clone());
     let mut forward = |e: levee_detect::Event| {
         log_event(&e);
-        if let Some(tx) = &events
-            && tx.try_send(e).is_err()
+        if let Some(o) = &outlet
+            && o.events.try_send(e).is_err()
         {
             dropped_events += 1;
         }
@@ -368,6 +404,9 @@ async fn consume(
             _ = ticks.tick(), if engine.is_some() => {
                 if let Some(e) = engine.as_mut() {
                     e.tick(now_us()).into_iter().for_each(&mut forward);
+                    if let Some(Ok(mut s)) = stats_out.as_ref().map(|s| s.lock()) {
+                        *s = e.stats();
+                    }
                 }
             }
             _ = stats.tick(), if !stats_every.is_zero() => {
@@ -421,6 +460,14 @@ async fn consume(
         eprintln!("levee: {dropped} records were dropped because the consumer lagged");
     }
     Ok(())
+}
+
+/// Where `levee run` sends what detection produces: incident events to the
+/// mitigation task, and the engine's counters for /metrics.
+#[derive(Debug)]
+struct Outlet {
+    events: mpsc::Sender<levee_detect::Event>,
+    stats: Arc<Mutex<levee_detect::engine::EngineStats>>,
 }
 
 /// Takes record batches until the detection engine does.

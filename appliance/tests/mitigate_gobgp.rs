@@ -72,7 +72,7 @@ fn start_gobgpd(dir: &Path, port: u16, api: u16) -> Daemon {
     )
 }
 
-fn levee_yaml(dir: &Path, sflow: u16, bgp: u16) -> String {
+fn levee_yaml(dir: &Path, sflow: u16, bgp: u16, web: u16) -> String {
     format!(
         "listeners:\n  sflow: {{bind: 127.0.0.1:{sflow}}}\n  netflow: {{enabled: false}}\n  \
          ipfix: {{enabled: false}}\n\
@@ -84,7 +84,8 @@ fn levee_yaml(dir: &Path, sflow: u16, bgp: u16) -> String {
          mitigation:\n  ttl: 4s\n  cooldown: 1s\n  safelist: [192.0.2.53/32]\n  levels:\n    \
          l1: {{trigger: 100Mbps, rate_limit: 8Mbps}}\n    l2: {{enabled: false}}\n    \
          l3: {{trigger: 100kpps, hold: 2s, communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n\
-         store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
+         store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
+         web: {{listen: 127.0.0.1:{web}}}\n",
         d = dir.display()
     )
 }
@@ -125,7 +126,8 @@ fn flows_in_bgp_out_through_escalation_restart_and_expiry() {
         last.contains("127.0.0.1").then_some(())
     });
     let cfg = dir.join("levee.yaml");
-    std::fs::write(&cfg, levee_yaml(&dir, sflow, bgp)).unwrap();
+    let web = free_port();
+    std::fs::write(&cfg, levee_yaml(&dir, sflow, bgp, web)).unwrap();
     let (ok, out) = levee(&cfg, &["check"]);
     assert!(ok, "{out}");
 
@@ -224,6 +226,35 @@ fn flows_in_bgp_out_through_escalation_restart_and_expiry() {
         *last = l.to_string();
         (l["mitigations"][0]["adapters"][0]["state"] == "applied").then_some(())
     });
+
+    // /metrics covers flows, exporters, incidents, mitigations, adapters and BGP peers.
+    let (status, body) = common::http_get(&format!("127.0.0.1:{web}"), "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for (m, min) in [
+        ("levee_flow_records_total", 1.0),
+        (
+            "levee_exporter_datagrams_total{listener=\"sflow\",exporter=\"127.0.0.1\"}",
+            1.0,
+        ),
+        ("levee_incidents_started_total", 1.0),
+        ("levee_incidents_active", 1.0),
+        ("levee_mitigations_active", 1.0),
+        ("levee_mitigation_events_total{kind=\"escalations\"}", 1.0),
+        ("levee_adapter_applied_total{adapter=\"native\"}", 1.0),
+        (
+            "levee_bgp_peer_up{peer=\"edge\",address=\"127.0.0.1\"}",
+            1.0,
+        ),
+        (
+            "levee_bgp_peer_routes_sent{peer=\"edge\",address=\"127.0.0.1\"}",
+            1.0,
+        ),
+    ] {
+        let v = common::metric(&body, m);
+        assert!(v.is_some_and(|v| v >= min), "{m} = {v:?} in:\n{body}");
+    }
+    let (status, _) = common::http_get(&format!("127.0.0.1:{web}"), "/nope");
+    assert!(status.contains("404"), "{status}");
 
     // Restart in the middle of the attack: the RTBH route comes back from the store.
     let log1 = first.stop();

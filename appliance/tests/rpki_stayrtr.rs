@@ -31,7 +31,7 @@ fn gate_follows_the_vrps_from_stayrtr() {
     let dir = scratch("rpki-stayrtr");
     let json = dir.join("vrps.json");
     vrps(&json, "");
-    let (rtr, metrics, dead) = (free_port(), free_port(), free_port());
+    let (rtr, metrics, dead, web) = (free_port(), free_port(), free_port(), free_port());
     let _stayrtr = Daemon::start(
         "stayrtr",
         "stayrtr",
@@ -61,7 +61,8 @@ fn gate_follows_the_vrps_from_stayrtr() {
              - name: customer\n    prefixes: [198.51.100.0/24]\n\
              rpki:\n  caches: [\"127.0.0.1:{dead}\", \"127.0.0.1:{rtr}\"]\n  policy: enforce\n  \
              fail: closed\n  origin_asns: [64500]\n  connect_timeout: 1s\n\
-             store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
+             store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
+             web: {{listen: 127.0.0.1:{web}}}\n",
             p = free_port(),
             d = dir.display()
         ),
@@ -112,6 +113,15 @@ fn gate_follows_the_vrps_from_stayrtr() {
     let l = list(&cfg);
     assert_eq!(l["counters"]["rpki_refused"], 1, "{l}");
     assert_eq!(l["mitigations"].as_array().unwrap().len(), 2, "{l}");
+    // The RTR side in /metrics.
+    let (_, body) = common::http_get(&format!("127.0.0.1:{web}"), "/metrics");
+    for (m, want) in [
+        ("levee_rtr_vrps", 3.0),
+        ("levee_rtr_state{state=\"synced\"}", 1.0),
+        ("levee_mitigation_events_total{kind=\"rpki_refused\"}", 1.0),
+    ] {
+        assert_eq!(common::metric(&body, m), Some(want), "{m} in:\n{body}");
+    }
     run.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -52,6 +52,8 @@ pub struct Config {
     pub mitigation: mitigation::Mitigation,
     /// The RPKI gate, if configured.
     pub rpki: Option<crate::rpki::Settings>,
+    /// Where the web endpoint (/metrics) listens, if configured.
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// One UDP listener.
@@ -532,6 +534,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
         bgp,
         mitigation,
         rpki,
+        web: raw.web.take().map(|w| w.listen),
     })
 }
 

@@ -33,6 +33,15 @@ pub(super) struct RawConfig {
     pub(super) control: super::mitigation::RawControl,
     #[serde(default)]
     pub(super) rpki: Option<super::rpki::RawRpki>,
+    #[serde(default)]
+    pub(super) web: Option<RawWeb>,
+}
+
+/// `web: {listen: 127.0.0.1:9750}`: the local endpoint (/metrics).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    pub(super) listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Deserialize)]

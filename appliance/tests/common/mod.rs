@@ -190,3 +190,33 @@ pub(crate) fn list(cfg: &Path) -> Value {
     assert!(ok, "{out}");
     serde_json::from_str(&out).unwrap()
 }
+
+/// `GET path` over HTTP/1.1 to `addr`: (status line, body).
+pub(crate) fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    let (head, body) = r.split_once("\r\n\r\n").unwrap_or((&r, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The value of a metric line `name{labels} value` (labels as written, may be empty).
+pub(crate) fn metric(body: &str, name_and_labels: &str) -> Option<f64> {
+    body.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
