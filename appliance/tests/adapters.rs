@@ -192,7 +192,7 @@ fn scenario(site: &impl Site) {
 
     // The control tool fails and recovers while levee runs: the change is retried.
     std::fs::write(dir.join("fail"), "").unwrap();
-    let again = add(&cfg, &["192.0.2.33", "--level", "3", "--ttl", "120"]);
+    add(&cfg, &["192.0.2.33", "--level", "3", "--ttl", "120"]);
     poll("the adapter's failure in its status", 10, |last| {
         let a = adapter(&cfg);
         *last = a.to_string();
@@ -242,7 +242,6 @@ fn scenario(site: &impl Site) {
     for m in list(&cfg)["mitigations"].as_array().unwrap() {
         withdraw(&cfg, m["id"].as_u64().unwrap());
     }
-    let _ = again;
     poll("every route withdrawn", 15, |last| {
         *last = site.flows();
         (site.rtbh("192.0.2.33").is_none() && !site.flows().contains("192.0.2.")).then_some(())

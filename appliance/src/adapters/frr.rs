@@ -102,11 +102,7 @@ impl Frr {
             return Ok(a);
         }
         let conf = self.vtysh(&["show running-config".into()]).await?;
-        let asn = conf
-            .lines()
-            .filter_map(|l| l.strip_prefix("router bgp "))
-            .find(|rest| !rest.contains("vrf"))
-            .and_then(|rest| rest.trim().parse().ok())
+        let asn = bgp_asn(&conf)
             .ok_or_else(|| AdapterError("FRR has no `router bgp` to redistribute into".into()))?;
         self.settings.asn = Some(asn);
         Ok(asn)
@@ -169,6 +165,14 @@ impl Frr {
         self.last = format!("{} RTBH attribute sets configured in FRR", self.tags.len());
         Ok(())
     }
+}
+
+/// The AS of the default VRF's `router bgp` in a running config.
+fn bgp_asn(conf: &str) -> Option<u32> {
+    conf.lines()
+        .filter_map(|l| l.strip_prefix("router bgp "))
+        .find(|rest| !rest.contains("vrf"))
+        .and_then(|rest| rest.trim().parse().ok())
 }
 
 /// `ip route P blackhole` / `ipv6 route P blackhole`.
@@ -295,6 +299,10 @@ impl Backend for Frr {
     ) -> Result<(), AdapterError> {
         let conf = self.vtysh(&["show running-config".into()]).await?;
         let held = owned_routes(&conf, &self.settings);
+        // The config just read also names the AS, so `redistribute` need not read it again.
+        if self.settings.asn.is_none() {
+            self.settings.asn = bgp_asn(&conf);
+        }
         let entries = route_map_entries(&conf, &self.settings.route_map);
         // Route-map entries are (re)written first, routes move to their tags, then what
         // nothing uses goes: no route is without its attributes in between.

@@ -4,6 +4,8 @@
 //!   safelist and monitor mode, as typed values;
 //! - [`signature`]: an incident's signature and the FlowSpec, RTBH and scrubbing routes
 //!   each level announces for it;
+//! - [`model`]: what the engine decides about: mitigations, outputs, refusals,
+//!   counters and the gate (RPKI) every announcement passes;
 //! - [`engine`]: the sans-IO engine (escalation with hold-downs, TTL, deduplication,
 //!   caps, cooldown, manual mitigations, restore after a restart).
 //!
@@ -11,6 +13,7 @@
 //! [`crate::store`] and [`crate::control`]; [`crate::run`] ties them together.
 
 pub mod engine;
+pub mod model;
 pub mod service;
 pub mod settings;
 pub mod signature;
