@@ -3,6 +3,7 @@
 
 use crate::adapters::Handle;
 use crate::adapters::bird::Bird;
+use crate::adapters::exabgp::Exabgp;
 use crate::adapters::frr::Frr;
 use crate::adapters::gobgp::Gobgp;
 use crate::adapters::native::Native;
@@ -211,6 +212,7 @@ impl Acting {
             let r = reports_tx.clone();
             match a {
                 AdapterKind::Native => continue,
+                AdapterKind::Exabgp(s) => adapters.push(Handle::spawn(Exabgp::new(s.clone()), r)),
                 AdapterKind::Gobgp(s) => adapters.push(Handle::spawn(Gobgp::new(s.clone()), r)),
                 AdapterKind::Bird(s) => adapters.push(Handle::spawn(Bird::new(s.clone()), r)),
                 AdapterKind::Frr(s) => adapters.push(Handle::spawn(Frr::new(s.clone()), r)),

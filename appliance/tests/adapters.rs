@@ -29,6 +29,20 @@ trait Site {
     fn adapter_yaml(&self, tool: &Path) -> String;
     /// The real control program the wrapper runs.
     fn tool(&self) -> &'static str;
+    /// Makes the adapter's way to the daemon fail (`on`) or work again. The default
+    /// makes the wrapper fail.
+    fn fail(&self, on: bool) {
+        let flag = self.dir().join("fail");
+        if on {
+            std::fs::write(flag, "").unwrap();
+        } else {
+            std::fs::remove_file(flag).unwrap();
+        }
+    }
+    /// What the adapter's error says while it fails.
+    fn outage(&self) -> &'static str {
+        "simulated outage"
+    }
     /// Whether the daemon takes FlowSpec from levee.
     fn flowspec(&self) -> bool;
     /// The daemon's rendering of the route for `victim` (`None`: it has none).
@@ -191,17 +205,17 @@ fn scenario(site: &impl Site) {
     });
 
     // The control tool fails and recovers while levee runs: the change is retried.
-    std::fs::write(dir.join("fail"), "").unwrap();
+    site.fail(true);
     add(&cfg, &["192.0.2.33", "--level", "3", "--ttl", "120"]);
     poll("the adapter's failure in its status", 10, |last| {
         let a = adapter(&cfg);
         *last = a.to_string();
         a["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("simulated outage"))
+            .is_some_and(|e| e.contains(site.outage()))
             .then_some(())
     });
-    std::fs::remove_file(dir.join("fail")).unwrap();
+    site.fail(false);
     poll("the retried announcement", 15, |last| {
         *last = adapter(&cfg).to_string();
         site.rtbh("192.0.2.33")
@@ -209,7 +223,7 @@ fn scenario(site: &impl Site) {
 
     // A withdrawal the daemon never gets: levee stops with it unconfirmed and withdraws
     // it at the next start.
-    std::fs::write(dir.join("fail"), "").unwrap();
+    site.fail(true);
     withdraw(&cfg, kept);
     poll("the failed withdrawal", 10, |last| {
         let a = adapter(&cfg);
@@ -219,7 +233,7 @@ fn scenario(site: &impl Site) {
     let log = second.stop();
     assert!(log.contains("changes not applied"), "{log}");
     assert!(site.rtbh("192.0.2.30").is_some());
-    std::fs::remove_file(dir.join("fail")).unwrap();
+    site.fail(false);
     let third = Running::start(&cfg, dir.join("levee-3.log"));
     poll(
         "the unconfirmed withdrawal done at the next start",
@@ -261,14 +275,17 @@ struct Gobgp {
 
 impl Gobgp {
     fn start() -> Gobgp {
-        let dir = scratch("adapter-gobgp");
-        let api = free_port();
-        let conf = dir.join("gobgpd.toml");
-        std::fs::write(
-            &conf,
+        Gobgp::start_with(
             "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = -1\n",
         )
-        .unwrap();
+    }
+
+    /// gobgpd with this configuration.
+    fn start_with(config: &str) -> Gobgp {
+        let dir = scratch(&format!("adapter-gobgp-{}", free_port()));
+        let api = free_port();
+        let conf = dir.join("gobgpd.toml");
+        std::fs::write(&conf, config).unwrap();
         let d = Daemon::start(
             "gobgpd",
             "gobgpd",
@@ -345,6 +362,142 @@ fn gobgp_adapter() {
     let g = Gobgp::start();
     scenario(&g);
     let _ = std::fs::remove_dir_all(&g.dir);
+}
+
+// --- ExaBGP ---------------------------------------------------------------------
+
+/// ExaBGP fed through its named pipe, sending to a gobgpd whose RIB the checks read
+/// (so what is checked went over the wire).
+struct Exabgp {
+    dir: PathBuf,
+    pipes: PathBuf,
+    name: String,
+    receiver: Gobgp,
+    _daemon: Daemon,
+}
+
+impl Exabgp {
+    fn start() -> Exabgp {
+        let dir = scratch("adapter-exabgp");
+        // ExaBGP looks for its pipes in fixed run directories; the name is the test's.
+        let pipes = PathBuf::from("/run/exabgp");
+        std::fs::create_dir_all(&pipes).unwrap();
+        let name = format!("levee-adapter-{}", std::process::id());
+        for end in ["in", "out"] {
+            let p = pipes.join(format!("{name}.{end}"));
+            let _ = std::fs::remove_file(&p);
+            output("mkfifo", &[p.to_str().unwrap()]);
+        }
+        let port = free_port();
+        let receiver = Gobgp::start_with(&format!(
+            "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
+             local-address-list = [\"127.0.0.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
+             neighbor-address = \"127.0.0.1\"\n    peer-as = 64505\n  \
+             [neighbors.transport.config]\n    passive-mode = true\n\
+             [[neighbors.afi-safis]]\n  [neighbors.afi-safis.config]\n    afi-safi-name = \"ipv4-unicast\"\n\
+             [[neighbors.afi-safis]]\n  [neighbors.afi-safis.config]\n    afi-safi-name = \"ipv4-flowspec\"\n"
+        ));
+        let conf = dir.join("exabgp.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "neighbor 127.0.0.1 {{\n  router-id 192.0.2.5;\n  local-address 127.0.0.1;\n  \
+                 local-as 64505;\n  peer-as 64501;\n  connect {port};\n  \
+                 family {{\n    ipv4 unicast;\n    ipv4 flow;\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("exabgp.log");
+        let d = Daemon::start(
+            "exabgp",
+            "exabgp",
+            &[conf.to_str().unwrap()],
+            &[
+                ("exabgp.daemon.user", "root"),
+                ("exabgp.api.pipename", &name),
+                ("exabgp.log.destination", log.to_str().unwrap()),
+            ],
+            &dir.join("exabgp.out"),
+        );
+        poll("ExaBGP's session with gobgpd", 30, |last| {
+            *last =
+                receiver.cli(&["neighbor"]) + &std::fs::read_to_string(&log).unwrap_or_default();
+            receiver.cli(&["neighbor"]).contains("Establ").then_some(())
+        });
+        Exabgp {
+            dir,
+            pipes,
+            name,
+            receiver,
+            _daemon: d,
+        }
+    }
+
+    fn pipe(&self, end: &str) -> PathBuf {
+        self.pipes.join(format!("{}.{end}", self.name))
+    }
+}
+
+impl Drop for Exabgp {
+    fn drop(&mut self) {
+        for end in ["in", "out", "in.away"] {
+            let _ = std::fs::remove_file(self.pipe(end));
+        }
+    }
+}
+
+impl Site for Exabgp {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+    fn adapter_yaml(&self, _tool: &Path) -> String {
+        format!(
+            "  adapters: [exabgp]\n  exabgp: {{pipe_dir: {}, pipe_name: {}}}\n",
+            self.pipes.display(),
+            self.name
+        )
+    }
+    fn tool(&self) -> &'static str {
+        "exabgp"
+    }
+    /// The command pipe moves away: the adapter cannot reach ExaBGP.
+    fn fail(&self, on: bool) {
+        let (from, to) = if on {
+            ("in", "in.away")
+        } else {
+            ("in.away", "in")
+        };
+        std::fs::rename(self.pipe(from), self.pipe(to)).unwrap();
+    }
+    fn outage(&self) -> &'static str {
+        "no such pipe"
+    }
+    fn flowspec(&self) -> bool {
+        true
+    }
+    fn rtbh(&self, victim: &str) -> Option<String> {
+        self.receiver.rtbh(victim)
+    }
+    fn flows(&self) -> String {
+        self.receiver.flows()
+    }
+    fn communities_ok(&self, r: &str) -> bool {
+        self.receiver.communities_ok(r)
+    }
+    fn plant_orphan(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn exabgp_adapter() {
+    if !have_all(&["exabgp", "gobgpd", "gobgp", "mkfifo"]) {
+        return;
+    }
+    let e = Exabgp::start();
+    scenario(&e);
+    let _ = std::fs::remove_dir_all(&e.dir);
+    let _ = std::fs::remove_dir_all(&e.receiver.dir);
 }
 
 // --- BIRD 2 ---------------------------------------------------------------------

@@ -12,12 +12,14 @@
 //! down, ends with exactly the desired routes: no orphans.
 //!
 //! - [`native`]: levee's own BGP speaker (crate `levee-bgp`), peering with the routers.
+//! - [`exabgp`]: ExaBGP through its named pipe, each command acknowledged.
 //! - [`gobgp`]: gobgpd through the `gobgp` CLI.
 //! - [`bird`]: BIRD 2 through a generated include file and `birdc configure`.
 //! - [`frr`]: FRR through vtysh: RTBH as tagged static blackhole routes, redistributed
 //!   into BGP with their communities.
 
 pub mod bird;
+pub mod exabgp;
 pub mod frr;
 pub mod gobgp;
 pub mod native;

@@ -3,7 +3,8 @@
 //!
 //! ```yaml
 //! mitigation:
-//!   adapters: [native, gobgp, bird, frr]
+//!   adapters: [native, exabgp, gobgp, bird, frr]
+//!   exabgp: {pipe_dir: /run/exabgp, pipe_name: exabgp}
 //!   gobgp: {cli: gobgp, host: 127.0.0.1, port: 50051}
 //!   bird: {include: /etc/bird/levee.conf, birdc: birdc, socket: /run/bird/bird.ctl,
 //!          flow4_table: flowtab4, flow6_table: flowtab6, ipv4_table: master4,
@@ -13,7 +14,7 @@
 //! ```
 
 use super::detection::Ctx;
-use crate::adapters::{bird, frr, gobgp};
+use crate::adapters::{bird, exabgp, frr, gobgp};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ use std::path::PathBuf;
 pub enum AdapterKind {
     /// levee's own BGP speaker (the `bgp` section).
     Native,
+    /// ExaBGP through its named pipe.
+    Exabgp(exabgp::Settings),
     /// gobgpd through its CLI.
     Gobgp(gobgp::Settings),
     /// BIRD 2 through an include file and birdc.
@@ -36,6 +39,7 @@ impl AdapterKind {
     pub fn name(&self) -> &'static str {
         match self {
             AdapterKind::Native => "native",
+            AdapterKind::Exabgp(_) => "exabgp",
             AdapterKind::Gobgp(_) => "gobgp",
             AdapterKind::Bird(_) => "bird",
             AdapterKind::Frr(_) => "frr",
@@ -49,7 +53,16 @@ impl AdapterKind {
 }
 
 /// The names `mitigation.adapters` accepts.
-const NAMES: &str = "native, gobgp, bird, frr";
+const NAMES: &str = "native, exabgp, gobgp, bird, frr";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExabgp {
+    #[serde(default)]
+    pipe_dir: Option<PathBuf>,
+    #[serde(default)]
+    pipe_name: Option<Spanned<String>>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,9 +112,29 @@ pub(super) struct RawFrr {
 /// The per-adapter sections, as read.
 #[derive(Debug, Default)]
 pub(super) struct RawSections {
+    pub(super) exabgp: Option<Spanned<RawExabgp>>,
     pub(super) gobgp: Option<Spanned<RawGobgp>>,
     pub(super) bird: Option<Spanned<RawBird>>,
     pub(super) frr: Option<Spanned<RawFrr>>,
+}
+
+fn exabgp_settings(r: RawExabgp, ctx: &mut Ctx<'_>) -> exabgp::Settings {
+    let d = exabgp::Settings::default();
+    let pipe_name = match r.pipe_name {
+        Some(n) if n.value.is_empty() || n.value.contains(['/', ' ']) => {
+            ctx.err(
+                &n,
+                "a pipe name without '/' or spaces (ExaBGP's exabgp.api.pipename)",
+            );
+            d.pipe_name
+        }
+        Some(n) => n.value,
+        None => d.pipe_name,
+    };
+    exabgp::Settings {
+        pipe_dir: r.pipe_dir.unwrap_or(d.pipe_dir),
+        pipe_name,
+    }
 }
 
 fn gobgp_settings(r: RawGobgp) -> gobgp::Settings {
@@ -165,6 +198,7 @@ pub(super) fn convert(
     ctx: &mut Ctx<'_>,
 ) -> Vec<AdapterKind> {
     let RawSections {
+        mut exabgp,
         mut gobgp,
         mut bird,
         mut frr,
@@ -183,6 +217,10 @@ pub(super) fn convert(
                 continue;
             }
             "native" => AdapterKind::Native,
+            "exabgp" => AdapterKind::Exabgp(exabgp_settings(
+                exabgp.take().map(|s| s.value).unwrap_or_default(),
+                ctx,
+            )),
             "gobgp" => AdapterKind::Gobgp(gobgp_settings(
                 gobgp.take().map(|s| s.value).unwrap_or_default(),
             )),
@@ -204,7 +242,17 @@ pub(super) fn convert(
         }
         out.push(kind);
     }
-    let unused = |name: &str| format!("a {name} section, but {name} is not in mitigation.adapters");
+    let unused = |name: &str| {
+        let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{a} {name} section, but {name} is not in mitigation.adapters")
+    };
+    if let Some(s) = exabgp {
+        ctx.err(&s, &unused("exabgp"));
+    }
     if let Some(s) = gobgp {
         ctx.err(&s, &unused("gobgp"));
     }

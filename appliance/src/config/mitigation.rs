@@ -76,6 +76,8 @@ pub(super) struct RawMitigation {
     #[serde(default)]
     adapters: Option<Vec<Spanned<String>>>,
     #[serde(default)]
+    exabgp: Option<Spanned<super::adapters::RawExabgp>>,
+    #[serde(default)]
     gobgp: Option<Spanned<super::adapters::RawGobgp>>,
     #[serde(default)]
     bird: Option<Spanned<super::adapters::RawBird>>,
@@ -331,6 +333,7 @@ pub(super) fn convert(
     let adapters = super::adapters::convert(
         raw.adapters,
         super::adapters::RawSections {
+            exabgp: raw.exabgp,
             gobgp: raw.gobgp,
             bird: raw.bird,
             frr: raw.frr,

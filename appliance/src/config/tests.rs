@@ -264,7 +264,7 @@ fn mitigation_section_and_network_ladders() {
     assert!(e.contains("mitigation.ttl: a TTL of at least 1s"), "{e}");
     let e = err(&ok.replace("dry_run: true", "adapters: [native]"));
     assert!(e.contains("the native adapter needs a bgp section"), "{e}");
-    let e = err(&ok.replace("dry_run: true", "adapters: [exabgp]"));
+    let e = err(&ok.replace("dry_run: true", "adapters: [quagga]"));
     assert!(e.contains("an adapter: native"), "{e}");
     let e = err(&ok.replace("192.0.2.53/32]", "192.0.2.53/24]"));
     assert!(e.contains("has host bits set"), "{e}");
@@ -274,14 +274,21 @@ fn mitigation_section_and_network_ladders() {
 fn adapter_and_rpki_sections() {
     let c = Config::parse(
         "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers: []\n\
-         mitigation:\n  adapters: [native, gobgp, bird, frr]\n  gobgp: {port: 50052}\n  \
-         bird: {include: /tmp/levee-bird.conf, flow4_table: ft4}\n  frr: {tag: 7000}\n\
+         mitigation:\n  adapters: [native, gobgp, bird, frr, exabgp]\n  gobgp: {port: 50052}\n  \
+         bird: {include: /tmp/levee-bird.conf, flow4_table: ft4}\n  frr: {tag: 7000}\n  \
+         exabgp: {pipe_name: edge}\n\
          rpki:\n  caches: [\"192.0.2.10:3323\", \"[2001:db8::10]:323\"]\n  policy: warn\n",
         "t.yaml",
     )
     .unwrap();
     let names: Vec<&str> = c.mitigation.adapters.iter().map(|a| a.name()).collect();
-    assert_eq!(names, ["native", "gobgp", "bird", "frr"]);
+    assert_eq!(names, ["native", "gobgp", "bird", "frr", "exabgp"]);
+    match &c.mitigation.adapters[4] {
+        mitigation::AdapterKind::Exabgp(e) => {
+            assert_eq!(e.commands(), std::path::Path::new("/run/exabgp/edge.in"))
+        }
+        other => panic!("{other:?}"),
+    }
     match &c.mitigation.adapters[1] {
         mitigation::AdapterKind::Gobgp(g) => {
             assert_eq!((g.port, g.host.as_str()), (50052, "127.0.0.1"))
@@ -302,7 +309,15 @@ fn adapter_and_rpki_sections() {
     for (src, want) in [
         (
             "mitigation:\n  adapters: [exa]\n",
-            "an adapter: native, gobgp, bird, frr",
+            "an adapter: native, exabgp, gobgp, bird, frr",
+        ),
+        (
+            "mitigation:\n  adapters: [exabgp]\n  exabgp: {pipe_name: a/b}\n",
+            "a pipe name without '/'",
+        ),
+        (
+            "mitigation:\n  exabgp: {pipe_dir: /run/exabgp}\n",
+            "an exabgp section, but exabgp is not in mitigation.adapters",
         ),
         (
             "mitigation:\n  gobgp: {port: 1}\n",
