@@ -142,8 +142,20 @@ pub(crate) struct Running {
 impl Running {
     /// `levee --log info --config CFG run`, logging to `log`.
     pub(crate) fn start(cfg: &Path, log: PathBuf) -> Running {
+        Running::start_via(&[], cfg, log)
+    }
+
+    /// The same through `wrapper` (such as `ip netns exec NS`), which must exec levee
+    /// so that signals reach it.
+    pub(crate) fn start_via(wrapper: &[&str], cfg: &Path, log: PathBuf) -> Running {
         let f = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_levee"))
+        let levee = env!("CARGO_BIN_EXE_levee");
+        let (program, pre) = match wrapper.split_first() {
+            Some((p, rest)) => (*p, [rest, &[levee]].concat()),
+            None => (levee, Vec::new()),
+        };
+        let child = Command::new(program)
+            .args(pre)
             .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
