@@ -350,3 +350,48 @@ fn latency_rounds() {
     levee.stop();
     let _ = std::fs::remove_dir_all(&lab.dir);
 }
+
+/// The containerlab version of the lab (labs/containerlab) cannot run here (no
+/// container runtime); what can be checked is: every node a link names exists, every
+/// file a node binds is there, and levee, gobgpd and FRR accept their configs.
+#[test]
+fn containerlab_files_are_consistent_and_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/containerlab");
+    let text = std::fs::read_to_string(dir.join("levee.clab.yml")).unwrap();
+    let topo: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let nodes = topo["topology"]["nodes"].as_object().unwrap();
+    for n in ["edge", "rs", "levee", "attacker", "victim"] {
+        assert!(nodes.contains_key(n), "node {n} missing");
+    }
+    for link in topo["topology"]["links"].as_array().unwrap() {
+        for end in link["endpoints"].as_array().unwrap() {
+            let node = end.as_str().unwrap().split(':').next().unwrap();
+            assert!(nodes.contains_key(node), "link to unknown node {node}");
+        }
+    }
+    for (name, node) in nodes {
+        for bind in node["binds"].as_array().into_iter().flatten() {
+            let file = bind.as_str().unwrap().split(':').next().unwrap();
+            assert!(dir.join(file).is_file(), "{name} binds missing {file}");
+        }
+    }
+    let (ok, out) = levee(&dir.join("levee.yaml"), &["check"]);
+    assert!(ok, "{out}");
+    if have_all(&["gobgpd"]) {
+        let o = Command::new("gobgpd")
+            .args(["--dry-run", "-f"])
+            .arg(dir.join("rs/gobgpd.toml"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    if have_all(&["vtysh"]) {
+        let o = Command::new("vtysh")
+            .arg("--dryrun")
+            .arg("-f")
+            .arg(dir.join("edge/frr.conf"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+}
