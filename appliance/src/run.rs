@@ -7,6 +7,7 @@ use crate::adapters::exabgp::Exabgp;
 use crate::adapters::frr::Frr;
 use crate::adapters::gobgp::Gobgp;
 use crate::adapters::native::Native;
+use crate::adapters::null_route::NullRoute;
 use crate::cli::ListenArgs;
 use crate::config::mitigation::AdapterKind;
 use crate::config::{Config, Listener, ListenerKind, Mirror};
@@ -216,6 +217,7 @@ impl Acting {
                 AdapterKind::Gobgp(s) => adapters.push(Handle::spawn(Gobgp::new(s.clone()), r)),
                 AdapterKind::Bird(s) => adapters.push(Handle::spawn(Bird::new(s.clone()), r)),
                 AdapterKind::Frr(s) => adapters.push(Handle::spawn(Frr::new(s.clone()), r)),
+                AdapterKind::NullRoute(s) => adapters.push(Handle::spawn(NullRoute::new(*s), r)),
             }
             info!(adapter = a.name(), "mitigation adapter started");
         }

@@ -17,12 +17,14 @@
 //! - [`bird`]: BIRD 2 through a generated include file and `birdc configure`.
 //! - [`frr`]: FRR through vtysh: RTBH as tagged static blackhole routes, redistributed
 //!   into BGP with their communities.
+//! - [`null_route`]: RTBH as Linux blackhole routes on this host, through rtnetlink.
 
 pub mod bird;
 pub mod exabgp;
 pub mod frr;
 pub mod gobgp;
 pub mod native;
+pub mod null_route;
 mod process;
 
 use levee_bgp::rib::{Attrs, Nlri, RouteText};

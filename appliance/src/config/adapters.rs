@@ -11,10 +11,11 @@
 //!          ipv6_table: master6}
 //!   frr: {vtysh: vtysh, vty_socket: /var/run/frr, tag: 6660, route_map: LEVEE-RTBH,
 //!         asn: 64500}
+//!   null_route: {table: 254, protocol: 240}
 //! ```
 
 use super::detection::Ctx;
-use crate::adapters::{bird, exabgp, frr, gobgp};
+use crate::adapters::{bird, exabgp, frr, gobgp, null_route};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub enum AdapterKind {
     Bird(bird::Settings),
     /// FRR through vtysh (RTBH only).
     Frr(frr::Settings),
+    /// Linux blackhole routes through rtnetlink (RTBH only).
+    NullRoute(null_route::Settings),
 }
 
 impl AdapterKind {
@@ -43,17 +46,18 @@ impl AdapterKind {
             AdapterKind::Gobgp(_) => "gobgp",
             AdapterKind::Bird(_) => "bird",
             AdapterKind::Frr(_) => "frr",
+            AdapterKind::NullRoute(_) => "null_route",
         }
     }
 
     /// Whether it can carry FlowSpec rules.
     pub fn carries_flowspec(&self) -> bool {
-        !matches!(self, AdapterKind::Frr(_))
+        !matches!(self, AdapterKind::Frr(_) | AdapterKind::NullRoute(_))
     }
 }
 
 /// The names `mitigation.adapters` accepts.
-const NAMES: &str = "native, exabgp, gobgp, bird, frr";
+const NAMES: &str = "native, exabgp, gobgp, bird, frr, null_route";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +113,15 @@ pub(super) struct RawFrr {
     asn: Option<u32>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNullRoute {
+    #[serde(default)]
+    table: Option<Spanned<u32>>,
+    #[serde(default)]
+    protocol: Option<Spanned<u8>>,
+}
+
 /// The per-adapter sections, as read.
 #[derive(Debug, Default)]
 pub(super) struct RawSections {
@@ -116,6 +129,7 @@ pub(super) struct RawSections {
     pub(super) gobgp: Option<Spanned<RawGobgp>>,
     pub(super) bird: Option<Spanned<RawBird>>,
     pub(super) frr: Option<Spanned<RawFrr>>,
+    pub(super) null_route: Option<Spanned<RawNullRoute>>,
 }
 
 fn exabgp_settings(r: RawExabgp, ctx: &mut Ctx<'_>) -> exabgp::Settings {
@@ -189,6 +203,35 @@ fn frr_settings(r: RawFrr, ctx: &mut Ctx<'_>) -> frr::Settings {
     }
 }
 
+fn null_route_settings(r: RawNullRoute, ctx: &mut Ctx<'_>) -> null_route::Settings {
+    let d = null_route::Settings::default();
+    let table = match r.table {
+        // 0 is "unspecified"; 253-255 are default, main and local; 252 is compat.
+        Some(t) if t.value == 0 || t.value == 255 => {
+            ctx.err(
+                &t,
+                "a routing table from 1 to 4294967295 other than 255 (local)",
+            );
+            d.table
+        }
+        Some(t) => t.value,
+        None => d.table,
+    };
+    let protocol = match r.protocol {
+        // Below 5 are the kernel's own (RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC...).
+        Some(p) if p.value < 5 => {
+            ctx.err(
+                &p,
+                "a route protocol number from 5 to 255 (below 5 are the kernel's)",
+            );
+            d.protocol
+        }
+        Some(p) => p.value,
+        None => d.protocol,
+    };
+    null_route::Settings { table, protocol }
+}
+
 /// The `adapters` list with each adapter's section. Without a list, the native
 /// adapter is used when there is a `bgp` section.
 pub(super) fn convert(
@@ -202,6 +245,7 @@ pub(super) fn convert(
         mut gobgp,
         mut bird,
         mut frr,
+        mut null_route,
     } = sections;
     let mut out: Vec<AdapterKind> = Vec::new();
     let list = list.unwrap_or_else(|| {
@@ -229,6 +273,10 @@ pub(super) fn convert(
             )),
             "frr" => AdapterKind::Frr(frr_settings(
                 frr.take().map(|s| s.value).unwrap_or_default(),
+                ctx,
+            )),
+            "null_route" => AdapterKind::NullRoute(null_route_settings(
+                null_route.take().map(|s| s.value).unwrap_or_default(),
                 ctx,
             )),
             _ => {
@@ -261,6 +309,9 @@ pub(super) fn convert(
     }
     if let Some(s) = frr {
         ctx.err(&s, &unused("frr"));
+    }
+    if let Some(s) = null_route {
+        ctx.err(&s, &unused("null_route"));
     }
     out
 }

@@ -84,6 +84,8 @@ pub(super) struct RawMitigation {
     #[serde(default)]
     frr: Option<Spanned<super::adapters::RawFrr>>,
     #[serde(default)]
+    null_route: Option<Spanned<super::adapters::RawNullRoute>>,
+    #[serde(default)]
     levels: RawLevels,
 }
 
@@ -337,6 +339,7 @@ pub(super) fn convert(
             gobgp: raw.gobgp,
             bird: raw.bird,
             frr: raw.frr,
+            null_route: raw.null_route,
         },
         has_bgp,
         ctx,

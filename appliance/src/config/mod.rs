@@ -483,7 +483,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             ));
         }
     }
-    // FRR cannot originate FlowSpec: FlowSpec levels need another adapter.
+    // FRR and the null route carry RTBH only: FlowSpec levels need another adapter.
     let flowspec_levels = std::iter::once(&mitigation.ladder)
         .chain(protected_networks.iter().map(|n| &n.ladder))
         .any(|l| {
@@ -491,18 +491,26 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
                 || l.level(crate::mitigate::Level::L2).enabled
         });
     if flowspec_levels
-        && mitigation.adapters.iter().any(|a| a.name() == "frr")
+        && !mitigation.adapters.is_empty()
         && !mitigation
             .adapters
             .iter()
             .any(mitigation::AdapterKind::carries_flowspec)
     {
+        let names: Vec<&str> = mitigation.adapters.iter().map(|a| a.name()).collect();
+        let why = if names.contains(&"frr") {
+            "the frr adapter carries RTBH only (FRR cannot originate FlowSpec)".to_string()
+        } else {
+            format!("the {} adapter carries RTBH only", names.join(" and "))
+        };
         errors.push(ConfigError::at_path(
             origin,
             src,
             "mitigation.adapters",
-            "the frr adapter carries RTBH only (FRR cannot originate FlowSpec): disable \
-             levels l1 and l2, or add an adapter that carries FlowSpec (native, gobgp, bird)",
+            &format!(
+                "{why}: disable levels l1 and l2, or add an adapter that carries FlowSpec \
+                 (native, exabgp, gobgp, bird)"
+            ),
         ));
     }
     if !errors.is_empty() {

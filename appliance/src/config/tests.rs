@@ -309,7 +309,15 @@ fn adapter_and_rpki_sections() {
     for (src, want) in [
         (
             "mitigation:\n  adapters: [exa]\n",
-            "an adapter: native, exabgp, gobgp, bird, frr",
+            "an adapter: native, exabgp, gobgp, bird, frr, null_route",
+        ),
+        (
+            "mitigation:\n  adapters: [null_route]\n",
+            "the null_route adapter carries RTBH only",
+        ),
+        (
+            "mitigation:\n  adapters: [null_route]\n  null_route: {protocol: 2}\n  levels: {l1: {enabled: false}, l2: {enabled: false}}\n",
+            "a route protocol number from 5 to 255",
         ),
         (
             "mitigation:\n  adapters: [exabgp]\n  exabgp: {pipe_name: a/b}\n",
