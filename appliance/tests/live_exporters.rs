@@ -113,15 +113,20 @@ fn pmacct_sflow() {
         ),
     )
     .unwrap();
-    let status = Command::new("env")
+    let out = Command::new("env")
         .args(["--default-signal=INT", "pmacctd", "-f"])
         .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+        .stdin(Stdio::null())
+        .output()
         .expect("run pmacctd");
     let _ = std::fs::remove_file(&conf);
-    assert!(status.success(), "pmacctd failed: {status}");
+    assert!(
+        out.status.success(),
+        "pmacctd failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut live = totals(&levee.stop(Duration::from_secs(1)).0);
     let mut fixture = decode_fixture("pmacct-sfprobe.pcap");
     // pmacctd does not always sample the trailing fragment of a fragmented datagram (seen
