@@ -147,13 +147,14 @@ impl Exabgp {
             output("mkfifo", &[p.to_str().unwrap()]);
         }
         let port = free_port();
-        let receiver = Gobgp::start_with(&format!(
-            "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
-             local-address-list = [\"127.0.0.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
-             neighbor-address = \"127.0.0.1\"\n    peer-as = 64505\n  \
-             [neighbors.transport.config]\n    passive-mode = true\n\
-             [[neighbors.afi-safis]]\n  [neighbors.afi-safis.config]\n    afi-safi-name = \"ipv4-unicast\"\n\
-             [[neighbors.afi-safis]]\n  [neighbors.afi-safis.config]\n    afi-safi-name = \"ipv4-flowspec\"\n"
+        let receiver = Gobgp::start_with(&common::bgplab::gobgpd_conf(
+            "192.0.2.2",
+            "127.0.0.1",
+            i32::from(port),
+            "127.0.0.1",
+            64505,
+            &["ipv4-unicast", "ipv4-flowspec"],
+            "",
         ));
         let conf = dir.join("exabgp.conf");
         std::fs::write(

@@ -15,26 +15,20 @@ use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
 
 fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
-    let mut c = format!(
-        "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
-         local-address-list = [\"127.0.0.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
-         neighbor-address = \"127.0.0.1\"\n    peer-as = {peer_as}\n    \
-         auth-password = \"{password}\"\n  \
-         [neighbors.transport.config]\n    passive-mode = true\n  \
-         [neighbors.timers.config]\n    idle-hold-time-after-reset = 1\n"
-    );
-    for f in [
-        "ipv4-flowspec",
-        "ipv6-flowspec",
-        "ipv4-unicast",
-        "ipv6-unicast",
-    ] {
-        c += &format!(
-            "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      \
-             afi-safi-name = \"{f}\"\n"
-        );
-    }
-    c
+    common::bgplab::gobgpd_conf(
+        "192.0.2.2",
+        "127.0.0.1",
+        i32::from(port),
+        "127.0.0.1",
+        peer_as,
+        &[
+            "ipv4-flowspec",
+            "ipv6-flowspec",
+            "ipv4-unicast",
+            "ipv6-unicast",
+        ],
+        &format!("    auth-password = \"{password}\"\n"),
+    )
 }
 
 struct Gobgp {

@@ -123,18 +123,15 @@ impl Drop for Lab {
 /// Starts the router (gobgpd, pmacctd) and writes levee's config.
 fn router(lab: &Lab) -> (Vec<Daemon>, PathBuf) {
     let d = &lab.dir;
-    let mut c = String::from(
-        "[global.config]\n  as = 64501\n  router-id = \"198.51.100.1\"\n  port = 179\n  \
-         local-address-list = [\"198.51.100.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
-         neighbor-address = \"198.51.100.2\"\n    peer-as = 64500\n  \
-         [neighbors.transport.config]\n    passive-mode = true\n  \
-         [neighbors.timers.config]\n    idle-hold-time-after-reset = 1\n",
+    let c = common::bgplab::gobgpd_conf(
+        "198.51.100.1",
+        "198.51.100.1",
+        179,
+        "198.51.100.2",
+        64500,
+        &["ipv4-flowspec", "ipv4-unicast"],
+        "",
     );
-    for f in ["ipv4-flowspec", "ipv4-unicast"] {
-        c += &format!(
-            "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
-        );
-    }
     std::fs::write(d.join("gobgpd.toml"), c).unwrap();
     std::fs::write(
         d.join("pmacctd.conf"),

@@ -41,18 +41,15 @@ impl Router {
 }
 
 fn start_gobgpd(dir: &Path, port: u16, api: u16) -> Daemon {
-    let mut c = format!(
-        "[global.config]\n  as = 64501\n  router-id = \"192.0.2.2\"\n  port = {port}\n  \
-         local-address-list = [\"127.0.0.1\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
-         neighbor-address = \"127.0.0.1\"\n    peer-as = 64500\n  \
-         [neighbors.transport.config]\n    passive-mode = true\n  \
-         [neighbors.timers.config]\n    idle-hold-time-after-reset = 1\n"
+    let c = common::bgplab::gobgpd_conf(
+        "192.0.2.2",
+        "127.0.0.1",
+        i32::from(port),
+        "127.0.0.1",
+        64500,
+        &["ipv4-flowspec", "ipv4-unicast"],
+        "",
     );
-    for f in ["ipv4-flowspec", "ipv4-unicast"] {
-        c += &format!(
-            "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
-        );
-    }
     let conf = dir.join("gobgpd.toml");
     std::fs::write(&conf, c).unwrap();
     let api_host = format!("127.0.0.1:{api}");

@@ -89,6 +89,34 @@ pub(crate) fn output(cmd: &str, args: &[&str]) -> String {
     }
 }
 
+/// gobgpd's TOML: AS 64501 (router id `router_id`) listening on `local:port`
+/// (`port` -1: not at all), with one passive neighbor at `neighbor` in AS `peer_as`
+/// for `families`; `neighbor_extra` are more lines for the neighbor's config block
+/// (such as `auth-password = "..."`).
+pub(crate) fn gobgpd_conf(
+    router_id: &str,
+    local: &str,
+    port: i32,
+    neighbor: &str,
+    peer_as: u32,
+    families: &[&str],
+    neighbor_extra: &str,
+) -> String {
+    let mut c = format!(
+        "[global.config]\n  as = 64501\n  router-id = \"{router_id}\"\n  port = {port}\n  \
+         local-address-list = [\"{local}\"]\n\n[[neighbors]]\n  [neighbors.config]\n    \
+         neighbor-address = \"{neighbor}\"\n    peer-as = {peer_as}\n{neighbor_extra}  \
+         [neighbors.transport.config]\n    passive-mode = true\n  \
+         [neighbors.timers.config]\n    idle-hold-time-after-reset = 1\n"
+    );
+    for f in families {
+        c += &format!(
+            "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
+        );
+    }
+    c
+}
+
 /// `gobgp -u 127.0.0.1 -p API ARGS...`: gobgpd's CLI against the API on `api`.
 pub(crate) fn gobgp(api: u16, args: &[&str]) -> String {
     let port = api.to_string();
