@@ -14,7 +14,7 @@
 //! include "/etc/bird/levee.conf";
 //! ```
 
-use super::{AdapterError, Backend, Change, process};
+use super::{AdapterError, Backend, Change, comparison, process};
 use levee_bgp::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix, fragment};
 use levee_bgp::rib::{Attrs, Nlri};
 use std::collections::BTreeMap;
@@ -245,18 +245,10 @@ fn numeric(ops: &[NumericOp]) -> Result<String, AdapterError> {
         if i > 0 {
             s.push_str(if op.and { " && " } else { " || " });
         }
-        let cmp = match (op.lt, op.gt, op.eq) {
-            (false, false, true) => "=",
-            (true, false, false) => "<",
-            (false, true, false) => ">",
-            (true, false, true) => "<=",
-            (false, true, true) => ">=",
-            (true, true, false) => "!=",
-            _ => {
-                return Err(AdapterError(
-                    "BIRD has no always-true or always-false FlowSpec operator".into(),
-                ));
-            }
+        let Some(cmp) = comparison(op) else {
+            return Err(AdapterError(
+                "BIRD has no always-true or always-false FlowSpec operator".into(),
+            ));
         };
         let _ = write!(s, "{cmp} {}", op.value);
     }

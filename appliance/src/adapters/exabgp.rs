@@ -21,7 +21,7 @@
 //! announce the desired ones again): ExaBGP does not resend a route it already
 //! holds unchanged, and one that restarted gets everything back.
 
-use super::{AdapterError, Backend, Change};
+use super::{AdapterError, Backend, Change, comparison};
 use levee_bgp::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::rib::{Attrs, Nlri};
 use std::fmt::Write as _;
@@ -349,19 +349,10 @@ fn numeric(ops: &[NumericOp]) -> Result<String, AdapterError> {
     let mut s = String::from("[");
     for (i, op) in ops.iter().enumerate() {
         s.push(if i > 0 && op.and { '&' } else { ' ' });
-        let cmp = match (op.lt, op.gt, op.eq) {
-            (false, false, true) => "=",
-            (true, false, false) => "<",
-            (false, true, false) => ">",
-            (true, false, true) => "<=",
-            (false, true, true) => ">=",
-            (true, true, false) => "!=",
-            _ => {
-                return Err(AdapterError(
-                    "the ExaBGP adapter has no always-true or always-false FlowSpec operator"
-                        .into(),
-                ));
-            }
+        let Some(cmp) = comparison(op) else {
+            return Err(AdapterError(
+                "the ExaBGP adapter has no always-true or always-false FlowSpec operator".into(),
+            ));
         };
         let _ = write!(s, "{cmp}{}", op.value);
     }

@@ -65,6 +65,21 @@ impl Change {
     }
 }
 
+/// A FlowSpec numeric operator (RFC 8955 section 4.2.1.1) as the comparison symbol
+/// BIRD and ExaBGP both write (`=`, `<`, `>=`, `!=`...); `None` for always-true and
+/// always-false, which neither can write.
+pub(crate) fn comparison(op: &levee_bgp::flowspec::NumericOp) -> Option<&'static str> {
+    Some(match (op.lt, op.gt, op.eq) {
+        (false, false, true) => "=",
+        (true, false, false) => "<",
+        (false, true, false) => ">",
+        (true, false, true) => "<=",
+        (false, true, true) => ">=",
+        (true, true, false) => "!=",
+        _ => return None,
+    })
+}
+
 /// Why a backend could not apply changes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

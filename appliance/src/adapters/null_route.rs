@@ -15,10 +15,12 @@ use super::{AdapterError, Backend, Change};
 use futures_util::StreamExt;
 use ipnet::IpNet;
 use levee_bgp::rib::Nlri;
-use rtnetlink::packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol, RouteType};
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+};
 use rtnetlink::{Handle, RouteMessageBuilder};
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// BLACKHOLE (RFC 7999).
 const BLACKHOLE: u32 = 0xFFFF_029A;
@@ -46,7 +48,8 @@ impl Default for Settings {
 pub struct NullRoute {
     settings: Settings,
     handle: Option<Handle>,
-    held: usize,
+    /// The null routes levee holds in the kernel (as of the last apply or reconcile).
+    held: BTreeSet<IpNet>,
     passed: u64,
     last: String,
 }
@@ -57,7 +60,7 @@ impl NullRoute {
         NullRoute {
             settings,
             handle: None,
-            held: 0,
+            held: BTreeSet::new(),
             passed: 0,
             last: "not connected yet".into(),
         }
@@ -76,21 +79,24 @@ impl NullRoute {
     }
 
     fn message(&self, p: IpNet) -> RouteMessage {
-        let proto = RouteProtocol::from(self.settings.protocol);
         match p {
-            IpNet::V4(n) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
-                .destination_prefix(n.network(), n.prefix_len())
-                .table_id(self.settings.table)
-                .protocol(proto)
-                .kind(RouteType::BlackHole)
-                .build(),
-            IpNet::V6(n) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
-                .destination_prefix(n.network(), n.prefix_len())
-                .table_id(self.settings.table)
-                .protocol(proto)
-                .kind(RouteType::BlackHole)
-                .build(),
+            IpNet::V4(n) => self.owned(
+                RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(n.network(), n.prefix_len()),
+            ),
+            IpNet::V6(n) => self.owned(
+                RouteMessageBuilder::<Ipv6Addr>::new()
+                    .destination_prefix(n.network(), n.prefix_len()),
+            ),
         }
+    }
+
+    /// A blackhole route in levee's table with levee's protocol.
+    fn owned<T>(&self, b: RouteMessageBuilder<T>) -> RouteMessage {
+        b.table_id(self.settings.table)
+            .protocol(RouteProtocol::from(self.settings.protocol))
+            .kind(RouteType::BlackHole)
+            .build()
     }
 
     async fn add(&mut self, p: IpNet) -> Result<(), AdapterError> {
@@ -118,8 +124,8 @@ impl NullRoute {
         let h = self.handle()?;
         let mut out = BTreeSet::new();
         for family in [
-            RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
-            RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
         ] {
             let mut routes = h.route().get(family).execute();
             while let Some(r) = routes.next().await {
@@ -150,12 +156,8 @@ impl NullRoute {
         }
         let len = r.header.destination_prefix_length;
         let addr: IpAddr = r.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Destination(rtnetlink::packet_route::route::RouteAddress::Inet(a)) => {
-                Some(IpAddr::V4(*a))
-            }
-            RouteAttribute::Destination(rtnetlink::packet_route::route::RouteAddress::Inet6(a)) => {
-                Some(IpAddr::V6(*a))
-            }
+            RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(IpAddr::V4(*a)),
+            RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
             _ => None,
         })?;
         IpNet::new(addr, len).ok()
@@ -166,7 +168,9 @@ impl NullRoute {
             Ok(()) => {
                 let mut s = format!(
                     "{} blackhole routes in table {} (proto {})",
-                    self.held, self.settings.table, self.settings.protocol
+                    self.held.len(),
+                    self.settings.table,
+                    self.settings.protocol
                 );
                 if self.passed > 0 {
                     s.push_str(&format!(
@@ -218,16 +222,17 @@ impl Backend for NullRoute {
                 continue;
             };
             r = if c.attrs.is_some() {
-                self.add(p).await
+                self.add(p).await.map(|()| {
+                    self.held.insert(p);
+                })
             } else {
-                self.del(p).await
+                self.del(p).await.map(|()| {
+                    self.held.remove(&p);
+                })
             };
             if r.is_err() {
                 break;
             }
-        }
-        if r.is_ok() {
-            self.held = self.dump().await.map(|d| d.len()).unwrap_or(self.held);
         }
         self.note(&r);
         r
@@ -250,7 +255,9 @@ impl Backend for NullRoute {
             Ok(())
         }
         .await;
-        self.held = want.len();
+        if r.is_ok() {
+            self.held = want;
+        }
         self.note(&r);
         r
     }
