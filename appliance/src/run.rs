@@ -8,6 +8,7 @@ use crate::adapters::frr::Frr;
 use crate::adapters::gobgp::Gobgp;
 use crate::adapters::native::Native;
 use crate::adapters::null_route::NullRoute;
+use crate::adapters::webhook::Webhook;
 use crate::cli::ListenArgs;
 use crate::config::mitigation::AdapterKind;
 use crate::config::{Config, Listener, ListenerKind, Mirror};
@@ -204,22 +205,24 @@ impl Acting {
             for p in &bgp.speaker.peers {
                 info!(peer = %p.name, address = %p.address, remote_as = p.remote_as, "BGP peer configured");
             }
-            if m.adapters.contains(&AdapterKind::Native) {
-                adapters.push(Handle::spawn(Native::new(s.clone()), reports_tx.clone()));
+            if let Some(a) = m.adapters.iter().find(|a| a.kind == AdapterKind::Native) {
+                let native = Native::new(s.clone());
+                adapters.push(Handle::spawn(native, a.levels, reports_tx.clone()));
             }
             speaker = Some((s, bgp.shutdown.clone()));
         }
         for a in &m.adapters {
-            let r = reports_tx.clone();
-            match a {
+            let (r, l) = (reports_tx.clone(), a.levels);
+            adapters.push(match &a.kind {
                 AdapterKind::Native => continue,
-                AdapterKind::Exabgp(s) => adapters.push(Handle::spawn(Exabgp::new(s.clone()), r)),
-                AdapterKind::Gobgp(s) => adapters.push(Handle::spawn(Gobgp::new(s.clone()), r)),
-                AdapterKind::Bird(s) => adapters.push(Handle::spawn(Bird::new(s.clone()), r)),
-                AdapterKind::Frr(s) => adapters.push(Handle::spawn(Frr::new(s.clone()), r)),
-                AdapterKind::NullRoute(s) => adapters.push(Handle::spawn(NullRoute::new(*s), r)),
-            }
-            info!(adapter = a.name(), "mitigation adapter started");
+                AdapterKind::Exabgp(s) => Handle::spawn(Exabgp::new(s.clone()), l, r),
+                AdapterKind::Gobgp(s) => Handle::spawn(Gobgp::new(s.clone()), l, r),
+                AdapterKind::Bird(s) => Handle::spawn(Bird::new(s.clone()), l, r),
+                AdapterKind::Frr(s) => Handle::spawn(Frr::new(s.clone()), l, r),
+                AdapterKind::NullRoute(s) => Handle::spawn(NullRoute::new(*s), l, r),
+                AdapterKind::Webhook(s) => Handle::spawn(Webhook::new(s.clone()), l, r),
+            });
+            info!(adapter = a.kind.name(), levels = %a.levels, "mitigation adapter started");
         }
         if adapters.is_empty() {
             warn!("no mitigation adapters: decisions are recorded, nothing is announced");

@@ -9,7 +9,7 @@ use levee_bgp::flowspec::{Afi, Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::message::Family;
 use levee_bgp::rib::{Attrs, Nlri};
 use levee_bgp::session::State;
-use levee_bgp::speaker::{PeerConfig, ShutdownPolicy, Speaker, SpeakerConfig};
+use levee_bgp::speaker::{Groups, PeerConfig, ShutdownPolicy, Speaker, SpeakerConfig};
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -175,6 +175,7 @@ async fn measure(peer: Peer, rounds: usize) {
             max_prefixes: 100_000,
             next_hop_v4: None,
             next_hop_v6: None,
+            export: Groups::ALL,
         }],
     })
     .await

@@ -3,7 +3,7 @@
 use levee_bgp::message::{Family, Message, Notification};
 use levee_bgp::rib::RouteText;
 use levee_bgp::session::State;
-use levee_bgp::speaker::{PeerConfig, PeerStatus, ShutdownPolicy, Speaker, SpeakerConfig};
+use levee_bgp::speaker::{Groups, PeerConfig, PeerStatus, ShutdownPolicy, Speaker, SpeakerConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,6 +35,7 @@ fn peer(name: &str, local_as: u32, remote_as: u32, port: u16, passive: bool) -> 
         max_prefixes: 1000,
         next_hop_v4: None,
         next_hop_v6: None,
+        export: Groups::ALL,
     }
 }
 
@@ -321,4 +322,46 @@ async fn hostile_peer_gets_a_notification_and_the_speaker_lives_on() {
     assert_eq!(st.families, vec![Family::IPV4_FLOWSPEC]);
     drop(s);
     until(&b, "back to waiting", |s| s.state == State::Active).await;
+}
+
+#[tokio::test]
+async fn export_groups_choose_the_peers_a_route_goes_to() {
+    use levee_bgp::speaker::Groups;
+    use std::sync::Arc;
+    // a's session to b takes group 3 only (levee: the L4 diversion, for a scrubbing
+    // provider).
+    let (a, b) = pair(|p| p.export = Groups(0b1000), |_| {}).await;
+    let grouped = |text: &str, g: u32| {
+        let r = route(text);
+        ((r.nlri, Some(Arc::new(r.attrs))), Groups(g))
+    };
+    a.apply_grouped(vec![
+        grouped("route 192.0.2.7/32 blackhole", 0b0100),
+        grouped("route 192.0.2.0/24 community 64500:999", 0b1000),
+    ])
+    .await;
+    until(&b, "the diversion only", |s| s.routes_received == 1).await;
+    until(&a, "one route sent", |s| s.routes_sent == 1).await;
+    assert_eq!(a.routes().len(), 2, "the Loc-RIB holds both");
+
+    // A route that joins the peer's group is sent; one that leaves it is withdrawn
+    // (two UPDATEs: the withdrawal, then the announcement).
+    let before = b.status()[0].updates_in;
+    a.apply_grouped(vec![
+        grouped("route 192.0.2.7/32 blackhole", 0b1100),
+        grouped("route 192.0.2.0/24 community 64500:999", 0b0001),
+    ])
+    .await;
+    until(&b, "one withdrawn, one announced", |s| {
+        s.updates_in >= before + 2 && s.routes_received == 1
+    })
+    .await;
+    until(&a, "one route sent", |s| s.routes_sent == 1).await;
+
+    // After a flap, the peer is sent only its groups' routes again.
+    assert!(a.reset("b", "test").await);
+    until(&b, "re-established with one route", |s| {
+        s.established_count >= 2 && s.routes_received == 1
+    })
+    .await;
 }

@@ -380,11 +380,12 @@ fn bitmask(ops: &[BitmaskOp]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
 
     fn announce(text: &str) -> String {
         let r: RouteText = text.parse().unwrap();
-        command(&Change::announce(1, &r)).unwrap()
+        command(&Change::announce(1, &r, Levels::ALL)).unwrap()
     }
 
     #[test]
@@ -417,14 +418,14 @@ mod tests {
         );
         let r: RouteText = text.parse().unwrap();
         assert_eq!(
-            command(&Change::withdraw(1, &r)).unwrap(),
+            command(&Change::withdraw(1, &r, Levels::ALL)).unwrap(),
             "withdraw route 192.0.2.7/32"
         );
         let f: RouteText = "flow destination 192.0.2.1/32 then discard"
             .parse()
             .unwrap();
         assert_eq!(
-            command(&Change::withdraw(1, &f)).unwrap(),
+            command(&Change::withdraw(1, &f, Levels::ALL)).unwrap(),
             "withdraw flow route { match { destination 192.0.2.1/32; } }"
         );
         assert_eq!(
@@ -438,6 +439,7 @@ mod tests {
 #[cfg(test)]
 mod pipe_tests {
     use super::*;
+    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
     use tokio::io::AsyncBufReadExt;
 
@@ -487,7 +489,7 @@ mod pipe_tests {
     }
 
     fn change(text: &str) -> Change {
-        Change::announce(1, &text.parse::<RouteText>().unwrap())
+        Change::announce(1, &text.parse::<RouteText>().unwrap(), Levels::ALL)
     }
 
     #[tokio::test]

@@ -284,13 +284,14 @@ impl Backend for Gobgp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mitigate::Levels;
 
     fn cmd(text: &str, announce: bool) -> String {
         let r: RouteText = text.parse().unwrap();
         let c = if announce {
-            Change::announce(1, &r)
+            Change::announce(1, &r, Levels::ALL)
         } else {
-            Change::withdraw(1, &r)
+            Change::withdraw(1, &r, Levels::ALL)
         };
         command(&c).map_or_else(|e| format!("error: {e}"), |a| a.join(" "))
     }

@@ -18,6 +18,12 @@
 //! - [`frr`]: FRR through vtysh: RTBH as tagged static blackhole routes, redistributed
 //!   into BGP with their communities.
 //! - [`null_route`]: RTBH as Linux blackhole routes on this host, through rtnetlink.
+//! - [`webhook`]: every change POSTed as HMAC-SHA256-signed JSON (scrubbing providers,
+//!   automation).
+//!
+//! Each change carries the escalation [`Levels`] of its route, and each handle the
+//! levels its adapter carries (`levels:` in its config section): an adapter is sent
+//! only its levels' routes, so a scrubbing provider's webhook can take L4 alone.
 
 pub mod bird;
 pub mod exabgp;
@@ -26,7 +32,9 @@ pub mod gobgp;
 pub mod native;
 pub mod null_route;
 mod process;
+pub mod webhook;
 
+use crate::mitigate::Levels;
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -43,24 +51,28 @@ pub struct Change {
     pub nlri: Nlri,
     /// `Some`: announce with these attributes; `None`: withdraw.
     pub attrs: Option<Attrs>,
+    /// The escalation levels the route belongs to ([`Levels::of_route`]).
+    pub levels: Levels,
 }
 
 impl Change {
     /// An announcement.
-    pub fn announce(id: u64, r: &RouteText) -> Change {
+    pub fn announce(id: u64, r: &RouteText, levels: Levels) -> Change {
         Change {
             id,
             nlri: r.nlri.clone(),
             attrs: Some(r.attrs.clone()),
+            levels,
         }
     }
 
     /// A withdrawal.
-    pub fn withdraw(id: u64, r: &RouteText) -> Change {
+    pub fn withdraw(id: u64, r: &RouteText, levels: Levels) -> Change {
         Change {
             id,
             nlri: r.nlri.clone(),
             attrs: None,
+            levels,
         }
     }
 }
@@ -142,6 +154,8 @@ pub struct Report {
 pub struct AdapterStatus {
     /// Name.
     pub name: String,
+    /// The levels it carries.
+    pub levels: String,
     /// Routes it should hold.
     pub desired: usize,
     /// Changes not yet confirmed.
@@ -161,6 +175,7 @@ pub struct AdapterStatus {
 /// The daemon's side of an adapter task.
 #[derive(Debug)]
 pub struct Handle {
+    levels: Levels,
     tx: mpsc::Sender<Msg>,
     status: Arc<Mutex<AdapterStatus>>,
     task: tokio::task::JoinHandle<()>,
@@ -185,20 +200,37 @@ fn backoff(failures: u32) -> Duration {
 }
 
 impl Handle {
-    /// Starts a backend's task; reports go to `reports`.
-    pub fn spawn<B: Backend>(backend: B, reports: mpsc::UnboundedSender<Report>) -> Handle {
+    /// Starts a backend's task for the routes of `levels`; reports go to `reports`.
+    pub fn spawn<B: Backend>(
+        backend: B,
+        levels: Levels,
+        reports: mpsc::UnboundedSender<Report>,
+    ) -> Handle {
         let (tx, rx) = mpsc::channel(1024);
         let status = Arc::new(Mutex::new(AdapterStatus {
             name: backend.name(),
+            levels: levels.to_string(),
             backend: backend.describe(),
             ..AdapterStatus::default()
         }));
         let task = tokio::spawn(run(backend, rx, reports, status.clone()));
-        Handle { tx, status, task }
+        Handle {
+            levels,
+            tx,
+            status,
+            task,
+        }
     }
 
-    /// Queues changes (never dropped: the channel is awaited).
-    pub async fn send(&self, changes: Vec<Change>) {
+    /// Whether the adapter carries a route of these levels.
+    pub fn carries(&self, levels: Levels) -> bool {
+        self.levels.intersects(levels)
+    }
+
+    /// Queues the changes of the levels the adapter carries (never dropped: the
+    /// channel is awaited).
+    pub async fn send(&self, mut changes: Vec<Change>) {
+        changes.retain(|c| self.carries(c.levels));
         if !changes.is_empty() {
             let _ = self.tx.send(Msg::Changes(changes)).await;
         }
@@ -209,9 +241,11 @@ impl Handle {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Replaces the desired state with `desired` and reconciles the backend with it;
-    /// `stale` are routes it may still hold that must go (see [`Backend::reconcile`]).
-    pub async fn sync(&self, desired: Vec<Change>, stale: Vec<Change>) {
+    /// Replaces the desired state with `desired` (of the levels the adapter carries)
+    /// and reconciles the backend with it; `stale` are routes it may still hold that
+    /// must go (see [`Backend::reconcile`]), whatever their levels.
+    pub async fn sync(&self, mut desired: Vec<Change>, stale: Vec<Change>) {
+        desired.retain(|c| self.carries(c.levels));
         let _ = self.tx.send(Msg::Sync { desired, stale }).await;
     }
 
@@ -230,7 +264,7 @@ async fn run<B: Backend>(
 ) {
     let name = b.name();
     // What should be announced, and what is waiting to be applied (latest wins).
-    let mut desired: BTreeMap<Nlri, (u64, Attrs)> = BTreeMap::new();
+    let mut desired: BTreeMap<Nlri, (u64, Attrs, Levels)> = BTreeMap::new();
     let mut pending: BTreeMap<Nlri, Change> = BTreeMap::new();
     // Set: the next attempt is a full reconciliation (with these stale routes).
     let mut full: Option<Vec<Change>> = None;
@@ -255,7 +289,7 @@ async fn run<B: Backend>(
                 Some(Msg::Changes(cs)) => {
                     for c in cs {
                         match &c.attrs {
-                            Some(a) => desired.insert(c.nlri.clone(), (c.id, a.clone())),
+                            Some(a) => desired.insert(c.nlri.clone(), (c.id, a.clone(), c.levels)),
                             None => desired.remove(&c.nlri),
                         };
                         pending.insert(c.nlri.clone(), c);
@@ -264,7 +298,7 @@ async fn run<B: Backend>(
                 Some(Msg::Sync { desired: d, stale }) => {
                     desired = d
                         .into_iter()
-                        .filter_map(|c| Some((c.nlri, (c.id, c.attrs?))))
+                        .filter_map(|c| Some((c.nlri, (c.id, c.attrs?, c.levels))))
                         .collect();
                     pending.clear();
                     full = Some(stale);
@@ -288,10 +322,11 @@ async fn run<B: Backend>(
             Some(stale) => {
                 let all: Vec<Change> = desired
                     .iter()
-                    .map(|(n, (id, a))| Change {
+                    .map(|(n, (id, a, levels))| Change {
                         id: *id,
                         nlri: n.clone(),
                         attrs: Some(a.clone()),
+                        levels: *levels,
                     })
                     .collect();
                 let mut gone: Vec<Change> = stale.clone();
@@ -360,7 +395,7 @@ async fn run<B: Backend>(
 fn update<B: Backend>(
     status: &Mutex<AdapterStatus>,
     b: &B,
-    desired: &BTreeMap<Nlri, (u64, Attrs)>,
+    desired: &BTreeMap<Nlri, (u64, Attrs, Levels)>,
     pending: &BTreeMap<Nlri, Change>,
     error: Option<String>,
 ) {

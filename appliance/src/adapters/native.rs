@@ -1,9 +1,10 @@
 //! The native adapter: routes go to levee's own BGP speaker, which sends them to every
-//! configured peer that negotiated the route's family and re-sends them after a flap.
+//! configured peer that negotiated the route's family and takes the route's level
+//! (`bgp.peers[].levels`), and re-sends them after a flap.
 //! Applying never fails here: the speaker holds the routes until each peer is up.
 
 use super::{AdapterError, Backend, Change};
-use levee_bgp::speaker::Speaker;
+use levee_bgp::speaker::{Groups, Speaker};
 use std::sync::Arc;
 
 /// The speaker as an adapter.
@@ -26,11 +27,15 @@ impl Backend for Native {
     }
 
     async fn apply(&mut self, changes: &[Change]) -> Result<(), AdapterError> {
+        // Each level is an export group: a peer is sent the levels it takes.
         let changes = changes
             .iter()
-            .map(|c| (c.nlri.clone(), c.attrs.clone().map(Arc::new)))
+            .map(|c| {
+                let groups = Groups(u32::from(c.levels.bits()));
+                ((c.nlri.clone(), c.attrs.clone().map(Arc::new)), groups)
+            })
             .collect();
-        self.speaker.apply(changes).await;
+        self.speaker.apply_grouped(changes).await;
         Ok(())
     }
 

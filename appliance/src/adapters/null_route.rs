@@ -272,14 +272,15 @@ impl Backend for NullRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
 
     fn change(text: &str, announce: bool) -> Change {
         let r: RouteText = text.parse().unwrap();
         if announce {
-            Change::announce(1, &r)
+            Change::announce(1, &r, Levels::ALL)
         } else {
-            Change::withdraw(1, &r)
+            Change::withdraw(1, &r, Levels::ALL)
         }
     }
 

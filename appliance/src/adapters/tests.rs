@@ -43,19 +43,23 @@ async fn failed_changes_are_retried_and_nothing_is_lost() {
             fail: fail.clone(),
             seen: seen.clone(),
         },
+        Levels::ALL,
         rtx,
     );
     let a = route("route 192.0.2.1/32 community 65535:666");
     let b = route("flow destination 192.0.2.2/32 then discard");
-    h.send(vec![Change::announce(1, &a)]).await;
+    h.send(vec![Change::announce(1, &a, Levels::ALL)]).await;
     let r = rrx.recv().await.unwrap();
     assert_eq!(
         (r.state, r.ids.clone(), r.error.as_deref()),
         ("failed", vec![1], Some("daemon unreachable"))
     );
     // While failing, more changes queue up: b is announced, a is withdrawn again.
-    h.send(vec![Change::announce(2, &b), Change::withdraw(1, &a)])
-        .await;
+    h.send(vec![
+        Change::announce(2, &b, Levels::ALL),
+        Change::withdraw(1, &a, Levels::ALL),
+    ])
+    .await;
     tokio::task::yield_now().await;
     let st = h.status();
     assert_eq!((st.desired, st.pending, st.failures), (1, 2, 1));
@@ -91,10 +95,15 @@ async fn stop_applies_what_is_queued_first() {
             fail: Arc::new(AtomicU32::new(0)),
             seen: seen.clone(),
         },
+        Levels::ALL,
         rtx,
     );
-    h.send(vec![Change::announce(1, &route("route 192.0.2.1/32"))])
-        .await;
+    h.send(vec![Change::announce(
+        1,
+        &route("route 192.0.2.1/32"),
+        Levels::ALL,
+    )])
+    .await;
     tokio::time::timeout(std::time::Duration::from_secs(5), h.stop())
         .await
         .expect("stop returns");

@@ -17,11 +17,17 @@
 //!       families: [ipv4-flowspec, ipv6-flowspec, ipv4-unicast, ipv6-unicast]
 //!       md5_password: s3cret
 //!       ttl_security: 1
+//!       levels: [l1, l2, l3]     # the escalation levels this router is sent (default all)
+//!     - name: scrubbing          # a scrubbing provider's session takes the L4 diversion
+//!       address: 203.0.113.1
+//!       remote_as: 64511
+//!       families: [ipv4-unicast, ipv6-unicast]
+//!       levels: [l4]
 //! ```
 
 use super::units::Duration;
 use levee_bgp::message::Family;
-use levee_bgp::speaker::{PeerConfig, ShutdownPolicy, SpeakerConfig};
+use levee_bgp::speaker::{Groups, PeerConfig, ShutdownPolicy, SpeakerConfig};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -88,6 +94,8 @@ struct RawPeer {
     max_prefixes: Option<usize>,
     #[serde(default)]
     next_hop: Option<IpAddr>,
+    #[serde(default)]
+    levels: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Family names as GoBGP and levee's CLI write them.
@@ -227,6 +235,11 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
             Some(IpAddr::V6(a)) => (None, Some(a)),
             None => (None, None),
         };
+        let levels = match &p.levels {
+            Some(l) => super::adapters::levels(l, ctx),
+            None => crate::mitigate::Levels::ALL,
+        };
+        let export = Groups(u32::from(levels.bits()));
         peers.push(PeerConfig {
             name,
             address: p.address.value,
@@ -247,6 +260,7 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
             max_prefixes: p.max_prefixes.unwrap_or(DEFAULT_MAX_PREFIXES),
             next_hop_v4,
             next_hop_v6,
+            export,
         });
     }
     let listen = raw.listen.or_else(|| {

@@ -36,7 +36,7 @@ use serde_saphyr::Spanned;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-pub use super::adapters::AdapterKind;
+pub use super::adapters::{Adapter, AdapterKind};
 
 /// The typed `mitigation` section with the store and control paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Mitigation {
     /// Engine settings (networks filled in by the caller).
     pub settings: Settings,
     /// Adapters to send routes to.
-    pub adapters: Vec<AdapterKind>,
+    pub adapters: Vec<Adapter>,
     /// The global ladder.
     pub ladder: Ladder,
     /// The SQLite database.
@@ -85,6 +85,8 @@ pub(super) struct RawMitigation {
     frr: Option<Spanned<super::adapters::RawFrr>>,
     #[serde(default)]
     null_route: Option<Spanned<super::adapters::RawNullRoute>>,
+    #[serde(default)]
+    webhook: Option<Spanned<super::adapters::RawWebhook>>,
     #[serde(default)]
     levels: RawLevels,
 }
@@ -340,6 +342,7 @@ pub(super) fn convert(
             bird: raw.bird,
             frr: raw.frr,
             null_route: raw.null_route,
+            webhook: raw.webhook,
         },
         has_bgp,
         ctx,

@@ -17,6 +17,7 @@ pub(crate) mod units;
 pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};
 
+use crate::mitigate::{Level, Levels};
 use ipnet::IpNet;
 use raw::RawConfig;
 use std::net::SocketAddr;
@@ -233,10 +234,16 @@ impl Config {
             }
         }
         let m = &self.mitigation;
-        let adapters: Vec<&str> = m
+        let adapters: Vec<String> = m
             .adapters
             .iter()
-            .map(mitigation::AdapterKind::name)
+            .map(|a| {
+                if a.levels == crate::mitigate::Levels::ALL {
+                    a.kind.name().to_string()
+                } else {
+                    format!("{} ({})", a.kind.name(), a.levels)
+                }
+            })
             .collect();
         s += &format!(
             "  mitigation via {} (ttl {}s, caps {} total / {} per network){}\n",
@@ -295,6 +302,64 @@ impl Config {
         }
         s
     }
+}
+
+/// Every enabled level must reach an adapter (or a BGP peer) that carries it; FRR and
+/// the null route carry RTBH only, so FlowSpec levels need another adapter.
+fn uncarried_levels(
+    mitigation: &mitigation::Mitigation,
+    networks: &[ProtectedNetwork],
+) -> Option<String> {
+    if mitigation.adapters.is_empty() {
+        return None; // recorded only: `levee run` says so
+    }
+    let enabled = std::iter::once(&mitigation.ladder)
+        .chain(networks.iter().map(|n| &n.ladder))
+        .flat_map(|l| Level::ALL.into_iter().filter(|x| l.level(*x).enabled))
+        .fold(Levels::NONE, Levels::with);
+    let flowspec = Levels::of(Level::L1).with(Level::L2);
+    let carried = mitigation.adapters.iter().fold(Levels::NONE, |acc, a| {
+        let can = if a.kind.carries_flowspec() {
+            Levels::ALL
+        } else {
+            Levels::ALL.and(Levels::of(Level::L3).with(Level::L4))
+        };
+        acc.or(a.levels.and(can))
+    });
+    let missing = Level::ALL
+        .into_iter()
+        .filter(|l| enabled.contains(*l) && !carried.contains(*l))
+        .fold(Levels::NONE, Levels::with);
+    if missing == Levels::NONE {
+        return None;
+    }
+    if missing.intersects(flowspec)
+        && !mitigation
+            .adapters
+            .iter()
+            .any(|a| a.kind.carries_flowspec())
+    {
+        let names: Vec<&str> = mitigation.adapters.iter().map(|a| a.kind.name()).collect();
+        let why = if names.contains(&"frr") {
+            "the frr adapter carries RTBH only (FRR cannot originate FlowSpec)".to_string()
+        } else {
+            format!("the {} adapter carries RTBH only", names.join(" and "))
+        };
+        return Some(format!(
+            "{why}: disable levels l1 and l2, or add an adapter that carries FlowSpec \
+             (native, exabgp, gobgp, bird, webhook)"
+        ));
+    }
+    let (level, it, their) = if missing.bits().count_ones() == 1 {
+        ("level", "it", "its")
+    } else {
+        ("levels", "them", "their")
+    };
+    let is = if it == "it" { "is" } else { "are" };
+    Some(format!(
+        "{level} {missing} {is} enabled, but no adapter or BGP peer is sent {their} routes: add \
+         {it} to the levels of an adapter section or a bgp peer, or disable {it}"
+    ))
 }
 
 fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, ConfigErrors> {
@@ -483,35 +548,19 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             ));
         }
     }
-    // FRR and the null route carry RTBH only: FlowSpec levels need another adapter.
-    let flowspec_levels = std::iter::once(&mitigation.ladder)
-        .chain(protected_networks.iter().map(|n| &n.ladder))
-        .any(|l| {
-            l.level(crate::mitigate::Level::L1).enabled
-                || l.level(crate::mitigate::Level::L2).enabled
+    // The native adapter carries what its peers take.
+    if let Some(b) = &bgp {
+        let peers = b.speaker.peers.iter().fold(Levels::NONE, |acc, p| {
+            acc.or(Levels::from_bits(p.export.0 as u8))
         });
-    if flowspec_levels
-        && !mitigation.adapters.is_empty()
-        && !mitigation
-            .adapters
-            .iter()
-            .any(mitigation::AdapterKind::carries_flowspec)
-    {
-        let names: Vec<&str> = mitigation.adapters.iter().map(|a| a.name()).collect();
-        let why = if names.contains(&"frr") {
-            "the frr adapter carries RTBH only (FRR cannot originate FlowSpec)".to_string()
-        } else {
-            format!("the {} adapter carries RTBH only", names.join(" and "))
-        };
-        errors.push(ConfigError::at_path(
-            origin,
-            src,
-            "mitigation.adapters",
-            &format!(
-                "{why}: disable levels l1 and l2, or add an adapter that carries FlowSpec \
-                 (native, exabgp, gobgp, bird)"
-            ),
-        ));
+        for a in &mut mitigation.adapters {
+            if a.kind == mitigation::AdapterKind::Native {
+                a.levels = a.levels.and(peers);
+            }
+        }
+    }
+    if let Some(e) = uncarried_levels(&mitigation, &protected_networks) {
+        errors.push(ConfigError::at_path(origin, src, "mitigation.adapters", &e));
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

@@ -281,21 +281,26 @@ fn adapter_and_rpki_sections() {
         "t.yaml",
     )
     .unwrap();
-    let names: Vec<&str> = c.mitigation.adapters.iter().map(|a| a.name()).collect();
+    let names: Vec<&str> = c
+        .mitigation
+        .adapters
+        .iter()
+        .map(|a| a.kind.name())
+        .collect();
     assert_eq!(names, ["native", "gobgp", "bird", "frr", "exabgp"]);
-    match &c.mitigation.adapters[4] {
+    match &c.mitigation.adapters[4].kind {
         mitigation::AdapterKind::Exabgp(e) => {
             assert_eq!(e.commands(), std::path::Path::new("/run/exabgp/edge.in"))
         }
         other => panic!("{other:?}"),
     }
-    match &c.mitigation.adapters[1] {
+    match &c.mitigation.adapters[1].kind {
         mitigation::AdapterKind::Gobgp(g) => {
             assert_eq!((g.port, g.host.as_str()), (50052, "127.0.0.1"))
         }
         other => panic!("{other:?}"),
     }
-    match &c.mitigation.adapters[2] {
+    match &c.mitigation.adapters[2].kind {
         mitigation::AdapterKind::Bird(b) => assert_eq!(b.tables[0], "ft4"),
         other => panic!("{other:?}"),
     }
@@ -309,7 +314,7 @@ fn adapter_and_rpki_sections() {
     for (src, want) in [
         (
             "mitigation:\n  adapters: [exa]\n",
-            "an adapter: native, exabgp, gobgp, bird, frr, null_route",
+            "an adapter: native, exabgp, gobgp, bird, frr, null_route, webhook",
         ),
         (
             "mitigation:\n  adapters: [null_route]\n",
@@ -355,4 +360,118 @@ fn adapter_and_rpki_sections() {
         let e = err(src);
         assert!(e.contains(want), "{src}: {e}");
     }
+}
+
+#[test]
+fn levels_route_adapters_and_peers() {
+    let dir = std::env::temp_dir().join(format!("levee-cfg-webhook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let bgp = "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers:\n    \
+               - {name: edge, address: 192.0.2.1, remote_as: 64501, levels: [l1, l2, l3]}\n    \
+               - {name: scrub, address: 203.0.113.1, remote_as: 64511, levels: [l4]}\n";
+    let c = Config::parse(
+        &format!(
+            "{bgp}mitigation:\n  adapters: [native, webhook]\n  webhook:\n    \
+             url: https://scrub.example.net/levee\n    secret_file: {}\n    \
+             timeout: 2s\n    attempts: 5\n    levels: [l4]\n",
+            secret.display()
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let peers = &c.bgp.as_ref().unwrap().speaker.peers;
+    assert_eq!(
+        (peers[0].export.0, peers[1].export.0),
+        (0b0111, 0b1000),
+        "each level is an export group"
+    );
+    let [native, webhook] = &c.mitigation.adapters[..] else {
+        panic!("{:?}", c.mitigation.adapters)
+    };
+    assert_eq!(native.levels, Levels::ALL, "the native adapter: its peers' levels");
+    assert_eq!(webhook.levels, Levels::of(Level::L4));
+    match &webhook.kind {
+        mitigation::AdapterKind::Webhook(w) => {
+            assert_eq!(w.secret.0, b"0123456789abcdef0123456789abcdef", "trailing newline dropped");
+            assert_eq!((w.attempts, w.timeout.as_secs()), (5, 2));
+            assert_eq!(w.url.as_str(), "https://scrub.example.net/levee");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.summary().contains("native, webhook (l4)"), "{}", c.summary());
+
+    // Nobody carries l4 (enabled by default) once the scrubbing peer is gone.
+    let e = err(&format!(
+        "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers:\n    \
+         - {{name: edge, address: 192.0.2.1, remote_as: 64501, levels: [l1, l2, l3]}}\n\
+         mitigation:\n  adapters: [native]\n"
+    ));
+    assert!(
+        e.contains("level l4 is enabled, but no adapter or BGP peer is sent its routes"),
+        "{e}"
+    );
+    // ...which is fine when l4 is off.
+    Config::parse(
+        "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers:\n    \
+         - {name: edge, address: 192.0.2.1, remote_as: 64501, levels: [l1, l2, l3]}\n\
+         mitigation:\n  levels: {l4: {enabled: false}}\n",
+        "t.yaml",
+    )
+    .unwrap();
+
+    let missing = dir.join("missing");
+    let short = dir.join("short");
+    std::fs::write(&short, "abc\n").unwrap();
+    for (src, want) in [
+        (
+            "mitigation:\n  adapters: [webhook]\n".to_string(),
+            "a webhook section with url and secret_file",
+        ),
+        (
+            "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"ftp://x.example/\", secret: 0123456789abcdef}\n".into(),
+            "an http:// or https:// URL",
+        ),
+        (
+            "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"https://x.example/\"}\n".into(),
+            "a secret_file (or secret)",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url: \"https://x.example/\", secret_file: {}}}\n", missing.display()),
+            "a readable secret file",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url: \"https://x.example/\", secret_file: {}}}\n", short.display()),
+            "a secret of at least 16 bytes",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url: \"https://x.example/\", secret: 0123456789abcdef, ca_file: {}}}\n", secret.display()),
+            "a file of PEM certificates",
+        ),
+        (
+            "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"https://x.example/\", secret: 0123456789abcdef, attempts: 0}\n".into(),
+            "1 to 10 attempts",
+        ),
+        (
+            "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"https://x.example/\", secret: 0123456789abcdef, levels: [l5]}\n".into(),
+            "a level: l1, l2, l3 or l4",
+        ),
+        (
+            "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"https://x.example/\", secret: 0123456789abcdef, levels: [l4]}\n".into(),
+            "levels l1, l2, l3 are enabled, but no adapter or BGP peer is sent their routes",
+        ),
+        (
+            "mitigation:\n  webhook: {url: \"https://x.example/\"}\n".into(),
+            "a webhook section, but webhook is not in mitigation.adapters",
+        ),
+        (
+            "mitigation:\n  adapters: [frr, null_route]\n  frr: {levels: [l3]}\n  null_route: {levels: [l3]}\n  levels: {l1: {enabled: false}, l2: {enabled: false}}\n".into(),
+            "level l4 is enabled",
+        ),
+    ] {
+        let e = err(&src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

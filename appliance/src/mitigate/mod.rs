@@ -23,5 +23,5 @@ mod tests;
 pub use engine::{
     Engine, Gate, GateVerdict, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason,
 };
-pub use settings::{Ladder, Level, Settings};
+pub use settings::{Ladder, Level, Levels, Settings};
 pub use signature::Target;

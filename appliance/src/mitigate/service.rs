@@ -5,7 +5,7 @@
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
 use super::engine::{Engine, Mitigation, Output, destination};
-use super::settings::{Level, Settings};
+use super::settings::{Level, Levels, Settings};
 use crate::adapters::{AdapterStatus, Change, Handle, Report};
 use crate::run::now_us;
 use crate::store::{Note, Store, StoreError};
@@ -154,7 +154,7 @@ async fn run(
         .engine
         .active()
         .filter(|m| !m.dry_run)
-        .map(|m| Change::announce(m.id, &m.route))
+        .map(|m| Change::announce(m.id, &m.route, levels(m)))
         .collect();
     if !again.is_empty() {
         info!(
@@ -164,8 +164,19 @@ async fn run(
     }
     let names: Vec<String> = st.adapters.iter().map(|a| a.status().name).collect();
     for (i, name) in names.iter().enumerate() {
-        let stale: Vec<Change> = match st.store.stale(name) {
-            Ok(v) => v.iter().map(|(id, r)| Change::withdraw(*id, r)).collect(),
+        // What the adapter may hold and should not: routes of ended mitigations, and
+        // active ones of levels it no longer carries (its `levels` changed).
+        let handle = &st.adapters[i];
+        let stale: Vec<Change> = match st.store.held(name) {
+            Ok(v) => v
+                .iter()
+                .filter(|(id, _)| {
+                    !again
+                        .iter()
+                        .any(|c| c.id == *id && handle.carries(c.levels))
+                })
+                .map(|(id, r)| Change::withdraw(*id, r, Levels::ALL))
+                .collect(),
             Err(e) => {
                 st.store_error(&e);
                 Vec::new()
@@ -226,6 +237,11 @@ async fn run(
     }
 }
 
+/// The levels a mitigation's route belongs to, for the adapters' and peers' `levels`.
+fn levels(m: &Mitigation) -> Levels {
+    Levels::of_route(m.level, &m.route)
+}
+
 impl State {
     fn store_error(&mut self, e: &StoreError) {
         self.store_errors += 1;
@@ -258,13 +274,13 @@ impl State {
                 Output::Announce(m) => {
                     info!(id = m.id, victim = %m.victim, level = m.level.map_or(0, Level::number), dry_run = m.dry_run, route = %m.route, "{}", if m.dry_run { "would announce (dry run)" } else { "announce" });
                     if !m.dry_run {
-                        changes.push(Change::announce(m.id, &m.route));
+                        changes.push(Change::announce(m.id, &m.route, levels(m)));
                     }
                 }
                 Output::Withdraw(m, reason) => {
                     info!(id = m.id, victim = %m.victim, reason = reason.as_str(), route = %m.route, "{}", if m.dry_run { "would withdraw (dry run)" } else { "withdraw" });
                     if !m.dry_run {
-                        changes.push(Change::withdraw(m.id, &m.route));
+                        changes.push(Change::withdraw(m.id, &m.route, levels(m)));
                     }
                 }
                 Output::Level {

@@ -42,6 +42,94 @@ impl std::fmt::Display for Level {
     }
 }
 
+/// A set of levels: the routes an adapter or a BGP peer carries (`levels: [l1, l2, l3]`
+/// in the config), and the levels a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Levels(u8);
+
+impl Levels {
+    /// Every level.
+    pub const ALL: Levels = Levels(0b1111);
+    /// No level.
+    pub const NONE: Levels = Levels(0);
+
+    /// The set of one level.
+    pub fn of(l: Level) -> Levels {
+        Levels(1 << l.index())
+    }
+
+    /// The set with `l` added.
+    pub fn with(self, l: Level) -> Levels {
+        Levels(self.0 | Levels::of(l).0)
+    }
+
+    /// Whether `l` is in the set.
+    pub fn contains(self, l: Level) -> bool {
+        self.0 & Levels::of(l).0 != 0
+    }
+
+    /// Whether the sets share a level.
+    pub fn intersects(self, other: Levels) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The levels in both sets.
+    pub fn and(self, other: Levels) -> Levels {
+        Levels(self.0 & other.0)
+    }
+
+    /// The levels in either set.
+    pub fn or(self, other: Levels) -> Levels {
+        Levels(self.0 | other.0)
+    }
+
+    /// The set of the levels whose bits (L1 is bit 0) are set.
+    pub fn from_bits(bits: u8) -> Levels {
+        Levels(bits & Levels::ALL.0)
+    }
+
+    /// The set as bits (L1 is bit 0), as the BGP speaker's export groups take it.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The levels of a route: its mitigation's level, or for a route an operator gave
+    /// as text, the levels that announce its kind (FlowSpec: L1 and L2; unicast with
+    /// BLACKHOLE: L3; other unicast: L4).
+    pub fn of_route(level: Option<Level>, route: &levee_bgp::rib::RouteText) -> Levels {
+        use levee_bgp::rib::Nlri;
+        match (level, &route.nlri) {
+            (Some(l), _) => Levels::of(l),
+            (None, Nlri::Flow(_)) => Levels::of(Level::L1).with(Level::L2),
+            (None, Nlri::Unicast(_))
+                if route
+                    .attrs
+                    .communities
+                    .contains(&levee_bgp::update::attr::community::BLACKHOLE) =>
+            {
+                Levels::of(Level::L3)
+            }
+            (None, Nlri::Unicast(_)) => Levels::of(Level::L4),
+        }
+    }
+}
+
+impl std::fmt::Display for Levels {
+    /// `l1, l2, l3, l4` (or `none`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<String> = Level::ALL
+            .iter()
+            .filter(|l| self.contains(**l))
+            .map(|l| format!("l{}", l.number()))
+            .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(", "))
+        }
+    }
+}
+
 /// The metric a level's trigger compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

@@ -45,7 +45,8 @@ impl Entry {
     }
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex.
+pub(crate) fn hex(b: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
     for x in b {

@@ -390,13 +390,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Routes `adapter` was given whose mitigation has ended but whose withdrawal it
-    /// never confirmed (it failed, or levee stopped first): they may still be there.
-    pub fn stale(&self, adapter: &str) -> Result<Vec<(u64, RouteText)>, StoreError> {
+    /// Routes `adapter` was given and whose withdrawal it never confirmed: those of
+    /// active mitigations, and of ended ones whose withdrawal failed or was cut short
+    /// by a stop. They may still be there.
+    pub fn held(&self, adapter: &str) -> Result<Vec<(u64, RouteText)>, StoreError> {
         let mut q = self.conn.prepare(
             "SELECT m.id, m.route FROM mitigations m
                JOIN adapter_results r ON r.mitigation = m.id
-             WHERE r.adapter = ?1 AND m.state <> 'active' AND r.state <> 'withdrawn'
+             WHERE r.adapter = ?1 AND r.state <> 'withdrawn'
              ORDER BY m.id",
         )?;
         let rows = q.query_map([adapter], |r| {

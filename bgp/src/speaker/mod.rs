@@ -8,6 +8,9 @@
 //! - Transport: active (we connect, retrying with backoff) or passive (a shared
 //!   listener hands the connection to the peer it comes from); IPv4 or IPv6; TCP MD5
 //!   (RFC 2385) and GTSM (RFC 5082) per peer ([`sys`]).
+//! - Export groups: each route belongs to a set of [`Groups`] and each peer takes the
+//!   routes that share a group with its `export` set (levee puts each escalation level
+//!   in its own group, so a scrubbing provider's session gets only the diversion).
 //! - Each peer's [`PeerStatus`] is readable at any time; [`Event`]s report state changes.
 //! - [`Speaker::shutdown`] ends every session as [`ShutdownPolicy`] says.
 
@@ -63,6 +66,23 @@ pub struct PeerConfig {
     pub next_hop_v4: Option<Ipv4Addr>,
     /// Next hop for IPv6 unicast routes that name none.
     pub next_hop_v6: Option<std::net::Ipv6Addr>,
+    /// The groups of routes this peer is sent ([`Groups::ALL`]: every route).
+    pub export: Groups,
+}
+
+/// A set of export groups (bit `i` is group `i`): a route goes to the peers whose
+/// `export` set shares a group with the route's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Groups(pub u32);
+
+impl Groups {
+    /// Every group.
+    pub const ALL: Groups = Groups(u32::MAX);
+
+    /// Whether the two sets share a group.
+    pub fn intersects(self, other: Groups) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// The speaker's settings.
@@ -222,8 +242,11 @@ pub enum SpeakerError {
     DuplicatePeer(IpAddr),
 }
 
+/// A change with the export groups of its route.
+pub(crate) type Grouped = (Change, Groups);
+
 pub(crate) enum Command {
-    Changes(Arc<Vec<Change>>),
+    Changes(Arc<Vec<Grouped>>),
     Incoming(tokio::net::TcpStream),
     Reset(Notification),
     Shutdown(ShutdownPolicy, oneshot::Sender<()>),
@@ -237,8 +260,8 @@ struct PeerHandle {
     task: JoinHandle<()>,
 }
 
-/// The Loc-RIB shared by the speaker and its peers.
-pub(crate) type LocRib = Arc<Mutex<HashMap<Nlri, Arc<Attrs>>>>;
+/// The Loc-RIB shared by the speaker and its peers: each route with its export groups.
+pub(crate) type LocRib = Arc<Mutex<HashMap<Nlri, (Arc<Attrs>, Groups)>>>;
 
 /// Queue depth of each peer's command channel.
 const COMMANDS: usize = 1024;
@@ -314,14 +337,26 @@ impl Speaker {
     }
 
     /// Applies announcements and withdrawals to the Loc-RIB and queues them for every
-    /// peer. Changes that do not alter the Loc-RIB are dropped.
+    /// peer; the routes go to every peer ([`Groups::ALL`]).
     pub async fn apply(&self, changes: Vec<Change>) {
-        let effective: Vec<Change> = {
+        self.apply_grouped(changes.into_iter().map(|c| (c, Groups::ALL)).collect())
+            .await
+    }
+
+    /// Applies announcements and withdrawals, each route in its export groups: a peer
+    /// is sent the routes that share a group with its `export` set, and a route whose
+    /// groups change is withdrawn from the peers that no longer take it. Changes that
+    /// do not alter the Loc-RIB are dropped.
+    pub async fn apply_grouped(&self, changes: Vec<Grouped>) {
+        let effective: Vec<Grouped> = {
             let mut loc = self.loc.lock().unwrap_or_else(|e| e.into_inner());
             changes
                 .into_iter()
-                .filter(|(n, a)| match a {
-                    Some(a) => loc.insert(n.clone(), a.clone()).as_ref() != Some(a),
+                .filter(|((n, a), g)| match a {
+                    Some(a) => {
+                        let new = (a.clone(), *g);
+                        loc.insert(n.clone(), new.clone()).as_ref() != Some(&new)
+                    }
                     None => loc.remove(n).is_some(),
                 })
                 .collect()
@@ -349,7 +384,10 @@ impl Speaker {
     /// Routes in the Loc-RIB.
     pub fn routes(&self) -> Vec<(Nlri, Arc<Attrs>)> {
         let loc = self.loc.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<_> = loc.iter().map(|(n, a)| (n.clone(), a.clone())).collect();
+        let mut v: Vec<_> = loc
+            .iter()
+            .map(|(n, (a, _))| (n.clone(), a.clone()))
+            .collect();
         v.sort();
         v
     }

@@ -192,10 +192,10 @@ impl Peer {
         while let Some(cmd) = next.take() {
             match cmd {
                 Command::Changes(batch) => {
-                    batch.iter().for_each(|c| self.rib.apply(c.clone()));
+                    batch.iter().for_each(|c| self.admit(c));
                     while let Ok(cmd) = rx.try_recv() {
                         match cmd {
-                            Command::Changes(b) => b.iter().for_each(|c| self.rib.apply(c.clone())),
+                            Command::Changes(b) => b.iter().for_each(|c| self.admit(c)),
                             other => {
                                 next = Some(other);
                                 break;
@@ -214,6 +214,17 @@ impl Peer {
             }
         }
         false
+    }
+
+    /// Queues a change for this peer: an announcement in none of its export groups is
+    /// a withdrawal here (the route may have been in them before).
+    fn admit(&mut self, ((nlri, attrs), groups): &super::Grouped) {
+        match attrs {
+            Some(a) if groups.intersects(self.cfg.export) => {
+                self.rib.announce(nlri.clone(), a.clone())
+            }
+            _ => self.rib.withdraw(nlri.clone()),
+        }
     }
 
     fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
@@ -382,7 +393,12 @@ impl Peer {
         });
         {
             let loc = self.loc.lock().unwrap_or_else(|e| e.into_inner());
-            self.rib.up(&n.families, loc.iter());
+            let export = self.cfg.export;
+            let routes = loc
+                .iter()
+                .filter(|(_, (_, g))| g.intersects(export))
+                .map(|(n, (a, _))| (n, a));
+            self.rib.up(&n.families, routes);
         }
         let routes = self.rib.pending_len();
         tracing::info!(families = ?n.families, routes, "BGP session established");
