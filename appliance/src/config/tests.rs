@@ -390,24 +390,35 @@ fn levels_route_adapters_and_peers() {
     let [native, webhook] = &c.mitigation.adapters[..] else {
         panic!("{:?}", c.mitigation.adapters)
     };
-    assert_eq!(native.levels, Levels::ALL, "the native adapter: its peers' levels");
+    assert_eq!(
+        native.levels,
+        Levels::ALL,
+        "the native adapter: its peers' levels"
+    );
     assert_eq!(webhook.levels, Levels::of(Level::L4));
     match &webhook.kind {
         mitigation::AdapterKind::Webhook(w) => {
-            assert_eq!(w.secret.0, b"0123456789abcdef0123456789abcdef", "trailing newline dropped");
+            assert_eq!(
+                w.secret.0, b"0123456789abcdef0123456789abcdef",
+                "trailing newline dropped"
+            );
             assert_eq!((w.attempts, w.timeout.as_secs()), (5, 2));
             assert_eq!(w.url.as_str(), "https://scrub.example.net/levee");
         }
         other => panic!("{other:?}"),
     }
-    assert!(c.summary().contains("native, webhook (l4)"), "{}", c.summary());
+    assert!(
+        c.summary().contains("native, webhook (l4)"),
+        "{}",
+        c.summary()
+    );
 
     // Nobody carries l4 (enabled by default) once the scrubbing peer is gone.
-    let e = err(&format!(
+    let e = err(
         "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers:\n    \
-         - {{name: edge, address: 192.0.2.1, remote_as: 64501, levels: [l1, l2, l3]}}\n\
-         mitigation:\n  adapters: [native]\n"
-    ));
+         - {name: edge, address: 192.0.2.1, remote_as: 64501, levels: [l1, l2, l3]}\n\
+         mitigation:\n  adapters: [native]\n",
+    );
     assert!(
         e.contains("level l4 is enabled, but no adapter or BGP peer is sent its routes"),
         "{e}"

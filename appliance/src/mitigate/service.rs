@@ -455,7 +455,7 @@ impl State {
 
 fn adapter_json(s: &AdapterStatus) -> Value {
     json!({
-        "name": s.name, "desired": s.desired, "pending": s.pending, "applied": s.applied,
+        "name": s.name, "levels": s.levels, "desired": s.desired, "pending": s.pending, "applied": s.applied,
         "failures": s.failures, "reconciled": s.reconciled, "last_error": s.last_error, "backend": s.backend,
     })
 }
