@@ -19,7 +19,7 @@ mod scenario;
 use common::bgplab::{Daemon, free_port, have_all, poll, scratch};
 use common::{Running, levee_with as levee, list};
 use receiver::{Receiver, SECRET};
-use scenario::{Site, scenario};
+use scenario::{Site, lab_yaml, scenario};
 use std::path::{Path, PathBuf};
 
 struct Hook {
@@ -143,18 +143,7 @@ fn gobgpd(dir: &Path, name: &str, addr: &str) -> (Daemon, u16, u16) {
         "",
     );
     std::fs::write(&conf, c).unwrap();
-    let d = Daemon::start(
-        "gobgpd",
-        "gobgpd",
-        &[
-            "-f",
-            conf.to_str().unwrap(),
-            "--api-hosts",
-            &format!("127.0.0.1:{api}"),
-        ],
-        &[],
-        &dir.join(format!("{name}.log")),
-    );
+    let d = Daemon::gobgpd(&conf, api, &dir.join(format!("{name}.log")));
     (d, port, api)
 }
 
@@ -172,28 +161,19 @@ fn l4_goes_to_the_scrubbing_peer_and_webhook_only() {
     let (_scrub, scrub_port, scrub_api) = gobgpd(&dir, "scrub", "127.0.0.2");
     let hook = Receiver::start(false);
     let cfg = dir.join("levee.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listeners:\n  sflow: {{bind: 127.0.0.1:{p}}}\n  netflow: {{enabled: false}}\n  \
-             ipfix: {{enabled: false}}\n\
-             protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
-             bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  connect_retry: 300ms\n  peers:\n    \
-             - {{name: edge, address: 127.0.0.1, port: {edge_port}, remote_as: 64501, \
-             families: [ipv4-flowspec, ipv4-unicast], levels: [l1, l2, l3]}}\n    \
-             - {{name: scrubbing, address: 127.0.0.2, local_address: 127.0.0.2, port: {scrub_port}, \
-             remote_as: 64501, families: [ipv4-unicast], next_hop: 192.0.2.1, levels: [l4]}}\n\
-             mitigation:\n  adapters: [native, webhook]\n  \
-             webhook: {{url: \"{url}\", secret: {SECRET}, levels: [l4]}}\n  levels:\n    \
-             l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n    \
-             l4: {{communities: [\"64500:999\"]}}\n\
-             store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
-            p = free_port(),
-            url = hook.url(false),
-            d = dir.display()
-        ),
-    )
-    .unwrap();
+    let middle = format!(
+        "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  connect_retry: 300ms\n  peers:\n    \
+         - {{name: edge, address: 127.0.0.1, port: {edge_port}, remote_as: 64501, \
+         families: [ipv4-flowspec, ipv4-unicast], levels: [l1, l2, l3]}}\n    \
+         - {{name: scrubbing, address: 127.0.0.2, local_address: 127.0.0.2, port: {scrub_port}, \
+         remote_as: 64501, families: [ipv4-unicast], next_hop: 192.0.2.1, levels: [l4]}}\n\
+         mitigation:\n  adapters: [native, webhook]\n  \
+         webhook: {{url: \"{url}\", secret: {SECRET}, levels: [l4]}}\n  levels:\n    \
+         l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n    \
+         l4: {{communities: [\"64500:999\"]}}\n",
+        url = hook.url(false),
+    );
+    std::fs::write(&cfg, lab_yaml(&dir, &middle)).unwrap();
     let (ok, out) = levee(&cfg, &["check"]);
     assert!(ok && out.contains("webhook (l4)"), "{out}");
     let daemon = Running::start(&cfg, dir.join("levee.log"));
@@ -284,23 +264,14 @@ fn a_level_taken_from_an_adapter_is_withdrawn_from_it_at_restart() {
     let dir = scratch("webhook-levels");
     let hook = Receiver::start(false);
     let cfg = dir.join("levee.yaml");
-    let write = |levels: &str| {
-        std::fs::write(
-            &cfg,
-            format!(
-                "listeners:\n  sflow: {{bind: 127.0.0.1:{p}}}\n  netflow: {{enabled: false}}\n  \
-                 ipfix: {{enabled: false}}\n\
-                 protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
-                 mitigation:\n  adapters: [webhook]\n  \
-                 webhook: {{url: \"{url}\", secret: {SECRET}, levels: [{levels}]}}\n  \
-                 levels: {{l1: {{enabled: false}}, l2: {{enabled: false}}}}\n\
-                 store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
-                p = free_port(),
-                url = hook.url(false),
-                d = dir.display()
-            ),
-        )
-        .unwrap();
+    let write = |levels: &str, off: &str| {
+        let middle = format!(
+            "mitigation:\n  adapters: [webhook]\n  \
+             webhook: {{url: \"{url}\", secret: {SECRET}, levels: [{levels}]}}\n  \
+             levels: {{{off}}}\n",
+            url = hook.url(false),
+        );
+        std::fs::write(&cfg, lab_yaml(&dir, &middle)).unwrap();
     };
     let start = |log: &str| {
         let r = Running::start(&cfg, dir.join(log));
@@ -310,7 +281,8 @@ fn a_level_taken_from_an_adapter_is_withdrawn_from_it_at_restart() {
         });
         r
     };
-    write("l3, l4");
+    let flowspec_off = "l1: {enabled: false}, l2: {enabled: false}";
+    write("l3, l4", flowspec_off);
     let first = start("levee-1.log");
     let (ok, out) = levee(&cfg, &["mitigate", "add", "192.0.2.30", "--level", "3"]);
     assert!(ok, "{out}");
@@ -321,12 +293,7 @@ fn a_level_taken_from_an_adapter_is_withdrawn_from_it_at_restart() {
     first.stop();
 
     // The webhook no longer takes L3 (and L3 is turned off, so the check passes).
-    write("l4");
-    let cfg_text = std::fs::read_to_string(&cfg).unwrap().replace(
-        "l2: {enabled: false}}",
-        "l2: {enabled: false}, l3: {enabled: false}}",
-    );
-    std::fs::write(&cfg, cfg_text).unwrap();
+    write("l4", &format!("{flowspec_off}, l3: {{enabled: false}}"));
     let second = start("levee-2.log");
     poll("the route withdrawn from the webhook", 10, |last| {
         *last = format!("{:?}\n{}", hook.routes(), second.log());

@@ -44,18 +44,7 @@ impl Gobgp {
         let api = free_port();
         let conf = dir.join("gobgpd.toml");
         std::fs::write(&conf, config).unwrap();
-        let d = Daemon::start(
-            "gobgpd",
-            "gobgpd",
-            &[
-                "-f",
-                conf.to_str().unwrap(),
-                "--api-hosts",
-                &format!("127.0.0.1:{api}"),
-            ],
-            &[],
-            &dir.join("gobgpd.log"),
-        );
+        let d = Daemon::gobgpd(&conf, api, &dir.join("gobgpd.log"));
         let g = Gobgp {
             dir,
             api,

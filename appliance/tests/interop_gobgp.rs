@@ -40,21 +40,8 @@ impl Gobgp {
     fn start_with(&self, peer_as: u32, n: u32, password: &str) -> Daemon {
         let conf = self.site.dir.join(format!("gobgpd-{n}.toml"));
         std::fs::write(&conf, gobgpd_conf(self.site.port, peer_as, password)).unwrap();
-        let api = format!("127.0.0.1:{}", self.api);
-        let d = Daemon::start(
-            "gobgpd",
-            "gobgpd",
-            &[
-                "-f",
-                conf.to_str().unwrap(),
-                "--api-hosts",
-                &api,
-                "-l",
-                "info",
-            ],
-            &[],
-            &self.site.dir.join(format!("gobgpd-{n}.log")),
-        );
+        let log = self.site.dir.join(format!("gobgpd-{n}.log"));
+        let d = Daemon::gobgpd(&conf, self.api, &log);
         poll("gobgpd's API", 20, |last| {
             *last = self.cli(&["neighbor"]);
             last.contains("127.0.0.1").then_some(())

@@ -52,21 +52,7 @@ fn start_gobgpd(dir: &Path, port: u16, api: u16) -> Daemon {
     );
     let conf = dir.join("gobgpd.toml");
     std::fs::write(&conf, c).unwrap();
-    let api_host = format!("127.0.0.1:{api}");
-    Daemon::start(
-        "gobgpd",
-        "gobgpd",
-        &[
-            "-f",
-            conf.to_str().unwrap(),
-            "--api-hosts",
-            &api_host,
-            "-l",
-            "info",
-        ],
-        &[],
-        &dir.join("gobgpd.log"),
-    )
+    Daemon::gobgpd(&conf, api, &dir.join("gobgpd.log"))
 }
 
 fn levee_yaml(dir: &Path, sflow: u16, bgp: u16, web: u16) -> String {

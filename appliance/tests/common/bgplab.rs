@@ -162,6 +162,20 @@ impl Daemon {
         }
     }
 
+    /// gobgpd with the configuration file `conf`, its API on 127.0.0.1:`api`.
+    pub(crate) fn gobgpd(conf: &Path, api: u16, log: &Path) -> Daemon {
+        let api = format!("127.0.0.1:{api}");
+        let args = [
+            "-f",
+            conf.to_str().unwrap(),
+            "--api-hosts",
+            &api,
+            "-l",
+            "info",
+        ];
+        Daemon::start("gobgpd", "gobgpd", &args, &[], log)
+    }
+
     /// Kills it and waits for it to exit.
     pub(crate) fn stop(mut self) {
         self.kill();

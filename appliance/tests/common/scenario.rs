@@ -77,22 +77,28 @@ pub(crate) fn config(site: &impl Site, tool: &Path) -> PathBuf {
         "    l1: {enabled: false}\n    l2: {enabled: false}\n"
     };
     let cfg = d.join("levee.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listeners:\n  sflow: {{bind: 127.0.0.1:{p}}}\n  netflow: {{enabled: false}}\n  \
-             ipfix: {{enabled: false}}\n\
-             protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
-             mitigation:\n{adapter}  levels:\n{flow_levels}    \
-             l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n\
-             store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
-            p = free_port(),
-            adapter = site.adapter_yaml(tool),
-            d = d.display()
-        ),
-    )
-    .unwrap();
+    let middle = format!(
+        "mitigation:\n{adapter}  levels:\n{flow_levels}    \
+         l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n",
+        adapter = site.adapter_yaml(tool),
+    );
+    std::fs::write(&cfg, lab_yaml(d, &middle)).unwrap();
     cfg
+}
+
+/// A levee config for the tests: an sFlow listener on a free loopback port, the
+/// protected network `lab` (192.0.2.0/24), then `middle` (bgp, mitigation...), and the
+/// store and control socket in `dir`.
+pub(crate) fn lab_yaml(dir: &Path, middle: &str) -> String {
+    format!(
+        "listeners:\n  sflow: {{bind: 127.0.0.1:{p}}}\n  netflow: {{enabled: false}}\n  \
+         ipfix: {{enabled: false}}\n\
+         protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
+         {middle}\
+         store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
+        p = free_port(),
+        d = dir.display()
+    )
 }
 
 fn add(cfg: &Path, args: &[&str]) -> u64 {
