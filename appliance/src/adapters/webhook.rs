@@ -220,7 +220,7 @@ impl Webhook {
 }
 
 /// Turns an answer into an [`Attempt`].
-async fn judge(r: reqwest::Response) -> Attempt {
+async fn judge(mut r: reqwest::Response) -> Attempt {
     let status = r.status();
     if status.is_success() {
         return Attempt::Delivered;
@@ -236,7 +236,15 @@ async fn judge(r: reqwest::Response) -> Attempt {
         .get("location")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let text = r.text().await.unwrap_or_default();
+    // The start of the answer's body only: an endpoint may answer with a whole page.
+    let mut head = Vec::new();
+    while head.len() < 4 * BODY_EXCERPT {
+        match r.chunk().await {
+            Ok(Some(c)) => head.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
     let excerpt: String = text.trim().chars().take(BODY_EXCERPT).collect();
     let mut why = status.to_string();
     if !excerpt.is_empty() {
