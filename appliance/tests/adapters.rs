@@ -273,19 +273,7 @@ impl Bird {
         )
         .unwrap();
         let sock = dir.join("bird.ctl");
-        let d = Daemon::start(
-            "bird",
-            "bird",
-            &[
-                "-f",
-                "-c",
-                conf.to_str().unwrap(),
-                "-s",
-                sock.to_str().unwrap(),
-            ],
-            &[],
-            &dir.join("bird.log"),
-        );
+        let d = Daemon::bird(&conf, &sock, &[], &dir.join("bird.log"));
         let b = Bird { dir, _daemon: d };
         poll("birdc", 20, |last| {
             *last = b.birdc(&["show", "status"]);

@@ -35,19 +35,11 @@ impl Bird {
             ),
         )
         .unwrap();
-        let d = Daemon::start(
-            "bird",
-            "bird",
-            &[
-                "-f",
-                "-c",
-                conf.to_str().unwrap(),
-                "-s",
-                &self.socket(),
-                "-P",
-                self.site.dir.join("bird.pid").to_str().unwrap(),
-            ],
-            &[],
+        let pid = self.site.dir.join("bird.pid");
+        let d = Daemon::bird(
+            &conf,
+            std::path::Path::new(&self.socket()),
+            &["-P", pid.to_str().unwrap()],
             &self.site.dir.join(format!("bird-{n}.log")),
         );
         poll("birdc", 20, |last| {

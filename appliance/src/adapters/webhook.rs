@@ -317,16 +317,11 @@ pub fn body(c: &Change, timestamp: u64) -> Value {
             a.communities
                 .contains(&levee_bgp::update::attr::community::BLACKHOLE)
         });
-    let levels: Vec<String> = crate::mitigate::Level::ALL
-        .iter()
-        .filter(|l| c.levels.contains(**l))
-        .map(|l| format!("l{}", l.number()))
-        .collect();
     json!({
         "version": 1,
         "event": if c.attrs.is_some() { "announce" } else { "withdraw" },
         "mitigation": c.id,
-        "levels": levels,
+        "levels": c.levels.names(),
         "route": route.to_string(),
         "family": crate::config::bgp::family_name(c.nlri.family()),
         "prefix": prefix,

@@ -322,7 +322,7 @@ fn uncarried_levels(
         let can = if a.kind.carries_flowspec() {
             Levels::ALL
         } else {
-            Levels::ALL.and(Levels::of(Level::L3).with(Level::L4))
+            Levels::of(Level::L3).with(Level::L4)
         };
         acc.or(a.levels.and(can))
     });

@@ -114,14 +114,21 @@ impl Levels {
     }
 }
 
-impl std::fmt::Display for Levels {
-    /// `l1, l2, l3, l4` (or `none`).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<String> = Level::ALL
+impl Levels {
+    /// The levels' config names, lowest first (`["l1", "l4"]`).
+    pub fn names(self) -> Vec<String> {
+        Level::ALL
             .iter()
             .filter(|l| self.contains(**l))
             .map(|l| format!("l{}", l.number()))
-            .collect();
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Levels {
+    /// `l1, l2, l3, l4` (or `none`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = self.names();
         if names.is_empty() {
             f.write_str("none")
         } else {

@@ -176,6 +176,14 @@ impl Daemon {
         Daemon::start("gobgpd", "gobgpd", &args, &[], log)
     }
 
+    /// BIRD in the foreground with the configuration file `conf`, its control socket
+    /// at `socket`, and `extra` arguments.
+    pub(crate) fn bird(conf: &Path, socket: &Path, extra: &[&str], log: &Path) -> Daemon {
+        let (c, s) = (conf.to_str().unwrap(), socket.to_str().unwrap());
+        let args = [&["-f", "-c", c, "-s", s][..], extra].concat();
+        Daemon::start("bird", "bird", &args, &[], log)
+    }
+
     /// Kills it and waits for it to exit.
     pub(crate) fn stop(mut self) {
         self.kill();
