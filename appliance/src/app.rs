@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command, FlowsCommand};
 use crate::config::Config;
-use crate::{config, detection, flows, run, speaker};
+use crate::{detection, flows, run, speaker};
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
@@ -14,7 +14,7 @@ pub fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("levee: {e:#}");
+            eprintln!("levee: {}", chain(&e));
             ExitCode::from(1)
         }
     }
@@ -23,7 +23,9 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Check => {
-            match Config::load(&cli.config.clone().unwrap_or_else(config::default_path)) {
+            // The same file `run` would use: the one given, else the default path, else
+            // the embedded defaults.
+            match Config::load_default_or(cli.config.as_deref()) {
                 Ok(cfg) => {
                     print!("{}", cfg.summary());
                     Ok(ExitCode::SUCCESS)
@@ -91,6 +93,20 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose text its parent's message
+/// already includes (errors that print their source) is not repeated.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out += ": ";
+            out += &c;
+        }
+    }
+    out
 }
 
 fn replay(cli: &Cli, args: &crate::cli::ReplayArgs) -> anyhow::Result<ExitCode> {

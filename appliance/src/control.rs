@@ -44,6 +44,17 @@ pub enum ControlError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// No daemon is running on this socket.
+    #[error(
+        "no levee daemon is running with control socket {socket} (no token at {token}): \
+         start one with `levee run`, or give the running one's socket with --socket"
+    )]
+    NotRunning {
+        /// The socket.
+        socket: PathBuf,
+        /// The token file that is missing.
+        token: PathBuf,
+    },
     /// The daemon answered something that is not JSON.
     #[error("control socket: the daemon's answer is not JSON: {0}")]
     Answer(serde_json::Error),
@@ -242,14 +253,25 @@ async fn serve(
 /// returns the daemon's answer.
 pub async fn call(socket: &Path, mut request: Value) -> Result<Value, ControlError> {
     let tpath = token_path(socket);
-    let token = std::fs::read_to_string(&tpath).map_err(io(
-        &tpath,
-        "reading the token (is levee running, and are you root?)",
-    ))?;
+    let not_running = || ControlError::NotRunning {
+        socket: socket.to_path_buf(),
+        token: tpath.clone(),
+    };
+    let token = std::fs::read_to_string(&tpath).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => not_running(),
+        _ => io(
+            &tpath,
+            "reading the token (run as root or as the user levee runs as)",
+        )(e),
+    })?;
     request["token"] = json!(token.trim());
     let mut s = UnixStream::connect(socket)
         .await
-        .map_err(io(socket, "connecting (is levee run running?)"))?;
+        .map_err(|e| match e.kind() {
+            // A token left by a daemon that was killed: nothing listens.
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => not_running(),
+            _ => io(socket, "connecting")(e),
+        })?;
     let mut line = request.to_string();
     line.push('\n');
     s.write_all(line.as_bytes())

@@ -15,6 +15,7 @@
 //! - [`store`]: SQLite with incidents, mitigations and the hash-chained audit log;
 //! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
 //!   operator's commands (`levee mitigate`, `levee audit`);
+//! - [`pidlock`]: the single-instance lock of `levee run` and the store's writer lock;
 //! - [`run`]: the daemon: ingestion, detection and mitigation wired together;
 //! - [`web`]: the local web endpoint, Prometheus `/metrics`;
 //! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
@@ -31,6 +32,7 @@ pub mod detection;
 pub mod flows;
 pub mod mitigate;
 pub mod operator;
+pub mod pidlock;
 pub mod rpki;
 pub mod run;
 pub mod speaker;

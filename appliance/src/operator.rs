@@ -69,7 +69,8 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-/// `levee mitigate list` as a table.
+/// `levee mitigate list` as a table, followed by what `--json` also carries: each
+/// adapter's state, the engine's counters and the RPKI gate.
 fn table(v: &Value) -> String {
     let now = crate::run::now_us();
     let mut s = String::new();
@@ -81,49 +82,102 @@ fn table(v: &Value) -> String {
         "ID", "LEVEL", "ORIGIN", "VICTIM", "EXPIRES", "ADAPTERS"
     );
     for m in v["mitigations"].as_array().into_iter().flatten() {
-        let left = m["expires_us"].as_u64().unwrap_or(0).saturating_sub(now) / 1_000_000;
-        let adapters: Vec<String> = m["adapters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| {
-                format!(
-                    "{}:{}",
-                    a["adapter"].as_str().unwrap_or("?"),
-                    a["state"].as_str().unwrap_or("?")
-                )
-            })
-            .collect();
-        s += &format!(
-            "{:<6} {:<5} {:<7} {:<20} {:>7}s  {:<18} {}\n",
-            m["id"].to_string(),
-            m["level"].as_u64().map_or("-".into(), |l| format!("L{l}")),
-            m["origin"].as_str().unwrap_or(""),
-            m["victim"].as_str().unwrap_or(""),
-            left,
-            if adapters.is_empty() {
-                "-".into()
-            } else {
-                adapters.join(",")
-            },
-            m["route"].as_str().unwrap_or(""),
-        );
+        s += &mitigation_row(m, now);
     }
     for a in v["adapters"].as_array().into_iter().flatten() {
+        s += &adapter_line(a);
+    }
+    let c = &v["counters"];
+    if let Some(map) = c.as_object() {
+        let fields: Vec<String> = map.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        s += &format!("counters: {}\n", fields.join(", "));
+    }
+    let r = &v["rpki"];
+    if r.is_object() {
         s += &format!(
-            "adapter {}: {} routes, {} pending, {} failures{} ({})\n",
-            a["name"].as_str().unwrap_or("?"),
-            a["desired"],
-            a["pending"],
-            a["failures"],
-            a["last_error"]
+            "rpki: {}, cache {}, {} VRPs, {} updates, {} failures{}\n",
+            r["state"].as_str().unwrap_or("?"),
+            r["cache"].as_str().unwrap_or("-"),
+            r["vrps"],
+            r["updates"],
+            r["failures"],
+            r["last_error"]
                 .as_str()
                 .map(|e| format!(", last error: {e}"))
                 .unwrap_or_default(),
-            a["backend"].as_str().unwrap_or(""),
         );
     }
     s
+}
+
+/// One mitigation: its levels (a route given as text shows the levels its kind counts
+/// as: L1/L2 for FlowSpec, L3 for a blackhole, L4 otherwise).
+fn mitigation_row(m: &Value, now: u64) -> String {
+    let left = m["expires_us"].as_u64().unwrap_or(0).saturating_sub(now) / 1_000_000;
+    let adapters: Vec<String> = m["adapters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}:{}",
+                a["adapter"].as_str().unwrap_or("?"),
+                a["state"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    let levels: Vec<String> = m["levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().map(str::to_uppercase))
+        .collect();
+    format!(
+        "{:<6} {:<5} {:<7} {:<20} {:>7}s  {:<18} {}\n",
+        m["id"].to_string(),
+        if levels.is_empty() {
+            "-".into()
+        } else {
+            levels.join("/")
+        },
+        m["origin"].as_str().unwrap_or(""),
+        m["victim"].as_str().unwrap_or(""),
+        left,
+        if adapters.is_empty() {
+            "-".into()
+        } else {
+            adapters.join(",")
+        },
+        m["route"].as_str().unwrap_or(""),
+    )
+}
+
+/// One adapter: failing while it has a last error, pending while changes wait for
+/// confirmation, else ok.
+fn adapter_line(a: &Value) -> String {
+    let state = if a["last_error"].is_string() {
+        "failing"
+    } else if a["pending"].as_u64().unwrap_or(0) > 0 {
+        "pending"
+    } else {
+        "ok"
+    };
+    format!(
+        "adapter {} ({}): {state}, {} routes, {} applied, {} pending, {} failures, \
+         {} reconciliations{} ({})\n",
+        a["name"].as_str().unwrap_or("?"),
+        a["levels"].as_str().unwrap_or("?"),
+        a["desired"],
+        a["applied"],
+        a["pending"],
+        a["failures"],
+        a["reconciled"],
+        a["last_error"]
+            .as_str()
+            .map(|e| format!(", last error: {e}"))
+            .unwrap_or_default(),
+        a["backend"].as_str().unwrap_or(""),
+    )
 }
 
 /// `levee audit ...`.
@@ -135,7 +189,7 @@ pub fn audit(cfg: &Config, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
             if !path.exists() {
                 bail!("store {}: no such file", path.display());
             }
-            let store = Store::open(&path)?;
+            let store = Store::open_read(&path)?;
             match store.verify()? {
                 Verdict::Intact { entries, head } => {
                     println!(
@@ -155,7 +209,7 @@ pub fn audit(cfg: &Config, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
             if !path.exists() {
                 bail!("store {}: no such file", path.display());
             }
-            for e in Store::open(&path)?.audit_tail(*last)? {
+            for e in Store::open_read(&path)?.audit_tail(*last)? {
                 println!(
                     "{:>6} {} {:<9} {:<16} {:<14} {}",
                     e.seq,

@@ -42,11 +42,22 @@ enum Sink {
 
 /// `levee run`.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    // Before the store, any socket or any stage: one daemon per run directory.
+    let run_dir = cfg
+        .mitigation
+        .control_socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let _instance = crate::pidlock::PidLock::instance(run_dir)?;
     info!(origin = %cfg.origin, "levee starting");
     let intel = crate::detection::load_threat_intel(&cfg)?;
     let engine = crate::detection::engine(&cfg, intel, now_us(), seed(), first_id());
     if cfg.protected_networks.is_empty() {
         warn!("no protected networks configured: flows are counted, nothing is detected");
+        for line in next_steps(&cfg).lines() {
+            warn!("{line}");
+        }
     }
     // Mitigation first: the routes active at the last stop go out again before any
     // new flow arrives.
@@ -113,6 +124,34 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     acting.stop().await;
     r
+}
+
+/// What to do next, for an operator whose config protects nothing yet.
+fn next_steps(cfg: &Config) -> String {
+    let listeners: Vec<String> = cfg
+        .listeners
+        .iter()
+        .map(|l| format!("{} on {}", l.kind.as_str(), l.bind))
+        .collect();
+    let page = match cfg.web {
+        Some(a) => format!("http://{a}/metrics"),
+        None => "off: add web: {listen: 127.0.0.1:9750} to serve /metrics".into(),
+    };
+    format!(
+        "next steps: 1. copy {example} to {default} and list your prefixes under \
+         protected_networks (and a bgp peer for your edge router);\n\
+         next steps: 2. point your routers' sFlow/NetFlow/IPFIX exports at this host \
+         ({listeners});\n\
+         next steps: 3. validate with `levee check`, then restart levee (or send it SIGHUP);\n\
+         next steps: metrics: {page}",
+        example = crate::config::EXAMPLE_PATH,
+        default = crate::config::DEFAULT_PATH,
+        listeners = if listeners.is_empty() {
+            "no listeners enabled".into()
+        } else {
+            listeners.join(", ")
+        },
+    )
 }
 
 /// SIGHUP: reads the config again. A config that does not validate is logged and the
@@ -451,10 +490,12 @@ async fn consume(
         consumer.consumed,
         ingest.counters.render()
     );
-    eprintln!(
-        "levee: interface counters known for {} interfaces",
-        consumer.interfaces.len()
-    );
+    if !consumer.interfaces.is_empty() {
+        eprintln!(
+            "levee: interface counters known for {}",
+            crate::config::plural(consumer.interfaces.len(), "interface", "interfaces")
+        );
+    }
     eprint!("{exporters}");
     if dropped_events > 0 {
         warn!(

@@ -5,7 +5,7 @@
 
 mod adapters;
 pub mod bgp;
-mod bytesize;
+pub mod bytesize;
 mod detection;
 mod error;
 mod keypath;
@@ -22,10 +22,12 @@ use ipnet::IpNet;
 use raw::RawConfig;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The default config path.
 pub const DEFAULT_PATH: &str = "/etc/levee/levee.yaml";
+/// Where `scripts/install.sh` puts the documented example config.
+pub const EXAMPLE_PATH: &str = "/etc/levee/levee.yaml.example";
 
 /// The document levee runs on when no config file exists: every listener on its
 /// standard port, no mirror ports, no protected networks yet.
@@ -86,6 +88,15 @@ impl ListenerKind {
             ListenerKind::Sflow => "sflow",
             ListenerKind::Netflow => "netflow",
             ListenerKind::Ipfix => "ipfix",
+        }
+    }
+
+    /// The standard port: 6343 (sFlow), 2055 (NetFlow), 4739 (IPFIX, RFC 7011).
+    pub fn default_port(self) -> u16 {
+        match self {
+            ListenerKind::Sflow => 6343,
+            ListenerKind::Netflow => 2055,
+            ListenerKind::Ipfix => 4739,
         }
     }
 }
@@ -176,10 +187,21 @@ impl Config {
         let mut s = format!("config {} is valid\n", self.origin);
         for l in &self.listeners {
             s += &format!(
-                "  listener {:<7} {} (receive buffer {} KiB)\n",
+                "  listener {:<7} {} (receive buffer {})\n",
                 l.kind.as_str(),
                 l.bind,
-                l.receive_buffer >> 10
+                bytesize::ByteSize(l.receive_buffer)
+            );
+        }
+        let most = self.listeners.iter().map(|l| l.receive_buffer).max();
+        if let (Some(max), Some(want)) = (rmem_max(), most)
+            && max < want
+        {
+            s += &format!(
+                "  warning: the kernel grants a receive buffer of at most {} \
+                 (net.core.rmem_max): raise it with sysctl -w net.core.rmem_max={want}, \
+                 or ask for less\n",
+                bytesize::ByteSize(max),
             );
         }
         for m in &self.mirror {
@@ -199,9 +221,9 @@ impl Config {
             .map(|n| n.prefixes.len())
             .sum();
         s += &format!(
-            "  protected networks: {} ({} prefixes)\n",
+            "  protected networks: {} ({})\n",
             self.protected_networks.len(),
-            prefixes
+            plural(prefixes, "prefix", "prefixes")
         );
         if let Some(b) = &self.bgp {
             for p in &b.speaker.peers {
@@ -415,15 +437,10 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             continue;
         }
         let path = format!("listeners.{}.bind", kind.as_str());
-        let Some(bind) = l.bind else {
-            errors.push(ConfigError::at_path(
-                origin,
-                src,
-                &path,
-                "a listener needs an address such as 0.0.0.0:6343 (or set enabled: false)",
-            ));
-            continue;
-        };
+        // A section that names no address keeps the standard port on every interface.
+        let bind = l
+            .bind
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], kind.default_port())));
         if let Some(other) = listeners.iter().find(|o: &&Listener| o.bind == bind) {
             errors.push(ConfigError::at_path(
                 origin,
@@ -595,9 +612,18 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
     })
 }
 
-/// Where `levee check` and `levee run` look when no `--config` is given.
-pub fn default_path() -> PathBuf {
-    PathBuf::from(DEFAULT_PATH)
+/// `1 prefix`, `2 prefixes`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The largest receive buffer the kernel grants an unprivileged `SO_RCVBUF`.
+fn rmem_max() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

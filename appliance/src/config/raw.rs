@@ -2,6 +2,7 @@
 //! everywhere. Values that have a type (addresses, prefixes, sizes) are parsed here, so a
 //! wrong value is reported at its own line and column.
 
+use super::ListenerKind;
 use super::bytesize::ByteSize;
 use super::units::{BitRate, Count, Duration};
 use ipnet::IpNet;
@@ -73,13 +74,13 @@ fn listener(port: u16) -> RawListener {
     }
 }
 fn sflow_default() -> RawListener {
-    listener(6343)
+    listener(ListenerKind::Sflow.default_port())
 }
 fn netflow_default() -> RawListener {
-    listener(2055)
+    listener(ListenerKind::Netflow.default_port())
 }
 fn ipfix_default() -> RawListener {
-    listener(4739)
+    listener(ListenerKind::Ipfix.default_port())
 }
 
 /// 32 MiB: several hundred milliseconds of a 2M samples/s sFlow stream.

@@ -16,6 +16,7 @@ use super::ratelimit::LogLimiter;
 use super::sys::{BATCH, MultiRecv};
 use super::{FlowBatch, IngestCounters};
 use crate::config::Listener;
+use crate::config::bytesize::ByteSize;
 use levee_flow::{Batch, Decoder, ExporterStats, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
-use tracing::{info, warn};
+use tracing::warn;
 
 /// After draining the socket, sleep this long before reading again so the kernel queues
 /// a batch instead of waking us for every datagram.
@@ -62,9 +63,10 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
     if got / 2 < want.min(1 << 30) {
         warn!(
             bind = %cfg.bind,
-            "receive buffer is {} KiB, not the {} KiB asked for; raise net.core.rmem_max",
-            got / 2 / 1024,
-            want / 1024
+            "receive buffer is {}, not the {} asked for; raise net.core.rmem_max \
+             (sysctl -w net.core.rmem_max={want})",
+            ByteSize((got / 2) as u64),
+            ByteSize(want as u64)
         );
     }
     sock.set_read_timeout(Some(IDLE_WAKE))?;
@@ -103,7 +105,6 @@ pub fn spawn(
 pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
     let span = tracing::info_span!("listener", kind = ctx.name, bind = ?sock.local_addr().ok());
     let _enter = span.enter();
-    info!("listening");
     let fd = sock.as_raw_fd();
     let counters = &ctx.counters;
     let mut decoder = Decoder::new(ctx.limits);

@@ -55,14 +55,38 @@ impl IngestCounters {
 /// Why ingestion could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot listen on {bind} ({kind}): {source}")]
+    #[error("cannot listen on {bind} ({kind}): {source}{hint}")]
     Bind {
         kind: &'static str,
         bind: SocketAddr,
         source: std::io::Error,
+        /// What to do about it, when we can tell.
+        hint: String,
     },
     #[error(transparent)]
     Capture(#[from] capture::CaptureError),
+}
+
+impl IngestError {
+    fn bind(kind: &'static str, bind: SocketAddr, source: std::io::Error) -> IngestError {
+        let hint = match source.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "; is a levee daemon already running (`levee mitigate list` asks it), or \
+                 another collector on that port? Stop it, or listen elsewhere: \
+                 listeners.{kind}.bind in the config, or --{kind} ADDR for `levee flows listen`"
+            ),
+            std::io::ErrorKind::PermissionDenied => {
+                "; ports below 1024 need root or CAP_NET_BIND_SERVICE".to_string()
+            }
+            _ => String::new(),
+        };
+        IngestError::Bind {
+            kind,
+            bind,
+            source,
+            hint,
+        }
+    }
 }
 
 /// Running listeners and captures.
@@ -91,11 +115,7 @@ impl Ingest {
         };
         for l in &cfg.listeners {
             let kind = l.kind.as_str();
-            let sock = listen::bind(l).map_err(|source| IngestError::Bind {
-                kind,
-                bind: l.bind,
-                source,
-            })?;
+            let sock = listen::bind(l).map_err(|source| IngestError::bind(kind, l.bind, source))?;
             ingest
                 .bound
                 .push((kind, sock.local_addr().unwrap_or(l.bind)));
@@ -109,11 +129,8 @@ impl Ingest {
                 table,
                 stop: stop.clone(),
             };
-            let thread = listen::spawn(sock, ctx).map_err(|source| IngestError::Bind {
-                kind,
-                bind: l.bind,
-                source,
-            })?;
+            let thread = listen::spawn(sock, ctx)
+                .map_err(|source| IngestError::bind(kind, l.bind, source))?;
             ingest.threads.push(thread);
         }
         for m in &cfg.mirror {

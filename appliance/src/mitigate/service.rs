@@ -443,6 +443,7 @@ impl State {
             "destination": destination(&m.route.nlri).map(|d| d.to_string()),
             "network": m.network,
             "level": m.level.map(Level::number),
+            "levels": levels(m).names(),
             "origin": m.origin.as_str(),
             "incident": m.incident,
             "created_us": m.created_us,

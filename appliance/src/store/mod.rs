@@ -6,6 +6,7 @@
 pub mod audit;
 
 use crate::mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
+use crate::pidlock::{PidLock, PidLockError};
 use audit::{Entry, GENESIS, Verdict};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind, Victim};
@@ -23,6 +24,30 @@ pub enum StoreError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// Another process holds the store open for writing.
+    #[error(
+        "store {path}: another levee process (PID {pid}) has it open for writing; \
+         stop it first, or give this one its own store.path"
+    )]
+    Locked {
+        /// The database path.
+        path: PathBuf,
+        /// The PID the writer recorded, or "unknown".
+        pid: String,
+    },
+    /// The database (or its writer lock) cannot be opened or written.
+    #[error(
+        "store {path}: cannot open it for writing ({source}): run levee as root or as \
+         the levee service user that owns {dir}"
+    )]
+    Open {
+        /// The database path.
+        path: PathBuf,
+        /// Its directory.
+        dir: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// SQLite failed.
     #[error("store: {0}")]
@@ -99,6 +124,9 @@ pub const DEFAULT_PATH: &str = "/var/lib/levee/levee.db";
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// The writer's lock (`<db>.lock`, flock), held while the store is open for writing;
+    /// readers (`levee audit`) take none.
+    _writer: Option<PidLock>,
     /// The last audit entry's (seq, hash).
     head: (u64, String),
 }
@@ -154,19 +182,58 @@ fn holders_json(h: &BTreeSet<Holder>) -> String {
 }
 
 impl Store {
-    /// Opens (creating) the database at `path` in WAL mode.
+    /// Opens (creating) the database at `path` in WAL mode, as its only writer: a
+    /// second writer (another levee on the same file) is refused with the first one's
+    /// PID.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let unwritable = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            path: path.to_path_buf(),
+            dir: dir.display().to_string(),
+            source,
+        };
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let writer = PidLock::acquire(Path::new(&lock)).map_err(|e| match e {
+            PidLockError::Held { pid, .. } => StoreError::Locked {
                 path: path.to_path_buf(),
-                source,
+                pid,
+            },
+            PidLockError::Io { source, .. } => unwritable(Box::new(source)),
+        })?;
+        let conn = Connection::open(path).map_err(|e| unwritable(Box::new(e)))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => {
+                    unwritable(Box::new(e))
+                }
+                _ => StoreError::Sql(e),
             })?;
-        }
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        Store::with(conn, Some(writer))
+    }
+
+    /// Opens an existing database read-only, beside a running writer (`levee audit`).
+    pub fn open_read(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Store::with(conn, None)
+    }
+
+    fn with(conn: Connection, writer: Option<PidLock>) -> Result<Store, StoreError> {
         let head = conn
             .query_row(
                 "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -175,7 +242,11 @@ impl Store {
             )
             .optional()?
             .unwrap_or((0, GENESIS.to_string()));
-        Ok(Store { conn, head })
+        Ok(Store {
+            conn,
+            _writer: writer,
+            head,
+        })
     }
 
     /// The id to hand out after every stored mitigation.

@@ -139,3 +139,54 @@ fn a_bad_directory_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_writer_is_refused_and_readers_are_not() {
+    let dir = TempDir::new("writer");
+    let path = dir.0.join("levee.db");
+    let mut st = Store::open(&path).unwrap();
+    st.audit(
+        1,
+        &[Note::new("operator", "announce", 1, "route 192.0.2.1/32")],
+    )
+    .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Locked { pid, .. } if *pid == std::process::id().to_string()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("has it open for writing"), "{err}");
+    // A reader beside the writer sees what it wrote, and the writer goes on writing.
+    let reader = Store::open_read(&path).unwrap();
+    assert!(matches!(
+        reader.verify().unwrap(),
+        Verdict::Intact { entries: 1, .. }
+    ));
+    st.audit(
+        2,
+        &[Note::new("operator", "withdraw", 1, "route 192.0.2.1/32")],
+    )
+    .unwrap();
+    assert!(matches!(
+        reader.verify().unwrap(),
+        Verdict::Intact { entries: 2, .. }
+    ));
+    drop(st);
+    Store::open(&path).unwrap();
+}
+
+#[test]
+fn an_unwritable_store_names_its_path_and_what_to_do() {
+    // A directory where the database file should be: SQLite cannot open it.
+    let dir = TempDir::new("unwritable");
+    let path = dir.0.join("levee.db");
+    std::fs::create_dir_all(&path).unwrap();
+    let err = Store::open(&path).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "store {}: cannot open it for writing",
+            path.display()
+        )) && err.contains("run levee as root or as the levee service user"),
+        "{err}"
+    );
+}
