@@ -13,7 +13,7 @@
 //! {"token": "...", "op": "list"}
 //! ```
 
-use crate::mitigate::service::{Command, Request};
+use crate::mitigation::service::{Command, Request};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::Read;

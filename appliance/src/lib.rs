@@ -7,7 +7,7 @@
 //!   the `levee-flow` crate);
 //! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
 //!   its events as JSON, and `levee replay`;
-//! - [`mitigate`]: the mitigation engine (sans-IO) and its daemon task;
+//! - [`mitigation`]: the mitigation service, driving the engine of crate `levee-mitigate`;
 //! - [`rpki`]: the RPKI gate (RTR client, RFC 6811 origin validation) every announcement
 //!   passes first;
 //! - [`adapters`]: where routes go (the native BGP speaker, gobgpd, BIRD, FRR), each
@@ -30,7 +30,7 @@ pub mod config;
 pub mod control;
 pub mod detection;
 pub mod flows;
-pub mod mitigate;
+pub mod mitigation;
 pub mod operator;
 pub mod pidlock;
 pub mod rpki;

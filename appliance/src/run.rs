@@ -14,7 +14,7 @@ use crate::config::mitigation::AdapterKind;
 use crate::config::{Config, Listener, ListenerKind, Mirror};
 use crate::flows::json::write_record;
 use crate::flows::{FlowBatch, Ingest};
-use crate::mitigate::service::{Command, Request, Service};
+use crate::mitigation::service::{Command, Request, Service};
 use crate::store::Store;
 use levee_bgp::speaker::{ShutdownPolicy, Speaker};
 use levee_flow::InterfaceCounters;

@@ -6,7 +6,7 @@
 //! Bad requests get axum's 404/405; nothing here writes anything.
 
 use crate::flows::IngestCounters;
-use crate::mitigate::service::{Command, Request};
+use crate::mitigation::service::{Command, Request};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;

@@ -380,8 +380,8 @@ fn bitmask(ops: &[BitmaskOp]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
+    use levee_mitigate::Levels;
 
     fn announce(text: &str) -> String {
         let r: RouteText = text.parse().unwrap();
@@ -439,8 +439,8 @@ mod tests {
 #[cfg(test)]
 mod pipe_tests {
     use super::*;
-    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
+    use levee_mitigate::Levels;
     use tokio::io::AsyncBufReadExt;
 
     fn fifos(name: &str) -> Settings {

@@ -284,7 +284,7 @@ impl Backend for Gobgp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mitigate::Levels;
+    use levee_mitigate::Levels;
 
     fn cmd(text: &str, announce: bool) -> String {
         let r: RouteText = text.parse().unwrap();

@@ -34,8 +34,8 @@ pub mod null_route;
 mod process;
 pub mod webhook;
 
-use crate::mitigate::Levels;
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
+use levee_mitigate::Levels;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -272,8 +272,8 @@ impl Backend for NullRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mitigate::Levels;
     use levee_bgp::rib::RouteText;
+    use levee_mitigate::Levels;
 
     fn change(text: &str, announce: bool) -> Change {
         let r: RouteText = text.parse().unwrap();

@@ -368,7 +368,7 @@ impl Backend for Webhook {
                     id: 0,
                     nlri: n.clone(),
                     attrs: None,
-                    levels: crate::mitigate::Levels::ALL,
+                    levels: levee_mitigate::Levels::ALL,
                 });
             }
         }

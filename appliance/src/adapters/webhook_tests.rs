@@ -1,5 +1,5 @@
 use super::*;
-use crate::mitigate::{Level, Levels};
+use levee_mitigate::{Level, Levels};
 
 #[path = "../../tests/common/receiver.rs"]
 mod receiver;

@@ -23,7 +23,7 @@
 use super::detection::Ctx;
 use super::units::Duration;
 use crate::adapters::{bird, exabgp, frr, gobgp, null_route, webhook};
-use crate::mitigate::{Level, Levels};
+use levee_mitigate::{Level, Levels};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::path::PathBuf;

@@ -237,7 +237,7 @@ pub(super) fn convert(raw: RawBgp, ctx: &mut super::detection::Ctx<'_>) -> Optio
         };
         let levels = match &p.levels {
             Some(l) => super::adapters::levels(l, ctx),
-            None => crate::mitigate::Levels::ALL,
+            None => levee_mitigate::Levels::ALL,
         };
         let export = Groups(u32::from(levels.bits()));
         peers.push(PeerConfig {

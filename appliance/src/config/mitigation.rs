@@ -1,5 +1,5 @@
 //! The `mitigation`, `store` and `control` sections, turned into
-//! [`crate::mitigate::Settings`] and paths.
+//! [`levee_mitigate::Settings`] and paths.
 //!
 //! ```yaml
 //! mitigation:
@@ -28,9 +28,9 @@
 
 use super::detection::Ctx;
 use super::units::{BitRate, Count, Duration};
-use crate::mitigate::settings::{Ladder, LevelSettings, Metric, Trigger, UnicastAttrs};
-use crate::mitigate::{Level, Settings};
 use ipnet::IpNet;
+use levee_mitigate::settings::{Ladder, LevelSettings, Metric, Trigger, UnicastAttrs};
+use levee_mitigate::{Level, Settings};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::net::IpAddr;

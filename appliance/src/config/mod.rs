@@ -17,8 +17,8 @@ pub(crate) mod units;
 pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};
 
-use crate::mitigate::{Level, Levels};
 use ipnet::IpNet;
+use levee_mitigate::{Level, Levels};
 use raw::RawConfig;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -122,7 +122,7 @@ pub struct ProtectedNetwork {
     /// Its detection policy: the global one with this network's overrides.
     pub policy: levee_detect::policy::Policy,
     /// Its mitigation ladder: the global one with this network's overrides.
-    pub ladder: crate::mitigate::Ladder,
+    pub ladder: levee_mitigate::Ladder,
 }
 
 /// Bounds on the ingest pipeline.
@@ -260,7 +260,7 @@ impl Config {
             .adapters
             .iter()
             .map(|a| {
-                if a.levels == crate::mitigate::Levels::ALL {
+                if a.levels == levee_mitigate::Levels::ALL {
                     a.kind.name().to_string()
                 } else {
                     format!("{} ({})", a.kind.name(), a.levels)
@@ -291,16 +291,16 @@ impl Config {
             .to_lowercase();
         }
         for n in &self.protected_networks {
-            let levels: Vec<String> = crate::mitigate::Level::ALL
+            let levels: Vec<String> = levee_mitigate::Level::ALL
                 .iter()
                 .filter(|l| n.ladder.level(**l).enabled)
                 .map(|l| {
                     let ls = n.ladder.level(*l);
                     let t = match ls.trigger.metric {
-                        crate::mitigate::settings::Metric::Bps => {
+                        levee_mitigate::settings::Metric::Bps => {
                             format!("{}bps", crate::detection::events::si(ls.trigger.value))
                         }
-                        crate::mitigate::settings::Metric::Pps => {
+                        levee_mitigate::settings::Metric::Pps => {
                             format!("{}pps", crate::detection::events::si(ls.trigger.value))
                         }
                     };
@@ -584,7 +584,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
     }
     mitigation.settings.networks = protected_networks
         .iter()
-        .map(|n| crate::mitigate::settings::Network {
+        .map(|n| levee_mitigate::settings::Network {
             name: n.name.clone(),
             prefixes: n.prefixes.clone(),
             ladder: n.ladder.clone(),

@@ -208,8 +208,8 @@ fn bgp_section_parses_and_rejects_with_locations() {
 
 #[test]
 fn mitigation_section_and_network_ladders() {
-    use crate::mitigate::Level;
-    use crate::mitigate::settings::Metric;
+    use levee_mitigate::Level;
+    use levee_mitigate::settings::Metric;
     let ok = "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n  - name: b\n    \
               prefixes: [198.51.100.0/24]\n    mitigation:\n      levels:\n        \
               l3: {enabled: false}\n        l1: {trigger: 20kpps}\n\

@@ -15,8 +15,8 @@
 pub mod client;
 pub mod vrps;
 
-use crate::mitigate::{Gate, GateVerdict};
 use ipnet::IpNet;
+use levee_mitigate::{Gate, GateVerdict};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use vrps::{Validity, Vrps};

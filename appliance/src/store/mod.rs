@@ -5,11 +5,11 @@
 
 pub mod audit;
 
-use crate::mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
 use crate::pidlock::{PidLock, PidLockError};
 use audit::{Entry, GENESIS, Verdict};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind, Victim};
+use levee_mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 use super::*;
-use crate::mitigate::settings::{Ladder, Network, Settings};
-use crate::mitigate::{Engine, WithdrawReason};
+use levee_mitigate::settings::{Ladder, Network, Settings};
+use levee_mitigate::{Engine, WithdrawReason};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

@@ -31,7 +31,7 @@ impl Level {
     }
 
     /// Index into per-level arrays.
-    pub(crate) fn index(self) -> usize {
+    pub fn index(self) -> usize {
         self as usize - 1
     }
 }

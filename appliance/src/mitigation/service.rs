@@ -4,13 +4,13 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
-use super::engine::{Engine, Mitigation, Output, destination};
-use super::settings::{Level, Levels, Settings};
 use crate::adapters::{AdapterStatus, Change, Handle, Report};
 use crate::run::now_us;
 use crate::store::{Note, Store, StoreError};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};
+use levee_mitigate::engine::{Engine, Mitigation, Output, destination};
+use levee_mitigate::settings::{Level, Levels, Settings};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::Duration;

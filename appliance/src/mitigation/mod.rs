@@ -1,0 +1,4 @@
+//! The mitigation stage, live: [`service`] drives the sans-IO engine of crate
+//! `levee-mitigate` with incident events, operator commands and a clock, stores each
+//! decision with its audit entry, and sends its routes to the adapters.
+pub mod service;
