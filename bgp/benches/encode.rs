@@ -4,8 +4,9 @@
 //! `cargo bench -p levee-bgp --bench encode`; figures in docs/PERFORMANCE.md.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::action::Action;
-use levee_bgp::flowspec::{Afi, Component, FlowSpec, NumericOp, Prefix};
+use levee_bgp::flowspec::{Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::message::Family;
 use levee_bgp::rib::{AdjRibOut, Attrs, Encoder, Nlri};
 use std::hint::black_box;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 /// A mitigation-shaped rule: victim /32, protocol, source port, packet lengths.
 fn rule(i: u32) -> FlowSpec {
     FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(Prefix {
                 addr: Ipv4Addr::from(0xcb00_7100 | i).into(),

@@ -4,8 +4,9 @@
 //! `cargo bench -p levee-bgp --bench peer_rib [-- ROUNDS]`; prints each round and the
 //! median. Figures in docs/PERFORMANCE.md.
 
+use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::action::Action;
-use levee_bgp::flowspec::{Afi, Component, FlowSpec, NumericOp, Prefix};
+use levee_bgp::flowspec::{Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::message::Family;
 use levee_bgp::rib::{Attrs, Nlri};
 use levee_bgp::session::State;
@@ -19,7 +20,7 @@ const RULES: u32 = 10_000;
 
 fn rule(i: u32) -> Nlri {
     Nlri::Flow(FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(Prefix {
                 addr: Ipv4Addr::from(0xc633_0000 | (i & 0xffff)).into(),

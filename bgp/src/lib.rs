@@ -20,8 +20,12 @@
 //! unknown ones through. Decoding applies RFC 7606: attribute discard,
 //! treat-as-withdraw, or a session reset with the NOTIFICATION to send.
 //!
+//! [`codes`] names every code point the crate uses (message types, AFI/SAFI, capability
+//! and attribute type codes, NOTIFICATION codes and subcodes, FlowSpec component types,
+//! extended community types), once, with the RFC that assigns it.
+//!
 //! Standards: RFC 4271, 5492, 4760, 2918, 7313, 4724, 6793, 9072, 9003, 1997, 7999,
-//! 4360, 8092, 7606, 8955, 8956, 4486, 2385, 5082.
+//! 4360, 8092, 7606, 8955, 8956, 4486, 6608, 8538, 2385, 5082.
 //!
 //! [`session`] is the sans-IO state machine (RFC 4271 §8): time and one input in,
 //! actions out (send, connect, close, timers, state changes, received UPDATEs). OPEN
@@ -40,6 +44,7 @@
 //! withdraws, ceases with a message (RFC 9003), or leaves the routes to graceful
 //! restart.
 
+pub mod codes;
 pub mod flowspec;
 pub mod message;
 pub mod rib;

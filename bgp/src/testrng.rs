@@ -10,7 +10,9 @@ pub(crate) fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
     }
 }
 
-use crate::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
+use crate::codes::Afi;
+use crate::codes::component as code;
+use crate::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use std::net::IpAddr;
 
 /// What [`random_rule`] may produce.
@@ -23,89 +25,106 @@ pub(crate) enum Shape {
     Text,
 }
 
+/// `n` numeric operators with values up to `max` (any value for [`Shape::Wire`]).
+fn numeric(rnd: &mut impl FnMut() -> u64, n: usize, shape: Shape, max: u64) -> Vec<NumericOp> {
+    (0..n)
+        .map(|i| {
+            let (lt, gt, eq) = (
+                rnd().is_multiple_of(2),
+                rnd().is_multiple_of(2),
+                rnd().is_multiple_of(2),
+            );
+            let value = match shape {
+                Shape::Text if lt == gt && gt == eq => 0,
+                Shape::Text => rnd() % (max + 1),
+                Shape::Wire => rnd() >> (rnd() % 64),
+            };
+            NumericOp {
+                and: i > 0 && rnd().is_multiple_of(2),
+                lt,
+                gt,
+                eq,
+                value,
+            }
+        })
+        .collect()
+}
+
+/// `n` bitmask operators.
+fn bitmask(rnd: &mut impl FnMut() -> u64, n: usize) -> Vec<BitmaskOp> {
+    (0..n)
+        .map(|i| BitmaskOp {
+            and: i > 0 && rnd().is_multiple_of(2),
+            not: rnd().is_multiple_of(2),
+            match_all: rnd().is_multiple_of(2),
+            value: rnd() as u16,
+        })
+        .collect()
+}
+
+/// A prefix of the family (with an offset for IPv6 on the wire).
+fn prefix(rnd: &mut impl FnMut() -> u64, afi: Afi, shape: Shape) -> Prefix {
+    let bits: u8 = if afi == Afi::IPV4 { 32 } else { 128 };
+    let len = (rnd() % (u64::from(bits) + 1)) as u8;
+    let offset = if afi == Afi::IPV6 && shape == Shape::Wire {
+        (rnd() % (u64::from(len) + 1)) as u8
+    } else {
+        0
+    };
+    // The pattern covers bits offset..len; the rest are zero.
+    let raw = u128::from(rnd()) << 64 | u128::from(rnd());
+    let keep = u32::from(len - offset);
+    let pattern = if keep == 0 {
+        0
+    } else {
+        (raw >> (128 - keep)) << (128 - keep) >> offset
+    };
+    let addr = if afi == Afi::IPV4 {
+        IpAddr::V4(((pattern >> 96) as u32).into())
+    } else {
+        IpAddr::V6(pattern.into())
+    };
+    Prefix { addr, len, offset }
+}
+
 /// A random rule with each component type present with probability 1/3 (`None` when
 /// none was drawn).
 pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option<FlowSpec> {
     let afi = if rnd().is_multiple_of(2) {
-        Afi::Ipv4
+        Afi::IPV4
     } else {
-        Afi::Ipv6
+        Afi::IPV6
     };
     let mut components = Vec::new();
-    for t in 1..=13u8 {
-        if !rnd().is_multiple_of(3) || (t == 13 && afi == Afi::Ipv4) {
+    for t in code::DESTINATION_PREFIX..=code::FLOW_LABEL {
+        if !rnd().is_multiple_of(3) || (t == code::FLOW_LABEL && afi == Afi::IPV4) {
             continue;
         }
         let max: u64 = match (shape, t) {
             (Shape::Wire, _) => u64::MAX,
-            (_, 3 | 7 | 8) => 255,
-            (_, 11) => 63,
-            (_, 13) => 0xf_ffff,
+            (_, code::PROTOCOL | code::ICMP_TYPE | code::ICMP_CODE) => 255,
+            (_, code::DSCP) => 63,
+            (_, code::FLOW_LABEL) => 0xf_ffff,
             _ => 65535,
         };
         let n = 1 + rnd() as usize % 3;
-        let num: Vec<NumericOp> = (0..n)
-            .map(|i| {
-                let (lt, gt, eq) = (
-                    rnd().is_multiple_of(2),
-                    rnd().is_multiple_of(2),
-                    rnd().is_multiple_of(2),
-                );
-                let value = match shape {
-                    Shape::Text if lt == gt && gt == eq => 0,
-                    Shape::Text => rnd() % (max + 1),
-                    Shape::Wire => rnd() >> (rnd() % 64),
-                };
-                NumericOp {
-                    and: i > 0 && rnd().is_multiple_of(2),
-                    lt,
-                    gt,
-                    eq,
-                    value,
-                }
-            })
-            .collect();
-        let bm: Vec<BitmaskOp> = (0..n)
-            .map(|i| BitmaskOp {
-                and: i > 0 && rnd().is_multiple_of(2),
-                not: rnd().is_multiple_of(2),
-                match_all: rnd().is_multiple_of(2),
-                value: rnd() as u16,
-            })
-            .collect();
-        let bits: u8 = if afi == Afi::Ipv4 { 32 } else { 128 };
-        let len = (rnd() % (u64::from(bits) + 1)) as u8;
-        let offset = if afi == Afi::Ipv6 && shape == Shape::Wire {
-            (rnd() % (u64::from(len) + 1)) as u8
-        } else {
-            0
-        };
-        // The pattern covers bits offset..len; the rest are zero.
-        let raw = u128::from(rnd()) << 64 | u128::from(rnd());
-        let keep = u32::from(len - offset);
-        let pattern = if keep == 0 {
-            0
-        } else {
-            (raw >> (128 - keep)) << (128 - keep) >> offset
-        };
-        let addr = match afi {
-            Afi::Ipv4 => IpAddr::V4(((pattern >> 96) as u32).into()),
-            Afi::Ipv6 => IpAddr::V6(pattern.into()),
-        };
-        let p = Prefix { addr, len, offset };
+        // Every kind of value is drawn, in this order, whatever the type.
+        let num = numeric(rnd, n, shape, max);
+        let bm = bitmask(rnd, n);
+        let p = prefix(rnd, afi, shape);
         components.push(match t {
-            1 => Component::DestinationPrefix(p),
-            2 => Component::SourcePrefix(p),
-            3 => Component::Protocol(num),
-            4 => Component::Port(num),
-            5 => Component::DestinationPort(num),
-            6 => Component::SourcePort(num),
-            7 => Component::IcmpType(num),
-            8 => Component::IcmpCode(num),
-            9 => Component::TcpFlags(bm),
-            10 => Component::PacketLength(num),
-            11 => Component::Dscp(num),
-            12 => Component::Fragment(bm),
+            code::DESTINATION_PREFIX => Component::DestinationPrefix(p),
+            code::SOURCE_PREFIX => Component::SourcePrefix(p),
+            code::PROTOCOL => Component::Protocol(num),
+            code::PORT => Component::Port(num),
+            code::DESTINATION_PORT => Component::DestinationPort(num),
+            code::SOURCE_PORT => Component::SourcePort(num),
+            code::ICMP_TYPE => Component::IcmpType(num),
+            code::ICMP_CODE => Component::IcmpCode(num),
+            code::TCP_FLAGS => Component::TcpFlags(bm),
+            code::PACKET_LENGTH => Component::PacketLength(num),
+            code::DSCP => Component::Dscp(num),
+            code::FRAGMENT => Component::Fragment(bm),
             _ => Component::FlowLabel(num),
         });
     }

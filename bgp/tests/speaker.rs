@@ -1,5 +1,6 @@
 //! The tokio speaker against itself and against a hostile peer, on loopback.
 
+use levee_bgp::codes::error::{self, cease, header, open, update};
 use levee_bgp::message::{Family, Message, Notification};
 use levee_bgp::rib::RouteText;
 use levee_bgp::session::State;
@@ -155,7 +156,7 @@ async fn routes_follow_the_session_through_flaps_and_shutdown() {
     let st = until(&b, "down after shutdown", |s| s.state != State::Established).await;
     assert_eq!(st.routes_received, 0);
     let n = st.last_notification_received.unwrap();
-    assert_eq!((n.code, n.subcode), (6, 2));
+    assert_eq!((n.code, n.subcode), (error::CEASE, cease::ADMIN_SHUTDOWN));
     assert_eq!(n.shutdown_message(), Some("maintenance".into()));
 }
 
@@ -190,7 +191,10 @@ async fn wrong_asn_ends_in_a_notification() {
     .await;
     let n = st.last_notification_received.unwrap();
     // OPEN Message Error, Bad Peer AS.
-    assert_eq!((n.code, n.subcode), (2, 2));
+    assert_eq!(
+        (n.code, n.subcode),
+        (error::OPEN_MESSAGE, open::BAD_PEER_AS)
+    );
     assert!(
         st.last_error.unwrap().contains("bad peer AS"),
         "{:?}",
@@ -229,10 +233,13 @@ async fn max_prefixes_resets_the_session() {
     }
     let st = until(&a, "Cease 1", |s| s.last_notification_received.is_some()).await;
     let n = st.last_notification_received.unwrap();
-    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!((n.code, n.subcode), (error::CEASE, cease::MAX_PREFIXES));
     let sb = b.status().remove(0);
     let sent = sb.last_notification_sent.unwrap();
-    assert_eq!((sent.code, sent.subcode), (6, 1));
+    assert_eq!(
+        (sent.code, sent.subcode),
+        (error::CEASE, cease::MAX_PREFIXES)
+    );
 }
 
 /// Reads until a NOTIFICATION arrives (skipping OPEN/KEEPALIVE) or the peer closes.
@@ -294,13 +301,25 @@ async fn hostile_peer_gets_a_notification_and_the_speaker_lives_on() {
     };
     type Case = (&'static str, Vec<Vec<u8>>, Option<(u8, u8)>);
     let cases: Vec<Case> = vec![
-        ("bad marker", vec![bad_marker], Some((1, 1))),
-        ("oversized", vec![oversized], Some((1, 2))),
-        ("wrong AS", vec![open_bytes(64999)], Some((2, 2))),
+        (
+            "bad marker",
+            vec![bad_marker],
+            Some((error::MESSAGE_HEADER, header::CONNECTION_NOT_SYNCHRONIZED)),
+        ),
+        (
+            "oversized",
+            vec![oversized],
+            Some((error::MESSAGE_HEADER, header::BAD_MESSAGE_LENGTH)),
+        ),
+        (
+            "wrong AS",
+            vec![open_bytes(64999)],
+            Some((error::OPEN_MESSAGE, open::BAD_PEER_AS)),
+        ),
         (
             "attribute length lie",
             vec![unknown_cap.clone(), keepalive.clone(), lying_update],
-            Some((3, 1)),
+            Some((error::UPDATE_MESSAGE, update::MALFORMED_ATTRIBUTE_LIST)),
         ),
     ];
     for (what, msgs, want) in cases {

@@ -13,8 +13,9 @@
 
 use super::settings::{Ladder, Level, UnicastAttrs};
 use ipnet::IpNet;
+use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::action::Action;
-use levee_bgp::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix, fragment};
+use levee_bgp::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix, fragment};
 use levee_bgp::rib::{Attrs, IpPrefix, Nlri, RouteText};
 use levee_bgp::update::attr::community;
 use levee_detect::{Event, Victim};
@@ -240,7 +241,7 @@ fn rule(dst: Prefix, m: &Match, sig: &Signature, with_lengths: bool, single: boo
         }]));
     }
     FlowSpec {
-        afi: if v6 { Afi::Ipv6 } else { Afi::Ipv4 },
+        afi: if v6 { Afi::IPV6 } else { Afi::IPV4 },
         components: c,
     }
 }

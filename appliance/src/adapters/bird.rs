@@ -147,7 +147,7 @@ pub(crate) fn render(s: &Settings, routes: &BTreeMap<Nlri, Attrs>) -> Result<Str
     for (n, a) in routes {
         let (i, line) = match n {
             Nlri::Flow(f) => (
-                usize::from(f.afi == levee_bgp::flowspec::Afi::Ipv6),
+                usize::from(f.afi == levee_bgp::codes::Afi::IPV6),
                 format!("  route {} {};\n", flow(f)?, attributes(a)),
             ),
             Nlri::Unicast(p) => (
@@ -205,7 +205,7 @@ fn attributes(a: &Attrs) -> String {
 
 /// A rule in BIRD's `flow4 { ... }` / `flow6 { ... }` syntax.
 pub(crate) fn flow(f: &FlowSpec) -> Result<String, AdapterError> {
-    let v6 = f.afi == levee_bgp::flowspec::Afi::Ipv6;
+    let v6 = f.afi == levee_bgp::codes::Afi::IPV6;
     let mut s = String::from(if v6 { "flow6 {" } else { "flow4 {" });
     for c in &f.components {
         let part = match c {

@@ -22,7 +22,8 @@
 //! holds unchanged, and one that restarted gets everything back.
 
 use super::{AdapterError, Backend, Change, comparison};
-use levee_bgp::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
+use levee_bgp::codes::Afi;
+use levee_bgp::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::rib::{Attrs, Nlri};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -309,7 +310,7 @@ fn then(a: &Attrs) -> String {
 
 /// The `match` block's statements.
 fn matches(f: &FlowSpec) -> Result<String, AdapterError> {
-    let v6 = f.afi == Afi::Ipv6;
+    let v6 = f.afi == Afi::IPV6;
     let mut s = String::new();
     for c in &f.components {
         let part = match c {

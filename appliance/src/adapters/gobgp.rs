@@ -7,7 +7,7 @@
 //! missing there (gobgpd restarted) are added again, stale ones still there are deleted.
 
 use super::{AdapterError, Backend, Change, process};
-use levee_bgp::flowspec::Afi;
+use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
 use std::collections::BTreeSet;
@@ -94,7 +94,7 @@ impl Gobgp {
 /// gobgp's family name for a route.
 fn family(n: &Nlri) -> &'static str {
     match n {
-        Nlri::Flow(f) if f.afi == Afi::Ipv4 => "ipv4-flowspec",
+        Nlri::Flow(f) if f.afi == Afi::IPV4 => "ipv4-flowspec",
         Nlri::Flow(_) => "ipv6-flowspec",
         Nlri::Unicast(p) if p.addr.is_ipv4() => "ipv4",
         Nlri::Unicast(_) => "ipv6",

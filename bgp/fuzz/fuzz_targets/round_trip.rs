@@ -3,8 +3,8 @@
 //! carries it intact.
 #![no_main]
 
-use levee_bgp::flowspec::{Afi, FlowSpec};
-use levee_bgp::message::{Family, Message};
+use levee_bgp::flowspec::FlowSpec;
+use levee_bgp::message::Message;
 use levee_bgp::rib::{Encoder, Nlri, RouteText};
 use levee_bgp::update::Update;
 use levee_bgp::update::attr::Attribute;
@@ -45,6 +45,5 @@ fuzz_target!(|data: &[u8]| {
     let Some(Attribute::MpReach { nlri, .. }) = d.update.attributes.first() else {
         panic!("MP_REACH first")
     };
-    let afi = if family == Family::IPV4_FLOWSPEC { Afi::Ipv4 } else { Afi::Ipv6 };
-    assert_eq!(FlowSpec::decode_all(nlri, afi).unwrap(), vec![rule.clone()]);
+    assert_eq!(FlowSpec::decode_all(nlri, family.afi).unwrap(), vec![rule.clone()]);
 });

@@ -1,4 +1,5 @@
-//! Traffic filtering actions: BGP extended communities (RFC 8955 §7, RFC 4360).
+//! Traffic filtering actions: BGP extended communities (RFC 8955 §7, RFC 4360); type and
+//! subtype codes in [`crate::codes::ext_community`].
 //!
 //! ```text
 //!  0        1        2                                      7
@@ -15,8 +16,18 @@
 //! ```
 //! A rate of 0 is "discard".
 
+use crate::codes::ext_community::{
+    GENERIC_TRANSITIVE_EXPERIMENTAL as EXP, GENERIC_TRANSITIVE_EXPERIMENTAL_2 as EXP_IPV4,
+    GENERIC_TRANSITIVE_EXPERIMENTAL_3 as EXP_AS4, REDIRECT, TRAFFIC_ACTION, TRAFFIC_MARKING,
+    TRAFFIC_RATE_BYTES, TRAFFIC_RATE_PACKETS,
+};
 use std::fmt;
 use std::net::Ipv4Addr;
+
+/// traffic-action flag: sample (RFC 8955 §7.3).
+const SAMPLE: u8 = 0x02;
+/// traffic-action flag: terminal action (RFC 8955 §7.3).
+const TERMINAL: u8 = 0x01;
 
 /// One action.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,36 +90,36 @@ impl Action {
         let mut b = [0u8; 8];
         match *self {
             Action::RateBytes { asn, rate } | Action::RatePackets { asn, rate } => {
-                b[0] = 0x80;
+                b[0] = EXP;
                 b[1] = if matches!(self, Action::RateBytes { .. }) {
-                    0x06
+                    TRAFFIC_RATE_BYTES
                 } else {
-                    0x0c
+                    TRAFFIC_RATE_PACKETS
                 };
                 b[2..4].copy_from_slice(&asn.to_be_bytes());
                 b[4..8].copy_from_slice(&rate.to_be_bytes());
             }
             Action::TrafficAction { sample, terminal } => {
-                b[..2].copy_from_slice(&[0x80, 0x07]);
-                b[7] = u8::from(sample) << 1 | u8::from(terminal);
+                b[..2].copy_from_slice(&[EXP, TRAFFIC_ACTION]);
+                b[7] = if sample { SAMPLE } else { 0 } | if terminal { TERMINAL } else { 0 };
             }
             Action::RedirectAs2 { asn, local } => {
-                b[..2].copy_from_slice(&[0x80, 0x08]);
+                b[..2].copy_from_slice(&[EXP, REDIRECT]);
                 b[2..4].copy_from_slice(&asn.to_be_bytes());
                 b[4..8].copy_from_slice(&local.to_be_bytes());
             }
             Action::RedirectIpv4 { addr, local } => {
-                b[..2].copy_from_slice(&[0x81, 0x08]);
+                b[..2].copy_from_slice(&[EXP_IPV4, REDIRECT]);
                 b[2..6].copy_from_slice(&addr.octets());
                 b[6..8].copy_from_slice(&local.to_be_bytes());
             }
             Action::RedirectAs4 { asn, local } => {
-                b[..2].copy_from_slice(&[0x82, 0x08]);
+                b[..2].copy_from_slice(&[EXP_AS4, REDIRECT]);
                 b[2..6].copy_from_slice(&asn.to_be_bytes());
                 b[6..8].copy_from_slice(&local.to_be_bytes());
             }
             Action::Mark { dscp } => {
-                b[..2].copy_from_slice(&[0x80, 0x09]);
+                b[..2].copy_from_slice(&[EXP, TRAFFIC_MARKING]);
                 b[7] = dscp & 0x3f;
             }
         }
@@ -120,31 +131,31 @@ impl Action {
         let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         Some(match (b[0], b[1]) {
-            (0x80, 0x06) => Action::RateBytes {
+            (EXP, TRAFFIC_RATE_BYTES) => Action::RateBytes {
                 asn: u16_at(2),
                 rate: f32::from_bits(u32_at(4)),
             },
-            (0x80, 0x0c) => Action::RatePackets {
+            (EXP, TRAFFIC_RATE_PACKETS) => Action::RatePackets {
                 asn: u16_at(2),
                 rate: f32::from_bits(u32_at(4)),
             },
-            (0x80, 0x07) => Action::TrafficAction {
-                sample: b[7] & 0x02 != 0,
-                terminal: b[7] & 0x01 != 0,
+            (EXP, TRAFFIC_ACTION) => Action::TrafficAction {
+                sample: b[7] & SAMPLE != 0,
+                terminal: b[7] & TERMINAL != 0,
             },
-            (0x80, 0x08) => Action::RedirectAs2 {
+            (EXP, REDIRECT) => Action::RedirectAs2 {
                 asn: u16_at(2),
                 local: u32_at(4),
             },
-            (0x81, 0x08) => Action::RedirectIpv4 {
+            (EXP_IPV4, REDIRECT) => Action::RedirectIpv4 {
                 addr: Ipv4Addr::new(b[2], b[3], b[4], b[5]),
                 local: u16_at(6),
             },
-            (0x82, 0x08) => Action::RedirectAs4 {
+            (EXP_AS4, REDIRECT) => Action::RedirectAs4 {
                 asn: u32_at(2),
                 local: u16_at(6),
             },
-            (0x80, 0x09) => Action::Mark { dscp: b[7] & 0x3f },
+            (EXP, TRAFFIC_MARKING) => Action::Mark { dscp: b[7] & 0x3f },
             _ => return None,
         })
     }

@@ -22,16 +22,9 @@ mod tests;
 
 pub use ops::{BitmaskOp, NumericOp};
 
+use crate::codes::Afi;
+use crate::codes::component as code;
 use std::net::IpAddr;
-
-/// Address family of a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Afi {
-    /// IPv4 (AFI 1).
-    Ipv4,
-    /// IPv6 (AFI 2).
-    Ipv6,
-}
 
 /// A prefix component. For IPv6 (RFC 8956 §3.1), `offset` leading bits are not matched
 /// and the pattern covers bits `offset..len`; for IPv4 the offset is always 0.
@@ -57,54 +50,55 @@ pub mod fragment {
     pub const LAST: u16 = 0x08;
 }
 
-/// One component (RFC 8955 §4.2.2, RFC 8956 §3).
+/// One component (RFC 8955 §4.2.2, RFC 8956 §3); type codes in
+/// [`crate::codes::component`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
-    /// Type 1: destination prefix.
+    /// Destination prefix.
     DestinationPrefix(Prefix),
-    /// Type 2: source prefix.
+    /// Source prefix.
     SourcePrefix(Prefix),
-    /// Type 3: IP protocol (IPv4), or upper-layer protocol / next header (IPv6).
+    /// IP protocol (IPv4), or upper-layer protocol / next header (IPv6).
     Protocol(Vec<NumericOp>),
-    /// Type 4: source or destination port.
+    /// Source or destination port.
     Port(Vec<NumericOp>),
-    /// Type 5: destination port.
+    /// Destination port.
     DestinationPort(Vec<NumericOp>),
-    /// Type 6: source port.
+    /// Source port.
     SourcePort(Vec<NumericOp>),
-    /// Type 7: ICMP (ICMPv6) type.
+    /// ICMP (ICMPv6) type.
     IcmpType(Vec<NumericOp>),
-    /// Type 8: ICMP (ICMPv6) code.
+    /// ICMP (ICMPv6) code.
     IcmpCode(Vec<NumericOp>),
-    /// Type 9: TCP flags.
+    /// TCP flags.
     TcpFlags(Vec<BitmaskOp>),
-    /// Type 10: packet length (IP total length, excluding L2).
+    /// Packet length (IP total length, excluding L2).
     PacketLength(Vec<NumericOp>),
-    /// Type 11: DSCP.
+    /// DSCP.
     Dscp(Vec<NumericOp>),
-    /// Type 12: fragment bits ([`fragment`]).
+    /// Fragment bits ([`fragment`]).
     Fragment(Vec<BitmaskOp>),
-    /// Type 13: IPv6 flow label (IPv6 only).
+    /// IPv6 flow label (IPv6 only).
     FlowLabel(Vec<NumericOp>),
 }
 
 impl Component {
-    /// The component's type code.
+    /// The component's type code ([`crate::codes::component`]).
     pub fn type_code(&self) -> u8 {
         match self {
-            Component::DestinationPrefix(_) => 1,
-            Component::SourcePrefix(_) => 2,
-            Component::Protocol(_) => 3,
-            Component::Port(_) => 4,
-            Component::DestinationPort(_) => 5,
-            Component::SourcePort(_) => 6,
-            Component::IcmpType(_) => 7,
-            Component::IcmpCode(_) => 8,
-            Component::TcpFlags(_) => 9,
-            Component::PacketLength(_) => 10,
-            Component::Dscp(_) => 11,
-            Component::Fragment(_) => 12,
-            Component::FlowLabel(_) => 13,
+            Component::DestinationPrefix(_) => code::DESTINATION_PREFIX,
+            Component::SourcePrefix(_) => code::SOURCE_PREFIX,
+            Component::Protocol(_) => code::PROTOCOL,
+            Component::Port(_) => code::PORT,
+            Component::DestinationPort(_) => code::DESTINATION_PORT,
+            Component::SourcePort(_) => code::SOURCE_PORT,
+            Component::IcmpType(_) => code::ICMP_TYPE,
+            Component::IcmpCode(_) => code::ICMP_CODE,
+            Component::TcpFlags(_) => code::TCP_FLAGS,
+            Component::PacketLength(_) => code::PACKET_LENGTH,
+            Component::Dscp(_) => code::DSCP,
+            Component::Fragment(_) => code::FRAGMENT,
+            Component::FlowLabel(_) => code::FLOW_LABEL,
         }
     }
 }
@@ -112,7 +106,8 @@ impl Component {
 /// A FlowSpec rule: components in increasing type order, each type at most once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowSpec {
-    /// Address family.
+    /// Address family: [`Afi::IPV4`] (RFC 8955) or [`Afi::IPV6`] (RFC 8956); a rule of
+    /// any other family neither encodes nor decodes ([`Error::UnsupportedAfi`]).
     pub afi: Afi,
     /// Components, sorted by type.
     pub components: Vec<Component>,
@@ -157,6 +152,9 @@ pub enum Error {
     /// A component type that does not exist in the family (flow label in IPv4).
     #[error("FlowSpec component type {0} is not defined for this address family")]
     WrongFamily(u8),
+    /// An address family FlowSpec is not defined for (only IPv4 and IPv6 are).
+    #[error("FlowSpec is not defined for AFI {0}")]
+    UnsupportedAfi(Afi),
     /// A rule to encode with no operators in a list, or longer than 4095 octets.
     #[error("FlowSpec rule cannot be encoded: {0}")]
     Unencodable(&'static str),

@@ -1,17 +1,17 @@
 //! NLRI encoding and decoding (RFC 8955 §4.1–4.2, RFC 8956 §3).
 
 use super::ops::{decode_bitmask, decode_numeric, encode_bitmask, encode_numeric};
-use super::{Afi, Component, Error, FlowSpec, Prefix};
+use super::{Component, Error, FlowSpec, Prefix};
+use crate::codes::Afi;
+use crate::codes::component as code;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Longest NLRI value the two-octet length form can carry.
 pub(super) const MAX_LEN: usize = 0x0fff;
 
-fn bits(afi: Afi) -> u8 {
-    match afi {
-        Afi::Ipv4 => 32,
-        Afi::Ipv6 => 128,
-    }
+/// The family's address length, or the error for a family FlowSpec does not cover.
+fn bits(afi: Afi) -> Result<u8, Error> {
+    afi.addr_bits().ok_or(Error::UnsupportedAfi(afi))
 }
 
 fn addr_u128(a: IpAddr) -> u128 {
@@ -25,16 +25,16 @@ fn addr_u128(a: IpAddr) -> u128 {
 fn put_prefix(out: &mut Vec<u8>, afi: Afi, p: &Prefix) -> Result<(), Error> {
     let family_ok = matches!(
         (afi, p.addr),
-        (Afi::Ipv4, IpAddr::V4(_)) | (Afi::Ipv6, IpAddr::V6(_))
+        (Afi::IPV4, IpAddr::V4(_)) | (Afi::IPV6, IpAddr::V6(_))
     );
-    if !family_ok || p.len > bits(afi) || p.offset > p.len || (afi == Afi::Ipv4 && p.offset != 0) {
+    if !family_ok || p.len > bits(afi)? || p.offset > p.len || (afi == Afi::IPV4 && p.offset != 0) {
         return Err(Error::BadPrefix {
             len: p.len,
             offset: p.offset,
         });
     }
     out.push(p.len);
-    if afi == Afi::Ipv6 {
+    if afi == Afi::IPV6 {
         out.push(p.offset);
     }
     let n = usize::from(p.len - p.offset).div_ceil(8);
@@ -48,14 +48,14 @@ fn put_prefix(out: &mut Vec<u8>, afi: Afi, p: &Prefix) -> Result<(), Error> {
 fn get_prefix(buf: &[u8], at: &mut usize, afi: Afi) -> Result<Prefix, Error> {
     let len = *buf.get(*at).ok_or(Error::Truncated)?;
     *at += 1;
-    let offset = if afi == Afi::Ipv6 {
+    let offset = if afi == Afi::IPV6 {
         let o = *buf.get(*at).ok_or(Error::Truncated)?;
         *at += 1;
         o
     } else {
         0
     };
-    if len > bits(afi) || offset > len {
+    if len > bits(afi)? || offset > len {
         return Err(Error::BadPrefix { len, offset });
     }
     let n = usize::from(len - offset).div_ceil(8);
@@ -71,16 +71,39 @@ fn get_prefix(buf: &[u8], at: &mut usize, afi: Afi) -> Result<Prefix, Error> {
         u128::MAX << (128 - keep)
     };
     let v = (u128::from_be_bytes(raw) & mask) >> offset;
-    let addr = match afi {
-        Afi::Ipv4 => IpAddr::V4(Ipv4Addr::from((v >> 96) as u32)),
-        Afi::Ipv6 => IpAddr::V6(Ipv6Addr::from(v)),
+    let addr = if afi == Afi::IPV4 {
+        IpAddr::V4(Ipv4Addr::from((v >> 96) as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(v))
     };
     Ok(Prefix { addr, len, offset })
+}
+
+/// The value of a component of type `t` at `at` in `v`; advances `at`.
+fn component(t: u8, v: &[u8], at: &mut usize, afi: Afi) -> Result<Component, Error> {
+    Ok(match t {
+        code::DESTINATION_PREFIX => Component::DestinationPrefix(get_prefix(v, at, afi)?),
+        code::SOURCE_PREFIX => Component::SourcePrefix(get_prefix(v, at, afi)?),
+        code::PROTOCOL => Component::Protocol(decode_numeric(v, at)?),
+        code::PORT => Component::Port(decode_numeric(v, at)?),
+        code::DESTINATION_PORT => Component::DestinationPort(decode_numeric(v, at)?),
+        code::SOURCE_PORT => Component::SourcePort(decode_numeric(v, at)?),
+        code::ICMP_TYPE => Component::IcmpType(decode_numeric(v, at)?),
+        code::ICMP_CODE => Component::IcmpCode(decode_numeric(v, at)?),
+        code::TCP_FLAGS => Component::TcpFlags(decode_bitmask(v, at)?),
+        code::PACKET_LENGTH => Component::PacketLength(decode_numeric(v, at)?),
+        code::DSCP => Component::Dscp(decode_numeric(v, at)?),
+        code::FRAGMENT => Component::Fragment(decode_bitmask(v, at)?),
+        code::FLOW_LABEL if afi == Afi::IPV6 => Component::FlowLabel(decode_numeric(v, at)?),
+        code::FLOW_LABEL => return Err(Error::WrongFamily(code::FLOW_LABEL)),
+        t => return Err(Error::UnknownComponent(t)),
+    })
 }
 
 impl FlowSpec {
     /// Appends the NLRI (length and value) to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        bits(self.afi)?;
         let mut v = Vec::with_capacity(32);
         let mut prev = 0u8;
         for c in &self.components {
@@ -96,8 +119,8 @@ impl FlowSpec {
                 }
                 Component::TcpFlags(ops) | Component::Fragment(ops) => encode_bitmask(&mut v, ops)?,
                 Component::FlowLabel(ops) => {
-                    if self.afi != Afi::Ipv6 {
-                        return Err(Error::WrongFamily(13));
+                    if self.afi != Afi::IPV6 {
+                        return Err(Error::WrongFamily(code::FLOW_LABEL));
                     }
                     encode_numeric(&mut v, ops, 2)?
                 }
@@ -130,6 +153,7 @@ impl FlowSpec {
 
     /// Decodes one NLRI at the start of `buf`; returns it and the octets it used.
     pub fn decode(buf: &[u8], afi: Afi) -> Result<(FlowSpec, usize), Error> {
+        bits(afi)?;
         let first = *buf.first().ok_or(Error::Truncated)?;
         let (len, head) = if first >= 0xf0 {
             let second = *buf.get(1).ok_or(Error::Truncated)?;
@@ -151,24 +175,7 @@ impl FlowSpec {
                 return Err(Error::OutOfOrder { prev, got: t });
             }
             prev = t;
-            let c = match t {
-                1 => Component::DestinationPrefix(get_prefix(v, &mut at, afi)?),
-                2 => Component::SourcePrefix(get_prefix(v, &mut at, afi)?),
-                3 => Component::Protocol(decode_numeric(v, &mut at)?),
-                4 => Component::Port(decode_numeric(v, &mut at)?),
-                5 => Component::DestinationPort(decode_numeric(v, &mut at)?),
-                6 => Component::SourcePort(decode_numeric(v, &mut at)?),
-                7 => Component::IcmpType(decode_numeric(v, &mut at)?),
-                8 => Component::IcmpCode(decode_numeric(v, &mut at)?),
-                9 => Component::TcpFlags(decode_bitmask(v, &mut at)?),
-                10 => Component::PacketLength(decode_numeric(v, &mut at)?),
-                11 => Component::Dscp(decode_numeric(v, &mut at)?),
-                12 => Component::Fragment(decode_bitmask(v, &mut at)?),
-                13 if afi == Afi::Ipv6 => Component::FlowLabel(decode_numeric(v, &mut at)?),
-                13 => return Err(Error::WrongFamily(13)),
-                t => return Err(Error::UnknownComponent(t)),
-            };
-            components.push(c);
+            components.push(component(t, v, &mut at, afi)?);
         }
         Ok((FlowSpec { afi, components }, head + len))
     }

@@ -1,4 +1,8 @@
+//! FlowSpec NLRI byte vectors both ways (the RFC 8955 and RFC 8956 examples), the
+//! ordering and length rules, malformed input, and random round trips.
+
 use super::*;
+use crate::codes::component::{FLOW_LABEL, PORT, PROTOCOL};
 
 fn hex(s: &str) -> Vec<u8> {
     s.split_whitespace()
@@ -24,7 +28,7 @@ fn both_ways(rule: &FlowSpec, bytes: &[u8]) {
 #[test]
 fn rfc8955_example_1() {
     let rule = FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(v4("192.0.2.0", 24)),
             Component::Protocol(vec![NumericOp::eq(6)]),
@@ -44,7 +48,7 @@ fn rfc8955_example_1() {
 fn rfc8955_example_2() {
     let [lo, hi] = NumericOp::range(137, 139);
     let rule = FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(v4("192.0.2.0", 24)),
             Component::SourcePrefix(v4("203.0.113.0", 24)),
@@ -65,7 +69,7 @@ fn rfc8955_example_2() {
 #[test]
 fn ipv6_prefix_offsets_and_flow_label() {
     let rule = FlowSpec {
-        afi: Afi::Ipv6,
+        afi: Afi::IPV6,
         components: vec![
             Component::DestinationPrefix(Prefix {
                 addr: "2001:db8:2::".parse().unwrap(),
@@ -95,7 +99,7 @@ fn ipv6_prefix_offsets_and_flow_label() {
 #[test]
 fn bitmasks_and_every_numeric_component() {
     let rule = FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(v4("198.51.100.7", 32)),
             Component::DestinationPort(vec![NumericOp::eq(53)]),
@@ -129,7 +133,7 @@ fn bitmasks_and_every_numeric_component() {
     let bytes = rule.to_bytes().unwrap();
     // Ports 53 and 123 fit one octet; 1500 needs two (len code 1).
     assert_eq!(&bytes[7..13], &hex("05 81 35 06 81 7b")[..]);
-    assert_eq!(FlowSpec::decode(&bytes, Afi::Ipv4).unwrap().0, rule);
+    assert_eq!(FlowSpec::decode(&bytes, Afi::IPV4).unwrap().0, rule);
     assert_eq!(
         rule.to_string(),
         "[destination: 198.51.100.7/32][destination-port: ==53][source-port: ==123]\
@@ -143,7 +147,7 @@ fn two_octet_length_form() {
     // 60 ports × 3 octets + 6: past 239 octets.
     let ports: Vec<NumericOp> = (0..80).map(|i| NumericOp::eq(1000 + i)).collect();
     let rule = FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(v4("192.0.2.0", 24)),
             Component::Port(ports),
@@ -156,7 +160,7 @@ fn two_octet_length_form() {
         u16::from_be_bytes([bytes[0], bytes[1]]),
         0xf000 | len as u16
     );
-    assert_eq!(FlowSpec::decode(&bytes, Afi::Ipv4).unwrap().0, rule);
+    assert_eq!(FlowSpec::decode(&bytes, Afi::IPV4).unwrap().0, rule);
 }
 
 #[test]
@@ -164,38 +168,54 @@ fn malformed_input_is_an_error() {
     let ok = hex("0b 01 18 c0 00 02 03 81 06 04 81 19");
     for n in 0..ok.len() {
         assert!(
-            FlowSpec::decode(&ok[..n], Afi::Ipv4).is_err(),
+            FlowSpec::decode(&ok[..n], Afi::IPV4).is_err(),
             "truncated at {n}"
         );
     }
     // Out of order: port before protocol.
-    let e = FlowSpec::decode(&hex("06 04 81 19 03 81 06"), Afi::Ipv4).unwrap_err();
-    assert_eq!(e, Error::OutOfOrder { prev: 4, got: 3 });
-    // Duplicate type.
-    assert!(FlowSpec::decode(&hex("06 04 81 19 04 81 19"), Afi::Ipv4).is_err());
+    let e = FlowSpec::decode(&hex("06 04 81 19 03 81 06"), Afi::IPV4).unwrap_err();
     assert_eq!(
-        FlowSpec::decode(&hex("03 0e 81 00"), Afi::Ipv4).unwrap_err(),
+        e,
+        Error::OutOfOrder {
+            prev: PORT,
+            got: PROTOCOL
+        }
+    );
+    // Duplicate type.
+    assert!(FlowSpec::decode(&hex("06 04 81 19 04 81 19"), Afi::IPV4).is_err());
+    assert_eq!(
+        FlowSpec::decode(&hex("03 0e 81 00"), Afi::IPV4).unwrap_err(),
         Error::UnknownComponent(14)
     );
     assert_eq!(
-        FlowSpec::decode(&hex("03 0d 81 00"), Afi::Ipv4).unwrap_err(),
-        Error::WrongFamily(13)
+        FlowSpec::decode(&hex("03 0d 81 00"), Afi::IPV4).unwrap_err(),
+        Error::WrongFamily(FLOW_LABEL)
     );
     assert_eq!(
-        FlowSpec::decode(&hex("05 01 21 c0 00 02"), Afi::Ipv4).unwrap_err(),
+        FlowSpec::decode(&hex("05 01 21 c0 00 02"), Afi::IPV4).unwrap_err(),
         Error::BadPrefix { len: 33, offset: 0 }
     );
     assert_eq!(
-        FlowSpec::decode(&hex("03 03 89 06"), Afi::Ipv4).unwrap_err(),
+        FlowSpec::decode(&hex("03 03 89 06"), Afi::IPV4).unwrap_err(),
         Error::ReservedBits(0x89)
     );
     assert_eq!(
-        FlowSpec::decode(&hex("00"), Afi::Ipv4).unwrap_err(),
+        FlowSpec::decode(&hex("00"), Afi::IPV4).unwrap_err(),
         Error::Empty
     );
+    // A family FlowSpec is not defined for (AFI 25, L2VPN) neither decodes nor encodes.
+    assert_eq!(
+        FlowSpec::decode(&ok, Afi(25)).unwrap_err(),
+        Error::UnsupportedAfi(Afi(25))
+    );
+    let l2vpn = FlowSpec {
+        afi: Afi(25),
+        components: vec![Component::Protocol(vec![NumericOp::eq(6)])],
+    };
+    assert_eq!(l2vpn.to_bytes(), Err(Error::UnsupportedAfi(Afi(25))));
     // Encoding refuses what it cannot express.
     let bad = FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::Port(vec![]),
             Component::Protocol(vec![NumericOp::eq(6)]),

@@ -20,32 +20,49 @@ mod open;
 mod tests;
 
 pub use capability::{Capability, GracefulRestart};
-pub use notification::{ADMIN_RESET, ADMIN_SHUTDOWN, CEASE, Notification};
-pub use open::{AS_TRANS, Open};
+pub use notification::Notification;
+pub use open::Open;
+
+use crate::codes::error::{self, header};
+use crate::codes::{Afi, MessageType, Safi};
 
 /// Header length.
 pub const HEADER_LEN: usize = 19;
-/// Largest message without RFC 8654 extended messages.
+/// Largest message (RFC 4271 §4.1; levee does not negotiate RFC 8654 extended
+/// messages).
 pub const MAX_LEN: usize = 4096;
 
-/// AFI/SAFI pairs levee speaks.
+/// An AFI/SAFI pair (RFC 4760): the constants are the ones levee speaks; any other
+/// pair a peer names is carried as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Family {
-    /// Address family identifier (1 IPv4, 2 IPv6).
-    pub afi: u16,
-    /// Subsequent AFI (1 unicast, 133 FlowSpec).
-    pub safi: u8,
+    /// Address family identifier.
+    pub afi: Afi,
+    /// Subsequent address family identifier.
+    pub safi: Safi,
 }
 
 impl Family {
-    /// IPv4 unicast.
-    pub const IPV4_UNICAST: Family = Family { afi: 1, safi: 1 };
-    /// IPv6 unicast.
-    pub const IPV6_UNICAST: Family = Family { afi: 2, safi: 1 };
-    /// IPv4 FlowSpec.
-    pub const IPV4_FLOWSPEC: Family = Family { afi: 1, safi: 133 };
-    /// IPv6 FlowSpec.
-    pub const IPV6_FLOWSPEC: Family = Family { afi: 2, safi: 133 };
+    /// IPv4 unicast (RFC 4760).
+    pub const IPV4_UNICAST: Family = Family {
+        afi: Afi::IPV4,
+        safi: Safi::UNICAST,
+    };
+    /// IPv6 unicast (RFC 4760).
+    pub const IPV6_UNICAST: Family = Family {
+        afi: Afi::IPV6,
+        safi: Safi::UNICAST,
+    };
+    /// IPv4 FlowSpec (RFC 8955).
+    pub const IPV4_FLOWSPEC: Family = Family {
+        afi: Afi::IPV4,
+        safi: Safi::FLOWSPEC,
+    };
+    /// IPv6 FlowSpec (RFC 8956).
+    pub const IPV6_FLOWSPEC: Family = Family {
+        afi: Afi::IPV6,
+        safi: Safi::FLOWSPEC,
+    };
 }
 
 /// ROUTE-REFRESH (RFC 2918; subtypes RFC 7313).
@@ -59,22 +76,23 @@ impl Family {
 pub struct RouteRefresh {
     /// The family to resend.
     pub family: Family,
-    /// 0 request, 1 beginning of route refresh, 2 end of route refresh.
+    /// [`crate::codes::route_refresh`]: request, beginning or end of route refresh.
     pub subtype: u8,
 }
 
 /// A message other than UPDATE.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// OPEN (type 1).
+    /// OPEN ([`MessageType::Open`]).
     Open(Open),
-    /// UPDATE (type 2), body kept as bytes until the attribute codec takes it.
+    /// UPDATE ([`MessageType::Update`]), body kept as bytes until the attribute codec
+    /// takes it.
     Update(Vec<u8>),
-    /// NOTIFICATION (type 3).
+    /// NOTIFICATION ([`MessageType::Notification`]).
     Notification(Notification),
-    /// KEEPALIVE (type 4).
+    /// KEEPALIVE ([`MessageType::Keepalive`]).
     Keepalive,
-    /// ROUTE-REFRESH (type 5).
+    /// ROUTE-REFRESH ([`MessageType::RouteRefresh`]).
     RouteRefresh(RouteRefresh),
 }
 
@@ -82,9 +100,9 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} (NOTIFICATION {code}/{subcode})")]
 pub struct MessageError {
-    /// Error code (RFC 4271 §4.5).
+    /// Error code ([`crate::codes::error`]).
     pub code: u8,
-    /// Error subcode.
+    /// Error subcode (in the code's module of [`crate::codes::error`]).
     pub subcode: u8,
     /// Data for the NOTIFICATION.
     pub data: Vec<u8>,
@@ -112,9 +130,6 @@ impl MessageError {
     }
 }
 
-/// Message header errors (code 1).
-const HEADER_ERROR: u8 = 1;
-
 /// Whether `buf` starts with a whole message: its length, or `None` if more bytes are
 /// needed. A bad marker or length is an error (the stream cannot be resynchronised).
 pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
@@ -123,8 +138,8 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
     }
     if buf[..16].iter().any(|&b| b != 0xff) {
         return Err(MessageError::new(
-            HEADER_ERROR,
-            1,
+            error::MESSAGE_HEADER,
+            header::CONNECTION_NOT_SYNCHRONIZED,
             &[],
             "bad marker: connection not synchronized",
         ));
@@ -132,8 +147,8 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
     let len = usize::from(u16::from_be_bytes([buf[16], buf[17]]));
     if !(HEADER_LEN..=MAX_LEN).contains(&len) {
         return Err(MessageError::new(
-            HEADER_ERROR,
-            2,
+            error::MESSAGE_HEADER,
+            header::BAD_MESSAGE_LENGTH,
             &buf[16..18],
             "bad message length",
         ));
@@ -141,48 +156,69 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
     Ok((buf.len() >= len).then_some(len))
 }
 
+/// Whether `len` is a valid length for a message of type `kind` (RFC 4271 §4.2–4.4,
+/// §6.1; RFC 2918 §3): OPEN at least 29 octets, UPDATE 23, NOTIFICATION 21, KEEPALIVE
+/// exactly 19, ROUTE-REFRESH exactly 23.
+fn length_ok(kind: MessageType, len: usize) -> bool {
+    match kind {
+        MessageType::Open => len >= 29,
+        MessageType::Update => len >= 23,
+        MessageType::Notification => len >= 21,
+        MessageType::Keepalive => len == HEADER_LEN,
+        MessageType::RouteRefresh => len == 23,
+    }
+}
+
 impl Message {
     /// Decodes one framed message (`buf` is exactly the message, as [`frame`] found it).
     pub fn decode(buf: &[u8]) -> Result<Message, MessageError> {
-        let len =
-            frame(buf)?.ok_or(MessageError::new(HEADER_ERROR, 2, &[], "message truncated"))?;
-        let (kind, body) = (buf[18], &buf[HEADER_LEN..len]);
-        let min = match kind {
-            1 => 29,
-            2 => 23,
-            3 => 21,
-            4 => 19,
-            5 => 23,
-            _ => {
-                return Err(MessageError::new(
-                    HEADER_ERROR,
-                    3,
-                    &[kind],
-                    "bad message type",
-                ));
-            }
-        };
-        if len < min || (kind == 4 && len != 19) || (kind == 5 && len != 23) {
+        let len = frame(buf)?.ok_or(MessageError::new(
+            error::MESSAGE_HEADER,
+            header::BAD_MESSAGE_LENGTH,
+            &[],
+            "message truncated",
+        ))?;
+        let (code, body) = (buf[18], &buf[HEADER_LEN..len]);
+        let Some(kind) = MessageType::from_code(code) else {
             return Err(MessageError::new(
-                HEADER_ERROR,
-                2,
+                error::MESSAGE_HEADER,
+                header::BAD_MESSAGE_TYPE,
+                &[code],
+                "bad message type",
+            ));
+        };
+        if !length_ok(kind, len) {
+            return Err(MessageError::new(
+                error::MESSAGE_HEADER,
+                header::BAD_MESSAGE_LENGTH,
                 &buf[16..18],
                 "bad message length for its type",
             ));
         }
         Ok(match kind {
-            1 => Message::Open(Open::decode(body)?),
-            2 => Message::Update(body.to_vec()),
-            3 => Message::Notification(Notification::decode(body)),
-            4 => Message::Keepalive,
-            _ => Message::RouteRefresh(RouteRefresh {
+            MessageType::Open => Message::Open(Open::decode(body)?),
+            MessageType::Update => Message::Update(body.to_vec()),
+            MessageType::Notification => Message::Notification(Notification::decode(body)),
+            MessageType::Keepalive => Message::Keepalive,
+            MessageType::RouteRefresh => Message::RouteRefresh(RouteRefresh {
                 family: Family {
-                    afi: u16::from_be_bytes([body[0], body[1]]),
-                    safi: body[3],
+                    afi: Afi::from_be_bytes([body[0], body[1]]),
+                    safi: Safi(body[3]),
                 },
                 subtype: body[2],
             }),
         })
+    }
+
+    /// The message's type.
+    pub fn kind(&self) -> MessageType {
+        match self {
+            Message::Open(_) => MessageType::Open,
+            Message::Update(_) => MessageType::Update,
+            Message::Notification(_) => MessageType::Notification,
+            Message::Keepalive => MessageType::Keepalive,
+            Message::RouteRefresh(_) => MessageType::RouteRefresh,
+        }
     }
 
     /// Appends the encoded message to `out`.
@@ -190,25 +226,16 @@ impl Message {
         let start = out.len();
         out.extend_from_slice(&[0xff; 16]);
         out.extend_from_slice(&[0, 0]);
+        out.push(self.kind().code());
         match self {
-            Message::Open(o) => {
-                out.push(1);
-                o.encode(out);
-            }
-            Message::Update(body) => {
-                out.push(2);
-                out.extend_from_slice(body);
-            }
-            Message::Notification(n) => {
-                out.push(3);
-                n.encode(out);
-            }
-            Message::Keepalive => out.push(4),
+            Message::Open(o) => o.encode(out),
+            Message::Update(body) => out.extend_from_slice(body),
+            Message::Notification(n) => n.encode(out),
+            Message::Keepalive => {}
             Message::RouteRefresh(r) => {
-                out.push(5);
                 out.extend_from_slice(&r.family.afi.to_be_bytes());
                 out.push(r.subtype);
-                out.push(r.family.safi);
+                out.push(r.family.safi.0);
             }
         }
         let len = (out.len() - start) as u16;

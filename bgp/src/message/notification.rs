@@ -7,25 +7,19 @@
 //! +---------------+---------------+-------------------------------+
 //! ```
 
+use crate::codes::error::{self, cease, header, open, update};
 use std::fmt;
 
 /// A NOTIFICATION.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    /// Error code.
+    /// Error code ([`crate::codes::error`]; any value a peer sends is kept).
     pub code: u8,
-    /// Error subcode.
+    /// Error subcode (in the code's module of [`crate::codes::error`]).
     pub subcode: u8,
     /// Data.
     pub data: Vec<u8>,
 }
-
-/// Cease (RFC 4486).
-pub const CEASE: u8 = 6;
-/// Cease subcode: administrative shutdown.
-pub const ADMIN_SHUTDOWN: u8 = 2;
-/// Cease subcode: administrative reset.
-pub const ADMIN_RESET: u8 = 4;
 
 impl Notification {
     /// Cease / Administrative Shutdown with a shutdown communication (RFC 9003: one
@@ -38,15 +32,17 @@ impl Notification {
         let mut data = vec![end as u8];
         data.extend_from_slice(&message.as_bytes()[..end]);
         Notification {
-            code: CEASE,
-            subcode: ADMIN_SHUTDOWN,
+            code: error::CEASE,
+            subcode: cease::ADMIN_SHUTDOWN,
             data,
         }
     }
 
     /// The shutdown communication, if this carries a well-formed one.
     pub fn shutdown_message(&self) -> Option<String> {
-        if self.code != CEASE || !matches!(self.subcode, ADMIN_SHUTDOWN | ADMIN_RESET) {
+        if self.code != error::CEASE
+            || !matches!(self.subcode, cease::ADMIN_SHUTDOWN | cease::ADMIN_RESET)
+        {
             return None;
         }
         let (&len, rest) = self.data.split_first()?;
@@ -69,45 +65,66 @@ impl Notification {
     }
 }
 
+/// The error code's name (RFC 4271 §4.5, RFC 7313 §5).
+fn code_name(code: u8) -> &'static str {
+    match code {
+        error::MESSAGE_HEADER => "message header error",
+        error::OPEN_MESSAGE => "OPEN message error",
+        error::UPDATE_MESSAGE => "UPDATE message error",
+        error::HOLD_TIMER_EXPIRED => "hold timer expired",
+        error::FSM => "finite state machine error",
+        error::CEASE => "cease",
+        error::ROUTE_REFRESH_MESSAGE => "ROUTE-REFRESH message error",
+        _ => "unknown error",
+    }
+}
+
+/// The subcode's name, or "" for one without a name here.
+fn subcode_name(code: u8, subcode: u8) -> &'static str {
+    match (code, subcode) {
+        (error::MESSAGE_HEADER, header::CONNECTION_NOT_SYNCHRONIZED) => {
+            "connection not synchronized"
+        }
+        (error::MESSAGE_HEADER, header::BAD_MESSAGE_LENGTH) => "bad message length",
+        (error::MESSAGE_HEADER, header::BAD_MESSAGE_TYPE) => "bad message type",
+        (error::OPEN_MESSAGE, open::UNSUPPORTED_VERSION_NUMBER) => "unsupported version number",
+        (error::OPEN_MESSAGE, open::BAD_PEER_AS) => "bad peer AS",
+        (error::OPEN_MESSAGE, open::BAD_BGP_IDENTIFIER) => "bad BGP identifier",
+        (error::OPEN_MESSAGE, open::UNSUPPORTED_OPTIONAL_PARAMETER) => {
+            "unsupported optional parameter"
+        }
+        (error::OPEN_MESSAGE, open::UNACCEPTABLE_HOLD_TIME) => "unacceptable hold time",
+        (error::OPEN_MESSAGE, open::UNSUPPORTED_CAPABILITY) => "unsupported capability",
+        (error::UPDATE_MESSAGE, update::MALFORMED_ATTRIBUTE_LIST) => "malformed attribute list",
+        (error::UPDATE_MESSAGE, update::MISSING_WELL_KNOWN_ATTRIBUTE) => {
+            "missing well-known attribute"
+        }
+        (error::UPDATE_MESSAGE, update::ATTRIBUTE_LENGTH_ERROR) => "attribute length error",
+        (error::UPDATE_MESSAGE, update::INVALID_NETWORK_FIELD) => "invalid network field",
+        (error::UPDATE_MESSAGE, update::MALFORMED_AS_PATH) => "malformed AS_PATH",
+        (error::CEASE, cease::MAX_PREFIXES) => "maximum number of prefixes reached",
+        (error::CEASE, cease::ADMIN_SHUTDOWN) => "administrative shutdown",
+        (error::CEASE, cease::PEER_DECONFIGURED) => "peer de-configured",
+        (error::CEASE, cease::ADMIN_RESET) => "administrative reset",
+        (error::CEASE, cease::CONNECTION_REJECTED) => "connection rejected",
+        (error::CEASE, cease::OTHER_CONFIG_CHANGE) => "other configuration change",
+        (error::CEASE, cease::CONNECTION_COLLISION_RESOLUTION) => "connection collision resolution",
+        (error::CEASE, cease::OUT_OF_RESOURCES) => "out of resources",
+        (error::CEASE, cease::HARD_RESET) => "hard reset",
+        _ => "",
+    }
+}
+
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let code = match self.code {
-            1 => "message header error",
-            2 => "OPEN message error",
-            3 => "UPDATE message error",
-            4 => "hold timer expired",
-            5 => "finite state machine error",
-            6 => "cease",
-            7 => "ROUTE-REFRESH message error",
-            _ => "unknown error",
-        };
-        let sub = match (self.code, self.subcode) {
-            (1, 1) => "connection not synchronized",
-            (1, 2) => "bad message length",
-            (1, 3) => "bad message type",
-            (2, 1) => "unsupported version number",
-            (2, 2) => "bad peer AS",
-            (2, 3) => "bad BGP identifier",
-            (2, 4) => "unsupported optional parameter",
-            (2, 6) => "unacceptable hold time",
-            (2, 7) => "unsupported capability",
-            (3, 1) => "malformed attribute list",
-            (3, 3) => "missing well-known attribute",
-            (3, 5) => "attribute length error",
-            (3, 10) => "invalid network field",
-            (3, 11) => "malformed AS_PATH",
-            (6, 1) => "maximum number of prefixes reached",
-            (6, 2) => "administrative shutdown",
-            (6, 3) => "peer de-configured",
-            (6, 4) => "administrative reset",
-            (6, 5) => "connection rejected",
-            (6, 6) => "other configuration change",
-            (6, 7) => "connection collision resolution",
-            (6, 8) => "out of resources",
-            (6, 9) => "hard reset",
-            _ => "",
-        };
-        write!(f, "{code} ({}/{})", self.code, self.subcode)?;
+        let sub = subcode_name(self.code, self.subcode);
+        write!(
+            f,
+            "{} ({}/{})",
+            code_name(self.code),
+            self.code,
+            self.subcode
+        )?;
         if !sub.is_empty() {
             write!(f, ": {sub}")?;
         }

@@ -1,4 +1,8 @@
+//! Byte-vector tests of the messages other than UPDATE, both ways, and their errors.
+
 use super::*;
+use crate::codes::error::{self, header};
+use crate::codes::{AS_TRANS, route_refresh};
 use std::net::Ipv4Addr;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -16,7 +20,7 @@ fn keepalive_and_route_refresh() {
     assert_eq!(Message::decode(&ka).unwrap(), Message::Keepalive);
     let rr = Message::RouteRefresh(RouteRefresh {
         family: Family::IPV4_FLOWSPEC,
-        subtype: 0,
+        subtype: route_refresh::REQUEST,
     });
     let bytes = hex(&format!("{MARKER} 00 17 05 00 01 00 85"));
     assert_eq!(rr.to_bytes(), bytes);
@@ -57,7 +61,7 @@ fn open_with_every_capability() {
     };
     assert_eq!(back, open);
     assert_eq!(back.asn(), 4_200_000_001);
-    assert_eq!(back.my_as, open::AS_TRANS);
+    assert_eq!(back.my_as, AS_TRANS);
 }
 
 #[test]
@@ -68,19 +72,35 @@ fn open_errors_carry_their_notification() {
     let e = Message::decode(&v3).unwrap_err();
     assert_eq!(
         (e.code, e.subcode, e.data.as_slice()),
-        (2, 1, &[0u8, 4][..])
+        (
+            error::OPEN_MESSAGE,
+            error::open::UNSUPPORTED_VERSION_NUMBER,
+            &[0u8, 4][..]
+        )
     );
     let mut hold = good.clone();
     hold[22..24].copy_from_slice(&[0, 2]);
-    assert_eq!(Message::decode(&hold).unwrap_err().subcode, 6);
+    assert_eq!(
+        Message::decode(&hold).unwrap_err().subcode,
+        error::open::UNACCEPTABLE_HOLD_TIME
+    );
     let mut id = good.clone();
     id[24..28].copy_from_slice(&[0; 4]);
-    assert_eq!(Message::decode(&id).unwrap_err().subcode, 3);
+    assert_eq!(
+        Message::decode(&id).unwrap_err().subcode,
+        error::open::BAD_BGP_IDENTIFIER
+    );
     // An unknown optional parameter type (1, deprecated authentication).
     let mut param = good.clone();
     param[29] = 1;
     let e = Message::decode(&param).unwrap_err();
-    assert_eq!((e.code, e.subcode), (2, 4));
+    assert_eq!(
+        (e.code, e.subcode),
+        (
+            error::OPEN_MESSAGE,
+            error::open::UNSUPPORTED_OPTIONAL_PARAMETER
+        )
+    );
     // Unknown capabilities are kept and ignored.
     let caps = Capability::decode_all(&hex("49 03 61 62 63 41 04 00 00 fd e9")).unwrap();
     assert_eq!(
@@ -97,20 +117,35 @@ fn header_errors() {
     let ka = Message::Keepalive.to_bytes();
     let mut marker = ka.clone();
     marker[3] = 0;
-    assert_eq!(frame(&marker).unwrap_err().subcode, 1);
+    assert_eq!(
+        frame(&marker).unwrap_err().subcode,
+        header::CONNECTION_NOT_SYNCHRONIZED
+    );
     let mut long = ka.clone();
     long[16..18].copy_from_slice(&5000u16.to_be_bytes());
-    assert_eq!(frame(&long).unwrap_err().subcode, 2);
+    assert_eq!(
+        frame(&long).unwrap_err().subcode,
+        header::BAD_MESSAGE_LENGTH
+    );
     let mut short = ka.clone();
     short[16..18].copy_from_slice(&18u16.to_be_bytes());
-    assert_eq!(frame(&short).unwrap_err().subcode, 2);
+    assert_eq!(
+        frame(&short).unwrap_err().subcode,
+        header::BAD_MESSAGE_LENGTH
+    );
     let mut kind = ka.clone();
     kind[18] = 9;
     let e = Message::decode(&kind).unwrap_err();
-    assert_eq!((e.code, e.subcode, e.data.as_slice()), (1, 3, &[9u8][..]));
+    assert_eq!(
+        (e.code, e.subcode, e.data.as_slice()),
+        (error::MESSAGE_HEADER, header::BAD_MESSAGE_TYPE, &[9u8][..])
+    );
     // A KEEPALIVE with a body is a length error.
     let mut ka_body = hex(&format!("{MARKER} 00 14 04 00"));
-    assert_eq!(Message::decode(&ka_body).unwrap_err().subcode, 2);
+    assert_eq!(
+        Message::decode(&ka_body).unwrap_err().subcode,
+        header::BAD_MESSAGE_LENGTH
+    );
     ka_body.truncate(10);
     assert_eq!(frame(&ka_body).unwrap(), None);
 }

@@ -14,7 +14,8 @@ mod text;
 pub use pack::Encoder;
 pub use text::{RouteText, TextError};
 
-use crate::flowspec::{Afi, FlowSpec};
+use crate::codes::Safi;
+use crate::flowspec::FlowSpec;
 use crate::message::Family;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -57,9 +58,9 @@ impl fmt::Display for IpPrefix {
 /// The key of a route: what is reachable (or filtered).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Nlri {
-    /// A FlowSpec rule (SAFI 133).
+    /// A FlowSpec rule ([`Safi::FLOWSPEC`]).
     Flow(FlowSpec),
-    /// A unicast prefix (SAFI 1), such as an RTBH /32.
+    /// A unicast prefix ([`Safi::UNICAST`]), such as an RTBH /32.
     Unicast(IpPrefix),
 }
 
@@ -67,8 +68,10 @@ impl Nlri {
     /// The route's AFI/SAFI.
     pub fn family(&self) -> Family {
         match self {
-            Nlri::Flow(f) if f.afi == Afi::Ipv4 => Family::IPV4_FLOWSPEC,
-            Nlri::Flow(_) => Family::IPV6_FLOWSPEC,
+            Nlri::Flow(f) => Family {
+                afi: f.afi,
+                safi: Safi::FLOWSPEC,
+            },
             Nlri::Unicast(p) if p.addr.is_ipv4() => Family::IPV4_UNICAST,
             Nlri::Unicast(_) => Family::IPV6_UNICAST,
         }

@@ -10,15 +10,15 @@
 //! ```
 
 use super::{Attrs, Nlri};
+use crate::codes::attr_type::{AS_PATH, MP_REACH_NLRI, MP_UNREACH_NLRI};
+use crate::codes::{AS_TRANS, Safi, origin, segment};
 use crate::message::{Family, HEADER_LEN, MAX_LEN, Message};
 use crate::update::Update;
-use crate::update::attr::{Attribute, EXTENDED, Segment, TRANSITIVE};
+use crate::update::attr::{Attribute, EXTENDED, OPTIONAL, Segment, TRANSITIVE};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Room for an UPDATE body.
 const MAX_BODY: usize = MAX_LEN - HEADER_LEN;
-/// AS_TRANS (RFC 6793).
-const AS_TRANS: u16 = 23456;
 
 /// How routes are encoded for one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +76,9 @@ fn runs(list: &[Nlri], room: usize) -> (Vec<Vec<u8>>, Vec<Nlri>) {
 
 /// MP_REACH/MP_UNREACH header with the extended length, which we always use so the
 /// room left for NLRI is known before packing.
-fn mp_attr(code: u8, len: usize, out: &mut Vec<u8>) {
-    out.push(crate::update::attr::OPTIONAL | EXTENDED);
-    out.push(code);
+fn mp_attr(type_code: u8, len: usize, out: &mut Vec<u8>) {
+    out.push(OPTIONAL | EXTENDED);
+    out.push(type_code);
     out.extend_from_slice(&(len as u16).to_be_bytes());
 }
 
@@ -96,9 +96,9 @@ pub fn withdraw(family: Family, list: &[Nlri]) -> (Vec<Vec<u8>>, usize) {
         .iter()
         .map(|r| {
             let mut a = Vec::with_capacity(7 + r.len());
-            mp_attr(15, 3 + r.len(), &mut a);
+            mp_attr(MP_UNREACH_NLRI, 3 + r.len(), &mut a);
             a.extend_from_slice(&family.afi.to_be_bytes());
-            a.push(family.safi);
+            a.push(family.safi.0);
             a.extend_from_slice(r);
             frame(body(&[], &a, &[]))
         })
@@ -127,10 +127,10 @@ impl Encoder {
         let mut v = Vec::new();
         if self.ebgp {
             let two = u16::try_from(self.local_as).unwrap_or(AS_TRANS);
-            v.extend_from_slice(&[2, 1]);
+            v.extend_from_slice(&[segment::AS_SEQUENCE, 1]);
             v.extend_from_slice(&two.to_be_bytes());
         }
-        Attribute::Unknown(TRANSITIVE, 2, v).encode(out);
+        Attribute::Unknown(TRANSITIVE, AS_PATH, v).encode(out);
         if self.ebgp && self.local_as > u32::from(u16::MAX) {
             Attribute::As4Path(path).encode(out);
         }
@@ -139,7 +139,7 @@ impl Encoder {
     /// The attributes other than MP_REACH, in type order.
     fn attributes(&self, family: Family, a: &Attrs) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
-        Attribute::Origin(0).encode(&mut out);
+        Attribute::Origin(origin::IGP).encode(&mut out);
         self.as_path(&mut out);
         if family == Family::IPV4_UNICAST {
             let nh = match a.next_hop {
@@ -169,7 +169,7 @@ impl Encoder {
     /// The MP_REACH next hop for a family: none for FlowSpec (RFC 8955 §5), 16 octets for
     /// IPv6 unicast (an IPv4 next hop is written IPv4-mapped).
     fn mp_next_hop(&self, family: Family, a: &Attrs) -> Vec<u8> {
-        if family.safi != 1 {
+        if family.safi != Safi::UNICAST {
             return Vec::new();
         }
         match a.next_hop {
@@ -202,9 +202,9 @@ impl Encoder {
             .iter()
             .map(|r| {
                 let mut all = Vec::with_capacity(mp_fixed + r.len() + attrs.len());
-                mp_attr(14, mp_fixed - 4 + r.len(), &mut all);
+                mp_attr(MP_REACH_NLRI, mp_fixed - 4 + r.len(), &mut all);
                 all.extend_from_slice(&family.afi.to_be_bytes());
-                all.push(family.safi);
+                all.push(family.safi.0);
                 all.push(nh.len() as u8);
                 all.extend_from_slice(&nh);
                 all.push(0);

@@ -1,4 +1,8 @@
+//! Adj-RIB-Out and UPDATE packing: full messages, withdrawals, families, End-of-RIB,
+//! two-octet AS sessions; and the route text both ways.
+
 use super::*;
+use crate::codes::{Afi, Safi, origin};
 use crate::flowspec::action::Action;
 use crate::flowspec::{BitmaskOp, Component, NumericOp, Prefix};
 use crate::message::{MAX_LEN, Message};
@@ -19,7 +23,7 @@ fn enc(ebgp: bool, four_octet: bool) -> Encoder {
 fn flow(i: u32) -> Nlri {
     let a = Ipv4Addr::from(0xc633_6400 | (i & 0xff)); // 198.51.100.x
     Nlri::Flow(FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPrefix(Prefix {
                 addr: a.into(),
@@ -63,14 +67,9 @@ fn decode_all(msgs: &[Vec<u8>]) -> (Vec<Nlri>, Vec<Nlri>, Vec<Vec<Attribute>>) {
                 Attribute::MpUnreach { family, withdrawn } => (family, withdrawn, &mut wd),
                 _ => continue,
             };
-            if family.safi == 133 {
-                let afi = if family.afi == 1 {
-                    Afi::Ipv4
-                } else {
-                    Afi::Ipv6
-                };
+            if family.safi == Safi::FLOWSPEC {
                 to.extend(
-                    FlowSpec::decode_all(bytes, afi)
+                    FlowSpec::decode_all(bytes, family.afi)
                         .unwrap()
                         .into_iter()
                         .map(Nlri::Flow),
@@ -117,7 +116,7 @@ fn ten_thousand_rules_pack_into_full_messages() {
     // MP_REACH first (RFC 7606 §5.1), then ORIGIN, AS_PATH, the action.
     let first = &attrs[0];
     assert!(matches!(first[0], Attribute::MpReach { ref next_hop, .. } if next_hop.is_empty()));
-    assert_eq!(first[1], Attribute::Origin(0));
+    assert_eq!(first[1], Attribute::Origin(origin::IGP));
     assert_eq!(
         first[2],
         Attribute::AsPath(vec![Segment::Sequence(vec![64500])])
@@ -301,7 +300,7 @@ fn two_octet_peer_gets_as_trans_and_as4_path() {
 fn a_rule_too_large_for_a_message_is_reported_not_sent() {
     let ops: Vec<NumericOp> = (0..1000).map(|i| NumericOp::eq(1000 + i)).collect();
     let big = Nlri::Flow(FlowSpec {
-        afi: Afi::Ipv4,
+        afi: Afi::IPV4,
         components: vec![
             Component::DestinationPort(ops.clone()),
             Component::SourcePort(ops),
@@ -317,14 +316,33 @@ fn a_rule_too_large_for_a_message_is_reported_not_sent() {
     assert!(rib.sent(&big).is_none());
 }
 
-#[test]
-fn route_text_reads_every_component_and_action() {
-    let r: RouteText = "flow match destination 192.0.2.1/32 source 198.51.100.0/24 protocol udp \
+/// A flow with every IPv4 component and most actions.
+fn every_component() -> RouteText {
+    "flow match destination 192.0.2.1/32 source 198.51.100.0/24 protocol udp \
         port ==53 destination-port 8000-8080 ==443 source-port >1023 icmp-type ==3 icmp-code ==1 \
         tcp-flags =syn|ack&!rst packet-length >=1400&<=1500 dscp ==46 fragment is-fragment \
         then rate-limit 125000 action sample redirect 65000:100 mark 10 community 64500:1"
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+/// An IPv6 flow with a prefix offset and a flow label.
+fn ipv6_with_offset() -> RouteText {
+    "flow destination 2001:db8::/64/8 label ==5 then discard"
+        .parse()
+        .unwrap()
+}
+
+/// An RTBH route with its communities.
+fn rtbh() -> RouteText {
+    "route 192.0.2.1/32 next-hop 192.0.2.66 blackhole no-export large-community 64500:666:1"
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn route_text_reads_every_component_and_action() {
+    let r = every_component();
     let Nlri::Flow(rule) = &r.nlri else { panic!() };
     assert_eq!(rule.components.len(), 12);
     assert_eq!(
@@ -387,10 +405,11 @@ fn route_text_reads_every_component_and_action() {
         ]
     );
     assert_eq!(r.attrs.communities, vec![64500 << 16 | 1]);
+}
 
-    let v6: RouteText = "flow destination 2001:db8::/64/8 label ==5 then discard"
-        .parse()
-        .unwrap();
+#[test]
+fn route_text_reads_ipv6_offsets_and_rtbh() {
+    let v6 = ipv6_with_offset();
     assert_eq!(v6.nlri.family(), Family::IPV6_FLOWSPEC);
     // The bits before the offset are dropped, as on the wire.
     let Nlri::Flow(rule6) = &v6.nlri else {
@@ -398,19 +417,20 @@ fn route_text_reads_every_component_and_action() {
     };
     assert_eq!(rule6.to_string(), "[destination: 1:db8::/64/8][label: ==5]");
     let bytes = rule6.to_bytes().unwrap();
-    assert_eq!(&FlowSpec::decode(&bytes, Afi::Ipv6).unwrap().0, rule6);
+    assert_eq!(&FlowSpec::decode(&bytes, Afi::IPV6).unwrap().0, rule6);
 
-    let rtbh: RouteText =
-        "route 192.0.2.1/32 next-hop 192.0.2.66 blackhole no-export large-community 64500:666:1"
-            .parse()
-            .unwrap();
+    let rtbh = rtbh();
     assert_eq!(rtbh.nlri.family(), Family::IPV4_UNICAST);
     assert_eq!(
         rtbh.attrs.communities,
         vec![community::BLACKHOLE, community::NO_EXPORT]
     );
+}
+
+#[test]
+fn route_text_round_trips() {
     // Text → route → text → route is stable.
-    for r in [r, v6, rtbh] {
+    for r in [every_component(), ipv6_with_offset(), rtbh()] {
         let again: RouteText = r.to_string().parse().unwrap();
         assert_eq!(again, r, "{r}");
     }

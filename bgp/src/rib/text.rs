@@ -21,9 +21,10 @@
 //! `destination-port ==80 ==443`. `Display` writes what `FromStr` reads.
 
 use super::{Attrs, IpPrefix, Nlri};
+use crate::codes::Afi;
 use crate::flowspec::action::Action;
 use crate::flowspec::display::{FRAGMENT, TCP_FLAG_NAMES, TCP_FLAGS, Value, name, protocol};
-use crate::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
+use crate::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use crate::update::attr::community;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -350,6 +351,44 @@ fn rate(w: &mut Words<'_>, expected: &'static str) -> Result<f32, TextError> {
     }
 }
 
+/// `action sample|terminal|sample-terminal`.
+fn traffic_action(w: &mut Words<'_>) -> Result<Action, TextError> {
+    const E: &str = "sample, terminal or sample-terminal";
+    let (sample, terminal) = match w.next().ok_or_else(|| w.end(E))? {
+        "sample" => (true, false),
+        "terminal" => (false, true),
+        "sample-terminal" | "terminal-sample" => (true, true),
+        _ => return Err(w.err(E)),
+    };
+    Ok(Action::TrafficAction { sample, terminal })
+}
+
+/// `redirect` or `redirect-as4` and its route target (`redirect` with an AS that fits
+/// two octets is the two-octet form).
+fn redirect(w: &mut Words<'_>, word: &str) -> Result<Action, TextError> {
+    const E: &str = "a route target such as 65000:100 or 192.0.2.1:100";
+    let v = w.next().ok_or_else(|| w.end(E))?;
+    let (g, l) = v.split_once(':').ok_or_else(|| w.err(E))?;
+    Ok(if let Ok(addr) = g.parse::<Ipv4Addr>() {
+        Action::RedirectIpv4 {
+            addr,
+            local: l.parse().map_err(|_| w.err(E))?,
+        }
+    } else {
+        let asn: u32 = g.parse().map_err(|_| w.err(E))?;
+        match u16::try_from(asn) {
+            Ok(asn) if word == "redirect" => Action::RedirectAs2 {
+                asn,
+                local: l.parse().map_err(|_| w.err(E))?,
+            },
+            _ => Action::RedirectAs4 {
+                asn,
+                local: l.parse().map_err(|_| w.err(E))?,
+            },
+        }
+    })
+}
+
 fn attribute(w: &mut Words<'_>, word: &str, a: &mut Attrs) -> Result<(), TextError> {
     let mut ext = |x: Action| a.extended_communities.push(x.to_bytes());
     match word {
@@ -362,40 +401,8 @@ fn attribute(w: &mut Words<'_>, word: &str, a: &mut Attrs) -> Result<(), TextErr
             asn: 0,
             rate: rate(w, "a rate in packets per second")?,
         }),
-        "action" => {
-            const E: &str = "sample, terminal or sample-terminal";
-            let (sample, terminal) = match w.next().ok_or_else(|| w.end(E))? {
-                "sample" => (true, false),
-                "terminal" => (false, true),
-                "sample-terminal" | "terminal-sample" => (true, true),
-                _ => return Err(w.err(E)),
-            };
-            ext(Action::TrafficAction { sample, terminal })
-        }
-        "redirect" | "redirect-as4" => {
-            const E: &str = "a route target such as 65000:100 or 192.0.2.1:100";
-            let v = w.next().ok_or_else(|| w.end(E))?;
-            let (g, l) = v.split_once(':').ok_or_else(|| w.err(E))?;
-            let x = if let Ok(addr) = g.parse::<Ipv4Addr>() {
-                Action::RedirectIpv4 {
-                    addr,
-                    local: l.parse().map_err(|_| w.err(E))?,
-                }
-            } else {
-                let asn: u32 = g.parse().map_err(|_| w.err(E))?;
-                match u16::try_from(asn) {
-                    Ok(asn) if word == "redirect" => Action::RedirectAs2 {
-                        asn,
-                        local: l.parse().map_err(|_| w.err(E))?,
-                    },
-                    _ => Action::RedirectAs4 {
-                        asn,
-                        local: l.parse().map_err(|_| w.err(E))?,
-                    },
-                }
-            };
-            ext(x)
-        }
+        "action" => ext(traffic_action(w)?),
+        "redirect" | "redirect-as4" => ext(redirect(w, word)?),
         "mark" => {
             let dscp: u8 = w.value("a DSCP value (0-63)")?;
             if dscp > 63 {
@@ -441,6 +448,65 @@ fn attribute(w: &mut Words<'_>, word: &str, a: &mut Attrs) -> Result<(), TextErr
     Ok(())
 }
 
+/// `route PREFIX`, after the keyword.
+fn route(w: &mut Words<'_>) -> Result<Nlri, TextError> {
+    const E: &str = "a prefix such as 192.0.2.1/32";
+    let v = w.next().ok_or_else(|| w.end(E))?;
+    let (addr, len) = match v.split_once('/') {
+        Some((a, l)) => (a, l.parse().map_err(|_| w.err(E))?),
+        None => (v, if v.contains(':') { 128 } else { 32 }),
+    };
+    let addr: IpAddr = addr.parse().map_err(|_| w.err(E))?;
+    let p = IpPrefix::new(addr, len).ok_or_else(|| w.err(E))?;
+    if p.addr != addr {
+        return Err(w.err("a prefix without host bits"));
+    }
+    Ok(Nlri::Unicast(p))
+}
+
+/// `flow [ipv4|ipv6] [match] COMPONENT VALUE...` up to `then`, after the keyword.
+fn flow(w: &mut Words<'_>) -> Result<Nlri, TextError> {
+    let mut afi = None;
+    if let Some(f @ ("ipv4" | "ipv6")) = w.peek() {
+        w.next();
+        afi = Some(if f == "ipv4" { Afi::IPV4 } else { Afi::IPV6 });
+    }
+    if w.peek() == Some("match") {
+        w.next();
+    }
+    let mut components: Vec<Component> = Vec::new();
+    while let Some(word) = w.next() {
+        if word == "then" {
+            break;
+        }
+        let c = component(w, word)?;
+        if let Component::DestinationPrefix(p) | Component::SourcePrefix(p) = &c {
+            let this = if p.addr.is_ipv4() {
+                Afi::IPV4
+            } else {
+                Afi::IPV6
+            };
+            if *afi.get_or_insert(this) != this {
+                return Err(w.err("prefixes of one address family"));
+            }
+        }
+        if components.iter().any(|o| o.type_code() == c.type_code()) {
+            return Err(w.err("each component once"));
+        }
+        components.push(c);
+    }
+    if components.is_empty() {
+        return Err(w.err("at least one FlowSpec component"));
+    }
+    components.sort_by_key(Component::type_code);
+    let rule = FlowSpec {
+        afi: afi.unwrap_or(Afi::IPV4),
+        components,
+    };
+    rule.to_bytes()?;
+    Ok(Nlri::Flow(rule))
+}
+
 impl FromStr for RouteText {
     type Err = TextError;
 
@@ -451,61 +517,8 @@ impl FromStr for RouteText {
         };
         let mut attrs = Attrs::default();
         let nlri = match w.next() {
-            Some("route") => {
-                const E: &str = "a prefix such as 192.0.2.1/32";
-                let v = w.next().ok_or_else(|| w.end(E))?;
-                let (addr, len) = match v.split_once('/') {
-                    Some((a, l)) => (a, l.parse().map_err(|_| w.err(E))?),
-                    None => (v, if v.contains(':') { 128 } else { 32 }),
-                };
-                let addr: IpAddr = addr.parse().map_err(|_| w.err(E))?;
-                let p = IpPrefix::new(addr, len).ok_or_else(|| w.err(E))?;
-                if p.addr != addr {
-                    return Err(w.err("a prefix without host bits"));
-                }
-                Nlri::Unicast(p)
-            }
-            Some("flow") => {
-                let mut afi = None;
-                if let Some(f @ ("ipv4" | "ipv6")) = w.peek() {
-                    w.next();
-                    afi = Some(if f == "ipv4" { Afi::Ipv4 } else { Afi::Ipv6 });
-                }
-                if w.peek() == Some("match") {
-                    w.next();
-                }
-                let mut components: Vec<Component> = Vec::new();
-                while let Some(word) = w.next() {
-                    if word == "then" {
-                        break;
-                    }
-                    let c = component(&mut w, word)?;
-                    if let Component::DestinationPrefix(p) | Component::SourcePrefix(p) = &c {
-                        let this = if p.addr.is_ipv4() {
-                            Afi::Ipv4
-                        } else {
-                            Afi::Ipv6
-                        };
-                        if *afi.get_or_insert(this) != this {
-                            return Err(w.err("prefixes of one address family"));
-                        }
-                    }
-                    if components.iter().any(|o| o.type_code() == c.type_code()) {
-                        return Err(w.err("each component once"));
-                    }
-                    components.push(c);
-                }
-                if components.is_empty() {
-                    return Err(w.err("at least one FlowSpec component"));
-                }
-                components.sort_by_key(Component::type_code);
-                let rule = FlowSpec {
-                    afi: afi.unwrap_or(Afi::Ipv4),
-                    components,
-                };
-                rule.to_bytes()?;
-                Nlri::Flow(rule)
-            }
+            Some("route") => route(&mut w)?,
+            Some("flow") => flow(&mut w)?,
             _ => return Err(TextError::Kind),
         };
         while let Some(word) = w.next() {
@@ -541,7 +554,7 @@ impl fmt::Display for RouteText {
             Nlri::Unicast(p) => write!(f, "route {p}")?,
             Nlri::Flow(r) => {
                 f.write_str("flow")?;
-                if r.afi == Afi::Ipv6 {
+                if r.afi == Afi::IPV6 {
                     f.write_str(" ipv6")?;
                 }
                 for c in &r.components {

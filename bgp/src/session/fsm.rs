@@ -1,6 +1,12 @@
-//! States, inputs, outputs and transitions.
+//! States, inputs, outputs and transitions: one handler per RFC 4271 §8.1 event, named
+//! after it (`manual_start` for Event 1 ManualStart, `hold_timer_expires` for Event 10
+//! HoldTimer_Expires, `bgp_open` for Event 19 BGPOpen, ...).
 
-use crate::message::{self, Capability, Family, Message, MessageError, Notification, Open};
+use crate::codes::error::{self, fsm, open as open_error};
+use crate::codes::route_refresh;
+use crate::message::{
+    self, Capability, Family, Message, MessageError, Notification, Open, RouteRefresh,
+};
 use crate::update::Update;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -36,22 +42,23 @@ pub enum Timer {
 /// What goes into the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// Start the session (ManualStart).
+    /// Start the session (Event 1, ManualStart).
     Start,
-    /// Stop it, sending this NOTIFICATION if a connection is up (ManualStop). `None`
-    /// closes the connection without one, so a peer that negotiated graceful restart
-    /// (RFC 4724) keeps our routes until its restart timer runs out.
+    /// Stop it, sending this NOTIFICATION if a connection is up (Event 2, ManualStop).
+    /// `None` closes the connection without one, so a peer that negotiated graceful
+    /// restart (RFC 4724) keeps our routes until its restart timer runs out.
     Stop(Option<Notification>),
-    /// Drop the session with this NOTIFICATION and try again after the backoff (an
-    /// operator reset, or a limit such as maximum prefixes; RFC 4486).
+    /// Drop the session with this NOTIFICATION and try again after the backoff (Event 8,
+    /// AutomaticStop: an operator reset, or a limit such as maximum prefixes; RFC 4486).
     Reset(Notification),
-    /// The TCP connection is up (either direction).
+    /// The TCP connection is up, either direction (Events 16 and 17, Tcp_CR_Acked and
+    /// TcpConnectionConfirmed).
     Connected,
-    /// The TCP connection failed or closed.
+    /// The TCP connection failed or closed (Event 18, TcpConnectionFails).
     Disconnected,
-    /// Bytes received.
+    /// Bytes received: one event per whole message (Events 19 to 28).
     Bytes(Vec<u8>),
-    /// A timer fired.
+    /// A timer fired (Events 9 to 11).
     Timer(Timer),
 }
 
@@ -254,106 +261,136 @@ impl Session {
         );
     }
 
-    /// Takes one input at `now`; returns what to do, in order.
+    /// Whether a TCP connection carries BGP messages (OpenSent, OpenConfirm or
+    /// Established).
+    fn connected(&self) -> bool {
+        matches!(
+            self.state,
+            State::OpenSent | State::OpenConfirm | State::Established
+        )
+    }
+
+    /// Takes one input at `now`; returns what to do, in order. Each input is one event of
+    /// RFC 4271 §8.1 (received bytes are one event per whole message), handled by the
+    /// method named after it.
     pub fn handle(&mut self, _now: Instant, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
-            Input::Start if self.state == State::Idle => {
-                if self.cfg.active {
-                    out.push(Output::Connect);
-                    out.push(Output::SetTimer(Timer::ConnectRetry, self.retry_after()));
-                    self.set(State::Connect, &mut out);
-                } else {
-                    self.set(State::Active, &mut out);
-                }
-            }
-            Input::Start => {}
-            Input::Stop(n) => {
-                let connected = matches!(
-                    self.state,
-                    State::OpenSent | State::OpenConfirm | State::Established
-                );
-                let sent = n.filter(|_| connected);
-                if let Some(n) = &sent {
-                    out.push(Output::Send(Message::Notification(n.clone()).to_bytes()));
-                }
-                if self.state != State::Idle {
-                    out.push(Output::Close);
-                    out.push(Output::Down(Down {
-                        reason: "stopped".into(),
-                        sent,
-                        received: None,
-                    }));
-                }
-                for t in [Timer::ConnectRetry, Timer::Hold, Timer::Keepalive] {
-                    out.push(Output::CancelTimer(t));
-                }
-                self.negotiated = None;
-                self.buf.clear();
-                self.set(State::Idle, &mut out);
-            }
-            Input::Connected => match self.state {
-                State::Connect | State::Active => {
-                    out.push(Output::CancelTimer(Timer::ConnectRetry));
-                    out.push(Output::Send(self.open().to_bytes()));
-                    out.push(Output::SetTimer(Timer::Hold, LARGE_HOLD));
-                    self.set(State::OpenSent, &mut out);
-                }
-                // A second connection while one is being set up: refuse it (no
-                // collision detection beyond keeping the first).
-                _ => {}
-            },
-            Input::Disconnected => {
-                if self.state != State::Idle {
-                    self.fail("connection closed".into(), None, None, &mut out);
-                }
-            }
-            Input::Reset(n) => {
-                let connected = matches!(
-                    self.state,
-                    State::OpenSent | State::OpenConfirm | State::Established
-                );
-                if self.state != State::Idle {
-                    let why = format!("reset: {n}");
-                    self.fail(why, Some(n).filter(|_| connected), None, &mut out);
-                }
-            }
-            Input::Timer(Timer::ConnectRetry) => {
-                if matches!(self.state, State::Connect | State::Active) && self.cfg.active {
-                    out.push(Output::Connect);
-                    out.push(Output::SetTimer(Timer::ConnectRetry, self.retry_after()));
-                    self.set(State::Connect, &mut out);
-                }
-            }
-            Input::Timer(Timer::Hold) => {
-                if matches!(
-                    self.state,
-                    State::OpenSent | State::OpenConfirm | State::Established
-                ) {
-                    let n = Notification {
-                        code: 4,
-                        subcode: 0,
-                        data: vec![],
-                    };
-                    self.fail("hold timer expired".into(), Some(n), None, &mut out);
-                }
-            }
-            Input::Timer(Timer::Keepalive) => {
-                if matches!(self.state, State::OpenConfirm | State::Established)
-                    && let Some(n) = &self.negotiated
-                {
-                    out.push(Output::Send(Message::Keepalive.to_bytes()));
-                    if !n.hold_time.is_zero() {
-                        out.push(Output::SetTimer(Timer::Keepalive, n.hold_time / 3));
-                    }
-                }
-            }
+            Input::Start => self.manual_start(&mut out),
+            Input::Stop(n) => self.manual_stop(n, &mut out),
+            Input::Reset(n) => self.automatic_stop(n, &mut out),
+            Input::Connected => self.tcp_connection_confirmed(&mut out),
+            Input::Disconnected => self.tcp_connection_fails(&mut out),
+            Input::Timer(Timer::ConnectRetry) => self.connect_retry_timer_expires(&mut out),
+            Input::Timer(Timer::Hold) => self.hold_timer_expires(&mut out),
+            Input::Timer(Timer::Keepalive) => self.keepalive_timer_expires(&mut out),
             Input::Bytes(b) => {
                 self.buf.extend_from_slice(&b);
                 self.drain(&mut out);
             }
         }
         out
+    }
+
+    /// Event 1, ManualStart: connect (active) or wait for the peer (passive). Ignored
+    /// unless Idle.
+    fn manual_start(&mut self, out: &mut Vec<Output>) {
+        if self.state != State::Idle {
+            return;
+        }
+        if self.cfg.active {
+            out.push(Output::Connect);
+            out.push(Output::SetTimer(Timer::ConnectRetry, self.retry_after()));
+            self.set(State::Connect, out);
+        } else {
+            self.set(State::Active, out);
+        }
+    }
+
+    /// Event 2, ManualStop: send the NOTIFICATION if one is given and a connection is
+    /// up, close, stop every timer, and go to Idle.
+    fn manual_stop(&mut self, n: Option<Notification>, out: &mut Vec<Output>) {
+        let sent = n.filter(|_| self.connected());
+        if let Some(n) = &sent {
+            out.push(Output::Send(Message::Notification(n.clone()).to_bytes()));
+        }
+        if self.state != State::Idle {
+            out.push(Output::Close);
+            out.push(Output::Down(Down {
+                reason: "stopped".into(),
+                sent,
+                received: None,
+            }));
+        }
+        for t in [Timer::ConnectRetry, Timer::Hold, Timer::Keepalive] {
+            out.push(Output::CancelTimer(t));
+        }
+        self.negotiated = None;
+        self.buf.clear();
+        self.set(State::Idle, out);
+    }
+
+    /// Event 8, AutomaticStop: drop the session with this NOTIFICATION (an operator
+    /// reset, or a limit such as maximum prefixes) and retry after the backoff.
+    fn automatic_stop(&mut self, n: Notification, out: &mut Vec<Output>) {
+        if self.state != State::Idle {
+            let why = format!("reset: {n}");
+            let sent = Some(n).filter(|_| self.connected());
+            self.fail(why, sent, None, out);
+        }
+    }
+
+    /// Events 16 and 17, Tcp_CR_Acked / TcpConnectionConfirmed: send our OPEN and wait
+    /// for the peer's under the large hold time. A second connection while one is being
+    /// set up is refused (no collision detection beyond keeping the first).
+    fn tcp_connection_confirmed(&mut self, out: &mut Vec<Output>) {
+        if matches!(self.state, State::Connect | State::Active) {
+            out.push(Output::CancelTimer(Timer::ConnectRetry));
+            out.push(Output::Send(self.open().to_bytes()));
+            out.push(Output::SetTimer(Timer::Hold, LARGE_HOLD));
+            self.set(State::OpenSent, out);
+        }
+    }
+
+    /// Event 18, TcpConnectionFails: the connection failed or closed; retry.
+    fn tcp_connection_fails(&mut self, out: &mut Vec<Output>) {
+        if self.state != State::Idle {
+            self.fail("connection closed".into(), None, None, out);
+        }
+    }
+
+    /// Event 9, ConnectRetryTimer_Expires: connect again (active sessions).
+    fn connect_retry_timer_expires(&mut self, out: &mut Vec<Output>) {
+        if matches!(self.state, State::Connect | State::Active) && self.cfg.active {
+            out.push(Output::Connect);
+            out.push(Output::SetTimer(Timer::ConnectRetry, self.retry_after()));
+            self.set(State::Connect, out);
+        }
+    }
+
+    /// Event 10, HoldTimer_Expires: the peer has been silent for the hold time; send
+    /// Hold Timer Expired and drop the session.
+    fn hold_timer_expires(&mut self, out: &mut Vec<Output>) {
+        if self.connected() {
+            let n = Notification {
+                code: error::HOLD_TIMER_EXPIRED,
+                subcode: error::UNSPECIFIC,
+                data: vec![],
+            };
+            self.fail("hold timer expired".into(), Some(n), None, out);
+        }
+    }
+
+    /// Event 11, KeepaliveTimer_Expires: send a KEEPALIVE and rearm the timer.
+    fn keepalive_timer_expires(&mut self, out: &mut Vec<Output>) {
+        if matches!(self.state, State::OpenConfirm | State::Established)
+            && let Some(n) = &self.negotiated
+        {
+            out.push(Output::Send(Message::Keepalive.to_bytes()));
+            if !n.hold_time.is_zero() {
+                out.push(Output::SetTimer(Timer::Keepalive, n.hold_time / 3));
+            }
+        }
     }
 
     /// Handles every whole message in the buffer.
@@ -366,16 +403,19 @@ impl Session {
             let len = match message::frame(&self.buf) {
                 Ok(Some(len)) => len,
                 Ok(None) => return,
-                Err(e) => return self.protocol_error(e, out),
+                Err(e) => return self.msg_err(e, out),
             };
             let msg: Vec<u8> = self.buf.drain(..len).collect();
             if let Err(e) = self.message(&msg, out) {
-                return self.protocol_error(e, out);
+                return self.msg_err(e, out);
             }
         }
     }
 
-    fn protocol_error(&mut self, e: MessageError, out: &mut Vec<Output>) {
+    /// Events 21, 22 and 28, BGPHeaderErr / BGPOpenMsgErr / UpdateMsgErr (and the FSM
+    /// error of a message unexpected in its state, RFC 4271 §6.6): send the
+    /// NOTIFICATION the error carries and drop the session.
+    fn msg_err(&mut self, e: MessageError, out: &mut Vec<Output>) {
         let n = e.notification();
         self.fail(
             format!("sent NOTIFICATION: {n}: {}", e.what),
@@ -385,68 +425,108 @@ impl Session {
         );
     }
 
+    /// One whole message: restarts the hold timer once it is agreed, then goes to the
+    /// handler of its event.
     fn message(&mut self, msg: &[u8], out: &mut Vec<Output>) -> Result<(), MessageError> {
         let m = Message::decode(msg)?;
         self.messages_in += 1;
-        // Any message restarts the hold timer once the hold time is agreed.
         if let Some(n) = &self.negotiated
             && !n.hold_time.is_zero()
         {
             out.push(Output::SetTimer(Timer::Hold, n.hold_time));
         }
-        match (self.state, m) {
-            (_, Message::Notification(n)) => {
-                self.fail(format!("received NOTIFICATION: {n}"), None, Some(n), out);
+        match m {
+            Message::Notification(n) => {
+                self.notif_msg(n, out);
+                Ok(())
             }
-            (State::OpenSent, Message::Open(open)) => {
-                let neg = self.negotiate(&open)?;
-                out.push(Output::Send(Message::Keepalive.to_bytes()));
-                if neg.hold_time.is_zero() {
-                    out.push(Output::CancelTimer(Timer::Hold));
-                } else {
-                    out.push(Output::SetTimer(Timer::Hold, neg.hold_time));
-                    out.push(Output::SetTimer(Timer::Keepalive, neg.hold_time / 3));
-                }
-                self.negotiated = Some(neg);
-                self.set(State::OpenConfirm, out);
-            }
-            (State::OpenConfirm, Message::Keepalive) => {
+            Message::Open(open) => self.bgp_open(&open, out),
+            Message::Keepalive => self.keep_alive_msg(out),
+            Message::Update(body) => self.update_msg(&body, out),
+            Message::RouteRefresh(r) => self.route_refresh_msg(r, out),
+        }
+    }
+
+    /// The FSM error for a message unexpected in the current state (RFC 4271 §6.6, with
+    /// the subcodes of RFC 6608).
+    fn unexpected(&self) -> MessageError {
+        let sub = match self.state {
+            State::OpenSent => fsm::UNEXPECTED_IN_OPEN_SENT,
+            State::OpenConfirm => fsm::UNEXPECTED_IN_OPEN_CONFIRM,
+            _ => fsm::UNEXPECTED_IN_ESTABLISHED,
+        };
+        MessageError::new(error::FSM, sub, &[], "message unexpected in this state")
+    }
+
+    /// Event 25, NotifMsg: the peer closes the session; retry after the backoff.
+    fn notif_msg(&mut self, n: Notification, out: &mut Vec<Output>) {
+        self.fail(format!("received NOTIFICATION: {n}"), None, Some(n), out);
+    }
+
+    /// Event 19, BGPOpen (OpenSent): negotiate, answer with a KEEPALIVE, arm the agreed
+    /// timers and go to OpenConfirm.
+    fn bgp_open(&mut self, open: &Open, out: &mut Vec<Output>) -> Result<(), MessageError> {
+        if self.state != State::OpenSent {
+            return Err(self.unexpected());
+        }
+        let neg = self.negotiate(open)?;
+        out.push(Output::Send(Message::Keepalive.to_bytes()));
+        if neg.hold_time.is_zero() {
+            out.push(Output::CancelTimer(Timer::Hold));
+        } else {
+            out.push(Output::SetTimer(Timer::Hold, neg.hold_time));
+            out.push(Output::SetTimer(Timer::Keepalive, neg.hold_time / 3));
+        }
+        self.negotiated = Some(neg);
+        self.set(State::OpenConfirm, out);
+        Ok(())
+    }
+
+    /// Event 26, KeepAliveMsg: in OpenConfirm the session is established; in
+    /// Established it only restarted the hold timer.
+    fn keep_alive_msg(&mut self, out: &mut Vec<Output>) -> Result<(), MessageError> {
+        match self.state {
+            State::OpenConfirm => {
                 self.failures = 0;
                 self.set(State::Established, out);
                 if let Some(n) = &self.negotiated {
                     out.push(Output::Established(n.clone()));
                 }
+                Ok(())
             }
-            (State::Established, Message::Keepalive) => {}
-            (State::Established, Message::Update(body)) => {
-                let four = self.negotiated.as_ref().is_some_and(|n| n.four_octet);
-                let d = Update::decode(&body, four)?;
-                out.push(if d.treat_as_withdraw {
-                    Output::TreatAsWithdraw(d.update)
-                } else {
-                    Output::Update(d.update)
-                });
-            }
-            (State::Established, Message::RouteRefresh(r)) => {
-                if r.subtype == 0 {
-                    out.push(Output::RouteRefresh(r.family));
-                }
-            }
-            (state, m) => {
-                // RFC 4271 §6.6: a message unexpected in this state is an FSM error.
-                let sub = match state {
-                    State::OpenSent => 1,
-                    State::OpenConfirm => 2,
-                    _ => 3,
-                };
-                let _ = m;
-                return Err(MessageError::new(
-                    5,
-                    sub,
-                    &[],
-                    "message unexpected in this state",
-                ));
-            }
+            State::Established => Ok(()),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    /// Event 27, UpdateMsg (Established): decode it with RFC 7606 handling and hand it
+    /// on. A malformed one that RFC 7606 answers with a reset is Event 28, UpdateMsgErr.
+    fn update_msg(&mut self, body: &[u8], out: &mut Vec<Output>) -> Result<(), MessageError> {
+        if self.state != State::Established {
+            return Err(self.unexpected());
+        }
+        let four = self.negotiated.as_ref().is_some_and(|n| n.four_octet);
+        let d = Update::decode(body, four)?;
+        out.push(if d.treat_as_withdraw {
+            Output::TreatAsWithdraw(d.update)
+        } else {
+            Output::Update(d.update)
+        });
+        Ok(())
+    }
+
+    /// ROUTE-REFRESH (Established; RFC 2918 §4, not an RFC 4271 event): a request asks
+    /// for a family again; the RFC 7313 markers a peer sends are ignored.
+    fn route_refresh_msg(
+        &mut self,
+        r: RouteRefresh,
+        out: &mut Vec<Output>,
+    ) -> Result<(), MessageError> {
+        if self.state != State::Established {
+            return Err(self.unexpected());
+        }
+        if r.subtype == route_refresh::REQUEST {
+            out.push(Output::RouteRefresh(r.family));
         }
         Ok(())
     }
@@ -455,16 +535,16 @@ impl Session {
         let peer_as = open.asn();
         if peer_as != self.cfg.peer_as {
             return Err(MessageError::new(
-                2,
-                2,
+                error::OPEN_MESSAGE,
+                open_error::BAD_PEER_AS,
                 &open.my_as.to_be_bytes(),
                 "peer AS is not the configured one",
             ));
         }
         if open.router_id == self.cfg.router_id && self.cfg.local_as == peer_as {
             return Err(MessageError::new(
-                2,
-                3,
+                error::OPEN_MESSAGE,
+                open_error::BAD_BGP_IDENTIFIER,
                 &open.router_id.octets(),
                 "peer has our BGP identifier",
             ));
@@ -499,8 +579,8 @@ impl Session {
         }
         if families.is_empty() {
             return Err(MessageError::new(
-                2,
-                7,
+                error::OPEN_MESSAGE,
+                open_error::UNSUPPORTED_CAPABILITY,
                 &[],
                 "no address family in common with the peer",
             ));

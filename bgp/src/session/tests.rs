@@ -1,4 +1,8 @@
+//! The state machine driven with explicit time: two sessions talking to each other,
+//! negotiation, errors and their NOTIFICATIONs, timers and backoff.
+
 use super::*;
+use crate::codes::origin;
 use crate::message::{Family, Message, Notification};
 use crate::update::Update;
 use crate::update::attr::{Attribute, Segment};
@@ -107,7 +111,7 @@ fn two_sessions_establish_and_negotiate() {
     // An UPDATE from b reaches a's output.
     let upd = Update {
         attributes: vec![
-            Attribute::Origin(0),
+            Attribute::Origin(origin::IGP),
             Attribute::AsPath(vec![Segment::Sequence(vec![65001])]),
             Attribute::NextHop(Ipv4Addr::new(192, 0, 2, 2)),
         ],

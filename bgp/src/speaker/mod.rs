@@ -18,6 +18,7 @@ mod listener;
 mod peer;
 pub mod sys;
 
+use crate::codes::error;
 use crate::message::{Family, Notification};
 use crate::rib::{Attrs, Change, Nlri};
 use crate::session::State;
@@ -407,8 +408,8 @@ impl Speaker {
             return false;
         };
         let n = Notification {
-            code: crate::message::CEASE,
-            subcode: crate::message::ADMIN_RESET,
+            code: error::CEASE,
+            subcode: error::cease::ADMIN_RESET,
             data: Notification::shutdown(message).data,
         };
         p.tx.send(Command::Reset(n)).await.is_ok()

@@ -3,7 +3,9 @@
 
 use super::listener::canonical;
 use super::{Command, Event, LocRib, PeerConfig, PeerStatus, ShutdownPolicy, sys};
-use crate::flowspec::{Afi, FlowSpec};
+use crate::codes::error::{self, cease};
+use crate::codes::{Afi, Safi, route_refresh};
+use crate::flowspec::FlowSpec;
 use crate::message::{Family, Message, Notification, RouteRefresh};
 use crate::rib::{AdjRibOut, Encoder};
 use crate::session::{self, Input, Output, Session, State, Timer};
@@ -330,50 +332,57 @@ impl Peer {
             Output::Established(n) => return self.established(n).await,
             Output::Update(u) => return self.update(u, false),
             Output::TreatAsWithdraw(u) => return self.update(u, true),
-            Output::RouteRefresh(f) => {
-                tracing::info!(family = ?f, "route refresh");
-                // RFC 7313 §4: with enhanced route refresh, bracket the family's routes
-                // with Beginning- and End-of-Route-Refresh so the peer can drop stale ones.
-                let marker =
-                    |subtype| Message::RouteRefresh(RouteRefresh { family: f, subtype }).to_bytes();
-                if self.enhanced_refresh
-                    && let Some(i) = self.write(&marker(1), 1).await
-                {
-                    return Some(i);
-                }
-                self.rib.refresh(f);
-                if let Some(i) = self.flush_inner().await {
-                    return Some(i);
-                }
-                if self.enhanced_refresh {
-                    return self.write(&marker(2), 1).await;
-                }
-            }
-            Output::Down(d) => {
-                tracing::warn!(reason = %d.reason, "BGP session down");
-                self.rib.down();
-                self.enc = None;
-                self.received.clear();
-                self.set_status(|s| {
-                    s.last_error = Some(d.reason.clone());
-                    if d.sent.is_some() {
-                        s.last_notification_sent = d.sent.clone();
-                    }
-                    if d.received.is_some() {
-                        s.last_notification_received = d.received.clone();
-                    }
-                    s.families.clear();
-                    s.routes_sent = 0;
-                    s.routes_pending = 0;
-                    s.routes_received = 0;
-                });
-                self.emit(Event::Down {
-                    peer: self.cfg.name.clone(),
-                    reason: d.reason,
-                });
-            }
+            Output::RouteRefresh(f) => return self.route_refresh(f).await,
+            Output::Down(d) => self.down(d),
         }
         None
+    }
+
+    /// The peer asked for `f` again: resend every route of the family.
+    async fn route_refresh(&mut self, f: Family) -> Option<Input> {
+        tracing::info!(family = ?f, "route refresh");
+        // RFC 7313 §4: with enhanced route refresh, bracket the family's routes
+        // with Beginning- and End-of-Route-Refresh so the peer can drop stale ones.
+        let marker =
+            |subtype| Message::RouteRefresh(RouteRefresh { family: f, subtype }).to_bytes();
+        if self.enhanced_refresh
+            && let Some(i) = self.write(&marker(route_refresh::BEGIN), 1).await
+        {
+            return Some(i);
+        }
+        self.rib.refresh(f);
+        if let Some(i) = self.flush_inner().await {
+            return Some(i);
+        }
+        if self.enhanced_refresh {
+            return self.write(&marker(route_refresh::END), 1).await;
+        }
+        None
+    }
+
+    /// The session went down: the peer holds nothing of ours any more.
+    fn down(&mut self, d: session::Down) {
+        tracing::warn!(reason = %d.reason, "BGP session down");
+        self.rib.down();
+        self.enc = None;
+        self.received.clear();
+        self.set_status(|s| {
+            s.last_error = Some(d.reason.clone());
+            if d.sent.is_some() {
+                s.last_notification_sent = d.sent.clone();
+            }
+            if d.received.is_some() {
+                s.last_notification_received = d.received.clone();
+            }
+            s.families.clear();
+            s.routes_sent = 0;
+            s.routes_pending = 0;
+            s.routes_received = 0;
+        });
+        self.emit(Event::Down {
+            peer: self.cfg.name.clone(),
+            reason: d.reason,
+        });
     }
 
     async fn established(&mut self, n: session::Negotiated) -> Option<Input> {
@@ -465,8 +474,8 @@ impl Peer {
             let mut data = vec![0, 0, 0];
             data.extend_from_slice(&(self.cfg.max_prefixes as u32).to_be_bytes());
             return Some(Input::Reset(Notification {
-                code: crate::message::CEASE,
-                subcode: 1,
+                code: error::CEASE,
+                subcode: cease::MAX_PREFIXES,
                 data,
             }));
         }
@@ -528,16 +537,18 @@ fn split(family: Family, mut b: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     while !b.is_empty() {
         let used = match family.safi {
-            133 => {
-                let afi = if family.afi == 1 {
-                    Afi::Ipv4
+            // Routes of a family the peer was not offered are counted too: an AFI other
+            // than IPv4 and IPv6 reads as IPv6 in FlowSpec, as IPv4 otherwise.
+            Safi::FLOWSPEC => {
+                let afi = if family.afi == Afi::IPV4 {
+                    Afi::IPV4
                 } else {
-                    Afi::Ipv6
+                    Afi::IPV6
                 };
                 FlowSpec::decode(b, afi).ok()?.1
             }
             _ => {
-                let bits = if family.afi == 2 { 128 } else { 32 };
+                let bits = if family.afi == Afi::IPV6 { 128 } else { 32 };
                 let len = *b.first()?;
                 if len > bits {
                     return None;

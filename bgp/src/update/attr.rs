@@ -8,6 +8,9 @@
 //! ```
 //! O optional, T transitive, P partial, E extended length.
 
+use crate::codes::attr_type as code;
+use crate::codes::error::update::OPTIONAL_ATTRIBUTE_ERROR;
+use crate::codes::{Afi, Safi, origin, segment};
 use crate::message::Family;
 use std::net::Ipv4Addr;
 
@@ -33,28 +36,28 @@ pub mod community {
 /// An AS_PATH segment (four-octet ASes; RFC 6793).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
-    /// AS_SET (1).
+    /// AS_SET ([`segment::AS_SET`]).
     Set(Vec<u32>),
-    /// AS_SEQUENCE (2).
+    /// AS_SEQUENCE ([`segment::AS_SEQUENCE`]).
     Sequence(Vec<u32>),
 }
 
-/// A path attribute.
+/// A path attribute (type codes in [`crate::codes::attr_type`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attribute {
-    /// ORIGIN (1): 0 IGP, 1 EGP, 2 INCOMPLETE.
+    /// ORIGIN: [`origin::IGP`], [`origin::EGP`] or [`origin::INCOMPLETE`].
     Origin(u8),
-    /// AS_PATH (2), with four-octet ASes.
+    /// AS_PATH, with four-octet ASes.
     AsPath(Vec<Segment>),
-    /// NEXT_HOP (3).
+    /// NEXT_HOP.
     NextHop(Ipv4Addr),
-    /// MULTI_EXIT_DISC (4).
+    /// MULTI_EXIT_DISC.
     Med(u32),
-    /// LOCAL_PREF (5).
+    /// LOCAL_PREF.
     LocalPref(u32),
-    /// COMMUNITIES (8).
+    /// COMMUNITIES (RFC 1997).
     Communities(Vec<u32>),
-    /// MP_REACH_NLRI (14): family, next hop, NLRI (encoded).
+    /// MP_REACH_NLRI (RFC 4760): family, next hop, NLRI (encoded).
     MpReach {
         /// AFI/SAFI.
         family: Family,
@@ -63,38 +66,38 @@ pub enum Attribute {
         /// NLRI octets.
         nlri: Vec<u8>,
     },
-    /// MP_UNREACH_NLRI (15).
+    /// MP_UNREACH_NLRI (RFC 4760).
     MpUnreach {
         /// AFI/SAFI.
         family: Family,
         /// Withdrawn NLRI octets.
         withdrawn: Vec<u8>,
     },
-    /// EXTENDED_COMMUNITIES (16).
+    /// EXTENDED_COMMUNITIES (RFC 4360).
     ExtCommunities(Vec<[u8; 8]>),
-    /// AS4_PATH (17) from a two-octet speaker.
+    /// AS4_PATH (RFC 6793) from a two-octet speaker.
     As4Path(Vec<Segment>),
-    /// LARGE_COMMUNITY (32, RFC 8092): global administrator, two local parts.
+    /// LARGE_COMMUNITY (RFC 8092): global administrator, two local parts.
     LargeCommunities(Vec<[u32; 3]>),
     /// Anything else: flags, type, value (passed on or ignored).
     Unknown(u8, u8, Vec<u8>),
 }
 
 impl Attribute {
-    /// Type code.
+    /// Type code ([`crate::codes::attr_type`]).
     pub fn code(&self) -> u8 {
         match self {
-            Attribute::Origin(_) => 1,
-            Attribute::AsPath(_) => 2,
-            Attribute::NextHop(_) => 3,
-            Attribute::Med(_) => 4,
-            Attribute::LocalPref(_) => 5,
-            Attribute::Communities(_) => 8,
-            Attribute::MpReach { .. } => 14,
-            Attribute::MpUnreach { .. } => 15,
-            Attribute::ExtCommunities(_) => 16,
-            Attribute::As4Path(_) => 17,
-            Attribute::LargeCommunities(_) => 32,
+            Attribute::Origin(_) => code::ORIGIN,
+            Attribute::AsPath(_) => code::AS_PATH,
+            Attribute::NextHop(_) => code::NEXT_HOP,
+            Attribute::Med(_) => code::MULTI_EXIT_DISC,
+            Attribute::LocalPref(_) => code::LOCAL_PREF,
+            Attribute::Communities(_) => code::COMMUNITIES,
+            Attribute::MpReach { .. } => code::MP_REACH_NLRI,
+            Attribute::MpUnreach { .. } => code::MP_UNREACH_NLRI,
+            Attribute::ExtCommunities(_) => code::EXTENDED_COMMUNITIES,
+            Attribute::As4Path(_) => code::AS4_PATH,
+            Attribute::LargeCommunities(_) => code::LARGE_COMMUNITY,
             Attribute::Unknown(_, c, _) => *c,
         }
     }
@@ -122,8 +125,8 @@ impl Attribute {
             Attribute::AsPath(segs) | Attribute::As4Path(segs) => {
                 for s in segs {
                     let (t, list) = match s {
-                        Segment::Set(l) => (1u8, l),
-                        Segment::Sequence(l) => (2, l),
+                        Segment::Set(l) => (segment::AS_SET, l),
+                        Segment::Sequence(l) => (segment::AS_SEQUENCE, l),
                     };
                     // A segment holds at most 255 ASes; longer lists split.
                     for chunk in list.chunks(255) {
@@ -146,7 +149,7 @@ impl Attribute {
                 nlri,
             } => {
                 v.extend_from_slice(&family.afi.to_be_bytes());
-                v.push(family.safi);
+                v.push(family.safi.0);
                 v.push(next_hop.len() as u8);
                 v.extend_from_slice(next_hop);
                 v.push(0); // reserved
@@ -154,7 +157,7 @@ impl Attribute {
             }
             Attribute::MpUnreach { family, withdrawn } => {
                 v.extend_from_slice(&family.afi.to_be_bytes());
-                v.push(family.safi);
+                v.push(family.safi.0);
                 v.extend_from_slice(withdrawn);
             }
             Attribute::ExtCommunities(cs) => cs.iter().for_each(|c| v.extend_from_slice(c)),
@@ -187,7 +190,8 @@ pub enum Handling {
     Discard,
     /// Treat every route of the UPDATE as withdrawn (§2, "treat-as-withdraw").
     TreatAsWithdraw,
-    /// Reset the session with an UPDATE error NOTIFICATION (code 3, this subcode).
+    /// Reset the session with an UPDATE Message Error NOTIFICATION with this subcode
+    /// ([`crate::codes::error::update`]).
     SessionReset(u8),
 }
 
@@ -215,8 +219,8 @@ fn segments(v: &[u8], width: usize) -> Option<Vec<Segment>> {
             .map(|c| c.iter().fold(0u32, |a, &b| a << 8 | u32::from(b)))
             .collect();
         out.push(match t {
-            1 => Segment::Set(list),
-            2 => Segment::Sequence(list),
+            segment::AS_SET => Segment::Set(list),
+            segment::AS_SEQUENCE => Segment::Sequence(list),
             _ => return None,
         });
         p = &rest[usize::from(n) * width..];
@@ -224,76 +228,87 @@ fn segments(v: &[u8], width: usize) -> Option<Vec<Segment>> {
     Some(out)
 }
 
+fn u32_of(v: &[u8]) -> u32 {
+    u32::from_be_bytes([v[0], v[1], v[2], v[3]])
+}
+
 /// Decodes one attribute's value. `four_octet`: the session negotiated four-octet ASes.
 pub(super) fn decode(
     flags: u8,
-    code: u8,
+    type_code: u8,
     v: &[u8],
     four_octet: bool,
 ) -> Result<Attribute, AttrError> {
     use Handling::*;
-    let err = |handling| AttrError { code, handling };
-    let u32_of = |v: &[u8]| u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
-    Ok(match code {
-        1 => match v {
-            [o] if *o <= 2 => Attribute::Origin(*o),
+    let err = |handling| AttrError {
+        code: type_code,
+        handling,
+    };
+    Ok(match type_code {
+        code::ORIGIN => match v {
+            [o] if *o <= origin::INCOMPLETE => Attribute::Origin(*o),
             _ => return Err(err(TreatAsWithdraw)),
         },
-        2 => Attribute::AsPath(
+        code::AS_PATH => Attribute::AsPath(
             segments(v, if four_octet { 4 } else { 2 }).ok_or(err(TreatAsWithdraw))?,
         ),
-        3 => match v {
+        code::NEXT_HOP => match v {
             [a, b, c, d] => Attribute::NextHop(Ipv4Addr::new(*a, *b, *c, *d)),
             _ => return Err(err(TreatAsWithdraw)),
         },
-        4 if v.len() == 4 => Attribute::Med(u32_of(v)),
-        4 => return Err(err(TreatAsWithdraw)),
-        5 if v.len() == 4 => Attribute::LocalPref(u32_of(v)),
+        code::MULTI_EXIT_DISC if v.len() == 4 => Attribute::Med(u32_of(v)),
+        code::MULTI_EXIT_DISC => return Err(err(TreatAsWithdraw)),
+        code::LOCAL_PREF if v.len() == 4 => Attribute::LocalPref(u32_of(v)),
         // LOCAL_PREF from an eBGP peer is ignored anyway: discarding is safe.
-        5 => return Err(err(Discard)),
-        8 if !v.is_empty() && v.len().is_multiple_of(4) => {
+        code::LOCAL_PREF => return Err(err(Discard)),
+        code::COMMUNITIES if !v.is_empty() && v.len().is_multiple_of(4) => {
             Attribute::Communities(v.chunks(4).map(u32_of).collect())
         }
-        8 => return Err(err(TreatAsWithdraw)),
-        // MP_REACH / MP_UNREACH that cannot be parsed: the NLRI cannot be found, so
-        // the session is reset (RFC 7606 §7.11 allows AFI/SAFI disable; we reset).
-        14 => {
-            let (h, rest) = v.split_at_checked(4).ok_or(err(SessionReset(9)))?;
-            let nh_len = usize::from(h[3]);
-            let next_hop = rest.get(..nh_len).ok_or(err(SessionReset(9)))?.to_vec();
-            let nlri = rest.get(nh_len + 1..).ok_or(err(SessionReset(9)))?.to_vec();
-            Attribute::MpReach {
-                family: Family {
-                    afi: u16::from_be_bytes([h[0], h[1]]),
-                    safi: h[2],
-                },
-                next_hop,
-                nlri,
-            }
+        code::COMMUNITIES => return Err(err(TreatAsWithdraw)),
+        code::MP_REACH_NLRI | code::MP_UNREACH_NLRI => {
+            mp(type_code, v).ok_or(err(SessionReset(OPTIONAL_ATTRIBUTE_ERROR)))?
         }
-        15 => {
-            let (h, rest) = v.split_at_checked(3).ok_or(err(SessionReset(9)))?;
-            Attribute::MpUnreach {
-                family: Family {
-                    afi: u16::from_be_bytes([h[0], h[1]]),
-                    safi: h[2],
-                },
-                withdrawn: rest.to_vec(),
-            }
+        code::EXTENDED_COMMUNITIES if !v.is_empty() && v.len().is_multiple_of(8) => {
+            Attribute::ExtCommunities(
+                v.chunks(8)
+                    .map(|c| c.try_into().expect("8 octets"))
+                    .collect(),
+            )
         }
-        16 if !v.is_empty() && v.len().is_multiple_of(8) => Attribute::ExtCommunities(
-            v.chunks(8)
-                .map(|c| c.try_into().expect("8 octets"))
-                .collect(),
-        ),
-        16 => return Err(err(TreatAsWithdraw)),
-        17 => Attribute::As4Path(segments(v, 4).ok_or(err(Discard))?),
-        32 if !v.is_empty() && v.len().is_multiple_of(12) => Attribute::LargeCommunities(
-            v.chunks(12)
-                .map(|c| [u32_of(&c[..4]), u32_of(&c[4..8]), u32_of(&c[8..])])
-                .collect(),
-        ),
-        32 => return Err(err(TreatAsWithdraw)),
-        _ => Attribute::Unknown(flags, code, v.to_vec()),
+        code::EXTENDED_COMMUNITIES => return Err(err(TreatAsWithdraw)),
+        code::AS4_PATH => Attribute::As4Path(segments(v, 4).ok_or(err(Discard))?),
+        code::LARGE_COMMUNITY if !v.is_empty() && v.len().is_multiple_of(12) => {
+            Attribute::LargeCommunities(
+                v.chunks(12)
+                    .map(|c| [u32_of(&c[..4]), u32_of(&c[4..8]), u32_of(&c[8..])])
+                    .collect(),
+            )
+        }
+        code::LARGE_COMMUNITY => return Err(err(TreatAsWithdraw)),
+        _ => Attribute::Unknown(flags, type_code, v.to_vec()),
+    })
+}
+
+/// MP_REACH_NLRI or MP_UNREACH_NLRI (`type_code`), or `None` if it cannot be parsed:
+/// then the NLRI cannot be found, so the session is reset (RFC 7606 §7.11 allows
+/// AFI/SAFI disable; we reset).
+fn mp(type_code: u8, v: &[u8]) -> Option<Attribute> {
+    let family = |h: &[u8]| Family {
+        afi: Afi::from_be_bytes([h[0], h[1]]),
+        safi: Safi(h[2]),
+    };
+    if type_code == code::MP_UNREACH_NLRI {
+        let (h, rest) = v.split_at_checked(3)?;
+        return Some(Attribute::MpUnreach {
+            family: family(h),
+            withdrawn: rest.to_vec(),
+        });
+    }
+    let (h, rest) = v.split_at_checked(4)?;
+    let nh_len = usize::from(h[3]);
+    Some(Attribute::MpReach {
+        family: family(h),
+        next_hop: rest.get(..nh_len)?.to_vec(),
+        nlri: rest.get(nh_len + 1..)?.to_vec(),
     })
 }

@@ -18,6 +18,11 @@ pub mod attr;
 #[cfg(test)]
 mod tests;
 
+use crate::codes::attr_type as code;
+use crate::codes::error::UPDATE_MESSAGE;
+use crate::codes::error::update::{
+    ATTRIBUTE_LENGTH_ERROR, INVALID_NETWORK_FIELD, MALFORMED_ATTRIBUTE_LIST,
+};
 use crate::message::{Family, MessageError};
 use attr::{AttrError, Attribute, Handling};
 use std::net::Ipv4Addr;
@@ -43,11 +48,14 @@ pub struct Decoded {
     pub update: Update,
     /// Every route it carries is to be treated as withdrawn.
     pub treat_as_withdraw: bool,
-    /// Type codes of attributes discarded.
+    /// Type codes of attributes discarded ([`crate::codes::attr_type`]).
     pub discarded: Vec<u8>,
 }
 
-const UPDATE_ERROR: u8 = 3;
+/// An UPDATE Message Error, Malformed Attribute List (RFC 4271 §6.3).
+fn malformed_list(what: &'static str) -> MessageError {
+    MessageError::new(UPDATE_MESSAGE, MALFORMED_ATTRIBUTE_LIST, &[], what)
+}
 
 fn put_prefix(out: &mut Vec<u8>, (a, len): Prefix4) {
     out.push(len);
@@ -112,110 +120,165 @@ impl Update {
     /// Errors that RFC 7606 resolves by resetting the session come back as the
     /// NOTIFICATION to send.
     pub fn decode(body: &[u8], four_octet: bool) -> Result<Decoded, MessageError> {
-        let list = |what| MessageError::new(UPDATE_ERROR, 1, &[], what);
-        let wlen = usize::from(u16::from_be_bytes([
-            *body.first().ok_or(list("UPDATE truncated"))?,
-            *body.get(1).ok_or(list("UPDATE truncated"))?,
-        ]));
-        let wbytes = body
-            .get(2..2 + wlen)
-            .ok_or(list("withdrawn routes overrun the UPDATE"))?;
-        let withdrawn = prefixes(wbytes).ok_or(list("malformed withdrawn routes"))?;
-        let at = 2 + wlen;
-        let tlen = usize::from(u16::from_be_bytes([
-            *body.get(at).ok_or(list("UPDATE truncated"))?,
-            *body.get(at + 1).ok_or(list("UPDATE truncated"))?,
-        ]));
-        let abytes = body
-            .get(at + 2..at + 2 + tlen)
-            .ok_or(list("path attributes overrun the UPDATE"))?;
-        let nlri_bytes = &body[at + 2 + tlen..];
-        let mut treat_as_withdraw = false;
-        let mut discarded = Vec::new();
-        let mut attributes: Vec<Attribute> = Vec::new();
-        let mut seen = [false; 256];
-        let mut p = abytes;
-        while !p.is_empty() {
-            let (Some(&flags), Some(&code)) = (p.first(), p.get(1)) else {
-                treat_as_withdraw = true;
-                break;
-            };
-            let ext = flags & attr::EXTENDED != 0;
-            let head = if ext { 4 } else { 3 };
-            let len = match (ext, p.get(2), p.get(3)) {
-                (false, Some(&l), _) => usize::from(l),
-                (true, Some(&h), Some(&l)) => usize::from(u16::from_be_bytes([h, l])),
-                _ => {
-                    // An attribute header cut off: the rest cannot be parsed (§4).
-                    treat_as_withdraw = true;
-                    break;
-                }
-            };
-            let Some(v) = p.get(head..head + len) else {
-                if code == 14 || code == 15 {
-                    return Err(MessageError::new(
-                        UPDATE_ERROR,
-                        5,
-                        &[],
-                        "MP attribute overruns the attributes",
-                    ));
-                }
-                treat_as_withdraw = true;
-                break;
-            };
-            p = &p[head + len..];
-            if seen[usize::from(code)] {
-                // §3 g: repeated MP_(UN)REACH resets the session, others are dropped.
-                if code == 14 || code == 15 {
-                    return Err(list("MP_REACH_NLRI or MP_UNREACH_NLRI repeated"));
-                }
-                discarded.push(code);
-                continue;
-            }
-            seen[usize::from(code)] = true;
-            match attr::decode(flags, code, v, four_octet) {
-                Ok(a) => attributes.push(a),
-                Err(AttrError {
-                    handling: Handling::Discard,
-                    code,
-                }) => discarded.push(code),
-                Err(AttrError {
-                    handling: Handling::TreatAsWithdraw,
-                    ..
-                }) => treat_as_withdraw = true,
-                Err(AttrError {
-                    handling: Handling::SessionReset(sub),
-                    ..
-                }) => {
-                    return Err(MessageError::new(
-                        UPDATE_ERROR,
-                        sub,
-                        &[],
-                        "malformed MP_REACH_NLRI or MP_UNREACH_NLRI",
-                    ));
-                }
-            }
-        }
+        let (withdrawn, rest) = withdrawn_routes(body)?;
+        let (abytes, nlri_bytes) = attributes_and_nlri(rest)?;
+        let scan = Scan::run(abytes, four_octet)?;
         // NLRI field parse errors: the routes cannot be found (§5.3): reset.
         let nlri = prefixes(nlri_bytes).ok_or(MessageError::new(
-            UPDATE_ERROR,
-            10,
+            UPDATE_MESSAGE,
+            INVALID_NETWORK_FIELD,
             &[],
             "invalid NLRI field",
         ))?;
         // §3 d: routes without the mandatory attributes are treated as withdrawn.
-        let reach = !nlri.is_empty() || seen[14];
-        if reach && !(seen[1] && seen[2] && (seen[3] || nlri.is_empty())) {
-            treat_as_withdraw = true;
-        }
+        let reach = !nlri.is_empty() || scan.seen(code::MP_REACH_NLRI);
+        let mandatory = scan.seen(code::ORIGIN)
+            && scan.seen(code::AS_PATH)
+            && (scan.seen(code::NEXT_HOP) || nlri.is_empty());
         Ok(Decoded {
             update: Update {
                 withdrawn,
-                attributes,
+                attributes: scan.attributes,
                 nlri,
             },
-            treat_as_withdraw,
-            discarded,
+            treat_as_withdraw: scan.treat_as_withdraw || (reach && !mandatory),
+            discarded: scan.discarded,
         })
+    }
+}
+
+/// A two-octet length at `at`.
+fn length_at(body: &[u8], at: usize) -> Result<usize, MessageError> {
+    let truncated = || malformed_list("UPDATE truncated");
+    let hi = *body.get(at).ok_or_else(truncated)?;
+    let lo = *body.get(at + 1).ok_or_else(truncated)?;
+    Ok(usize::from(u16::from_be_bytes([hi, lo])))
+}
+
+/// The Withdrawn Routes field, and what follows it.
+fn withdrawn_routes(body: &[u8]) -> Result<(Vec<Prefix4>, &[u8]), MessageError> {
+    let wlen = length_at(body, 0)?;
+    let wbytes = body
+        .get(2..2 + wlen)
+        .ok_or(malformed_list("withdrawn routes overrun the UPDATE"))?;
+    let withdrawn = prefixes(wbytes).ok_or(malformed_list("malformed withdrawn routes"))?;
+    Ok((withdrawn, &body[2 + wlen..]))
+}
+
+/// The Path Attributes and NLRI fields of what follows the withdrawn routes.
+fn attributes_and_nlri(rest: &[u8]) -> Result<(&[u8], &[u8]), MessageError> {
+    let tlen = length_at(rest, 0)?;
+    let abytes = rest
+        .get(2..2 + tlen)
+        .ok_or(malformed_list("path attributes overrun the UPDATE"))?;
+    Ok((abytes, &rest[2 + tlen..]))
+}
+
+/// One attribute: flags, type code, value, and the attributes after it.
+type RawAttribute<'a> = (u8, u8, &'a [u8], &'a [u8]);
+
+/// The attribute at the start of `p`, or `None` when its header or value is cut off and
+/// the rest cannot be parsed (RFC 7606 §4: treat-as-withdraw). An MP_REACH_NLRI or
+/// MP_UNREACH_NLRI cut off resets the session (§5.3: its NLRI cannot be found).
+fn next_attribute(p: &[u8]) -> Result<Option<RawAttribute<'_>>, MessageError> {
+    let (Some(&flags), Some(&type_code)) = (p.first(), p.get(1)) else {
+        return Ok(None);
+    };
+    let ext = flags & attr::EXTENDED != 0;
+    let head = if ext { 4 } else { 3 };
+    let len = match (ext, p.get(2), p.get(3)) {
+        (false, Some(&l), _) => usize::from(l),
+        (true, Some(&h), Some(&l)) => usize::from(u16::from_be_bytes([h, l])),
+        _ => return Ok(None),
+    };
+    match p.get(head..head + len) {
+        Some(v) => Ok(Some((flags, type_code, v, &p[head + len..]))),
+        None if is_mp(type_code) => Err(MessageError::new(
+            UPDATE_MESSAGE,
+            ATTRIBUTE_LENGTH_ERROR,
+            &[],
+            "MP attribute overruns the attributes",
+        )),
+        None => Ok(None),
+    }
+}
+
+fn is_mp(type_code: u8) -> bool {
+    type_code == code::MP_REACH_NLRI || type_code == code::MP_UNREACH_NLRI
+}
+
+/// The path attributes decoded so far, with the RFC 7606 handling they needed.
+struct Scan {
+    attributes: Vec<Attribute>,
+    discarded: Vec<u8>,
+    treat_as_withdraw: bool,
+    /// Type codes met.
+    seen: [bool; 256],
+}
+
+impl Scan {
+    /// Decodes the Path Attributes field.
+    fn run(mut p: &[u8], four_octet: bool) -> Result<Scan, MessageError> {
+        let mut scan = Scan {
+            attributes: Vec::new(),
+            discarded: Vec::new(),
+            treat_as_withdraw: false,
+            seen: [false; 256],
+        };
+        while !p.is_empty() {
+            let Some((flags, type_code, v, rest)) = next_attribute(p)? else {
+                scan.treat_as_withdraw = true;
+                break;
+            };
+            p = rest;
+            scan.attribute(flags, type_code, v, four_octet)?;
+        }
+        Ok(scan)
+    }
+
+    fn seen(&self, type_code: u8) -> bool {
+        self.seen[usize::from(type_code)]
+    }
+
+    /// Takes one attribute.
+    fn attribute(
+        &mut self,
+        flags: u8,
+        type_code: u8,
+        v: &[u8],
+        four_octet: bool,
+    ) -> Result<(), MessageError> {
+        if self.seen(type_code) {
+            // §3 g: repeated MP_(UN)REACH resets the session, others are dropped.
+            if is_mp(type_code) {
+                return Err(malformed_list("MP_REACH_NLRI or MP_UNREACH_NLRI repeated"));
+            }
+            self.discarded.push(type_code);
+            return Ok(());
+        }
+        self.seen[usize::from(type_code)] = true;
+        match attr::decode(flags, type_code, v, four_octet) {
+            Ok(a) => self.attributes.push(a),
+            Err(AttrError {
+                handling: Handling::Discard,
+                code,
+            }) => self.discarded.push(code),
+            Err(AttrError {
+                handling: Handling::TreatAsWithdraw,
+                ..
+            }) => self.treat_as_withdraw = true,
+            Err(AttrError {
+                handling: Handling::SessionReset(sub),
+                ..
+            }) => {
+                return Err(MessageError::new(
+                    UPDATE_MESSAGE,
+                    sub,
+                    &[],
+                    "malformed MP_REACH_NLRI or MP_UNREACH_NLRI",
+                ));
+            }
+        }
+        Ok(())
     }
 }

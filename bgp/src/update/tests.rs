@@ -1,9 +1,12 @@
+//! UPDATE byte vectors both ways, and the RFC 7606 handling of malformed ones.
+
 use super::attr::{Attribute, Segment, community};
 use super::*;
+use crate::codes::origin;
 
 fn base() -> Vec<Attribute> {
     vec![
-        Attribute::Origin(0),
+        Attribute::Origin(origin::IGP),
         Attribute::AsPath(vec![Segment::Sequence(vec![4_200_000_001])]),
     ]
 }
@@ -70,7 +73,7 @@ fn flowspec_and_end_of_rib() {
     // Two-octet AS sessions read AS_PATH in two-octet form.
     let two = Update {
         attributes: vec![
-            Attribute::Origin(0),
+            Attribute::Origin(origin::IGP),
             Attribute::AsPath(vec![Segment::Sequence(vec![65001])]),
         ],
         ..Update::default()
@@ -104,13 +107,16 @@ fn rfc7606_handling() {
     let mut lp = good.to_vec();
     lp.extend_from_slice(&[0x40, 5, 3, 0, 0, 100]);
     let d = Update::decode(&route(lp), true).unwrap();
-    assert_eq!((d.treat_as_withdraw, d.discarded), (false, vec![5]));
+    assert_eq!(
+        (d.treat_as_withdraw, d.discarded),
+        (false, vec![code::LOCAL_PREF])
+    );
     // A repeated ORIGIN: the second is dropped.
     let mut dup = good.to_vec();
     dup.extend_from_slice(&[0x40, 1, 1, 2]);
     assert_eq!(
         Update::decode(&route(dup), true).unwrap().discarded,
-        vec![1]
+        vec![code::ORIGIN]
     );
     // Missing NEXT_HOP with IPv4 NLRI: treat-as-withdraw.
     assert!(
@@ -130,14 +136,20 @@ fn rfc7606_handling() {
     let mut mp = good.to_vec();
     mp.extend_from_slice(&[0x80, 14, 2, 0, 1]);
     let e = Update::decode(&route(mp), true).unwrap_err();
-    assert_eq!(e.code, 3);
+    assert_eq!(e.code, UPDATE_MESSAGE);
     // Withdrawn routes overrunning the message: malformed attribute list.
-    assert_eq!(Update::decode(&[0, 9, 24, 1], true).unwrap_err().subcode, 1);
+    assert_eq!(
+        Update::decode(&[0, 9, 24, 1], true).unwrap_err().subcode,
+        MALFORMED_ATTRIBUTE_LIST
+    );
     // A bad NLRI prefix length: invalid network field.
     let mut nl = route(good.to_vec());
     *nl.last_mut().unwrap() = 100;
     nl.push(33);
-    assert_eq!(Update::decode(&nl, true).unwrap_err().subcode, 10);
+    assert_eq!(
+        Update::decode(&nl, true).unwrap_err().subcode,
+        INVALID_NETWORK_FIELD
+    );
 }
 
 #[test]
