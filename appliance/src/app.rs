@@ -2,7 +2,7 @@
 
 use crate::cli::{Cli, Command, FlowsCommand};
 use crate::config::Config;
-use crate::{detection, flows, run, speaker};
+use crate::{daemon, detection, flows, speaker};
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
@@ -39,7 +39,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Run => {
             let cfg = load(cli)?;
             let rt = runtime()?;
-            let r = rt.block_on(run::run(cfg));
+            let r = rt.block_on(daemon::run(cfg));
             // Peer and control tasks may still be winding down: do not wait for them.
             rt.shutdown_background();
             r?;
@@ -47,7 +47,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Flows(FlowsCommand::Listen(args)) => {
             let cfg = load(cli)?;
-            runtime()?.block_on(run::listen(cfg, args))?;
+            runtime()?.block_on(daemon::listen(cfg, args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay(args) => replay(cli, args),
@@ -119,9 +119,10 @@ fn replay(cli: &Cli, args: &crate::cli::ReplayArgs) -> anyhow::Result<ExitCode> 
         );
     }
     // Fail on an unreadable threat-intel list before reading any capture.
-    let intel = detection::load_threat_intel(&cfg)?;
+    let intel = detection::load_threat_intel(&cfg.detection.threat_intel)?;
     let opts = decode_options(&args.capture, cfg.ingest.limits, false);
-    let mut make = |now_us, seed| detection::engine(&cfg, intel.clone(), now_us, seed, 1);
+    let mut make =
+        |now_us, seed| detection::engine(cfg.engine_config(), intel.clone(), now_us, seed, 1);
     let outcome = detection::replay::run(
         &opts,
         args.summary,

@@ -2,10 +2,10 @@
 //! daemon's control socket) and `levee audit verify|show` (readers of the store).
 
 use crate::cli::{AuditCommand, MitigateCommand};
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::config::units::Duration;
 use crate::control;
-use crate::flows::json::rfc3339;
 use crate::store::Store;
 use crate::store::audit::Verdict;
 use anyhow::{Context, bail};
@@ -72,7 +72,7 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
 /// `levee mitigate list` as a table, followed by what `--json` also carries: each
 /// adapter's state, the engine's counters and the RPKI gate.
 fn table(v: &Value) -> String {
-    let now = crate::run::now_us();
+    let now = crate::clock::now_us();
     let mut s = String::new();
     if v["dry_run"] == json!(true) {
         s += "dry run: nothing is announced\n";

@@ -207,7 +207,7 @@ pub async fn run(cfg: Config, args: &BgpArgs) -> anyhow::Result<()> {
         .await;
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
-    let stop = crate::run::shutdown_signal();
+    let stop = crate::signals::shutdown_signal();
     tokio::pin!(stop);
     let deadline = args
         .duration
@@ -232,7 +232,7 @@ pub async fn run(cfg: Config, args: &BgpArgs) -> anyhow::Result<()> {
                 _ => stdin_open = false,
             },
             _ = &mut stop => break,
-            _ = crate::run::sleep_until(deadline) => break,
+            _ = crate::signals::sleep_until(deadline) => break,
         }
     }
     tracing::info!("stopping the BGP speaker");

@@ -5,7 +5,7 @@
 
 mod adapters;
 pub mod bgp;
-pub mod bytesize;
+mod bytesize;
 mod detection;
 mod error;
 mod keypath;
@@ -190,7 +190,7 @@ impl Config {
                 "  listener {:<7} {} (receive buffer {})\n",
                 l.kind.as_str(),
                 l.bind,
-                bytesize::ByteSize(l.receive_buffer)
+                crate::human::bytes(l.receive_buffer)
             );
         }
         let most = self.listeners.iter().map(|l| l.receive_buffer).max();
@@ -201,7 +201,7 @@ impl Config {
                 "  warning: the kernel grants a receive buffer of at most {} \
                  (net.core.rmem_max): raise it with sysctl -w net.core.rmem_max={want}, \
                  or ask for less\n",
-                bytesize::ByteSize(max),
+                crate::human::bytes(max),
             );
         }
         for m in &self.mirror {
@@ -223,7 +223,7 @@ impl Config {
         s += &format!(
             "  protected networks: {} ({})\n",
             self.protected_networks.len(),
-            plural(prefixes, "prefix", "prefixes")
+            crate::human::plural(prefixes, "prefix", "prefixes")
         );
         if let Some(b) = &self.bgp {
             for p in &b.speaker.peers {
@@ -298,10 +298,10 @@ impl Config {
                     let ls = n.ladder.level(*l);
                     let t = match ls.trigger.metric {
                         levee_mitigate::settings::Metric::Bps => {
-                            format!("{}bps", crate::detection::events::si(ls.trigger.value))
+                            format!("{}bps", crate::human::si(ls.trigger.value))
                         }
                         levee_mitigate::settings::Metric::Pps => {
-                            format!("{}pps", crate::detection::events::si(ls.trigger.value))
+                            format!("{}pps", crate::human::si(ls.trigger.value))
                         }
                     };
                     let hold = if ls.hold_us > 0 {
@@ -610,11 +610,6 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
         rpki,
         web: raw.web.take().map(|w| w.listen),
     })
-}
-
-/// `1 prefix`, `2 prefixes`.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The largest receive buffer the kernel grants an unprivileged `SO_RCVBUF`.

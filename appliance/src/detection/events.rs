@@ -1,6 +1,7 @@
 //! Incident events as JSON lines and as one-line summaries.
 
-use crate::flows::json::rfc3339;
+use crate::clock::rfc3339;
+use crate::human::si;
 use levee_detect::policy::Reason;
 use levee_detect::{Event, Victim};
 use serde_json::{Value, json};
@@ -49,17 +50,6 @@ pub fn to_json(e: &Event) -> Value {
         "threat_intel": top(e.threat_intel.iter().map(|(ip, list)| json!({"ip": ip.to_string(), "list": list})).collect()),
         "threat_intel_packets": e.threat_intel_packets,
     })
-}
-
-/// Human units: 1234567 -> "1.23M".
-pub(crate) fn si(v: u64) -> String {
-    let v = v as f64;
-    for (div, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
-        if v >= div {
-            return format!("{:.2}{unit}", v / div);
-        }
-    }
-    format!("{v}")
 }
 
 /// One line for a finished incident (`levee replay --summary`): the end event carries

@@ -1,11 +1,12 @@
-//! The detection stage of the appliance: builds the `levee-detect` engine from the
-//! config (loading threat-intelligence files), renders its events, and replays captures
-//! through it (`levee replay`).
+//! The detection stage of the appliance: builds the `levee-detect` engine from its
+//! settings (loading threat-intelligence files), runs it live over the record batches
+//! of the flows stage ([`live`]), renders its events ([`events`]), and replays captures
+//! through it (`levee replay`, [`replay`]).
 
 pub mod events;
+pub mod live;
 pub mod replay;
 
-use crate::config::Config;
 use levee_detect::engine::ThreatIntel;
 use levee_detect::prefixset::PrefixSet;
 use levee_detect::{Engine, threatintel};
@@ -20,17 +21,19 @@ pub struct IntelError {
     source: std::io::Error,
 }
 
-/// Loads the configured threat-intelligence lists (none configured: `None`). Bad lines
-/// are reported and skipped; an unreadable file is an error.
-pub fn load_threat_intel(cfg: &Config) -> Result<Option<ThreatIntel>, IntelError> {
-    if cfg.detection.threat_intel.is_empty() {
+/// Loads the threat-intelligence lists, each a name and a file (none: `None`). Bad
+/// lines are reported and skipped; an unreadable file is an error.
+pub fn load_threat_intel(
+    lists: &[(String, std::path::PathBuf)],
+) -> Result<Option<ThreatIntel>, IntelError> {
+    if lists.is_empty() {
         return Ok(None);
     }
     let mut intel = ThreatIntel {
         set: PrefixSet::default(),
         names: Vec::new(),
     };
-    for (i, (name, path)) in cfg.detection.threat_intel.iter().enumerate() {
+    for (i, (name, path)) in lists.iter().enumerate() {
         let text = std::fs::read_to_string(path).map_err(|source| IntelError {
             name: name.clone(),
             path: path.display().to_string(),
@@ -46,16 +49,16 @@ pub fn load_threat_intel(cfg: &Config) -> Result<Option<ThreatIntel>, IntelError
     Ok(Some(intel))
 }
 
-/// The engine for a config with its threat intel (from [`load_threat_intel`]),
+/// The engine for its settings with its threat intel (from [`load_threat_intel`]),
 /// starting at `now_us`.
 pub fn engine(
-    cfg: &Config,
+    settings: levee_detect::EngineConfig,
     intel: Option<ThreatIntel>,
     now_us: u64,
     seed: u64,
     first_id: u64,
 ) -> Engine {
-    let mut e = Engine::new(cfg.engine_config(), now_us, seed, first_id);
+    let mut e = Engine::new(settings, now_us, seed, first_id);
     e.set_threat_intel(intel);
     e
 }

@@ -88,7 +88,7 @@ pub fn start(
                         continue;
                     }
                     let ts = p.header.ts;
-                    let t = (ts.tv_sec.max(0) as u64) * 1_000_000 + ts.tv_usec.max(0) as u64;
+                    let t = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
                     let rec = network_layer(linktype, p.data).and_then(|(link, bytes)| {
                         mirror::record(link, bytes, p.header.len, t, exporter, sampling, in_if)
                     });

@@ -101,7 +101,7 @@ pub fn read(
             };
             summary.packets += 1;
             let ts = pkt.header.ts;
-            let time_us = (ts.tv_sec.max(0) as u64) * 1_000_000 + ts.tv_usec.max(0) as u64;
+            let time_us = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
             if opts.mirror {
                 let rec = link::network_layer(linktype, pkt.data).and_then(|(l, bytes)| {
                     let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);

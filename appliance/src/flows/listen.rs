@@ -16,7 +16,6 @@ use super::ratelimit::LogLimiter;
 use super::sys::{BATCH, MultiRecv};
 use super::{FlowBatch, IngestCounters};
 use crate::config::Listener;
-use crate::config::bytesize::ByteSize;
 use levee_flow::{Batch, Decoder, ExporterStats, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
@@ -24,7 +23,7 @@ use std::net::{IpAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tracing::warn;
@@ -65,8 +64,8 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
             bind = %cfg.bind,
             "receive buffer is {}, not the {} asked for; raise net.core.rmem_max \
              (sysctl -w net.core.rmem_max={want})",
-            ByteSize((got / 2) as u64),
-            ByteSize(want as u64)
+            crate::human::bytes((got / 2) as u64),
+            crate::human::bytes(want as u64)
         );
     }
     sock.set_read_timeout(Some(IDLE_WAKE))?;
@@ -118,7 +117,7 @@ pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
     while !ctx.stop.load(Relaxed) && !ctx.tx.is_closed() {
         match multi.recv(fd, wait) {
             Ok(n) => {
-                let now_us = unix_micros();
+                let now_us = crate::clock::now_us();
                 let before = batch.records.len();
                 for (from, data) in (0..n).filter_map(|i| multi.get(i)) {
                     let r = decoder.decode(from.ip(), now_us, data, &mut batch);
@@ -211,13 +210,6 @@ fn publish(decoder: &Decoder, table: &ExporterTable) {
             t.insert(*addr, stats.clone());
         }
     }
-}
-
-/// Wall-clock microseconds since the Unix epoch.
-pub fn unix_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub fn render_exporters<'a>(it: impl Iterator<Item = (&'a IpAddr, &'a ExporterSt
             s,
             "exporter {addr} {}: last_seen {} datagrams {} records {} counters {} template_misses {} lost {} errors {}",
             e.last_format.map_or("?", |f| f.as_str()),
-            super::json::rfc3339(e.last_seen_us),
+            crate::clock::rfc3339(e.last_seen_us),
             e.datagrams,
             e.records,
             e.counter_records,

@@ -5,7 +5,7 @@
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
 use crate::adapters::{AdapterStatus, Change, Handle, Report};
-use crate::run::now_us;
+use crate::clock::now_us;
 use crate::store::{Note, Store, StoreError};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};

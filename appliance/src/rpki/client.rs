@@ -93,7 +93,7 @@ impl PayloadTarget for Target {
             s.cache = Some(self.cache.clone());
             s.vrps = n;
             s.updates += 1;
-            s.last_update_us = Some(crate::run::now_us());
+            s.last_update_us = Some(crate::clock::now_us());
             s.expire_s = u64::from(timing.expire);
             s.last_error = None;
         }

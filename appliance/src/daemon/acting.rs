@@ -1,0 +1,102 @@
+//! The acting half of the daemon, assembled: the store, the BGP speaker, the
+//! adapters, the RPKI gate, the mitigation service and the control socket; and their
+//! orderly stop.
+
+use crate::adapters::Handle;
+use crate::adapters::bird::Bird;
+use crate::adapters::exabgp::Exabgp;
+use crate::adapters::frr::Frr;
+use crate::adapters::gobgp::Gobgp;
+use crate::adapters::native::Native;
+use crate::adapters::null_route::NullRoute;
+use crate::adapters::webhook::Webhook;
+use crate::config::Config;
+use crate::config::mitigation::AdapterKind;
+use crate::mitigation::service::Service;
+use crate::store::Store;
+use levee_bgp::speaker::{ShutdownPolicy, Speaker};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+/// The acting half of the daemon: the BGP speaker, the adapters, the mitigation task
+/// with its store, and the control socket.
+pub(super) struct Acting {
+    pub(super) service: Service,
+    control: crate::control::Server,
+    pub(super) speaker: Option<(Arc<Speaker>, ShutdownPolicy)>,
+    rpki: Option<crate::rpki::Rpki>,
+}
+
+impl Acting {
+    pub(super) async fn start(cfg: &Config) -> anyhow::Result<Acting> {
+        let m = &cfg.mitigation;
+        let store = Store::open(&m.store)?;
+        info!(path = %m.store.display(), "store opened");
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let mut adapters = Vec::new();
+        let mut speaker = None;
+        if let Some(bgp) = &cfg.bgp {
+            let s = Arc::new(Speaker::start(bgp.speaker.clone()).await?);
+            if let Some(a) = s.listen_addr() {
+                info!(%a, "BGP listening");
+            }
+            for p in &bgp.speaker.peers {
+                info!(peer = %p.name, address = %p.address, remote_as = p.remote_as, "BGP peer configured");
+            }
+            if let Some(a) = m.adapters.iter().find(|a| a.kind == AdapterKind::Native) {
+                let native = Native::new(s.clone());
+                adapters.push(Handle::spawn(native, a.levels, reports_tx.clone()));
+            }
+            speaker = Some((s, bgp.shutdown.clone()));
+        }
+        for a in &m.adapters {
+            let (r, l) = (reports_tx.clone(), a.levels);
+            adapters.push(match &a.kind {
+                AdapterKind::Native => continue,
+                AdapterKind::Exabgp(s) => Handle::spawn(Exabgp::new(s.clone()), l, r),
+                AdapterKind::Gobgp(s) => Handle::spawn(Gobgp::new(s.clone()), l, r),
+                AdapterKind::Bird(s) => Handle::spawn(Bird::new(s.clone()), l, r),
+                AdapterKind::Frr(s) => Handle::spawn(Frr::new(s.clone()), l, r),
+                AdapterKind::NullRoute(s) => Handle::spawn(NullRoute::new(*s), l, r),
+                AdapterKind::Webhook(s) => Handle::spawn(Webhook::new(s.clone()), l, r),
+            });
+            info!(adapter = a.kind.name(), levels = %a.levels, "mitigation adapter started");
+        }
+        if adapters.is_empty() {
+            warn!("no mitigation adapters: decisions are recorded, nothing is announced");
+        }
+        if m.settings.dry_run {
+            warn!("dry run: mitigation decisions are logged and stored, nothing is announced");
+        }
+        let rpki = cfg.rpki.clone().map(|r| {
+            info!(caches = ?r.caches, policy = ?r.policy, fail = ?r.fail, origins = ?r.origins, "RPKI gate on");
+            crate::rpki::Rpki::start(r)
+        });
+        let service = Service::start(m.settings.clone(), store, adapters, reports, rpki.as_ref())?;
+        let control = crate::control::Server::start(&m.control_socket, service.commands.clone())?;
+        info!(socket = %m.control_socket.display(), "control socket ready");
+        Ok(Acting {
+            service,
+            control,
+            speaker,
+            rpki,
+        })
+    }
+
+    pub(super) async fn stop(self) {
+        self.control.stop();
+        self.service.stop().await;
+        if let Some(r) = self.rpki {
+            r.stop();
+        }
+        if let Some((s, policy)) = self.speaker {
+            match Arc::try_unwrap(s) {
+                Ok(s) => s.shutdown(policy, crate::speaker::SHUTDOWN_WAIT).await,
+                Err(_) => {
+                    warn!("BGP speaker still in use at shutdown; sessions end with the process")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `levee run`, the daemon: one instance per run directory ([`crate::pidlock`]), the
+//! acting stages first ([`acting`]: store, speaker, adapters, RPKI, mitigation service,
+//! control socket), then the flows stage and the web endpoint, then the detection loop
+//! ([`crate::detection::live`]) until a signal; SIGHUP reloads ([`reload`]).
+//! `levee flows listen` ([`listen`]) runs the flows stage alone.
+//!
+//! This is the wiring: it imports every stage; no stage imports it.
+
+mod acting;
+mod listen;
+mod reload;
+
+pub use listen::listen;
+
+use crate::clock::now_us;
+use crate::config::Config;
+use crate::detection::live::{Options, Outlet, Sink, consume};
+use crate::flows::Ingest;
+use acting::Acting;
+use reload::reload_on_sighup;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// `levee run`.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    // Before the store, any socket or any stage: one daemon per run directory.
+    let run_dir = cfg
+        .mitigation
+        .control_socket
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let _instance = crate::pidlock::PidLock::instance(run_dir)?;
+    info!(origin = %cfg.origin, "levee starting");
+    let intel = crate::detection::load_threat_intel(&cfg.detection.threat_intel)?;
+    let engine = crate::detection::engine(cfg.engine_config(), intel, now_us(), seed(), first_id());
+    if cfg.protected_networks.is_empty() {
+        warn!("no protected networks configured: flows are counted, nothing is detected");
+        for line in next_steps(&cfg).lines() {
+            warn!("{line}");
+        }
+    }
+    // Mitigation first: the routes active at the last stop go out again before any
+    // new flow arrives.
+    let acting = Acting::start(&cfg).await?;
+    let (mut ingest, rx) = match Ingest::start(&cfg) {
+        Ok(x) => x,
+        Err(e) => {
+            acting.stop().await;
+            return Err(e.into());
+        }
+    };
+    for (kind, addr) in &ingest.bound {
+        info!(kind, %addr, "listener bound");
+    }
+    let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
+    let web = match cfg.web {
+        None => None,
+        Some(listen) => {
+            let kinds = ingest
+                .bound
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(std::iter::repeat("mirror"));
+            let sources = crate::web::Sources {
+                ingest: ingest.counters.clone(),
+                exporters: kinds.zip(ingest.exporters.iter().cloned()).collect(),
+                detection: stats.clone(),
+                commands: acting.service.commands.clone(),
+                speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
+            };
+            match crate::web::Web::start(listen, sources).await {
+                Ok(w) => {
+                    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+                    Some(w)
+                }
+                Err(e) => {
+                    ingest.stop().await;
+                    acting.stop().await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let reloader = tokio::spawn(reload_on_sighup(
+        cfg.clone(),
+        acting.service.commands.clone(),
+    ));
+    let opts = Options {
+        sink: Sink::Count,
+        stats_every: Duration::from_secs(60),
+        duration: None,
+    };
+    let outlet = Outlet {
+        events: acting.service.events.clone(),
+        stats,
+    };
+    let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
+    reloader.abort();
+    if let Some(w) = web {
+        w.stop();
+    }
+    acting.stop().await;
+    r
+}
+
+/// What to do next, for an operator whose config protects nothing yet.
+fn next_steps(cfg: &Config) -> String {
+    let listeners: Vec<String> = cfg
+        .listeners
+        .iter()
+        .map(|l| format!("{} on {}", l.kind.as_str(), l.bind))
+        .collect();
+    let page = match cfg.web {
+        Some(a) => format!("http://{a}/metrics"),
+        None => "off: add web: {listen: 127.0.0.1:9750} to serve /metrics".into(),
+    };
+    format!(
+        "next steps: 1. copy {example} to {default} and list your prefixes under \
+         protected_networks (and a bgp peer for your edge router);\n\
+         next steps: 2. point your routers' sFlow/NetFlow/IPFIX exports at this host \
+         ({listeners});\n\
+         next steps: 3. validate with `levee check`, then restart levee (or send it SIGHUP);\n\
+         next steps: metrics: {page}",
+        example = crate::config::EXAMPLE_PATH,
+        default = crate::config::DEFAULT_PATH,
+        listeners = if listeners.is_empty() {
+            "no listeners enabled".into()
+        } else {
+            listeners.join(", ")
+        },
+    )
+}
+
+/// A random seed for the engine's keyed hashes (std's randomly keyed SipHash as the
+/// entropy source, so no extra dependency).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(now_us())
+}
+
+/// Incident ids unique across restarts: milliseconds at start, times 1000.
+fn first_id() -> u64 {
+    now_us() / 1000 * 1000
+}

@@ -1,0 +1,50 @@
+//! Numbers for people: SI rates (`1.23M`), binary byte sizes (`32 MiB`) and plurals
+//! (`1 prefix`). A leaf: every stage, the config summary and the CLI use it.
+
+/// SI units: 1234567 -> "1.23M".
+pub fn si(v: u64) -> String {
+    let v = v as f64;
+    for (div, unit) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")] {
+        if v >= div {
+            return format!("{:.2}{unit}", v / div);
+        }
+    }
+    format!("{v}")
+}
+
+/// A byte count in the largest binary unit that divides it ("32 MiB"), else with one
+/// decimal ("976.6 KiB").
+pub fn bytes(n: u64) -> String {
+    match [(30, "GiB"), (20, "MiB"), (10, "KiB")]
+        .into_iter()
+        .find(|(shift, _)| n != 0 && n.is_multiple_of(1 << shift))
+    {
+        Some((shift, unit)) => format!("{} {unit}", n >> shift),
+        None if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        None if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / f64::from(1 << 10)),
+        None => format!("{n} bytes"),
+    }
+}
+
+/// `1 prefix`, `2 prefixes`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(si(1_234_567), "1.23M");
+        assert_eq!(si(999), "999");
+        assert_eq!(bytes(32 << 20), "32 MiB");
+        assert_eq!(bytes(1 << 30), "1 GiB");
+        assert_eq!(bytes(212_992), "208 KiB");
+        assert_eq!(bytes(1_000_000), "976.6 KiB");
+        assert_eq!(bytes(0), "0 bytes");
+        assert_eq!(plural(1, "prefix", "prefixes"), "1 prefix");
+        assert_eq!(plural(0, "prefix", "prefixes"), "0 prefixes");
+    }
+}
