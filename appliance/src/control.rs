@@ -14,6 +14,7 @@
 //! ```
 
 use crate::mitigation::service::{Command, Request};
+use crate::mitigation::status::Reply;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::Read;
@@ -233,8 +234,9 @@ async fn serve(
                             if commands.send(Command { request, reply }).await.is_err() {
                                 json!({"ok": false, "error": "levee is stopping"})
                             } else {
-                                rx.await.unwrap_or_else(
+                                rx.await.map_or_else(
                                     |_| json!({"ok": false, "error": "levee is stopping"}),
+                                    reply_json,
                                 )
                             }
                         }
@@ -247,6 +249,19 @@ async fn serve(
     out.push('\n');
     wr.write_all(out.as_bytes()).await?;
     wr.shutdown().await
+}
+
+/// A reply on the wire: the answer's fields beside `"ok": true`, or `"ok": false`
+/// with the error.
+fn reply_json(r: Reply) -> Value {
+    match r {
+        Ok(answer) => {
+            let mut v = serde_json::to_value(answer).unwrap_or_else(|_| json!({}));
+            v["ok"] = json!(true);
+            v
+        }
+        Err(e) => json!({"ok": false, "error": e}),
+    }
 }
 
 /// The client side: sends one request (the token is read from next to the socket) and

@@ -2,14 +2,16 @@
 //! daemon's control socket) and `levee audit verify|show` (readers of the store).
 
 use crate::cli::{AuditCommand, MitigateCommand};
+use crate::clock::Timestamp;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::config::units::Duration;
 use crate::control;
+use crate::mitigation::status::{AdapterView, MitigationView, Status};
 use crate::store::Store;
 use crate::store::audit::Verdict;
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +55,9 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
     if json_out {
         println!("{answer}");
     } else if matches!(cmd, MitigateCommand::List { .. }) {
-        print!("{}", table(&answer));
+        let status: Status = serde_json::from_value(answer)
+            .context("the daemon's list is not what this levee expects")?;
+        print!("{}", table(&status));
     } else {
         let ids: Vec<String> = answer["ids"]
             .as_array()
@@ -71,38 +75,39 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
 
 /// `levee mitigate list` as a table, followed by what `--json` also carries: each
 /// adapter's state, the engine's counters and the RPKI gate.
-fn table(v: &Value) -> String {
-    let now = crate::clock::now_us();
+fn table(st: &Status) -> String {
+    let now = Timestamp::now();
     let mut s = String::new();
-    if v["dry_run"] == json!(true) {
+    if st.dry_run {
         s += "dry run: nothing is announced\n";
     }
     s += &format!(
         "{:<6} {:<5} {:<7} {:<20} {:>8}  {:<18} ROUTE\n",
         "ID", "LEVEL", "ORIGIN", "VICTIM", "EXPIRES", "ADAPTERS"
     );
-    for m in v["mitigations"].as_array().into_iter().flatten() {
+    for m in &st.mitigations {
         s += &mitigation_row(m, now);
     }
-    for a in v["adapters"].as_array().into_iter().flatten() {
+    for a in &st.adapters {
         s += &adapter_line(a);
     }
-    let c = &v["counters"];
-    if let Some(map) = c.as_object() {
-        let fields: Vec<String> = map.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        s += &format!("counters: {}\n", fields.join(", "));
-    }
-    let r = &v["rpki"];
-    if r.is_object() {
+    let counters: Vec<String> = st
+        .counters
+        .named()
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    s += &format!("counters: {}\n", counters.join(", "));
+    if let Some(r) = &st.rpki {
         s += &format!(
             "rpki: {}, cache {}, {} VRPs, {} updates, {} failures{}\n",
-            r["state"].as_str().unwrap_or("?"),
-            r["cache"].as_str().unwrap_or("-"),
-            r["vrps"],
-            r["updates"],
-            r["failures"],
-            r["last_error"]
-                .as_str()
+            r.state,
+            r.cache.as_deref().unwrap_or("-"),
+            r.vrps,
+            r.updates,
+            r.failures,
+            r.last_error
+                .as_deref()
                 .map(|e| format!(", last error: {e}"))
                 .unwrap_or_default(),
         );
@@ -112,71 +117,51 @@ fn table(v: &Value) -> String {
 
 /// One mitigation: its levels (a route given as text shows the levels its kind counts
 /// as: L1/L2 for FlowSpec, L3 for a blackhole, L4 otherwise).
-fn mitigation_row(m: &Value, now: u64) -> String {
-    let left = m["expires_us"].as_u64().unwrap_or(0).saturating_sub(now) / 1_000_000;
-    let adapters: Vec<String> = m["adapters"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{}:{}",
-                a["adapter"].as_str().unwrap_or("?"),
-                a["state"].as_str().unwrap_or("?")
-            )
-        })
+fn mitigation_row(m: &MitigationView, now: Timestamp) -> String {
+    let left = Timestamp::from_micros(m.expires_us).since(now).as_secs();
+    let adapters: Vec<String> = m
+        .adapters
+        .iter()
+        .map(|a| format!("{}:{}", a.adapter, a.state))
         .collect();
-    let levels: Vec<String> = m["levels"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.as_str().map(str::to_uppercase))
-        .collect();
+    let levels: Vec<String> = m.levels.iter().map(|l| l.to_uppercase()).collect();
+    let or_dash = |v: Vec<String>, sep: &str| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(sep)
+        }
+    };
     format!(
         "{:<6} {:<5} {:<7} {:<20} {:>7}s  {:<18} {}\n",
-        m["id"].to_string(),
-        if levels.is_empty() {
-            "-".into()
-        } else {
-            levels.join("/")
-        },
-        m["origin"].as_str().unwrap_or(""),
-        m["victim"].as_str().unwrap_or(""),
+        m.id,
+        or_dash(levels, "/"),
+        m.origin,
+        m.victim,
         left,
-        if adapters.is_empty() {
-            "-".into()
-        } else {
-            adapters.join(",")
-        },
-        m["route"].as_str().unwrap_or(""),
+        or_dash(adapters, ","),
+        m.route,
     )
 }
 
-/// One adapter: failing while it has a last error, pending while changes wait for
-/// confirmation, else ok.
-fn adapter_line(a: &Value) -> String {
-    let state = if a["last_error"].is_string() {
-        "failing"
-    } else if a["pending"].as_u64().unwrap_or(0) > 0 {
-        "pending"
-    } else {
-        "ok"
-    };
+/// One adapter, with its state.
+fn adapter_line(a: &AdapterView) -> String {
     format!(
-        "adapter {} ({}): {state}, {} routes, {} applied, {} pending, {} failures, \
+        "adapter {} ({}): {}, {} routes, {} applied, {} pending, {} failures, \
          {} reconciliations{} ({})\n",
-        a["name"].as_str().unwrap_or("?"),
-        a["levels"].as_str().unwrap_or("?"),
-        a["desired"],
-        a["applied"],
-        a["pending"],
-        a["failures"],
-        a["reconciled"],
-        a["last_error"]
-            .as_str()
+        a.name,
+        a.levels,
+        a.state(),
+        a.desired,
+        a.applied,
+        a.pending,
+        a.failures,
+        a.reconciled,
+        a.last_error
+            .as_deref()
             .map(|e| format!(", last error: {e}"))
             .unwrap_or_default(),
-        a["backend"].as_str().unwrap_or(""),
+        a.backend,
     )
 }
 

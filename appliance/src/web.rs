@@ -7,13 +7,14 @@
 
 use crate::flows::IngestCounters;
 use crate::mitigation::service::{Command, Request};
+use crate::mitigation::status::{Answer, Status};
+use crate::rpki::RtrState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use levee_bgp::speaker::Speaker;
 use metrics::{counter, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -126,8 +127,8 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
     }
-    if let Some(list) = mitigation_list(&s.commands).await {
-        mitigation_metrics(&list);
+    if let Some(status) = mitigation_status(&s.commands).await {
+        mitigation_metrics(&status);
     }
     if let Some(sp) = s.speaker.as_ref().and_then(std::sync::Weak::upgrade) {
         for p in sp.status() {
@@ -150,8 +151,8 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
     )
 }
 
-/// The mitigation task's list (as `levee mitigate list --json` shows it).
-async fn mitigation_list(commands: &mpsc::Sender<Command>) -> Option<Value> {
+/// The mitigation service's state.
+async fn mitigation_status(commands: &mpsc::Sender<Command>) -> Option<Status> {
     let (reply, rx) = oneshot::channel();
     commands
         .send(Command {
@@ -160,41 +161,33 @@ async fn mitigation_list(commands: &mpsc::Sender<Command>) -> Option<Value> {
         })
         .await
         .ok()?;
-    tokio::time::timeout(std::time::Duration::from_secs(5), rx)
-        .await
-        .ok()?
-        .ok()
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
+        Ok(Ok(Ok(Answer::Status(s)))) => Some(*s),
+        _ => None,
+    }
 }
 
-fn mitigation_metrics(list: &Value) {
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    gauge!("levee_mitigations_active")
-        .set(list["mitigations"].as_array().map_or(0, Vec::len) as f64);
-    if let Some(c) = list["counters"].as_object() {
-        for (k, v) in c {
-            counter!("levee_mitigation_events_total", "kind" => k.clone()).absolute(n(v));
-        }
+fn mitigation_metrics(s: &Status) {
+    gauge!("levee_mitigations_active").set(s.mitigations.len() as f64);
+    for (kind, n) in s.counters.named() {
+        counter!("levee_mitigation_events_total", "kind" => kind).absolute(n);
     }
-    for a in list["adapters"].as_array().into_iter().flatten() {
-        let l = [("adapter", a["name"].as_str().unwrap_or("").to_string())];
-        gauge!("levee_adapter_desired_routes", &l).set(n(&a["desired"]) as f64);
-        gauge!("levee_adapter_pending_changes", &l).set(n(&a["pending"]) as f64);
-        counter!("levee_adapter_applied_total", &l).absolute(n(&a["applied"]));
-        counter!("levee_adapter_failures_total", &l).absolute(n(&a["failures"]));
-        counter!("levee_adapter_reconciliations_total", &l).absolute(n(&a["reconciled"]));
-        gauge!("levee_adapter_failing", &l).set(if a["last_error"].is_null() { 0.0 } else { 1.0 });
+    for a in &s.adapters {
+        let l = [("adapter", a.name.clone())];
+        gauge!("levee_adapter_desired_routes", &l).set(a.desired as f64);
+        gauge!("levee_adapter_pending_changes", &l).set(a.pending as f64);
+        counter!("levee_adapter_applied_total", &l).absolute(a.applied);
+        counter!("levee_adapter_failures_total", &l).absolute(a.failures);
+        counter!("levee_adapter_reconciliations_total", &l).absolute(a.reconciled);
+        gauge!("levee_adapter_failing", &l).set(if a.last_error.is_none() { 0.0 } else { 1.0 });
     }
-    let r = &list["rpki"];
-    if !r.is_null() {
-        for state in ["connecting", "synced", "down"] {
-            gauge!("levee_rtr_state", "state" => state).set(if r["state"] == state {
-                1.0
-            } else {
-                0.0
-            });
+    if let Some(r) = &s.rpki {
+        for state in RtrState::ALL {
+            let on = r.state == state.as_str();
+            gauge!("levee_rtr_state", "state" => state.as_str()).set(if on { 1.0 } else { 0.0 });
         }
-        gauge!("levee_rtr_vrps").set(n(&r["vrps"]) as f64);
-        counter!("levee_rtr_updates_total").absolute(n(&r["updates"]));
-        counter!("levee_rtr_failures_total").absolute(n(&r["failures"]));
+        gauge!("levee_rtr_vrps").set(r.vrps as f64);
+        counter!("levee_rtr_updates_total").absolute(r.updates);
+        counter!("levee_rtr_failures_total").absolute(r.failures);
     }
 }

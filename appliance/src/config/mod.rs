@@ -21,13 +21,15 @@ use ipnet::IpNet;
 use levee_mitigate::{Level, Levels};
 use raw::RawConfig;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::Path;
 
 /// The default config path.
 pub const DEFAULT_PATH: &str = "/etc/levee/levee.yaml";
 /// Where `scripts/install.sh` puts the documented example config.
 pub const EXAMPLE_PATH: &str = "/etc/levee/levee.yaml.example";
+
+// The settings types of the flows stage, which this module fills from the YAML.
+pub use crate::flows::settings::{IngestBounds, Listener, ListenerKind, Mirror};
 
 /// The document levee runs on when no config file exists: every listener on its
 /// standard port, no mirror ports, no protected networks yet.
@@ -45,7 +47,7 @@ pub struct Config {
     /// The networks levee protects.
     pub protected_networks: Vec<ProtectedNetwork>,
     /// Ingest pipeline bounds.
-    pub ingest: Ingest,
+    pub ingest: IngestBounds,
     /// Detection settings.
     pub detection: Detection,
     /// levee's BGP speaker, if configured.
@@ -57,59 +59,6 @@ pub struct Config {
     pub rpki: Option<crate::rpki::Settings>,
     /// Where the web endpoint (/metrics) listens, if configured.
     pub web: Option<std::net::SocketAddr>,
-}
-
-/// One UDP listener.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listener {
-    /// Which protocol the operator meant it for (each accepts any format).
-    pub kind: ListenerKind,
-    /// Address and port to bind.
-    pub bind: SocketAddr,
-    /// SO_RCVBUF to request, in bytes.
-    pub receive_buffer: u64,
-}
-
-/// The protocol a listener is configured for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListenerKind {
-    /// sFlow v5, default port 6343.
-    Sflow,
-    /// NetFlow v5/v9, default port 2055.
-    Netflow,
-    /// IPFIX, default port 4739.
-    Ipfix,
-}
-
-impl ListenerKind {
-    /// Name used in logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListenerKind::Sflow => "sflow",
-            ListenerKind::Netflow => "netflow",
-            ListenerKind::Ipfix => "ipfix",
-        }
-    }
-
-    /// The standard port: 6343 (sFlow), 2055 (NetFlow), 4739 (IPFIX, RFC 7011).
-    pub fn default_port(self) -> u16 {
-        match self {
-            ListenerKind::Sflow => 6343,
-            ListenerKind::Netflow => 2055,
-            ListenerKind::Ipfix => 4739,
-        }
-    }
-}
-
-/// A mirror-port capture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mirror {
-    /// Interface name.
-    pub interface: String,
-    /// Optional BPF filter expression.
-    pub bpf: Option<String>,
-    /// Keep 1 packet in N.
-    pub sampling: NonZeroU32,
 }
 
 /// A named set of prefixes levee protects.
@@ -125,16 +74,16 @@ pub struct ProtectedNetwork {
     pub ladder: levee_mitigate::Ladder,
 }
 
-/// Bounds on the ingest pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ingest {
-    /// Record batches buffered between the listeners and their consumer.
-    pub channel_batches: usize,
-    /// Decoder state bounds.
-    pub limits: levee_flow::Limits,
-}
-
 impl Config {
+    /// The flows stage's settings: listeners, mirror ports and bounds.
+    pub fn flows(&self) -> crate::flows::settings::Settings {
+        crate::flows::settings::Settings {
+            listeners: self.listeners.clone(),
+            mirror: self.mirror.clone(),
+            bounds: self.ingest,
+        }
+    }
+
     /// Loads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let src = std::fs::read_to_string(path)
@@ -595,7 +544,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
         listeners,
         mirror,
         protected_networks,
-        ingest: Ingest {
+        ingest: IngestBounds {
             channel_batches: i.channel_batches,
             limits: levee_flow::Limits {
                 max_domains: i.max_exporter_streams,

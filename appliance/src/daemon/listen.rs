@@ -39,7 +39,7 @@ pub async fn listen(mut cfg: Config, args: &ListenArgs) -> anyhow::Result<()> {
             })
             .collect();
     }
-    let (ingest, rx) = Ingest::start(&cfg)?;
+    let (ingest, rx) = Ingest::start(&cfg.flows())?;
     for (kind, addr) in &ingest.bound {
         eprintln!("levee: listening for {kind} on {addr}");
     }

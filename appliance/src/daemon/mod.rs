@@ -44,7 +44,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Mitigation first: the routes active at the last stop go out again before any
     // new flow arrives.
     let acting = Acting::start(&cfg).await?;
-    let (mut ingest, rx) = match Ingest::start(&cfg) {
+    let (mut ingest, rx) = match Ingest::start(&cfg.flows()) {
         Ok(x) => x,
         Err(e) => {
             acting.stop().await;

@@ -8,9 +8,9 @@
 //! otherwise waits in `poll(2)` for at most 100 ms.
 
 use super::link::network_layer;
+use super::settings::Mirror;
 use super::sys::wait_readable;
 use super::{FlowBatch, IngestCounters};
-use crate::config::Mirror;
 use levee_flow::{FlowRecord, mirror};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;

@@ -13,9 +13,9 @@
 //! second under load, whatever the exporters' pacing; idle, it blocks in the kernel.
 
 use super::ratelimit::LogLimiter;
+use super::settings::Listener;
 use super::sys::{BATCH, MultiRecv};
 use super::{FlowBatch, IngestCounters};
-use crate::config::Listener;
 use levee_flow::{Batch, Decoder, ExporterStats, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;

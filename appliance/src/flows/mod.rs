@@ -7,12 +7,13 @@ pub mod json;
 pub mod link;
 pub mod listen;
 pub mod ratelimit;
+pub mod settings;
 pub mod summary;
 pub mod sys;
 
-use crate::config::Config;
 use levee_flow::{FlowRecord, InterfaceCounters};
 use listen::{ExporterTable, ListenerContext};
+use settings::Settings;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -102,8 +103,8 @@ pub struct Ingest {
 impl Ingest {
     /// Binds every enabled listener and opens every mirror interface of `cfg`; returns the
     /// running ingest and the receiving end of its channel.
-    pub fn start(cfg: &Config) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
-        let (tx, rx) = mpsc::channel(cfg.ingest.channel_batches);
+    pub fn start(cfg: &Settings) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
+        let (tx, rx) = mpsc::channel(cfg.bounds.channel_batches);
         let counters = Arc::new(IngestCounters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut ingest = Ingest {
@@ -123,7 +124,7 @@ impl Ingest {
             ingest.exporters.push(table.clone());
             let ctx = ListenerContext {
                 name: kind,
-                limits: cfg.ingest.limits,
+                limits: cfg.bounds.limits,
                 tx: tx.clone(),
                 counters: counters.clone(),
                 table,

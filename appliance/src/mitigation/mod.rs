@@ -2,3 +2,4 @@
 //! `levee-mitigate` with incident events, operator commands and a clock, stores each
 //! decision with its audit entry, and sends its routes to the adapters.
 pub mod service;
+pub mod status;

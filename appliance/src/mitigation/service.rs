@@ -4,14 +4,17 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
-use crate::adapters::{AdapterStatus, Change, Handle, Report};
+use super::status::{
+    AdapterResultView, AdapterView, Answer, Counters, MitigationView, Reply, RtrView, Status,
+};
+use crate::adapters::{Change, Handle, Report};
 use crate::clock::now_us;
+use crate::store::audit::{Action, Actor};
 use crate::store::{Note, Store, StoreError};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};
 use levee_mitigate::engine::{Engine, Mitigation, Output, destination};
 use levee_mitigate::settings::{Level, Levels, Settings};
-use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -56,8 +59,8 @@ pub enum Request {
 pub struct Command {
     /// The request.
     pub request: Request,
-    /// The answer: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`.
-    pub reply: oneshot::Sender<Value>,
+    /// The answer, or why the request was refused.
+    pub reply: oneshot::Sender<Reply>,
 }
 
 /// The daemon's handle on the mitigation task.
@@ -95,8 +98,8 @@ impl Service {
         store.audit(
             now_us(),
             &[Note::new(
-                "levee",
-                "start",
+                Actor::Levee,
+                Action::Start,
                 "mitigations",
                 format!("{n} restored"),
             )],
@@ -146,7 +149,7 @@ async fn run(
     };
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
-    st.handle("expiry", out).await;
+    st.handle(Actor::Expiry, out).await;
     // Reconcile: each adapter is told the whole desired set, and the routes the store
     // says it may still hold though their mitigation ended (a withdrawal it never
     // confirmed). Adapters that keep state drop those; everything desired goes out.
@@ -200,7 +203,7 @@ async fn run(
                         st.store_error(&err);
                     }
                     let out = st.engine.on_event(now_us(), &e);
-                    st.handle("detector", out).await;
+                    st.handle(Actor::Detector, out).await;
                 }
                 None => events_open = false,
             },
@@ -214,7 +217,7 @@ async fn run(
             Some(r) = reports.recv() => st.report(r),
             _ = tick.tick() => {
                 let out = st.engine.tick(now_us());
-                st.handle("expiry", out).await;
+                st.handle(Actor::Expiry, out).await;
             }
         }
     }
@@ -227,8 +230,8 @@ async fn run(
     if let Err(e) = st.store.audit(
         now_us(),
         &[Note::new(
-            "levee",
-            "stop",
+            Actor::Levee,
+            Action::Stop,
             "mitigations",
             format!("{} active", st.engine.active().count()),
         )],
@@ -261,7 +264,7 @@ impl State {
     }
 
     /// Logs, stores and dispatches the engine's outputs.
-    async fn handle(&mut self, actor: &str, out: Vec<Output>) {
+    async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
         if out.is_empty() {
             return;
         }
@@ -307,28 +310,22 @@ impl State {
         }
     }
 
-    async fn request(&mut self, r: Request) -> Value {
+    async fn request(&mut self, r: Request) -> Reply {
         let now = now_us();
         let result = self.answer(now, r).await;
-        match result {
-            Ok(mut v) => {
-                v["ok"] = json!(true);
-                v
-            }
-            Err(e) => {
-                if let Err(err) = self
-                    .store
-                    .audit(now, &[Note::new("operator", "refused", "request", &e)])
-                {
-                    self.store_error(&err);
-                }
-                json!({"ok": false, "error": e})
-            }
+        if let Err(e) = &result
+            && let Err(err) = self.store.audit(
+                now,
+                &[Note::new(Actor::Operator, Action::Refused, "request", e)],
+            )
+        {
+            self.store_error(&err);
         }
+        result
     }
 
     /// Carries out a request; the error is the operator's answer.
-    async fn answer(&mut self, now: u64, r: Request) -> Result<Value, String> {
+    async fn answer(&mut self, now: u64, r: Request) -> Reply {
         let ttl_us =
             |t: Option<Duration>, s: &Settings| t.map_or(s.ttl_us, |d| d.as_micros() as u64);
         match r {
@@ -339,8 +336,8 @@ impl State {
                     .engine
                     .manual_add(now, rt, ttl, None)
                     .map_err(|e| e.to_string())?;
-                self.handle("operator", out).await;
-                Ok(json!({"ids": [id]}))
+                self.handle(Actor::Operator, out).await;
+                Ok(Answer::Ids { ids: vec![id] })
             }
             Request::AddLevel { victim, level, ttl } => {
                 let ttl = ttl_us(ttl, self.engine.settings());
@@ -355,14 +352,14 @@ impl State {
                     match self.engine.manual_add(now, rt, ttl, Some(l)) {
                         Ok((id, out)) => {
                             ids.push(id);
-                            self.handle("operator", out).await;
+                            self.handle(Actor::Operator, out).await;
                         }
                         Err(e) => err = Some(e.to_string()),
                     }
                 }
                 match err {
                     Some(e) if ids.is_empty() => Err(e),
-                    _ => Ok(json!({"ids": ids})),
+                    _ => Ok(Answer::Ids { ids }),
                 }
             }
             Request::Withdraw { id } => {
@@ -370,10 +367,10 @@ impl State {
                     .engine
                     .manual_withdraw(now, id)
                     .map_err(|e| e.to_string())?;
-                self.handle("operator", out).await;
-                Ok(json!({"ids": [id]}))
+                self.handle(Actor::Operator, out).await;
+                Ok(Answer::Ids { ids: vec![id] })
             }
-            Request::List => Ok(self.list()),
+            Request::List => Ok(Answer::Status(Box::new(self.status()))),
             Request::Reconfigure(settings) => {
                 let note = format!(
                     "{} networks, ttl {}s, dry run {}",
@@ -383,80 +380,58 @@ impl State {
                 );
                 self.engine.set_settings(*settings);
                 info!(%note, "mitigation settings reloaded");
-                if let Err(e) = self
-                    .store
-                    .audit(now, &[Note::new("operator", "reload", "config", note)])
-                {
+                if let Err(e) = self.store.audit(
+                    now,
+                    &[Note::new(Actor::Operator, Action::Reload, "config", note)],
+                ) {
                     self.store_error(&e);
                 }
-                Ok(json!({}))
+                Ok(Answer::Done {})
             }
         }
     }
 
-    fn list(&self) -> Value {
-        let ms: Vec<Value> = self
-            .engine
-            .active()
-            .map(|m| self.mitigation_json(m))
-            .collect();
-        let adapters: Vec<Value> = self
-            .adapters
-            .iter()
-            .map(|a| adapter_json(&a.status()))
-            .collect();
-        let c = self.engine.counters();
-        json!({
-            "mitigations": ms,
-            "adapters": adapters,
-            "dry_run": self.engine.settings().dry_run,
-            "counters": {
-                "announced": c.announced, "withdrawn": c.withdrawn, "expired": c.expired,
-                "deduplicated": c.deduplicated, "escalations": c.escalations,
-                "deescalations": c.deescalations, "safelisted": c.safelisted,
-                "cooldown": c.cooldown, "capped": c.capped, "not_protected": c.not_protected,
-                "rpki_refused": c.rpki_refused, "rpki_warned": c.rpki_warned,
-                "store_errors": self.store_errors,
-            },
-            "rpki": self.rpki.as_ref().map(|r| {
-                let s = r.get();
-                json!({
-                    "state": s.state, "cache": s.cache, "vrps": s.vrps, "updates": s.updates,
-                    "failures": s.failures, "last_error": s.last_error,
-                })
-            }),
-        })
+    fn status(&self) -> Status {
+        Status {
+            mitigations: self.engine.active().map(|m| self.view(m)).collect(),
+            adapters: self
+                .adapters
+                .iter()
+                .map(|a| AdapterView::from(&a.status()))
+                .collect(),
+            dry_run: self.engine.settings().dry_run,
+            counters: Counters::new(&self.engine.counters(), self.store_errors),
+            rpki: self.rpki.as_ref().map(|r| RtrView::from(&r.get())),
+        }
     }
 
-    fn mitigation_json(&self, m: &Mitigation) -> Value {
-        let results: Vec<Value> = self
+    fn view(&self, m: &Mitigation) -> MitigationView {
+        let adapters = self
             .store
             .adapter_results(m.id)
             .unwrap_or_default()
             .into_iter()
-            .map(|r| json!({"adapter": r.adapter, "state": r.state, "attempts": r.attempts, "error": r.error}))
+            .map(|r| AdapterResultView {
+                adapter: r.adapter,
+                state: r.state,
+                attempts: r.attempts,
+                error: r.error,
+            })
             .collect();
-        json!({
-            "id": m.id,
-            "route": m.route.to_string(),
-            "victim": m.victim,
-            "destination": destination(&m.route.nlri).map(|d| d.to_string()),
-            "network": m.network,
-            "level": m.level.map(Level::number),
-            "levels": levels(m).names(),
-            "origin": m.origin.as_str(),
-            "incident": m.incident,
-            "created_us": m.created_us,
-            "expires_us": m.expires_us,
-            "dry_run": m.dry_run,
-            "adapters": results,
-        })
+        MitigationView {
+            id: m.id,
+            route: m.route.to_string(),
+            victim: m.victim.clone(),
+            destination: destination(&m.route.nlri).map(|d| d.to_string()),
+            network: m.network.clone(),
+            level: m.level.map(Level::number),
+            levels: levels(m).names(),
+            origin: m.origin.as_str().to_string(),
+            incident: m.incident,
+            created_us: m.created_us,
+            expires_us: m.expires_us,
+            dry_run: m.dry_run,
+            adapters,
+        }
     }
-}
-
-fn adapter_json(s: &AdapterStatus) -> Value {
-    json!({
-        "name": s.name, "levels": s.levels, "desired": s.desired, "pending": s.pending, "applied": s.applied,
-        "failures": s.failures, "reconciled": s.reconciled, "last_error": s.last_error, "backend": s.backend,
-    })
 }

@@ -5,7 +5,7 @@
 //! Data received stays in use until the cache's expire interval runs out.
 
 use super::vrps::{Vrp, Vrps};
-use super::{Settings, Shared};
+use super::{RtrState, Settings, Shared};
 use rpki::rtr::client::{Client, PayloadError, PayloadTarget};
 use rpki::rtr::payload::{Action, Payload, Timing};
 use std::sync::Arc;
@@ -86,10 +86,10 @@ impl PayloadTarget for Target {
         let n = vrps.len();
         drop(vrps);
         if let Ok(mut s) = self.shared.status.lock() {
-            if s.state != "synced" || s.cache.as_deref() != Some(&self.cache) {
+            if s.state != RtrState::Synced || s.cache.as_deref() != Some(&self.cache) {
                 info!(cache = %self.cache, vrps = n, "RTR session synced");
             }
-            s.state = "synced";
+            s.state = RtrState::Synced;
             s.cache = Some(self.cache.clone());
             s.vrps = n;
             s.updates += 1;
@@ -113,7 +113,7 @@ pub(crate) async fn run(settings: Settings, shared: Arc<Shared>) {
     loop {
         for cache in &settings.caches {
             set(&shared, |s| {
-                s.state = "connecting";
+                s.state = RtrState::Connecting;
                 s.cache = Some(cache.clone());
             });
             let why = match tokio::time::timeout(
@@ -137,13 +137,16 @@ pub(crate) async fn run(settings: Settings, shared: Arc<Shared>) {
                     }
                 }
             };
-            let synced = shared.status.lock().is_ok_and(|s| s.state == "synced");
+            let synced = shared
+                .status
+                .lock()
+                .is_ok_and(|s| s.state == RtrState::Synced);
             if synced {
                 round_failures = 0;
             }
             warn!(%cache, error = %why, "RTR cache unavailable; trying the next");
             set(&shared, |s| {
-                s.state = "down";
+                s.state = RtrState::Down;
                 s.failures += 1;
                 s.last_error = Some(format!("{cache}: {why}"));
             });

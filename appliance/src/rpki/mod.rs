@@ -59,8 +59,8 @@ pub struct Settings {
 /// The RTR side as status and /metrics show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
-    /// `connecting`, `synced` or `down`.
-    pub state: &'static str,
+    /// Where the RTR session stands.
+    pub state: RtrState,
     /// The cache in use (or being tried).
     pub cache: Option<String>,
     /// VRPs held.
@@ -77,6 +77,32 @@ pub struct Status {
     pub last_error: Option<String>,
 }
 
+/// The RTR session's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RtrState {
+    /// Connecting to a cache, or waiting for its first End of Data.
+    #[default]
+    Connecting,
+    /// Data complete and current.
+    Synced,
+    /// No cache reachable.
+    Down,
+}
+
+impl RtrState {
+    /// Every state, for gauges.
+    pub const ALL: [RtrState; 3] = [RtrState::Connecting, RtrState::Synced, RtrState::Down];
+
+    /// `connecting`, `synced` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtrState::Connecting => "connecting",
+            RtrState::Synced => "synced",
+            RtrState::Down => "down",
+        }
+    }
+}
+
 /// Shared between the RTR task and the gate.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
@@ -90,7 +116,9 @@ impl Shared {
         let s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
         match s.last_update_us {
             None => false,
-            Some(t) => s.state == "synced" || now_us.saturating_sub(t) < s.expire_s * 1_000_000,
+            Some(t) => {
+                s.state == RtrState::Synced || now_us.saturating_sub(t) < s.expire_s * 1_000_000
+            }
         }
     }
 }
@@ -108,7 +136,7 @@ impl Rpki {
     pub fn start(settings: Settings) -> Rpki {
         let shared = Arc::new(Shared::default());
         if let Ok(mut s) = shared.status.lock() {
-            s.state = "connecting";
+            s.state = RtrState::Connecting;
         }
         let task = tokio::spawn(client::run(settings.clone(), shared.clone()));
         Rpki {
@@ -234,7 +262,7 @@ mod tests {
             asn: 65000,
         });
         let mut s = shared.status.lock().unwrap();
-        s.state = "synced";
+        s.state = RtrState::Synced;
         s.last_update_us = Some(now);
         s.expire_s = 7200;
     }
@@ -272,7 +300,7 @@ mod tests {
             GateVerdict::Warn(_)
         ));
         // The session drops: the data is used until it expires, then the failure mode.
-        shared.status.lock().unwrap().state = "down";
+        shared.status.lock().unwrap().state = RtrState::Down;
         assert_eq!(
             g.check(7_000 * 1_000_000, &p("192.0.2.0/24")),
             GateVerdict::Allow

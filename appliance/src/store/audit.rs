@@ -8,16 +8,84 @@ use sha2::{Digest, Sha256};
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// One audit entry.
+/// Who acted: the first field of every audit entry written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// The daemon itself (start, stop).
+    Levee,
+    /// An operator (the control socket, a config reload).
+    Operator,
+    /// The detection engine's incidents.
+    Detector,
+    /// A route's TTL ran out.
+    Expiry,
+}
+
+impl Actor {
+    /// Its name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Levee => "levee",
+            Actor::Operator => "operator",
+            Actor::Detector => "detector",
+            Actor::Expiry => "expiry",
+        }
+    }
+}
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The daemon started (mitigations restored).
+    Start,
+    /// The daemon stopped.
+    Stop,
+    /// A route announced...
+    Announce,
+    /// ...or decided on in dry run.
+    AnnounceDryRun,
+    /// A route withdrawn...
+    Withdraw,
+    /// ...or its withdrawal decided on in dry run.
+    WithdrawDryRun,
+    /// A target changed level.
+    Level,
+    /// The engine decided not to act on an incident.
+    Refuse,
+    /// An operator's request was refused.
+    Refused,
+    /// The config was reloaded.
+    Reload,
+}
+
+impl Action {
+    /// Its name in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Announce => "announce",
+            Action::AnnounceDryRun => "announce_dry_run",
+            Action::Withdraw => "withdraw",
+            Action::WithdrawDryRun => "withdraw_dry_run",
+            Action::Level => "level",
+            Action::Refuse => "refuse",
+            Action::Refused => "refused",
+            Action::Reload => "reload",
+        }
+    }
+}
+
+/// One audit entry, as stored (entries written by older versions keep their text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Position in the chain, from 1.
     pub seq: u64,
     /// When (µs since the Unix epoch).
     pub time_us: u64,
-    /// Who: `detector`, `operator`, `expiry`, `adapter:NAME`, `levee`.
+    /// Who: an [`Actor`]'s name.
     pub actor: String,
-    /// What: `announce`, `withdraw`, `escalate`, `refuse`, `adapter_failed`, ...
+    /// What: an [`Action`]'s name.
     pub action: String,
     /// On what: a mitigation id, a victim.
     pub subject: String,

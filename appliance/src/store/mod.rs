@@ -6,7 +6,7 @@
 pub mod audit;
 
 use crate::pidlock::{PidLock, PidLockError};
-use audit::{Entry, GENESIS, Verdict};
+use audit::{Action, Actor, Entry, GENESIS, Verdict};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind, Victim};
 use levee_mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
@@ -148,9 +148,9 @@ pub struct AdapterResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
     /// Who.
-    pub actor: String,
+    pub actor: Actor,
     /// What.
-    pub action: String,
+    pub action: Action,
     /// On what.
     pub subject: String,
     /// Details.
@@ -159,10 +159,15 @@ pub struct Note {
 
 impl Note {
     /// A note.
-    pub fn new(actor: &str, action: &str, subject: impl ToString, detail: impl ToString) -> Note {
+    pub fn new(
+        actor: Actor,
+        action: Action,
+        subject: impl ToString,
+        detail: impl ToString,
+    ) -> Note {
         Note {
-            actor: actor.into(),
-            action: action.into(),
+            actor,
+            action,
             subject: subject.to_string(),
             detail: detail.to_string(),
         }
@@ -266,8 +271,8 @@ impl Store {
         let e = Entry {
             seq: head.0 + 1,
             time_us: now,
-            actor: n.actor.clone(),
-            action: n.action.clone(),
+            actor: n.actor.as_str().to_string(),
+            action: n.action.as_str().to_string(),
             subject: n.subject.clone(),
             detail: n.detail.clone(),
         };
@@ -332,7 +337,7 @@ impl Store {
 
     /// Writes the engine's outputs and their audit entries (by `actor`) in one
     /// transaction.
-    pub fn apply(&mut self, now: u64, actor: &str, outputs: &[Output]) -> Result<(), StoreError> {
+    pub fn apply(&mut self, now: u64, actor: Actor, outputs: &[Output]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let mut head = self.head.clone();
         for o in outputs {
@@ -358,9 +363,9 @@ impl Store {
                         ],
                     )?;
                     let action = if m.dry_run {
-                        "announce_dry_run"
+                        Action::AnnounceDryRun
                     } else {
-                        "announce"
+                        Action::Announce
                     };
                     Self::append(
                         &tx,
@@ -376,9 +381,9 @@ impl Store {
                         params![m.id as i64, now as i64, reason.as_str()],
                     )?;
                     let action = if m.dry_run {
-                        "withdraw_dry_run"
+                        Action::WithdrawDryRun
                     } else {
-                        "withdraw"
+                        Action::Withdraw
                     };
                     let detail = format!("{} ({})", m.route, reason.as_str());
                     Self::append(&tx, &mut head, now, &Note::new(actor, action, m.id, detail))?;
@@ -402,7 +407,7 @@ impl Store {
                         &tx,
                         &mut head,
                         now,
-                        &Note::new(actor, "level", victim, detail),
+                        &Note::new(actor, Action::Level, victim, detail),
                     )?;
                 }
                 Output::Skip {
@@ -415,7 +420,7 @@ impl Store {
                         &tx,
                         &mut head,
                         now,
-                        &Note::new(actor, "refuse", victim, detail),
+                        &Note::new(actor, Action::Refuse, victim, detail),
                     )?;
                 }
             }

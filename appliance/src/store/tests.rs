@@ -54,7 +54,7 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
             None,
         )
         .unwrap();
-    st.apply(5, "operator", &out).unwrap();
+    st.apply(5, Actor::Operator, &out).unwrap();
     let (_, out) = e
         .manual_add(
             6,
@@ -63,7 +63,7 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
             None,
         )
         .unwrap();
-    st.apply(6, "operator", &out).unwrap();
+    st.apply(6, Actor::Operator, &out).unwrap();
     st.adapter_result(7, id, "native", "applied", None).unwrap();
     st.adapter_result(8, id, "native", "failed", Some("peer down"))
         .unwrap();
@@ -81,7 +81,7 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
         &out[..],
         [Output::Withdraw(_, WithdrawReason::Manual)]
     ));
-    st.apply(9, "operator", &out).unwrap();
+    st.apply(9, Actor::Operator, &out).unwrap();
     drop(st);
 
     let st = Store::open(&path).unwrap();
@@ -109,7 +109,12 @@ fn the_audit_log_refuses_edits_and_detects_tampering() {
     for i in 0..5 {
         st.audit(
             i,
-            &[Note::new("operator", "announce", i, "route 192.0.2.1/32")],
+            &[Note::new(
+                Actor::Operator,
+                Action::Announce,
+                i,
+                "route 192.0.2.1/32",
+            )],
         )
         .unwrap();
     }
@@ -147,7 +152,12 @@ fn a_second_writer_is_refused_and_readers_are_not() {
     let mut st = Store::open(&path).unwrap();
     st.audit(
         1,
-        &[Note::new("operator", "announce", 1, "route 192.0.2.1/32")],
+        &[Note::new(
+            Actor::Operator,
+            Action::Announce,
+            1,
+            "route 192.0.2.1/32",
+        )],
     )
     .unwrap();
     let err = Store::open(&path).unwrap_err();
@@ -164,7 +174,12 @@ fn a_second_writer_is_refused_and_readers_are_not() {
     ));
     st.audit(
         2,
-        &[Note::new("operator", "withdraw", 1, "route 192.0.2.1/32")],
+        &[Note::new(
+            Actor::Operator,
+            Action::Withdraw,
+            1,
+            "route 192.0.2.1/32",
+        )],
     )
     .unwrap();
     assert!(matches!(

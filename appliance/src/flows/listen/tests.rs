@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::ListenerKind;
+use crate::flows::settings::ListenerKind;
 
 /// An sFlow datagram with one flow sample of a sampled IPv4/UDP header.
 fn sflow_datagram(seq: u32) -> Vec<u8> {
