@@ -418,6 +418,7 @@ impl Store {
                         &Note::new(actor, "refuse", victim, detail),
                     )?;
                 }
+                Output::GateWarning { .. } => {}
             }
         }
         tx.commit()?;
