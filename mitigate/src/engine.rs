@@ -5,7 +5,7 @@
 pub use super::model::{
     Counters, Gate, GateVerdict, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason,
 };
-use super::settings::{Level, Network, Settings};
+use super::settings::{Ladder, Level, Network, Settings};
 use super::signature::{Signature, Target, applies, routes};
 use ipnet::IpNet;
 use levee_bgp::flowspec::Component;
@@ -42,6 +42,103 @@ struct Victim {
     routes: Vec<Nlri>,
 }
 
+impl Victim {
+    /// A target first seen in `incident`, not mitigated yet.
+    fn new(network: String, sig: Signature, incident: u64) -> Victim {
+        Victim {
+            network,
+            sig,
+            incident,
+            active: true,
+            level: None,
+            above_since: [None; 4],
+            below_since: None,
+            routes: Vec::new(),
+        }
+    }
+
+    /// Notes, per level, since when the rate (`pps`, `bps`) has been above its trigger.
+    fn observe(&mut self, now: u64, ladder: &Ladder, pps: u64, bps: u64) {
+        for l in Level::ALL {
+            let fires = ladder.level(l).trigger.fires(pps, bps);
+            let since = &mut self.above_since[l.index()];
+            *since = if fires { since.or(Some(now)) } else { None };
+        }
+    }
+
+    /// The level the target should be at: the escalation decision. Up at once to the
+    /// highest enabled level whose rate has held long enough; down only once the rate
+    /// has stayed below the current level for `deescalate_after_us`.
+    fn next_level(
+        &mut self,
+        now: u64,
+        ladder: &Ladder,
+        key: &Target,
+        deescalate_after_us: u64,
+    ) -> Option<Level> {
+        // The highest enabled level whose rate has held long enough.
+        let target = Level::ALL.into_iter().rev().find(|&l| {
+            let ls = ladder.level(l);
+            ls.enabled
+                && applies(l, key)
+                && self.above_since[l.index()].is_some_and(|t| now.saturating_sub(t) >= ls.hold_us)
+        });
+        match (self.level, target) {
+            (None, t) => t,
+            (Some(c), Some(t)) if t > c => {
+                self.below_since = None;
+                Some(t)
+            }
+            (Some(c), t) if t < Some(c) => {
+                let to = t.or_else(|| lowest(ladder, key));
+                self.deescalate(now, c, to, deescalate_after_us)
+            }
+            (c, _) => {
+                self.below_since = None;
+                c
+            }
+        }
+    }
+
+    /// De-escalation from `current` to `to`: only once the rate has been below
+    /// `current` for `after_us`; until then the target stays where it is.
+    fn deescalate(
+        &mut self,
+        now: u64,
+        current: Level,
+        to: Option<Level>,
+        after_us: u64,
+    ) -> Option<Level> {
+        let since = *self.below_since.get_or_insert(now);
+        if now.saturating_sub(since) >= after_us {
+            self.below_since = None;
+            to
+        } else {
+            Some(current)
+        }
+    }
+}
+
+/// The lowest enabled level of `ladder` that applies to the target.
+fn lowest(ladder: &Ladder, key: &Target) -> Option<Level> {
+    Level::ALL
+        .into_iter()
+        .find(|&l| ladder.level(l).enabled && applies(l, key))
+}
+
+/// The protected prefixes of `net` that cover the target (what the gate checks).
+fn covering(net: &Network, key: &Target) -> Vec<IpNet> {
+    match key {
+        Target::Host(ip) => net
+            .prefixes
+            .iter()
+            .filter(|p| p.contains(ip))
+            .copied()
+            .collect(),
+        Target::Network(_, p) => p.clone(),
+    }
+}
+
 /// The engine.
 #[derive(Debug)]
 pub struct Engine {
@@ -56,6 +153,8 @@ pub struct Engine {
     gate: Option<std::sync::Arc<dyn Gate>>,
     /// Incidents the gate warned about.
     warned: std::collections::HashSet<u64>,
+    /// The gate's warnings not handed out yet (they go first in the next outputs).
+    warnings: Vec<Output>,
     /// The time of the call being handled (for the gate).
     now: u64,
 }
@@ -73,6 +172,7 @@ impl Engine {
             counters: Counters::default(),
             gate: None,
             warned: std::collections::HashSet::new(),
+            warnings: Vec::new(),
             now: 0,
         }
     }
@@ -83,7 +183,8 @@ impl Engine {
     }
 
     /// Asks the gate about a destination in `net`: `Err` to refuse. A warning is
-    /// logged and counted once per `incident` (0: a manual request, always).
+    /// counted and queued as an [`Output::GateWarning`] once per `incident` (0: a
+    /// manual request, always).
     fn gate_check(&mut self, dst: &str, covering: &[IpNet], incident: u64) -> Result<(), Refusal> {
         let Some(g) = &self.gate else { return Ok(()) };
         match g.check(self.now, covering) {
@@ -92,12 +193,27 @@ impl Engine {
                 if incident == 0 || !self.warned.contains(&incident) {
                     self.warned.insert(incident);
                     self.counters.rpki_warned += 1;
-                    tracing::warn!(victim = %dst, "RPKI gate: {why}; announcing anyway");
+                    self.warnings.push(Output::GateWarning {
+                        victim: dst.to_string(),
+                        incident,
+                        why,
+                    });
                 }
                 Ok(())
             }
             GateVerdict::Refuse(why) => Err(Refusal::Rpki(why)),
         }
+    }
+
+    /// `out`, after the gate's warnings not handed out yet (they came first: a warning
+    /// from a call that returns no outputs goes out with the next call's).
+    fn with_warnings(&mut self, out: Vec<Output>) -> Vec<Output> {
+        if self.warnings.is_empty() {
+            return out;
+        }
+        let mut all = std::mem::take(&mut self.warnings);
+        all.extend(out);
+        all
     }
 
     /// The settings.
@@ -148,102 +264,78 @@ impl Engine {
                 e.victim.to_string(),
                 Refusal::NotProtected(e.victim.to_string()),
             );
-            return out;
+            return self.with_warnings(out);
         };
         let sig = Signature::from_event(e, &net.prefixes);
-        let key = sig.target.clone();
         if e.kind == EventKind::End {
-            self.reported.remove(&e.id);
-            self.warned.remove(&e.id);
-            if let Some(v) = self.victims.get_mut(&key) {
-                v.active = false;
-                v.above_since = [None; 4];
-                v.below_since = None;
-            }
-            return out;
+            self.end(e.id, &sig.target);
+        } else if let Err((victim, r)) = self.admit_event(now, e, &net, &sig.target) {
+            self.refuse(&mut out, e.id, victim, r);
+        } else {
+            self.update(now, e, &net, sig, &mut out);
         }
+        self.with_warnings(out)
+    }
+
+    /// An incident ended: its refusals and warnings may be reported again, and its
+    /// target's routes are no longer extended (they go when their TTL runs out).
+    fn end(&mut self, incident: u64, key: &Target) {
+        self.reported.remove(&incident);
+        self.warned.remove(&incident);
+        if let Some(v) = self.victims.get_mut(key) {
+            v.active = false;
+            v.above_since = [None; 4];
+            v.below_since = None;
+        }
+    }
+
+    /// Whether a start or update may be acted on: the target is not safelisted, passes
+    /// the gate (when it is not mitigated yet) and is out of its cooldown. `Err`: the
+    /// victim's name and the refusal.
+    fn admit_event(
+        &mut self,
+        now: u64,
+        e: &Event,
+        net: &Network,
+        key: &Target,
+    ) -> Result<(), (String, Refusal)> {
         if let Target::Host(ip) = key
-            && self.safelisted(&IpNet::from(ip))
+            && self.safelisted(&IpNet::from(*ip))
         {
-            self.refuse(
-                &mut out,
-                e.id,
-                ip.to_string(),
-                Refusal::Safelisted(ip.to_string()),
-            );
-            return out;
+            return Err((ip.to_string(), Refusal::Safelisted(ip.to_string())));
         }
-        let covering: Vec<IpNet> = match &key {
-            Target::Host(ip) => net
-                .prefixes
-                .iter()
-                .filter(|p| p.contains(ip))
-                .copied()
-                .collect(),
-            Target::Network(_, p) => p.clone(),
-        };
-        if !self.victims.contains_key(&key)
-            && let Err(r) = self.gate_check(&e.victim.to_string(), &covering, e.id)
+        let victim = e.victim.to_string();
+        if !self.victims.contains_key(key)
+            && let Err(r) = self.gate_check(&victim, &covering(net, key), e.id)
         {
-            self.refuse(&mut out, e.id, e.victim.to_string(), r);
-            return out;
+            return Err((victim, r));
         }
-        if self.cooldown.get(&key).is_some_and(|&until| until > now) {
-            self.refuse(
-                &mut out,
-                e.id,
-                e.victim.to_string(),
-                Refusal::Cooldown(e.victim.to_string()),
-            );
-            return out;
+        if self.cooldown.get(key).is_some_and(|&until| until > now) {
+            return Err((victim.clone(), Refusal::Cooldown(victim)));
         }
-        let v = self.victims.entry(key.clone()).or_insert_with(|| Victim {
-            network: net.name.clone(),
-            sig: sig.clone(),
-            incident: e.id,
-            active: true,
-            level: None,
-            above_since: [None; 4],
-            below_since: None,
-            routes: Vec::new(),
-        });
+        Ok(())
+    }
+
+    /// An incident starts or goes on: the target's level follows the rate (escalation,
+    /// de-escalation, or new routes for a new classification), and its routes live on.
+    fn update(
+        &mut self,
+        now: u64,
+        e: &Event,
+        net: &Network,
+        sig: Signature,
+        out: &mut Vec<Output>,
+    ) {
+        let key = sig.target.clone();
+        let deescalate_after_us = self.s.deescalate_after_us;
+        let v = self
+            .victims
+            .entry(key.clone())
+            .or_insert_with(|| Victim::new(net.name.clone(), sig.clone(), e.id));
         v.active = true;
         v.incident = e.id;
-        for l in Level::ALL {
-            let fires = net.ladder.level(l).trigger.fires(e.rate.pps, e.rate.bps);
-            let since = &mut v.above_since[l.index()];
-            *since = if fires { since.or(Some(now)) } else { None };
-        }
-        // The highest enabled level whose rate has held long enough.
-        let target = Level::ALL.into_iter().rev().find(|&l| {
-            let ls = net.ladder.level(l);
-            ls.enabled
-                && applies(l, &key)
-                && v.above_since[l.index()].is_some_and(|t| now.saturating_sub(t) >= ls.hold_us)
-        });
-        let lowest = Level::ALL
-            .into_iter()
-            .find(|&l| net.ladder.level(l).enabled && applies(l, &key));
-        let next = match (v.level, target) {
-            (None, t) => t,
-            (Some(c), Some(t)) if t > c => {
-                v.below_since = None;
-                Some(t)
-            }
-            (Some(c), t) if t < Some(c) => {
-                let since = *v.below_since.get_or_insert(now);
-                if now.saturating_sub(since) >= self.s.deescalate_after_us {
-                    v.below_since = None;
-                    t.or(lowest)
-                } else {
-                    Some(c)
-                }
-            }
-            (c, _) => {
-                v.below_since = None;
-                c
-            }
-        };
+        v.observe(now, &net.ladder, e.rate.pps, e.rate.bps);
+        let next = v.next_level(now, &net.ladder, &key, deescalate_after_us);
         let reclassified = v.sig.vectors != sig.vectors || v.sig.target != sig.target;
         let changed = next != v.level;
         if changed || reclassified {
@@ -253,24 +345,28 @@ impl Engine {
         if let Some(level) = next
             && (changed || (reclassified && v.level.is_some()))
         {
-            self.transition(now, &key, level, &mut out);
+            self.transition(now, &key, level, out);
         }
-        // The attack goes on: the victim's routes live on.
+        self.extend(now, &key, out);
+    }
+
+    /// The attack goes on: the target's routes live on, to `ttl_us` from `now`.
+    fn extend(&mut self, now: u64, key: &Target, out: &mut Vec<Output>) {
         let expires_us = now + self.s.ttl_us;
-        if let Some(v) = self.victims.get(&key) {
-            for n in &v.routes {
-                if let Some(m) = self.routes.get_mut(n)
-                    && m.expires_us < expires_us
-                {
-                    m.expires_us = expires_us;
-                    out.push(Output::Extend {
-                        id: m.id,
-                        expires_us,
-                    });
-                }
+        let Some(v) = self.victims.get(key) else {
+            return;
+        };
+        for n in &v.routes {
+            if let Some(m) = self.routes.get_mut(n)
+                && m.expires_us < expires_us
+            {
+                m.expires_us = expires_us;
+                out.push(Output::Extend {
+                    id: m.id,
+                    expires_us,
+                });
             }
         }
-        out
     }
 
     /// Records a refusal; reports it once per incident.
@@ -502,7 +598,7 @@ impl Engine {
             self.remove(now, &n, WithdrawReason::Expired, &mut out);
         }
         self.cooldown.retain(|_, until| *until > now);
-        out
+        self.with_warnings(out)
     }
 
     /// The protected network a destination is in, or why it may not be mitigated.
@@ -558,11 +654,12 @@ impl Engine {
             expires_us: now + ttl_us,
         };
         let id = self.hold(now, route, ask, &mut out);
-        Ok((id, out))
+        Ok((id, self.with_warnings(out)))
     }
 
     /// The routes a level would announce for a host with no evidence (`levee mitigate
     /// add ADDRESS --level N`).
+    /// A gate warning goes out first in the next call's outputs.
     pub fn level_routes(
         &mut self,
         now: u64,
@@ -597,7 +694,7 @@ impl Engine {
             .ok_or(Refusal::Unknown(id))?;
         let mut out = Vec::new();
         self.remove(now, &n, WithdrawReason::Manual, &mut out);
-        Ok(out)
+        Ok(self.with_warnings(out))
     }
 
     /// Takes back the mitigations the store held at the last stop. Expired ones go at

@@ -165,6 +165,16 @@ pub enum Output {
         /// Why.
         reason: Refusal,
     },
+    /// The gate let an announcement through with a warning (reported once per incident;
+    /// always for an operator's request). The caller logs it; the route is announced.
+    GateWarning {
+        /// The victim.
+        victim: String,
+        /// The incident (0: an operator's request).
+        incident: u64,
+        /// What the gate found wrong.
+        why: String,
+    },
 }
 
 /// Counters for /metrics and `levee mitigate list`.
@@ -208,7 +218,7 @@ pub trait Gate: Send + Sync + std::fmt::Debug {
 pub enum GateVerdict {
     /// Go ahead.
     Allow,
-    /// Go ahead; this is wrong (logged and counted).
+    /// Go ahead; this is wrong (counted, and reported as [`Output::GateWarning`]).
     Warn(String),
     /// Do not announce, for this reason.
     Refuse(String),

@@ -768,3 +768,30 @@ fn the_gate_refuses_warns_or_allows_through_the_covering_prefix() {
     assert!(e.manual_add(0, r, S, None).is_ok());
     assert_eq!(e.counters().rpki_refused, 3);
 }
+
+#[test]
+fn gate_warnings_are_outputs_once_per_incident_and_per_request() {
+    let mut e = Engine::new(settings(), 1);
+    e.set_gate(Some(std::sync::Arc::new(TestGate::default())));
+    let warning = |victim: &str, incident| Output::GateWarning {
+        victim: victim.into(),
+        incident,
+        why: "2001:db8::/48 is RPKI not-found".into(),
+    };
+    let ev = |kind| event(kind, 3, "2001:db8::5", "udp_flood", 200 * MBPS);
+    let out = e.on_event(0, &ev(EventKind::Start));
+    assert_eq!(out.first(), Some(&warning("2001:db8::5", 3)), "{out:?}");
+    assert!(
+        !e.on_event(S, &ev(EventKind::Update))
+            .contains(&warning("2001:db8::5", 3))
+    );
+    // An operator's request: before the announcement; from a call without outputs,
+    // with the next call's.
+    let (_, out) = e
+        .manual_add(S, "route 2001:db8::7/128".parse().unwrap(), S, None)
+        .unwrap();
+    assert_eq!(out.first(), Some(&warning("2001:db8::7/128", 0)), "{out:?}");
+    let _ = e.level_routes(S, "2001:db8::9".parse().unwrap(), Level::L2);
+    assert_eq!(e.tick(S), [warning("2001:db8::9/128", 0)]);
+    assert_eq!(e.counters().rpki_warned, 3);
+}

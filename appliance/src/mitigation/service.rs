@@ -302,6 +302,9 @@ impl State {
                 } => {
                     warn!(%victim, incident, %reason, "not mitigated");
                 }
+                Output::GateWarning { victim, why, .. } => {
+                    warn!(victim = %victim, "RPKI gate: {why}; announcing anyway");
+                }
                 Output::Extend { .. } => {}
             }
         }

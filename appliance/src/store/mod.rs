@@ -423,6 +423,7 @@ impl Store {
                         &Note::new(actor, Action::Refuse, victim, detail),
                     )?;
                 }
+                Output::GateWarning { .. } => {}
             }
         }
         tx.commit()?;
