@@ -1,4 +1,5 @@
 use super::*;
+use levee_mitigate::{Level, Levels};
 
 fn err(src: &str) -> String {
     Config::parse(src, "t.yaml").unwrap_err().to_string()

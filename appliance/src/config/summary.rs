@@ -1,0 +1,185 @@
+//! `levee check`'s summary of a valid config: one short section per stage.
+
+use super::{Config, bgp};
+
+impl Config {
+    /// A few lines describing what this config will do.
+    pub fn summary(&self) -> String {
+        let mut s = format!("config {} is valid\n", self.origin);
+        for section in [
+            listeners, mirror, networks, peers, mitigation, rpki, ladders,
+        ] {
+            section(self, &mut s);
+        }
+        s
+    }
+}
+
+/// The listeners, and a warning when the kernel grants less buffer than asked.
+fn listeners(c: &Config, s: &mut String) {
+    for l in &c.listeners {
+        *s += &format!(
+            "  listener {:<7} {} (receive buffer {})\n",
+            l.kind.as_str(),
+            l.bind,
+            crate::human::bytes(l.receive_buffer)
+        );
+    }
+    let most = c.listeners.iter().map(|l| l.receive_buffer).max();
+    if let (Some(max), Some(want)) = (rmem_max(), most)
+        && max < want
+    {
+        *s += &format!(
+            "  warning: the kernel grants a receive buffer of at most {} \
+             (net.core.rmem_max): raise it with sysctl -w net.core.rmem_max={want}, \
+             or ask for less\n",
+            crate::human::bytes(max),
+        );
+    }
+}
+
+/// The mirror ports.
+fn mirror(c: &Config, s: &mut String) {
+    for m in &c.mirror {
+        *s += &format!(
+            "  mirror   {} sampling 1:{}{}\n",
+            m.interface,
+            m.sampling,
+            m.bpf
+                .as_ref()
+                .map(|f| format!(" filter {f:?}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// How many networks and prefixes are protected.
+fn networks(c: &Config, s: &mut String) {
+    let prefixes: usize = c.protected_networks.iter().map(|n| n.prefixes.len()).sum();
+    *s += &format!(
+        "  protected networks: {} ({})\n",
+        c.protected_networks.len(),
+        crate::human::plural(prefixes, "prefix", "prefixes")
+    );
+}
+
+/// The BGP peers and their families.
+fn peers(c: &Config, s: &mut String) {
+    if let Some(b) = &c.bgp {
+        for p in &b.speaker.peers {
+            let families: Vec<String> = p.families.iter().map(|f| bgp::family_name(*f)).collect();
+            *s += &format!(
+                "  bgp peer {} {}:{} AS{} ({}{}{}{})\n",
+                p.name,
+                p.address,
+                p.port,
+                p.remote_as,
+                if p.remote_as == p.local_as {
+                    "iBGP"
+                } else {
+                    "eBGP"
+                },
+                if p.passive { ", passive" } else { "" },
+                if p.md5_password.is_some() {
+                    ", MD5"
+                } else {
+                    ""
+                },
+                if p.ttl_security.is_some() {
+                    ", GTSM"
+                } else {
+                    ""
+                },
+            );
+            *s += &format!("    families {}\n", families.join(" "));
+        }
+    }
+}
+
+/// Where routes go, the TTL and the caps.
+fn mitigation(c: &Config, s: &mut String) {
+    let m = &c.mitigation;
+    let adapters: Vec<String> = m
+        .adapters
+        .iter()
+        .map(|a| {
+            if a.levels == levee_mitigate::Levels::ALL {
+                a.kind.name().to_string()
+            } else {
+                format!("{} ({})", a.kind.name(), a.levels)
+            }
+        })
+        .collect();
+    *s += &format!(
+        "  mitigation via {} (ttl {}s, caps {} total / {} per network){}\n",
+        if adapters.is_empty() {
+            "no adapter: recorded only".to_string()
+        } else {
+            adapters.join(", ")
+        },
+        m.settings.ttl_us / 1_000_000,
+        m.settings.max_active,
+        m.settings.max_active_per_network,
+        if m.settings.dry_run { ", dry run" } else { "" },
+    );
+}
+
+/// The RPKI gate.
+fn rpki(c: &Config, s: &mut String) {
+    if let Some(r) = &c.rpki {
+        let asns: Vec<String> = r.origins.iter().map(|a| format!("AS{a}")).collect();
+        *s += &format!(
+            "  rpki gate {:?}, fail {:?}, origins {}, caches {}\n",
+            r.policy,
+            r.fail,
+            asns.join(" "),
+            r.caches.join(" ")
+        )
+        .to_lowercase();
+    }
+}
+
+/// Each network's enabled levels and their triggers.
+fn ladders(c: &Config, s: &mut String) {
+    for n in &c.protected_networks {
+        let levels: Vec<String> = levee_mitigate::Level::ALL
+            .iter()
+            .filter(|l| n.ladder.level(**l).enabled)
+            .map(|l| {
+                let ls = n.ladder.level(*l);
+                let t = match ls.trigger.metric {
+                    levee_mitigate::settings::Metric::Bps => {
+                        format!("{}bps", crate::human::si(ls.trigger.value))
+                    }
+                    levee_mitigate::settings::Metric::Pps => {
+                        format!("{}pps", crate::human::si(ls.trigger.value))
+                    }
+                };
+                let hold = if ls.hold_us > 0 {
+                    format!(" for {}s", ls.hold_us as f64 / 1e6)
+                } else {
+                    String::new()
+                };
+                format!("{l} >{t}{hold}")
+            })
+            .collect();
+        *s += &format!(
+            "    {}: {}\n",
+            n.name,
+            if levels.is_empty() {
+                "no level enabled".into()
+            } else {
+                levels.join(", ")
+            }
+        );
+    }
+}
+
+/// The largest receive buffer the kernel grants an unprivileged `SO_RCVBUF`.
+fn rmem_max() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
