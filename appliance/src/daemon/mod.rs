@@ -57,31 +57,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
     let web = match cfg.web {
         None => None,
-        Some(listen) => {
-            let kinds = ingest
-                .bound
-                .iter()
-                .map(|(k, _)| *k)
-                .chain(std::iter::repeat("mirror"));
-            let sources = crate::web::Sources {
-                ingest: ingest.counters.clone(),
-                exporters: kinds.zip(ingest.exporters.iter().cloned()).collect(),
-                detection: stats.clone(),
-                commands: acting.service.commands.clone(),
-                speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
-            };
-            match crate::web::Web::start(listen, sources).await {
-                Ok(w) => {
-                    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
-                    Some(w)
-                }
-                Err(e) => {
-                    ingest.stop().await;
-                    acting.stop().await;
-                    return Err(e);
-                }
+        Some(listen) => match start_web(listen, &ingest, &acting, stats.clone()).await {
+            Ok(w) => Some(w),
+            Err(e) => {
+                ingest.stop().await;
+                acting.stop().await;
+                return Err(e);
             }
-        }
+        },
     };
     let reloader = tokio::spawn(reload_on_sighup(
         cfg.clone(),
@@ -103,6 +86,30 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     acting.stop().await;
     r
+}
+
+/// The web endpoint, reading the running stages.
+async fn start_web(
+    listen: std::net::SocketAddr,
+    ingest: &Ingest,
+    acting: &Acting,
+    detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
+) -> anyhow::Result<crate::web::Web> {
+    let kinds = ingest
+        .bound
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(std::iter::repeat("mirror"));
+    let sources = crate::web::Sources {
+        ingest: ingest.counters.clone(),
+        exporters: kinds.zip(ingest.exporters.iter().cloned()).collect(),
+        detection,
+        commands: acting.service.commands.clone(),
+        speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
+    };
+    let w = crate::web::Web::start(listen, sources).await?;
+    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+    Ok(w)
 }
 
 /// What to do next, for an operator whose config protects nothing yet.

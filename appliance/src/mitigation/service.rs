@@ -136,8 +136,8 @@ async fn run(
     store: Store,
     adapters: Vec<Handle>,
     rpki: Option<crate::rpki::StatusReader>,
-    mut events: mpsc::Receiver<Event>,
-    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Receiver<Event>,
+    commands: mpsc::Receiver<Command>,
     mut reports: mpsc::UnboundedReceiver<Report>,
 ) {
     let mut st = State {
@@ -150,27 +150,41 @@ async fn run(
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
-    // Reconcile: each adapter is told the whole desired set, and the routes the store
-    // says it may still hold though their mitigation ended (a withdrawal it never
-    // confirmed). Adapters that keep state drop those; everything desired goes out.
-    let again: Vec<Change> = st
-        .engine
-        .active()
-        .filter(|m| !m.dry_run)
-        .map(|m| Change::announce(m.id, &m.route, levels(m)))
-        .collect();
-    if !again.is_empty() {
-        info!(
-            routes = again.len(),
-            "re-announcing the mitigations active at the last stop"
-        );
+    st.reconcile().await;
+    st.serve(events, commands, &mut reports).await;
+    st.finish(&mut reports).await;
+}
+
+impl State {
+    /// Reconciles at start: each adapter is told the whole desired set, and the routes
+    /// the store says it may still hold though their mitigation ended (a withdrawal it
+    /// never confirmed). Adapters that keep state drop those; everything desired goes
+    /// out.
+    async fn reconcile(&mut self) {
+        let again: Vec<Change> = self
+            .engine
+            .active()
+            .filter(|m| !m.dry_run)
+            .map(|m| Change::announce(m.id, &m.route, levels(m)))
+            .collect();
+        if !again.is_empty() {
+            info!(
+                routes = again.len(),
+                "re-announcing the mitigations active at the last stop"
+            );
+        }
+        for i in 0..self.adapters.len() {
+            let stale = self.stale(i, &again);
+            self.adapters[i].sync(again.clone(), stale).await;
+        }
     }
-    let names: Vec<String> = st.adapters.iter().map(|a| a.status().name).collect();
-    for (i, name) in names.iter().enumerate() {
-        // What the adapter may hold and should not: routes of ended mitigations, and
-        // active ones of levels it no longer carries (its `levels` changed).
-        let handle = &st.adapters[i];
-        let stale: Vec<Change> = match st.store.held(name) {
+
+    /// What adapter `i` may hold and should not: routes of ended mitigations, and
+    /// active ones of levels it no longer carries (its `levels` changed).
+    fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
+        let handle = &self.adapters[i];
+        let name = handle.status().name;
+        let stale: Vec<Change> = match self.store.held(&name) {
             Ok(v) => v
                 .iter()
                 .filter(|(id, _)| {
@@ -181,62 +195,76 @@ async fn run(
                 .map(|(id, r)| Change::withdraw(*id, r, Levels::ALL))
                 .collect(),
             Err(e) => {
-                st.store_error(&e);
+                self.store_error(&e);
                 Vec::new()
             }
         };
         if !stale.is_empty() {
             info!(adapter = %name, routes = stale.len(), "withdrawing routes whose withdrawal the adapter never confirmed");
         }
-        st.adapters[i].sync(again.clone(), stale).await;
+        stale
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let (mut events_open, mut commands_open) = (true, true);
-    while events_open || commands_open {
-        tokio::select! {
-            e = events.recv(), if events_open => match e {
-                Some(e) => {
-                    if e.kind != EventKind::Update
-                        && let Err(err) = st.store.incident(&e)
-                    {
-                        st.store_error(&err);
+
+    /// Serves events, commands, adapter reports and the expiry tick until both input
+    /// channels close.
+    async fn serve(
+        &mut self,
+        mut events: mpsc::Receiver<Event>,
+        mut commands: mpsc::Receiver<Command>,
+        reports: &mut mpsc::UnboundedReceiver<Report>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let (mut events_open, mut commands_open) = (true, true);
+        while events_open || commands_open {
+            tokio::select! {
+                e = events.recv(), if events_open => match e {
+                    Some(e) => self.event(&e).await,
+                    None => events_open = false,
+                },
+                c = commands.recv(), if commands_open => match c {
+                    Some(c) => {
+                        let answer = self.request(c.request).await;
+                        let _ = c.reply.send(answer);
                     }
-                    let out = st.engine.on_event(now_us(), &e);
-                    st.handle(Actor::Detector, out).await;
+                    None => commands_open = false,
+                },
+                Some(r) = reports.recv() => self.report(r),
+                _ = tick.tick() => {
+                    let out = self.engine.tick(now_us());
+                    self.handle(Actor::Expiry, out).await;
                 }
-                None => events_open = false,
-            },
-            c = commands.recv(), if commands_open => match c {
-                Some(c) => {
-                    let answer = st.request(c.request).await;
-                    let _ = c.reply.send(answer);
-                }
-                None => commands_open = false,
-            },
-            Some(r) = reports.recv() => st.report(r),
-            _ = tick.tick() => {
-                let out = st.engine.tick(now_us());
-                st.handle(Actor::Expiry, out).await;
             }
         }
     }
-    for a in st.adapters.drain(..) {
-        a.stop().await;
+
+    /// An incident event: stored (starts and ends), then decided on.
+    async fn event(&mut self, e: &Event) {
+        if e.kind != EventKind::Update
+            && let Err(err) = self.store.incident(e)
+        {
+            self.store_error(&err);
+        }
+        let out = self.engine.on_event(now_us(), e);
+        self.handle(Actor::Detector, out).await;
     }
-    while let Ok(r) = reports.try_recv() {
-        st.report(r);
-    }
-    if let Err(e) = st.store.audit(
-        now_us(),
-        &[Note::new(
-            Actor::Levee,
-            Action::Stop,
-            "mitigations",
-            format!("{} active", st.engine.active().count()),
-        )],
-    ) {
-        st.store_error(&e);
+
+    /// Stops the adapters (they try what is queued), stores their last reports and
+    /// audits the stop.
+    async fn finish(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
+        for a in self.adapters.drain(..) {
+            a.stop().await;
+        }
+        while let Ok(r) = reports.try_recv() {
+            self.report(r);
+        }
+        let active = format!("{} active", self.engine.active().count());
+        if let Err(e) = self.store.audit(
+            now_us(),
+            &[Note::new(Actor::Levee, Action::Stop, "mitigations", active)],
+        ) {
+            self.store_error(&e);
+        }
     }
 }
 

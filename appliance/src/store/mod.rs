@@ -341,93 +341,99 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut head = self.head.clone();
         for o in outputs {
-            match o {
-                Output::Announce(m) => {
-                    tx.execute(
-                        "INSERT INTO mitigations (id, route, victim, network, level, origin, incident,
-                                                  holders, created_us, expires_us, dry_run, state)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active')
-                         ON CONFLICT(id) DO UPDATE SET route = ?2, holders = ?8, expires_us = ?10",
-                        params![
-                            m.id as i64,
-                            m.route.to_string(),
-                            m.victim,
-                            m.network,
-                            m.level.map(Level::number),
-                            m.origin.as_str(),
-                            m.incident.map(|i| i as i64),
-                            holders_json(&m.holders),
-                            m.created_us as i64,
-                            m.expires_us as i64,
-                            m.dry_run,
-                        ],
-                    )?;
-                    let action = if m.dry_run {
-                        Action::AnnounceDryRun
-                    } else {
-                        Action::Announce
-                    };
-                    Self::append(
-                        &tx,
-                        &mut head,
-                        now,
-                        &Note::new(actor, action, m.id, &m.route),
-                    )?;
-                }
-                Output::Withdraw(m, reason) => {
-                    tx.execute(
-                        "UPDATE mitigations SET state = 'withdrawn', withdrawn_us = ?2, reason = ?3
-                         WHERE id = ?1",
-                        params![m.id as i64, now as i64, reason.as_str()],
-                    )?;
-                    let action = if m.dry_run {
-                        Action::WithdrawDryRun
-                    } else {
-                        Action::Withdraw
-                    };
-                    let detail = format!("{} ({})", m.route, reason.as_str());
-                    Self::append(&tx, &mut head, now, &Note::new(actor, action, m.id, detail))?;
-                }
-                Output::Extend { id, expires_us } => {
-                    tx.execute(
-                        "UPDATE mitigations SET expires_us = ?2 WHERE id = ?1",
-                        params![*id as i64, *expires_us as i64],
-                    )?;
-                }
-                Output::Level {
-                    victim,
-                    network,
-                    incident,
-                    from,
-                    to,
-                } => {
-                    let from = from.map_or("none".to_string(), |l| l.to_string());
-                    let detail = format!("{from} -> {to} in {network}, incident {incident}");
-                    Self::append(
-                        &tx,
-                        &mut head,
-                        now,
-                        &Note::new(actor, Action::Level, victim, detail),
-                    )?;
-                }
-                Output::Skip {
-                    victim,
-                    incident,
-                    reason,
-                } => {
-                    let detail = format!("incident {incident}: {reason}");
-                    Self::append(
-                        &tx,
-                        &mut head,
-                        now,
-                        &Note::new(actor, Action::Refuse, victim, detail),
-                    )?;
-                }
-                Output::GateWarning { .. } => {}
+            if let Some(note) = Self::write_output(&tx, now, actor, o)? {
+                Self::append(&tx, &mut head, now, &note)?;
             }
         }
         tx.commit()?;
         self.head = head;
+        Ok(())
+    }
+
+    /// Writes one output's change to the mitigations table; returns its audit note, if
+    /// it gets one.
+    fn write_output(
+        tx: &rusqlite::Transaction<'_>,
+        now: u64,
+        actor: Actor,
+        o: &Output,
+    ) -> Result<Option<Note>, StoreError> {
+        Ok(match o {
+            Output::Announce(m) => {
+                Self::upsert(tx, m)?;
+                let action = if m.dry_run {
+                    Action::AnnounceDryRun
+                } else {
+                    Action::Announce
+                };
+                Some(Note::new(actor, action, m.id, &m.route))
+            }
+            Output::Withdraw(m, reason) => {
+                tx.execute(
+                    "UPDATE mitigations SET state = 'withdrawn', withdrawn_us = ?2, reason = ?3
+                     WHERE id = ?1",
+                    params![m.id as i64, now as i64, reason.as_str()],
+                )?;
+                let action = if m.dry_run {
+                    Action::WithdrawDryRun
+                } else {
+                    Action::Withdraw
+                };
+                let detail = format!("{} ({})", m.route, reason.as_str());
+                Some(Note::new(actor, action, m.id, detail))
+            }
+            Output::Extend { id, expires_us } => {
+                tx.execute(
+                    "UPDATE mitigations SET expires_us = ?2 WHERE id = ?1",
+                    params![*id as i64, *expires_us as i64],
+                )?;
+                None
+            }
+            Output::Level {
+                victim,
+                network,
+                incident,
+                from,
+                to,
+            } => {
+                let from = from.map_or("none".to_string(), |l| l.to_string());
+                let detail = format!("{from} -> {to} in {network}, incident {incident}");
+                Some(Note::new(actor, Action::Level, victim, detail))
+            }
+            Output::Skip {
+                victim,
+                incident,
+                reason,
+            } => {
+                let detail = format!("incident {incident}: {reason}");
+                Some(Note::new(actor, Action::Refuse, victim, detail))
+            }
+            // Logged by the service; not a decision.
+            Output::GateWarning { .. } => None,
+        })
+    }
+
+    /// Inserts an announced mitigation, or updates its route, holders and expiry.
+    fn upsert(tx: &rusqlite::Transaction<'_>, m: &Mitigation) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO mitigations (id, route, victim, network, level, origin, incident,
+                                      holders, created_us, expires_us, dry_run, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active')
+             ON CONFLICT(id) DO UPDATE SET route = ?2, holders = ?8, expires_us = ?10",
+            params![
+                m.id as i64,
+                m.route.to_string(),
+                m.victim,
+                m.network,
+                m.level.map(Level::number),
+                m.origin.as_str(),
+                m.incident.map(|i| i as i64),
+                holders_json(&m.holders),
+                m.created_us as i64,
+                m.expires_us as i64,
+                m.dry_run,
+            ],
+        )?;
         Ok(())
     }
 
