@@ -1,3 +1,6 @@
+//! Config tests: every example config loads, and each error names file, line, column
+//! and key path with a message that says what was expected.
+
 use super::*;
 use levee_mitigate::{Level, Levels};
 

@@ -1,3 +1,6 @@
+//! Store tests: a reopen keeps the mitigations, the audit chain holds and detects
+//! tampering, one writer at a time, and clear errors for a bad path.
+
 use super::*;
 use levee_mitigate::settings::{Ladder, Network, Settings};
 use levee_mitigate::{Engine, WithdrawReason};

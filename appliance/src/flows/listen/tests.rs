@@ -1,3 +1,5 @@
+//! Listener tests: a consumer that lags loses records (counted), never the socket.
+
 use super::*;
 use crate::flows::settings::ListenerKind;
 
