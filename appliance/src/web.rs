@@ -18,6 +18,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a scrape reads.
@@ -109,7 +110,8 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
             counter!("levee_exporter_records_total", &l).absolute(e.records);
             counter!("levee_exporter_lost_datagrams_total", &l).absolute(e.lost_datagrams);
             counter!("levee_exporter_template_misses_total", &l).absolute(e.template_misses);
-            gauge!("levee_exporter_last_seen_seconds", &l).set(e.last_seen_us as f64 / 1e6);
+            gauge!("levee_exporter_last_seen_seconds", &l)
+                .set(Duration::from_micros(e.last_seen_us).as_secs_f64());
             for (kind_, n) in &e.errors {
                 let mut le = l.to_vec();
                 le.push(("kind", kind_.to_string()));

@@ -1,6 +1,8 @@
 //! `levee check`'s summary of a valid config: one short section per stage.
 
 use super::{Config, bgp};
+use crate::clock::Timestamp;
+use std::time::Duration;
 
 impl Config {
     /// A few lines describing what this config will do.
@@ -117,7 +119,7 @@ fn mitigation(c: &Config, s: &mut String) {
         } else {
             adapters.join(", ")
         },
-        m.settings.ttl_us / 1_000_000,
+        Timestamp::from_micros(m.settings.ttl_us).as_secs(),
         m.settings.max_active,
         m.settings.max_active_per_network,
         if m.settings.dry_run { ", dry run" } else { "" },
@@ -156,7 +158,7 @@ fn ladders(c: &Config, s: &mut String) {
                     }
                 };
                 let hold = if ls.hold_us > 0 {
-                    format!(" for {}s", ls.hold_us as f64 / 1e6)
+                    format!(" for {}s", Duration::from_micros(ls.hold_us).as_secs_f64())
                 } else {
                     String::new()
                 };

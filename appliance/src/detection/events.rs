@@ -1,6 +1,6 @@
 //! Incident events as JSON lines and as one-line summaries.
 
-use crate::clock::rfc3339;
+use crate::clock::{Timestamp, rfc3339};
 use crate::human::si;
 use levee_detect::policy::Reason;
 use levee_detect::{Event, Victim};
@@ -55,7 +55,9 @@ pub fn to_json(e: &Event) -> Value {
 /// One line for a finished incident (`levee replay --summary`): the end event carries
 /// the final classification and the peaks.
 pub fn summary_line(end: &Event) -> String {
-    let secs = end.time_us.saturating_sub(end.start_us) as f64 / 1e6;
+    let secs = Timestamp::from_micros(end.time_us)
+        .since(Timestamp::from_micros(end.start_us))
+        .as_secs_f64();
     let sources: Vec<String> = end
         .top_sources
         .iter()

@@ -406,7 +406,7 @@ impl State {
                 let note = format!(
                     "{} networks, ttl {}s, dry run {}",
                     settings.networks.len(),
-                    settings.ttl_us / 1_000_000,
+                    Duration::from_micros(settings.ttl_us).as_secs(),
                     settings.dry_run
                 );
                 self.engine.set_settings(*settings);

@@ -15,6 +15,7 @@
 pub mod client;
 pub mod vrps;
 
+use crate::clock::Timestamp;
 use ipnet::IpNet;
 use levee_mitigate::{Gate, GateVerdict};
 use std::sync::{Arc, Mutex, RwLock};
@@ -117,7 +118,9 @@ impl Shared {
         match s.last_update_us {
             None => false,
             Some(t) => {
-                s.state == RtrState::Synced || now_us.saturating_sub(t) < s.expire_s * 1_000_000
+                s.state == RtrState::Synced
+                    || Timestamp::from_micros(now_us).since(Timestamp::from_micros(t))
+                        < Duration::from_secs(s.expire_s)
             }
         }
     }
