@@ -46,5 +46,5 @@ pub mod rib;
 pub mod session;
 pub mod speaker;
 #[cfg(test)]
-mod testrng;
+mod testgen;
 pub mod update;

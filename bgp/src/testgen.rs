@@ -1,16 +1,8 @@
-//! A tiny deterministic generator for the randomized tests (xorshift64).
-
-/// Returns a generator seeded with `s` (non-zero).
-pub(crate) fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
-}
+//! Random FlowSpec rules for the randomized tests, drawn from the test kit's seeded
+//! generator.
 
 use crate::flowspec::{Afi, BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
+use levee_testkit::Rng;
 use std::net::IpAddr;
 
 /// What [`random_rule`] may produce.
@@ -25,15 +17,15 @@ pub(crate) enum Shape {
 
 /// A random rule with each component type present with probability 1/3 (`None` when
 /// none was drawn).
-pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option<FlowSpec> {
-    let afi = if rnd().is_multiple_of(2) {
+pub(crate) fn random_rule(rnd: &mut Rng, shape: Shape) -> Option<FlowSpec> {
+    let afi = if rnd.next_u64().is_multiple_of(2) {
         Afi::Ipv4
     } else {
         Afi::Ipv6
     };
     let mut components = Vec::new();
     for t in 1..=13u8 {
-        if !rnd().is_multiple_of(3) || (t == 13 && afi == Afi::Ipv4) {
+        if !rnd.next_u64().is_multiple_of(3) || (t == 13 && afi == Afi::Ipv4) {
             continue;
         }
         let max: u64 = match (shape, t) {
@@ -43,21 +35,21 @@ pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option
             (_, 13) => 0xf_ffff,
             _ => 65535,
         };
-        let n = 1 + rnd() as usize % 3;
+        let n = 1 + rnd.next_u64() as usize % 3;
         let num: Vec<NumericOp> = (0..n)
             .map(|i| {
                 let (lt, gt, eq) = (
-                    rnd().is_multiple_of(2),
-                    rnd().is_multiple_of(2),
-                    rnd().is_multiple_of(2),
+                    rnd.next_u64().is_multiple_of(2),
+                    rnd.next_u64().is_multiple_of(2),
+                    rnd.next_u64().is_multiple_of(2),
                 );
                 let value = match shape {
                     Shape::Text if lt == gt && gt == eq => 0,
-                    Shape::Text => rnd() % (max + 1),
-                    Shape::Wire => rnd() >> (rnd() % 64),
+                    Shape::Text => rnd.next_u64() % (max + 1),
+                    Shape::Wire => rnd.next_u64() >> (rnd.next_u64() % 64),
                 };
                 NumericOp {
-                    and: i > 0 && rnd().is_multiple_of(2),
+                    and: i > 0 && rnd.next_u64().is_multiple_of(2),
                     lt,
                     gt,
                     eq,
@@ -67,21 +59,21 @@ pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option
             .collect();
         let bm: Vec<BitmaskOp> = (0..n)
             .map(|i| BitmaskOp {
-                and: i > 0 && rnd().is_multiple_of(2),
-                not: rnd().is_multiple_of(2),
-                match_all: rnd().is_multiple_of(2),
-                value: rnd() as u16,
+                and: i > 0 && rnd.next_u64().is_multiple_of(2),
+                not: rnd.next_u64().is_multiple_of(2),
+                match_all: rnd.next_u64().is_multiple_of(2),
+                value: rnd.next_u64() as u16,
             })
             .collect();
         let bits: u8 = if afi == Afi::Ipv4 { 32 } else { 128 };
-        let len = (rnd() % (u64::from(bits) + 1)) as u8;
+        let len = (rnd.next_u64() % (u64::from(bits) + 1)) as u8;
         let offset = if afi == Afi::Ipv6 && shape == Shape::Wire {
-            (rnd() % (u64::from(len) + 1)) as u8
+            (rnd.next_u64() % (u64::from(len) + 1)) as u8
         } else {
             0
         };
         // The pattern covers bits offset..len; the rest are zero.
-        let raw = u128::from(rnd()) << 64 | u128::from(rnd());
+        let raw = u128::from(rnd.next_u64()) << 64 | u128::from(rnd.next_u64());
         let keep = u32::from(len - offset);
         let pattern = if keep == 0 {
             0
