@@ -18,8 +18,11 @@
 //!
 //! Needs root for `sysctl net.core.rmem_max` (both receivers get 32 MiB buffers).
 
+use levee_testkit::Rng;
+use levee_testkit::sflow::{FlowSample, datagram};
+use levee_testkit::traffic::{Shape, UDP};
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -119,73 +122,36 @@ fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) -> (u64, f64
 /// sFlow v5 datagrams from agent 192.0.2.1: flow samples (rate 1:1000) of UDP and TCP
 /// packets from many sources to 198.51.100.0/24, headers cut at 128 bytes.
 fn build_datagrams(n: usize) -> Vec<Vec<u8>> {
-    let mut x: u32 = 0x9e37_79b9;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
+    let mut rng = Rng::new(0x9e37_79b9);
+    let agent = Ipv4Addr::new(192, 0, 2, 1);
     (0..n)
         .map(|_| {
-            let mut d = Vec::with_capacity(1400);
-            for w in [
-                5u32,
-                1,
-                0xc000_0201,
-                0,
-                0,
-                1000,
-                SAMPLES_PER_DATAGRAM as u32,
-            ] {
-                d.extend_from_slice(&w.to_be_bytes());
-            }
-            for s in 0..SAMPLES_PER_DATAGRAM {
-                let mut hdr = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
-                let tcp = rnd() % 3 == 0;
-                let src = rnd().to_be_bytes();
-                hdr.extend_from_slice(&[
-                    0x45,
-                    0,
-                    0x05,
-                    0xdc,
-                    0,
-                    0,
-                    0x40,
-                    0,
-                    57,
-                    if tcp { 6 } else { 17 },
-                    0,
-                    0,
-                ]);
-                hdr.extend_from_slice(&[
-                    203,
-                    0,
-                    113,
-                    src[3],
-                    198,
-                    51,
-                    100,
-                    (rnd() % 254 + 1) as u8,
-                ]);
-                hdr.extend_from_slice(&((rnd() % 60000) as u16 + 1024).to_be_bytes());
-                hdr.extend_from_slice(&[0, if tcp { 80 } else { 53 }]);
-                hdr.resize(HEADER_BYTES, 0);
-                let mut rec = Vec::new();
-                for w in [1u32, 1518, 4, HEADER_BYTES as u32] {
-                    rec.extend_from_slice(&w.to_be_bytes());
-                }
-                rec.extend_from_slice(&hdr);
-                let mut sample = Vec::new();
-                for w in [s as u32, 3, 1000, 0, 0, 3, 7, 1, 1, rec.len() as u32] {
-                    sample.extend_from_slice(&w.to_be_bytes());
-                }
-                sample.extend_from_slice(&rec);
-                d.extend_from_slice(&1u32.to_be_bytes());
-                d.extend_from_slice(&(sample.len() as u32).to_be_bytes());
-                d.extend_from_slice(&sample);
-            }
-            d
+            let samples: Vec<(u32, Vec<u8>)> = (0..SAMPLES_PER_DATAGRAM as u32)
+                .map(|s| {
+                    let tcp = rng.next_u64().is_multiple_of(3);
+                    let shape = Shape {
+                        protocol: if tcp { 6 } else { 17 },
+                        src_port: (rng.next_u64() % 60000) as u16 + 1024,
+                        dst_port: if tcp { 80 } else { 53 },
+                        len: 1500,
+                        ..UDP
+                    };
+                    let src = Ipv4Addr::new(203, 0, 113, rng.next_u64() as u8);
+                    let dst = Ipv4Addr::new(198, 51, 100, (rng.next_u64() % 254 + 1) as u8);
+                    let mut header = shape.frame(src.into(), dst.into(), 57);
+                    header.resize(HEADER_BYTES, 0);
+                    let sample = FlowSample {
+                        sequence: s,
+                        source_id: 3,
+                        rate: 1000,
+                        input: 3,
+                        output: 7,
+                        ..FlowSample::default()
+                    };
+                    sample.ethernet(1518, 4, &header)
+                })
+                .collect();
+            datagram(agent, 0, 1000, &samples)
         })
         .collect()
 }

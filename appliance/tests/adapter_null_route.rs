@@ -6,50 +6,33 @@
 //! Blackhole routes that are not levee's (another protocol) are never touched.
 
 mod common;
-#[path = "common/scenario.rs"]
-mod scenario;
 
-use common::bgplab::{have_all, output, poll, scratch};
+use common::scenario::{Site, config, scenario};
 use common::{Running, levee_with as levee, list};
-use scenario::{Site, config, scenario};
+use levee_testkit::have_all;
+use levee_testkit::lab::{Netns, poll, scratch};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Netns {
+/// The kernel of a network namespace of the test's own.
+struct Kernel {
     dir: PathBuf,
-    ns: String,
+    ns: Netns,
 }
 
-impl Netns {
-    fn new() -> Netns {
-        let ns = format!("levee-null-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        let ok = Command::new("ip")
-            .args(["netns", "add", &ns])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "ip netns add {ns}");
-        output("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        Netns {
+impl Kernel {
+    fn new() -> Kernel {
+        Kernel {
             dir: scratch("adapter-null-route"),
-            ns,
+            ns: Netns::new("null"),
         }
     }
 
     fn ip(&self, args: &[&str]) -> String {
-        let mut a = vec!["-n", self.ns.as_str()];
-        a.extend_from_slice(args);
-        output("ip", &a)
+        self.ns.ip(args)
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
-}
-
-impl Site for Netns {
+impl Site for Kernel {
     fn dir(&self) -> &Path {
         &self.dir
     }
@@ -63,7 +46,7 @@ impl Site for Netns {
         false
     }
     fn runner(&self) -> Vec<String> {
-        ["ip", "netns", "exec", &self.ns].map(String::from).to_vec()
+        self.ns.exec().map(String::from).to_vec()
     }
     fn flowspec(&self) -> bool {
         false
@@ -95,7 +78,7 @@ fn null_route_adapter() {
     if !have_all(&["ip", "setpriv"]) {
         return;
     }
-    let n = Netns::new();
+    let n = Kernel::new();
     // Not levee's: another protocol, untouched by reconciliation.
     n.ip(&[
         "route",

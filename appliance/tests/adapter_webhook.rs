@@ -1,5 +1,5 @@
-//! The webhook adapter against a real HTTP endpoint (`common/receiver.rs`, in this
-//! process), and the routing of escalation levels: L4 reaches the scrubbing peer and
+//! The webhook adapter against a real HTTP endpoint (the test kit's
+//! `levee_testkit::webhook::Receiver`, in this process), and the routing of escalation levels: L4 reaches the scrubbing peer and
 //! the provider's webhook, and nothing else.
 //!
 //! - `webhook_adapter`: the adapter scenario (`common/scenario.rs`): RTBH and FlowSpec
@@ -11,15 +11,13 @@
 //!   and a webhook for L4.
 
 mod common;
-#[path = "common/receiver.rs"]
-mod receiver;
-#[path = "common/scenario.rs"]
-mod scenario;
 
-use common::bgplab::{Daemon, free_port, have_all, poll, scratch};
+use common::scenario::{Site, lab_yaml, scenario};
 use common::{Running, levee_with as levee, list};
-use receiver::{Receiver, SECRET};
-use scenario::{Site, lab_yaml, scenario};
+use levee_testkit::daemon::bgp::{gobgp, gobgpd_conf};
+use levee_testkit::lab::{free_port, poll, scratch};
+use levee_testkit::webhook::{self, Receiver, SECRET};
+use levee_testkit::{Daemon, Launch, have, have_all};
 use std::path::{Path, PathBuf};
 
 struct Hook {
@@ -76,7 +74,7 @@ impl Site for Hook {
 }
 
 /// The README's Python verifier, run on one request as a receiver would.
-fn python_verifies(req: &receiver::Request) -> bool {
+fn python_verifies(req: &webhook::Request) -> bool {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .unwrap();
@@ -121,7 +119,7 @@ fn webhook_adapter() {
         seen.iter().all(|r| r.verified),
         "every request is signed: {seen:?}"
     );
-    if common::have("python3") {
+    if have("python3") {
         assert!(python_verifies(&seen[0]), "{:?}", seen[0]);
     }
     let _ = std::fs::remove_dir_all(&site.dir);
@@ -133,7 +131,7 @@ fn webhook_adapter() {
 fn gobgpd(dir: &Path, name: &str, addr: &str) -> (Daemon, u16, u16) {
     let (port, api) = (free_port(), free_port());
     let conf = dir.join(format!("{name}.toml"));
-    let c = common::bgplab::gobgpd_conf(
+    let c = gobgpd_conf(
         addr,
         addr,
         i32::from(port),
@@ -143,12 +141,12 @@ fn gobgpd(dir: &Path, name: &str, addr: &str) -> (Daemon, u16, u16) {
         "",
     );
     std::fs::write(&conf, c).unwrap();
-    let d = Daemon::gobgpd(&conf, api, &dir.join(format!("{name}.log")));
+    let d = Launch::gobgpd(&conf, api).start(&dir.join(format!("{name}.log")));
     (d, port, api)
 }
 
 fn rib(api: u16) -> String {
-    common::bgplab::gobgp(api, &["global", "rib", "-a", "ipv4"])
+    gobgp(api, &["global", "rib", "-a", "ipv4"])
 }
 
 #[test]
@@ -182,7 +180,7 @@ fn l4_goes_to_the_scrubbing_peer_and_webhook_only() {
         last.contains("control socket ready").then_some(())
     });
     poll("both BGP sessions", 20, |last| {
-        let n = [edge_api, scrub_api].map(|a| common::bgplab::gobgp(a, &["neighbor"]));
+        let n = [edge_api, scrub_api].map(|a| gobgp(a, &["neighbor"]));
         *last = format!("{n:?}\n{}", daemon.log());
         n.iter().all(|n| n.contains("Establ")).then_some(())
     });

@@ -14,12 +14,12 @@
 //! - everything withdrawn at the end, and the audit log intact.
 
 mod common;
-#[path = "common/scenario.rs"]
-mod scenario;
 
-use common::bgplab::{Daemon, free_port, have_all, output, poll, scratch};
 use common::levee_with as levee;
-use scenario::{Site, config, scenario, wrapper};
+use common::scenario::{Site, config, scenario, wrapper};
+use levee_testkit::daemon::bgp::{birdc, gobgp, gobgpd_conf, vtysh};
+use levee_testkit::lab::{Netns, free_port, output, poll, scratch};
+use levee_testkit::{Daemon, Launch, have_all};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,7 +44,7 @@ impl Gobgp {
         let api = free_port();
         let conf = dir.join("gobgpd.toml");
         std::fs::write(&conf, config).unwrap();
-        let d = Daemon::gobgpd(&conf, api, &dir.join("gobgpd.log"));
+        let d = Launch::gobgpd(&conf, api).start(&dir.join("gobgpd.log"));
         let g = Gobgp {
             dir,
             api,
@@ -58,7 +58,7 @@ impl Gobgp {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        common::bgplab::gobgp(self.api, args)
+        gobgp(self.api, args)
     }
 }
 
@@ -136,7 +136,7 @@ impl Exabgp {
             output("mkfifo", &[p.to_str().unwrap()]);
         }
         let port = free_port();
-        let receiver = Gobgp::start_with(&common::bgplab::gobgpd_conf(
+        let receiver = Gobgp::start_with(&gobgpd_conf(
             "192.0.2.2",
             "127.0.0.1",
             i32::from(port),
@@ -156,17 +156,9 @@ impl Exabgp {
         )
         .unwrap();
         let log = dir.join("exabgp.log");
-        let d = Daemon::start(
-            "exabgp",
-            "exabgp",
-            &[conf.to_str().unwrap()],
-            &[
-                ("exabgp.daemon.user", "root"),
-                ("exabgp.api.pipename", &name),
-                ("exabgp.log.destination", log.to_str().unwrap()),
-            ],
-            &dir.join("exabgp.out"),
-        );
+        let d = Launch::exabgp(&conf, &log)
+            .env("exabgp.api.pipename", &name)
+            .start(&dir.join("exabgp.out"));
         poll("ExaBGP's session with gobgpd", 30, |last| {
             *last =
                 receiver.cli(&["neighbor"]) + &std::fs::read_to_string(&log).unwrap_or_default();
@@ -273,7 +265,7 @@ impl Bird {
         )
         .unwrap();
         let sock = dir.join("bird.ctl");
-        let d = Daemon::bird(&conf, &sock, &[], &dir.join("bird.log"));
+        let d = Launch::bird(&conf, &sock).start(&dir.join("bird.log"));
         let b = Bird { dir, _daemon: d };
         poll("birdc", 20, |last| {
             *last = b.birdc(&["show", "status"]);
@@ -283,7 +275,7 @@ impl Bird {
     }
 
     fn birdc(&self, args: &[&str]) -> String {
-        common::bgplab::birdc(&self.dir.join("bird.ctl"), args)
+        birdc(&self.dir.join("bird.ctl"), args)
     }
 }
 
@@ -355,7 +347,7 @@ fn bird_adapter() {
 /// reach zebra and its kernel table, which must not be the host's).
 struct Frr {
     dir: PathBuf,
-    ns: String,
+    ns: Netns,
     daemons: Vec<Daemon>,
 }
 
@@ -367,20 +359,9 @@ impl Frr {
             .args(["777", dir.to_str().unwrap()])
             .status()
             .unwrap();
-        let ns = format!("levee-frr-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        let ok = Command::new("ip")
-            .args(["netns", "add", &ns])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "ip netns add {ns}");
-        output(
-            "ip",
-            &["netns", "exec", &ns, "ip", "link", "set", "lo", "up"],
-        );
         let mut f = Frr {
             dir,
-            ns,
+            ns: Netns::new("frr"),
             daemons: Vec::new(),
         };
         let confs = [
@@ -397,35 +378,17 @@ impl Frr {
             let d = &f.dir;
             let c = d.join(format!("{name}.conf"));
             std::fs::write(&c, conf).unwrap();
-            let bin = format!("/usr/lib/frr/{name}");
-            let mut args = vec![
-                "netns".to_string(),
-                "exec".into(),
-                f.ns.clone(),
-                bin,
-                "-f".into(),
-                c.display().to_string(),
-                "-i".into(),
-                d.join(format!("{name}.pid")).display().to_string(),
-                "-z".into(),
-                d.join("zserv.api").display().to_string(),
-                "--vty_socket".into(),
-                d.display().to_string(),
-            ];
+            let mut launch = Launch::frr(name, &c, d)
+                .arg("-z")
+                .arg(d.join("zserv.api"))
+                .via(f.ns.exec());
             if name != "zebra" {
-                args.extend(["-P".into(), "0".into()]);
+                launch = launch.args(["-P", "0"]);
             }
             if name == "bgpd" {
-                args.extend(["-p".into(), "0".into()]);
+                launch = launch.args(["-p", "0"]);
             }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            f.daemons.push(Daemon::start(
-                name,
-                "ip",
-                &args,
-                &[],
-                &d.join(format!("{name}.log")),
-            ));
+            f.daemons.push(launch.start(&d.join(format!("{name}.log"))));
             if name == "zebra" {
                 poll("zebra's socket", 20, |_| {
                     d.join("zserv.api").exists().then_some(())
@@ -441,20 +404,16 @@ impl Frr {
     }
 
     fn vtysh(&self, cmds: &[&str]) -> String {
-        let mut a = vec!["--vty_socket", self.dir.to_str().unwrap()];
-        for c in cmds {
-            a.extend(["-c", c]);
-        }
-        output("vtysh", &a)
+        vtysh(&self.dir, cmds)
     }
 }
 
 impl Drop for Frr {
+    /// The daemons stop before their namespace goes.
     fn drop(&mut self) {
         for d in self.daemons.drain(..) {
             d.stop();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
 

@@ -1,5 +1,9 @@
 //! The command line as an operator meets it: exit codes, summaries, and hostile input.
 
+use levee_testkit::Rng;
+use levee_testkit::packet::ipv4_udp;
+use levee_testkit::pcap::{self, LINKTYPE_RAW, Writer};
+use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,48 +25,24 @@ fn tmp(name: &str) -> PathBuf {
 /// Writes a classic pcap (LINKTYPE_RAW) of IPv4/UDP datagrams with the given payloads,
 /// plus one IP fragment.
 fn write_pcap(path: &Path, payloads: &[Vec<u8>]) {
-    let mut f = Vec::new();
-    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    f.extend_from_slice(&[
-        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 101, 0, 0, 0,
-    ]);
-    let mut push = |ip: Vec<u8>| {
-        f.extend_from_slice(&1_795_000_000u32.to_le_bytes());
-        f.extend_from_slice(&0u32.to_le_bytes());
-        f.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-        f.extend_from_slice(&(ip.len() as u32).to_le_bytes());
-        f.extend(ip);
-    };
-    let udp = |payload: &[u8], frag: u16| {
-        let total = (28 + payload.len()) as u16;
-        let mut ip = vec![0x45, 0];
-        ip.extend_from_slice(&total.to_be_bytes());
-        ip.extend_from_slice(&[0, 1]);
-        ip.extend_from_slice(&frag.to_be_bytes());
-        ip.extend_from_slice(&[
-            64, 17, 0, 0, 192, 0, 2, 7, 192, 0, 2, 8, 0x30, 0x39, 0x18, 0xc7,
-        ]);
-        ip.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        ip.extend_from_slice(&[0, 0]);
-        ip.extend_from_slice(payload);
-        ip
-    };
+    let (src, dst): (SocketAddrV4, SocketAddrV4) = (
+        "192.0.2.7:12345".parse().unwrap(),
+        "192.0.2.8:6343".parse().unwrap(),
+    );
+    let mut w = Writer::new(LINKTYPE_RAW);
     for p in payloads {
-        push(udp(p, 0));
+        w.packet(1_795_000_000_000_000, &ipv4_udp(src, dst, p, false));
     }
-    push(udp(b"fragment", 0x2000));
-    std::fs::write(path, f).unwrap();
+    w.packet(
+        1_795_000_000_000_000,
+        &ipv4_udp(src, dst, b"fragment", true),
+    );
+    w.write(path);
 }
 
-/// UDP payloads of a fixture capture.
+/// UDP payloads of a fixture capture (Ethernet, IPv4 and UDP on loopback).
 fn fixture_payloads(name: &str) -> Vec<Vec<u8>> {
-    let mut cap = pcap::Capture::from_file(root().join("tests/fixtures/flows").join(name)).unwrap();
-    let mut out = Vec::new();
-    while let Ok(p) = cap.next_packet() {
-        // Ethernet (14) + IPv4 (20) + UDP (8) on loopback captures.
-        out.push(p.data[42..].to_vec());
-    }
-    out
+    pcap::udp_payloads(&root().join("tests/fixtures/flows").join(name))
 }
 
 #[test]
@@ -129,18 +109,9 @@ fn hostile_datagrams_are_counted_never_fatal() {
             }
         }
     }
-    let mut x: u32 = 12345;
+    let mut rng = Rng::new(12345);
     for n in 0..200 {
-        payloads.push(
-            (0..(n * 7 % 1400))
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-                .collect(),
-        );
+        payloads.push((0..(n * 7 % 1400)).map(|_| rng.next_u64() as u8).collect());
     }
     let path = tmp("hostile.pcap");
     write_pcap(&path, &payloads);

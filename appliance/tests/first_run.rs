@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::bgplab::{poll, scratch};
 use common::{Running, levee_with};
+use levee_testkit::lab::{poll, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

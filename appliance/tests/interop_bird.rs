@@ -5,8 +5,12 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, poll, rules};
+use common::bgplab::{Lab, LeveeBgp, Site, interop, rules};
 use levee_bgp::rib::RouteText;
+use levee_testkit::daemon::bgp::birdc;
+use levee_testkit::lab::poll;
+use levee_testkit::{Daemon, Launch, have_all};
+use std::path::Path;
 
 struct Bird {
     site: Site,
@@ -36,12 +40,10 @@ impl Bird {
         )
         .unwrap();
         let pid = self.site.dir.join("bird.pid");
-        let d = Daemon::bird(
-            &conf,
-            std::path::Path::new(&self.socket()),
-            &["-P", pid.to_str().unwrap()],
-            &self.site.dir.join(format!("bird-{n}.log")),
-        );
+        let d = Launch::bird(&conf, Path::new(&self.socket()))
+            .arg("-P")
+            .arg(pid)
+            .start(&self.site.dir.join(format!("bird-{n}.log")));
         poll("birdc", 20, |last| {
             *last = self.birdc(&["show", "protocols"]);
             last.contains("levee").then_some(())
@@ -50,7 +52,7 @@ impl Bird {
     }
 
     fn birdc(&self, args: &[&str]) -> String {
-        common::bgplab::birdc(std::path::Path::new(&self.socket()), args)
+        birdc(Path::new(&self.socket()), args)
     }
 
     /// Route blocks of a table: the first line and its indented attribute lines.

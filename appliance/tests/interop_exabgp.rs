@@ -10,8 +10,10 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, Site, have_all, interop, poll, rules};
+use common::bgplab::{Lab, LeveeBgp, Site, interop, rules};
 use levee_bgp::rib::RouteText;
+use levee_testkit::lab::poll;
+use levee_testkit::{Daemon, Launch, have_all};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,19 +59,11 @@ impl Exa {
         .unwrap();
         let port = self.site.port.to_string();
         let log = self.site.dir.join(format!("exabgp-{n}.log"));
-        let d = Daemon::start(
-            "exabgp",
-            "exabgp",
-            &[conf.to_str().unwrap()],
-            &[
-                ("exabgp.tcp.bind", "127.0.0.1"),
-                ("exabgp.tcp.port", &port),
-                ("exabgp.daemon.user", "root"),
-                ("exabgp.log.destination", log.to_str().unwrap()),
-                ("exabgp.api.ack", "false"),
-            ],
-            &self.site.dir.join(format!("exabgp-{n}.out")),
-        );
+        let d = Launch::exabgp(&conf, &log)
+            .env("exabgp.tcp.bind", "127.0.0.1")
+            .env("exabgp.tcp.port", &port)
+            .env("exabgp.api.ack", "false")
+            .start(&self.site.dir.join(format!("exabgp-{n}.out")));
         poll("ExaBGP to listen", 20, |last| {
             *last = std::fs::read_to_string(&log).unwrap_or_default();
             std::net::TcpStream::connect(("127.0.0.1", self.site.port))

@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::bgplab::{Daemon, Lab, LeveeBgp, Site, interop, output, poll, rules};
-use std::path::Path;
-
-const BGPD: &str = "/usr/lib/frr/bgpd";
+use common::bgplab::{Lab, LeveeBgp, Site, interop, rules};
+use levee_testkit::daemon::bgp::vtysh;
+use levee_testkit::lab::poll;
+use levee_testkit::{Daemon, Launch, have_all};
 
 struct Frr {
     site: Site,
@@ -39,29 +39,9 @@ impl Frr {
         }
         std::fs::write(&conf, c).unwrap();
         let port = self.site.port.to_string();
-        let d = Daemon::start(
-            "bgpd",
-            BGPD,
-            &[
-                "-f",
-                conf.to_str().unwrap(),
-                "-p",
-                &port,
-                "-l",
-                "127.0.0.1",
-                "-Z",
-                "-n",
-                "-S",
-                "-P",
-                "0",
-                "--vty_socket",
-                self.site.dir.to_str().unwrap(),
-                "-i",
-                self.site.dir.join("bgpd.pid").to_str().unwrap(),
-            ],
-            &[],
-            &self.site.dir.join(format!("bgpd-{n}.log")),
-        );
+        let d = Launch::frr("bgpd", &conf, &self.site.dir)
+            .args(["-p", &port, "-l", "127.0.0.1", "-Z", "-n", "-S", "-P", "0"])
+            .start(&self.site.dir.join(format!("bgpd-{n}.log")));
         poll("vtysh", 20, |last| {
             *last = self.vtysh("show bgp summary");
             last.contains("127.0.0.1").then_some(())
@@ -70,10 +50,7 @@ impl Frr {
     }
 
     fn vtysh(&self, cmd: &str) -> String {
-        output(
-            "vtysh",
-            &["--vty_socket", self.site.dir.to_str().unwrap(), "-c", cmd],
-        )
+        vtysh(&self.site.dir, &[cmd])
     }
 }
 
@@ -217,12 +194,7 @@ impl Lab for Frr {
 
 #[test]
 fn frr_interop() {
-    if !common::have("vtysh") {
-        return;
-    }
-    if !Path::new(BGPD).exists() {
-        assert!(std::env::var_os("CI").is_none(), "{BGPD} is required in CI");
-        println!("SKIPPED: {BGPD} is not installed; this test did not run");
+    if !have_all(&["vtysh", "/usr/lib/frr/bgpd"]) {
         return;
     }
     let f = Frr {

@@ -8,14 +8,15 @@
 
 mod common;
 
-use common::bgplab::{
-    Daemon, Lab, LeveeBgp, Site, free_port, have_all, interop, levee_config, poll, rules,
-};
+use common::bgplab::{Lab, LeveeBgp, Site, interop, levee_config, rules};
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Nlri, RouteText};
+use levee_testkit::daemon::bgp::gobgp;
+use levee_testkit::lab::{free_port, poll};
+use levee_testkit::{Daemon, Launch, have_all};
 
 fn gobgpd_conf(port: u16, peer_as: u32, password: &str) -> String {
-    common::bgplab::gobgpd_conf(
+    levee_testkit::daemon::bgp::gobgpd_conf(
         "192.0.2.2",
         "127.0.0.1",
         i32::from(port),
@@ -41,7 +42,7 @@ impl Gobgp {
         let conf = self.site.dir.join(format!("gobgpd-{n}.toml"));
         std::fs::write(&conf, gobgpd_conf(self.site.port, peer_as, password)).unwrap();
         let log = self.site.dir.join(format!("gobgpd-{n}.log"));
-        let d = Daemon::gobgpd(&conf, self.api, &log);
+        let d = Launch::gobgpd(&conf, self.api).start(&log);
         poll("gobgpd's API", 20, |last| {
             *last = self.cli(&["neighbor"]);
             last.contains("127.0.0.1").then_some(())
@@ -50,7 +51,7 @@ impl Gobgp {
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        common::bgplab::gobgp(self.api, args)
+        gobgp(self.api, args)
     }
 
     fn rib(&self, family: &str) -> String {

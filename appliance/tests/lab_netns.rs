@@ -19,8 +19,11 @@
 
 mod common;
 
-use common::bgplab::{Daemon, have_all, poll, scratch};
 use common::{Running, levee_with as levee, list};
+use levee_testkit::daemon::bgp::gobgpd_conf;
+use levee_testkit::daemon::exporter::{Input, pmacctd_sfprobe_conf};
+use levee_testkit::lab::{poll, scratch};
+use levee_testkit::{Daemon, Launch, have_all};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -62,14 +65,12 @@ impl Lab {
         a
     }
 
-    fn daemon(&self, name: &str, role: &str, args: &[&str]) -> Daemon {
-        Daemon::start(
-            name,
-            self.script.to_str().unwrap(),
-            &self.exec_args(role, args),
-            &[],
-            &self.dir.join(format!("{name}.log")),
-        )
+    /// Starts `launch` in the namespace of `role`, its log in the lab's directory.
+    fn start(&self, launch: Launch, role: &str) -> Daemon {
+        let log = self.dir.join(format!("{}.log", launch.name()));
+        let mut wrapper = vec![self.script.to_str().unwrap()];
+        wrapper.extend(self.exec_args(role, &[]));
+        launch.via(wrapper).start(&log)
     }
 
     /// The router's gobgp CLI.
@@ -102,13 +103,10 @@ impl Lab {
     /// every `interval_us` (1000: about 900 pps, 3.8 Mbps; 100: about 6500 pps, 27 Mbps).
     fn flood(&self, interval_us: u32) -> Daemon {
         let i = format!("u{interval_us}");
-        self.daemon(
-            &format!("hping3-{interval_us}"),
-            "att",
-            &[
-                "hping3", "--udp", "-s", "40000", "-k", "-p", "53", "-d", "500", "-i", &i, VICTIM,
-            ],
-        )
+        let hping3 = Launch::new(&format!("hping3-{interval_us}"), "hping3").args([
+            "--udp", "-s", "40000", "-k", "-p", "53", "-d", "500", "-i", &i, VICTIM,
+        ]);
+        self.start(hping3, "att")
     }
 }
 
@@ -123,7 +121,7 @@ impl Drop for Lab {
 /// Starts the router (gobgpd, pmacctd) and writes levee's config.
 fn router(lab: &Lab) -> (Vec<Daemon>, PathBuf) {
     let d = &lab.dir;
-    let c = common::bgplab::gobgpd_conf(
+    let c = gobgpd_conf(
         "198.51.100.1",
         "198.51.100.1",
         179,
@@ -135,27 +133,16 @@ fn router(lab: &Lab) -> (Vec<Daemon>, PathBuf) {
     std::fs::write(d.join("gobgpd.toml"), c).unwrap();
     std::fs::write(
         d.join("pmacctd.conf"),
-        "daemonize: false\npcap_interface: eth-vic\nplugins: sfprobe[s]\n\
-         sfprobe_receiver[s]: 198.51.100.2:6343\nsfprobe_agentip[s]: 198.51.100.1\n\
-         sampling_rate: 10\n",
+        pmacctd_sfprobe_conf(
+            Input::Interface("eth-vic"),
+            "198.51.100.2:6343".parse().unwrap(),
+            "198.51.100.1".parse().unwrap(),
+            Some(10),
+        ),
     )
     .unwrap();
-    let gobgpd = lab.daemon(
-        "gobgpd",
-        "rtr",
-        &[
-            "gobgpd",
-            "-f",
-            d.join("gobgpd.toml").to_str().unwrap(),
-            "--api-hosts",
-            "127.0.0.1:50051",
-        ],
-    );
-    let pmacctd = lab.daemon(
-        "pmacctd",
-        "rtr",
-        &["pmacctd", "-f", d.join("pmacctd.conf").to_str().unwrap()],
-    );
+    let gobgpd = lab.start(Launch::gobgpd(&d.join("gobgpd.toml"), 50051), "rtr");
+    let pmacctd = lab.start(Launch::pmacctd(&d.join("pmacctd.conf")), "rtr");
     poll("gobgpd's API", 20, |last| {
         *last = lab.gobgp(&["neighbor"]);
         last.contains("198.51.100.2").then_some(())

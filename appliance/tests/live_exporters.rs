@@ -8,18 +8,15 @@
 
 mod common;
 
-use common::{Totals, fixtures, have, listen, totals};
-use std::net::UdpSocket;
-use std::process::{Command, Stdio};
+use common::{Totals, fixtures, listen, totals};
+use levee_testkit::daemon::exporter::{
+    Input, pmacctd_replay, pmacctd_sfprobe_conf, softflowd_replay,
+};
+use levee_testkit::have;
+use levee_testkit::lab::free_udp_port;
+use std::net::SocketAddr;
+use std::process::Command;
 use std::time::Duration;
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn start(flag: &str, port: u16) -> common::Levee {
     listen(
@@ -43,33 +40,9 @@ fn softflowd(version: &str, flag: &str, fixture: &str) {
     }
     let port = free_udp_port();
     let levee = start(flag, port);
-    let tmp = std::env::temp_dir().join(format!(
-        "levee-softflowd-{}-{version}.pid",
-        std::process::id()
-    ));
-    // softflowd ends a replay by raising SIGINT: make sure it is not ignored. With a
-    // control socket, softflowd 1.1.0 in -r mode can hang in accept(), so use none.
-    let status = Command::new("env")
-        .args([
-            "--default-signal=INT",
-            "softflowd",
-            "-d",
-            "-6",
-            "-c",
-            "none",
-            "-p",
-        ])
-        .arg(&tmp)
-        .arg("-r")
-        .arg(fixtures().join("traffic.pcap"))
-        .args(["-n", &format!("127.0.0.1:{port}"), "-v", version])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run softflowd");
-    let _ = std::fs::remove_file(&tmp);
     // softflowd's exit status after a replay is not meaningful; the records are.
-    let _ = status;
+    let collector = SocketAddr::from(([127, 0, 0, 1], port));
+    softflowd_replay(&fixtures().join("traffic.pcap"), collector, version);
     let live = totals(&levee.stop(Duration::from_secs(1)).0);
     assert!(
         !live.is_empty(),
@@ -105,20 +78,18 @@ fn pmacct_sflow() {
     let port = free_udp_port();
     let levee = start("--sflow", port);
     let conf = std::env::temp_dir().join(format!("levee-pmacctd-{}.conf", std::process::id()));
+    let capture = fixtures().join("traffic.pcap");
     std::fs::write(
         &conf,
-        format!(
-            "daemonize: false\npcap_savefile: {}\nplugins: sfprobe[s]\nsfprobe_receiver[s]: 127.0.0.1:{port}\nsfprobe_agentip[s]: 192.0.2.254\n",
-            fixtures().join("traffic.pcap").display()
+        pmacctd_sfprobe_conf(
+            Input::Savefile(&capture),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            [192, 0, 2, 254].into(),
+            None,
         ),
     )
     .unwrap();
-    let out = Command::new("env")
-        .args(["--default-signal=INT", "pmacctd", "-f"])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pmacctd");
+    let out = pmacctd_replay(&conf);
     let _ = std::fs::remove_file(&conf);
     assert!(
         out.status.success(),

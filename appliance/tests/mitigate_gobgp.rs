@@ -6,12 +6,12 @@
 //! audit log verifies.
 
 mod common;
-#[path = "common/sflowgen.rs"]
-mod sflowgen;
 
-use common::bgplab::{Daemon, free_port, have_all, poll, scratch};
 use common::{Running as Levee, levee_with as levee, list};
-use sflowgen::{Scenario, UDP};
+use levee_testkit::daemon::bgp::{gobgp, gobgpd_conf};
+use levee_testkit::lab::{free_port, free_udp_port, poll, scratch};
+use levee_testkit::traffic::{Scenario, UDP};
+use levee_testkit::{Daemon, Launch, have_all};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ struct Router {
 
 impl Router {
     fn cli(&self, args: &[&str]) -> String {
-        common::bgplab::gobgp(self.api, args)
+        gobgp(self.api, args)
     }
 
     fn flowspec(&self) -> String {
@@ -41,7 +41,7 @@ impl Router {
 }
 
 fn start_gobgpd(dir: &Path, port: u16, api: u16) -> Daemon {
-    let c = common::bgplab::gobgpd_conf(
+    let c = gobgpd_conf(
         "192.0.2.2",
         "127.0.0.1",
         i32::from(port),
@@ -52,7 +52,7 @@ fn start_gobgpd(dir: &Path, port: u16, api: u16) -> Daemon {
     );
     let conf = dir.join("gobgpd.toml");
     std::fs::write(&conf, c).unwrap();
-    Daemon::gobgpd(&conf, api, &dir.join("gobgpd.log"))
+    Launch::gobgpd(&conf, api).start(&dir.join("gobgpd.log"))
 }
 
 fn levee_yaml(dir: &Path, sflow: u16, bgp: u16, web: u16) -> String {
@@ -97,11 +97,7 @@ fn flows_in_bgp_out_through_escalation_restart_and_expiry() {
     }
     let dir = scratch("mitigate-gobgp");
     let (bgp, api) = (free_port(), free_port());
-    let sflow = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let sflow = free_udp_port();
     let router = Router { api };
     let _gobgpd = start_gobgpd(&dir, bgp, api);
     poll("gobgpd's API", 20, |last| {

@@ -4,11 +4,13 @@
 
 mod common;
 
-use common::bgplab::{poll, scratch};
 use common::levee_with as levee;
+use levee_testkit::daemon::sigterm;
+use levee_testkit::lab::{poll, scratch};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn yaml(dir: &Path, port: u16, dry_run: bool) -> String {
     format!(
@@ -102,7 +104,7 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
     assert_eq!(dry_run(&cfg), Some(false));
 
     assert!(
-        common::sigterm(&mut child).is_some_and(|s| s.success()),
+        sigterm(&mut child, Duration::from_secs(10)).is_some_and(|s| s.success()),
         "{}",
         read_log()
     );

@@ -4,11 +4,9 @@
 //! sampled packet; the background must raise nothing.
 
 mod common;
-#[path = "common/sflowgen.rs"]
-mod sflowgen;
 
+use levee_testkit::traffic::{Scenario, Shape, UDP};
 use serde_json::Value;
-use sflowgen::{Scenario, Shape, UDP};
 use std::collections::BTreeMap;
 use std::process::Command;
 

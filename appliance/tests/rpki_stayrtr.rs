@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::bgplab::{Daemon, free_port, have_all, poll, scratch};
 use common::{Running, levee_with as levee, list};
+use levee_testkit::lab::{free_port, poll, scratch};
+use levee_testkit::{Launch, have_all};
 use std::path::Path;
 
 fn vrps(path: &Path, extra: &str) {
@@ -32,25 +33,9 @@ fn gate_follows_the_vrps_from_stayrtr() {
     let json = dir.join("vrps.json");
     vrps(&json, "");
     let (rtr, metrics, dead, web) = (free_port(), free_port(), free_port(), free_port());
-    let _stayrtr = Daemon::start(
-        "stayrtr",
-        "stayrtr",
-        &[
-            "-bind",
-            &format!("127.0.0.1:{rtr}"),
-            "-metrics.addr",
-            &format!("127.0.0.1:{metrics}"),
-            "-cache",
-            json.to_str().unwrap(),
-            "-checktime=false",
-            "-refresh",
-            "1",
-            "-protocol",
-            "0",
-        ],
-        &[],
-        &dir.join("stayrtr.log"),
-    );
+    let _stayrtr = Launch::stayrtr(&json, rtr, metrics)
+        .args(["-protocol", "0"])
+        .start(&dir.join("stayrtr.log"));
     let cfg = dir.join("levee.yaml");
     std::fs::write(
         &cfg,

@@ -2,10 +2,8 @@
 //! the engine; the flood is logged as an incident, the background is not, and SIGTERM
 //! ends the open incident cleanly.
 
-#[path = "common/sflowgen.rs"]
-mod sflowgen;
-
-use sflowgen::{Scenario, UDP};
+use levee_testkit::lab::free_udp_port;
+use levee_testkit::traffic::{Scenario, UDP};
 use std::io::Read;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
@@ -13,10 +11,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn a_live_flood_is_logged_as_an_incident() {
-    let port = {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
+    let port = free_udp_port();
     let dir = std::env::temp_dir().join(format!("levee-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("levee.yaml");

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn have_tshark() -> bool {
-    common::have("tshark")
+    levee_testkit::have("tshark")
 }
 
 fn levee(args: &[&str]) -> Totals {

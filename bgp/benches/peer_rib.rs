@@ -1,5 +1,6 @@
 //! Time from announcing 10,000 FlowSpec rules to the peer's RIB holding all of them,
-//! against gobgpd and BIRD on loopback (both must be installed).
+//! against gobgpd and BIRD on loopback (both must be installed), started by the test
+//! kit's launchers (their logs in the scratch directory).
 //!
 //! `cargo bench -p levee-bgp --bench peer_rib [-- ROUNDS]`; prints each round and the
 //! median. Figures in docs/PERFORMANCE.md.
@@ -11,8 +12,11 @@ use levee_bgp::message::Family;
 use levee_bgp::rib::{Attrs, Nlri};
 use levee_bgp::session::State;
 use levee_bgp::speaker::{Groups, PeerConfig, ShutdownPolicy, Speaker, SpeakerConfig};
+use levee_testkit::daemon::bgp::{birdc, gobgp, gobgpd_conf};
+use levee_testkit::lab::{free_port, scratch};
+use levee_testkit::{Daemon, Launch};
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,81 +37,38 @@ fn rule(i: u32) -> Nlri {
     })
 }
 
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn out(cmd: &str, args: &[&str]) -> String {
-    Command::new(cmd)
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
 struct Peer {
     name: &'static str,
-    child: Child,
+    _daemon: Daemon,
     port: u16,
     remote_as: u32,
     count: Box<dyn Fn() -> usize>,
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn gobgpd(dir: &std::path::Path) -> Peer {
-    let (p, api) = (port(), port());
+fn gobgpd(dir: &Path) -> Peer {
+    let (p, api) = (free_port(), free_port());
     let conf = dir.join("gobgpd.toml");
     std::fs::write(
         &conf,
-        format!(
-            "[global.config]\n as = 64501\n router-id = \"192.0.2.2\"\n port = {p}\n \
-             local-address-list = [\"127.0.0.1\"]\n[[neighbors]]\n [neighbors.config]\n \
-             neighbor-address = \"127.0.0.1\"\n peer-as = 64500\n \
-             [neighbors.transport.config]\n passive-mode = true\n \
-             [[neighbors.afi-safis]]\n [neighbors.afi-safis.config]\n \
-             afi-safi-name = \"ipv4-flowspec\"\n"
+        gobgpd_conf(
+            "192.0.2.2",
+            "127.0.0.1",
+            i32::from(p),
+            "127.0.0.1",
+            64500,
+            &["ipv4-flowspec"],
+            "",
         ),
     )
     .unwrap();
-    let child = Command::new("gobgpd")
-        .args(["-f", conf.to_str().unwrap(), "--api-hosts"])
-        .arg(format!("127.0.0.1:{api}"))
-        .args(["-l", "warn"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gobgpd");
-    let api = api.to_string();
+    let daemon = Launch::gobgpd(&conf, api).start(&dir.join("gobgpd.log"));
     Peer {
         name: "gobgpd",
-        child,
+        _daemon: daemon,
         port: p,
         remote_as: 64501,
         count: Box::new(move || {
-            let s = out(
-                "gobgp",
-                &[
-                    "-u",
-                    "127.0.0.1",
-                    "-p",
-                    &api,
-                    "global",
-                    "rib",
-                    "summary",
-                    "-a",
-                    "ipv4-flowspec",
-                ],
-            );
+            let s = gobgp(api, &["global", "rib", "summary", "-a", "ipv4-flowspec"]);
             s.split("Destination: ")
                 .nth(1)
                 .and_then(|r| r.split(',').next())
@@ -117,10 +78,10 @@ fn gobgpd(dir: &std::path::Path) -> Peer {
     }
 }
 
-fn bird(dir: &std::path::Path) -> Peer {
-    let p = port();
+fn bird(dir: &Path) -> Peer {
+    let p = free_port();
     let conf = dir.join("bird.conf");
-    let sock = dir.join("bird.ctl").display().to_string();
+    let sock = dir.join("bird.ctl");
     std::fs::write(
         &conf,
         format!(
@@ -130,27 +91,19 @@ fn bird(dir: &std::path::Path) -> Peer {
         ),
     )
     .unwrap();
-    let child = Command::new("bird")
-        .args(["-f", "-c", conf.to_str().unwrap(), "-s", &sock])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bird");
+    let daemon = Launch::bird(&conf, &sock).start(&dir.join("bird.log"));
     Peer {
         name: "BIRD",
-        child,
+        _daemon: daemon,
         port: p,
         remote_as: 64503,
         count: Box::new(move || {
-            out(
-                "birdc",
-                &["-s", &sock, "show", "route", "table", "flowtab4", "count"],
-            )
-            .lines()
-            .find(|l| l.contains("routes for"))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+            birdc(&sock, &["show", "route", "table", "flowtab4", "count"])
+                .lines()
+                .find(|l| l.contains("routes for"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
         }),
     }
 }
@@ -241,8 +194,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(5);
-    let dir = std::env::temp_dir().join(format!("levee-peer-rib-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("peer-rib");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -51,5 +51,5 @@ pub mod rib;
 pub mod session;
 pub mod speaker;
 #[cfg(test)]
-mod testrng;
+mod testgen;
 pub mod update;

@@ -12,20 +12,12 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use levee_detect::policy::Policy;
 use levee_detect::{Engine, EngineConfig, NetworkConfig};
 use levee_flow::{FlowRecord, FlowType};
+use levee_testkit::Rng;
 use std::hint::black_box;
 use std::net::IpAddr;
 
 const T0: u64 = 1_800_000_000_000_000;
 const BATCH: usize = 2048;
-
-fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
-}
 
 fn engine(tracked: usize) -> Engine {
     let cfg = EngineConfig {
@@ -45,12 +37,12 @@ fn engine(tracked: usize) -> Engine {
 
 /// `n` records over `ips` destinations, a thousand per millisecond of time.
 fn records(n: usize, ips: u32, seed: u64) -> Vec<FlowRecord> {
-    let mut rnd = xorshift(seed);
+    let mut rnd = Rng::new(seed);
     let exporter: IpAddr = "192.0.2.1".parse().unwrap();
     (0..n)
         .map(|i| {
             let mut r = FlowRecord::blank(T0 + i as u64, exporter, FlowType::Sflow);
-            let x = rnd();
+            let x = rnd.next_u64();
             // Half the records to 1 % of the IPs, the rest uniform.
             let ip = if x.is_multiple_of(2) {
                 (x >> 8) as u32 % (ips / 100).max(1)

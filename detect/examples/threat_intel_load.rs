@@ -9,6 +9,7 @@
 
 use levee_detect::prefixset::PrefixSet;
 use levee_detect::threatintel::load;
+use levee_testkit::Rng;
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -27,13 +28,10 @@ fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(1_000_000, |s| s.parse().expect("N"));
-    let mut x: u64 = 0x0123_4567_89ab_cdef;
+    let mut rng = Rng::new(0x0123_4567_89ab_cdef);
     let mut text = String::with_capacity(n * 40);
     for i in 0..n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let b = x.to_be_bytes();
+        let b = rng.next_u64().to_be_bytes();
         let _ = match i % 4 {
             0 => writeln!(text, "{}.{}.{}.{},scanner", b[0], b[1], b[2], b[3]),
             1 => writeln!(text, "{}.{}.{}.0/24,botnet", b[0], b[1], b[2]),

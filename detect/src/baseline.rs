@@ -120,17 +120,20 @@ mod tests {
     /// at each recompute point; the baseline must report exactly its code's value.
     #[test]
     fn p99_matches_naive_on_random_input() {
-        let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut rnd = levee_testkit::Rng::new(0x9e37_79b9_7f4a_7c15);
         for round in 0..30 {
             let mut b = Baseline::default();
             let mut learned: Vec<(u64, u64)> = Vec::new();
             let mut expect = Rates::default();
             let scale = 10u64.pow(round % 9);
             for _ in 0..1_000 {
-                if rnd().is_multiple_of(7) {
+                if rnd.next_u64().is_multiple_of(7) {
                     continue; // a second under attack: not learned
                 }
-                let s = (rnd() % (scale * 10), rnd() % (scale * 80_000));
+                let s = (
+                    rnd.next_u64() % (scale * 10),
+                    rnd.next_u64() % (scale * 80_000),
+                );
                 b.learn(Rates { pps: s.0, bps: s.1 });
                 learned.push(s);
                 if learned.len().is_multiple_of(usize::from(RECOMPUTE_EVERY)) {

@@ -315,8 +315,8 @@ mod tests {
     /// random records, with decay.
     #[test]
     fn matches_naive_on_random_records() {
-        let mut next = crate::testrng::xorshift(0x1234_5678);
-        let mut rnd = move || next() as u32;
+        let mut rng = levee_testkit::Rng::new(0x1234_5678);
+        let mut rnd = move || rng.next_u64() as u32;
         let protos = [1u8, 6, 17, 47, 58];
         let ports = [53u16, 123, 80, 443, 11211, 1900, 40000];
         let mut b = Breakdown::default();

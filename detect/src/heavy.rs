@@ -95,12 +95,12 @@ mod tests {
     /// held, and each held count is within its error of the truth.
     #[test]
     fn guarantees_hold_against_exact_counts() {
-        let mut rnd = crate::testrng::xorshift(5);
+        let mut rnd = levee_testkit::Rng::new(5);
         let mut s = SpaceSaving::new(16);
         let mut exact = std::collections::HashMap::<u32, u64>::new();
         for _ in 0..50_000 {
             // Zipf-like: a few keys carry most of the weight.
-            let r = rnd() % 1000;
+            let r = rnd.next_u64() % 1000;
             let key = if r < 300 {
                 1
             } else if r < 500 {
@@ -108,9 +108,9 @@ mod tests {
             } else if r < 600 {
                 3
             } else {
-                (rnd() % 5000) as u32 + 10
+                (rnd.next_u64() % 5000) as u32 + 10
             };
-            let w = 1 + rnd() % 10;
+            let w = 1 + rnd.next_u64() % 10;
             s.add(key, w);
             *exact.entry(key).or_default() += w;
         }

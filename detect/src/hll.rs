@@ -81,16 +81,16 @@ mod tests {
     /// Oracle: exact counts of random address sets, from 1 to 200,000 distinct.
     #[test]
     fn within_a_few_percent_of_exact() {
-        let mut rnd = crate::testrng::xorshift(77);
+        let mut rnd = levee_testkit::Rng::new(77);
         for n in [1usize, 10, 100, 299, 300, 1_000, 10_000, 200_000] {
-            let mut h = HyperLogLog::new(rnd());
+            let mut h = HyperLogLog::new(rnd.next_u64());
             let mut exact = std::collections::HashSet::new();
             // Random addresses, then sequential ones (as a sweep of a prefix looks).
-            let mut seq = rnd() as u32;
+            let mut seq = rnd.next_u64() as u32;
             while exact.len() < n {
                 seq = seq.wrapping_add(1);
                 let a = if exact.len() % 2 == 0 {
-                    IpAddr::V4(Ipv4Addr::from(rnd() as u32))
+                    IpAddr::V4(Ipv4Addr::from(rnd.next_u64() as u32))
                 } else {
                     IpAddr::V4(Ipv4Addr::from(seq))
                 };

@@ -35,8 +35,6 @@ pub mod logcode;
 pub mod netmatch;
 pub mod policy;
 pub mod prefixset;
-#[cfg(test)]
-mod testrng;
 pub mod threatintel;
 pub mod ttl;
 pub mod window;

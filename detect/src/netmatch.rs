@@ -109,16 +109,18 @@ mod tests {
     /// Oracle: a naive longest-prefix match over random nested prefixes.
     #[test]
     fn matches_naive_longest_prefix() {
-        let mut rnd = crate::testrng::xorshift(11);
+        let mut rnd = levee_testkit::Rng::new(11);
         for _ in 0..50 {
             let mut prefixes: Vec<(IpNet, u16)> = Vec::new();
-            for i in 0..(1 + rnd() % 12) {
+            for i in 0..(1 + rnd.next_u64() % 12) {
                 // Addresses in a small space so prefixes nest often.
-                let a = std::net::Ipv4Addr::from(0xc000_0200u32 | (rnd() as u32 & 0xff));
-                let len = 24 + (rnd() % 9) as u8;
+                let a = std::net::Ipv4Addr::from(0xc000_0200u32 | (rnd.next_u64() as u32 & 0xff));
+                let len = 24 + (rnd.next_u64() % 9) as u8;
                 prefixes.push((IpNet::new(a.into(), len).unwrap().trunc(), i as u16));
-                let b = format!("2001:db8::{:x}", rnd() & 0xff).parse().unwrap();
-                let len6 = 120 + (rnd() % 9) as u8;
+                let b = format!("2001:db8::{:x}", rnd.next_u64() & 0xff)
+                    .parse()
+                    .unwrap();
+                let len6 = 120 + (rnd.next_u64() % 9) as u8;
                 prefixes.push((IpNet::new(b, len6).unwrap().trunc(), 100 + i as u16));
             }
             let m = NetMatcher::new(&prefixes);

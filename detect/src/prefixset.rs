@@ -166,20 +166,20 @@ mod tests {
     /// Oracle: a linear scan over random prefixes picks the same longest match.
     #[test]
     fn matches_linear_scan_on_random_prefixes() {
-        let mut rnd = crate::testrng::xorshift(0xdead_beef_cafe_f00d);
+        let mut rnd = levee_testkit::Rng::new(0xdead_beef_cafe_f00d);
         let mut s = PrefixSet::default();
         let mut all: Vec<(IpNet, usize)> = Vec::new();
         for i in 0..2_000 {
             // Concentrate in 192.0.0.0/8 and 2001:db8::/32 so prefixes nest often.
             let net: IpNet = if i % 2 == 0 {
-                let a = 0xc000_0000 | (rnd() as u32 & 0x00ff_ffff);
-                ipnet::Ipv4Net::new(a.into(), 8 + (rnd() % 25) as u8)
+                let a = 0xc000_0000 | (rnd.next_u64() as u32 & 0x00ff_ffff);
+                ipnet::Ipv4Net::new(a.into(), 8 + (rnd.next_u64() % 25) as u8)
                     .unwrap()
                     .trunc()
                     .into()
             } else {
-                let a = (0x2001_0db8u128 << 96) | (u128::from(rnd()) << 32);
-                ipnet::Ipv6Net::new(a.into(), 32 + (rnd() % 97) as u8)
+                let a = (0x2001_0db8u128 << 96) | (u128::from(rnd.next_u64()) << 32);
+                ipnet::Ipv6Net::new(a.into(), 32 + (rnd.next_u64() % 97) as u8)
                     .unwrap()
                     .trunc()
                     .into()
@@ -189,13 +189,13 @@ mod tests {
             all.push((net, i));
         }
         for _ in 0..20_000 {
-            let addr: IpAddr = if rnd().is_multiple_of(2) {
-                IpAddr::V4((0xc000_0000 | (rnd() as u32 & 0x00ff_ffff)).into())
+            let addr: IpAddr = if rnd.next_u64().is_multiple_of(2) {
+                IpAddr::V4((0xc000_0000 | (rnd.next_u64() as u32 & 0x00ff_ffff)).into())
             } else {
                 IpAddr::V6(
                     ((0x2001_0db8u128 << 96)
-                        | (u128::from(rnd()) << 32)
-                        | u128::from(rnd() as u32))
+                        | (u128::from(rnd.next_u64()) << 32)
+                        | u128::from(rnd.next_u64() as u32))
                     .into(),
                 )
             };

@@ -87,13 +87,13 @@ mod tests {
 
     #[test]
     fn random_ttls_look_spoofed_and_real_ones_do_not() {
-        let mut rnd = crate::testrng::xorshift(3);
+        let mut rnd = levee_testkit::Rng::new(3);
         let (mut real, mut spoofed) = (TtlHistogram::default(), TtlHistogram::default());
         for _ in 0..5_000 {
             // Real: three initial TTLs, 5 to 20 hops away.
-            let init = [64u8, 128, 255][(rnd() % 3) as usize];
-            real.add(init - 5 - (rnd() % 16) as u8);
-            spoofed.add(rnd() as u8);
+            let init = [64u8, 128, 255][(rnd.next_u64() % 3) as usize];
+            real.add(init - 5 - (rnd.next_u64() % 16) as u8);
+            spoofed.add(rnd.next_u64() as u8);
         }
         assert!(real.entropy().unwrap() < 6.0, "{:?}", real.entropy());
         assert!(spoofed.entropy().unwrap() > 7.5, "{:?}", spoofed.entropy());

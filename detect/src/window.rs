@@ -107,19 +107,19 @@ mod tests {
     /// A naive oracle: keep every record, sum those in the last ten slots.
     #[test]
     fn matches_naive_sums_on_random_streams() {
-        let mut rnd = crate::testrng::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut rnd = levee_testkit::Rng::new(0x2545_f491_4f6c_dd1d);
         for _ in 0..20 {
             let mut w = SlidingWindow::default();
             let mut all: Vec<(u64, u64, u64)> = Vec::new();
-            let mut t = 1_000_000_000 + rnd() % 1_000_000;
+            let mut t = 1_000_000_000 + rnd.next_u64() % 1_000_000;
             for _ in 0..3_000 {
                 // Mostly small steps, sometimes a gap of seconds.
-                t += if rnd().is_multiple_of(50) {
-                    rnd() % 3_000_000
+                t += if rnd.next_u64().is_multiple_of(50) {
+                    rnd.next_u64() % 3_000_000
                 } else {
-                    rnd() % 20_000
+                    rnd.next_u64() % 20_000
                 };
-                let (p, b) = (1 + rnd() % 1000, 64 + rnd() % 100_000);
+                let (p, b) = (1 + rnd.next_u64() % 1000, 64 + rnd.next_u64() % 100_000);
                 w.add(t, p, b);
                 all.push((t, p, b));
                 let slot = t / SLOT_US;

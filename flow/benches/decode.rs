@@ -4,29 +4,21 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use levee_flow::{Batch, Decoder, packet};
+use levee_testkit::pcap;
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Frames of a classic little-endian pcap file.
-fn frames(name: &str) -> Vec<Vec<u8>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+/// A capture in tests/fixtures/flows.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/flows")
-        .join(name);
-    let data = std::fs::read(path).expect("fixture");
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= data.len() {
-        let caplen = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(data[at + 16..at + 16 + caplen].to_vec());
-        at += 16 + caplen;
-    }
-    out
+        .join(name)
 }
 
 /// UDP payloads of a loopback capture (Ethernet 14 + IPv4 20 + UDP 8).
 fn datagrams(name: &str) -> Vec<Vec<u8>> {
-    frames(name).into_iter().map(|f| f[42..].to_vec()).collect()
+    pcap::udp_payloads(&fixture(name))
 }
 
 fn bench_format(c: &mut Criterion, label: &str, fixture: &str) {
@@ -92,7 +84,7 @@ fn sflow_parser_baseline(c: &mut Criterion) {
 }
 
 fn headers(c: &mut Criterion) {
-    let frames = frames("traffic.pcap");
+    let frames = pcap::frames(&fixture("traffic.pcap"));
     let mut g = c.benchmark_group("packet_header");
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.bench_function("parse_ethernet", |b| {

@@ -97,29 +97,18 @@ fn record(r: &[u8], exporter: IpAddr, time_us: u64, sampling: u32) -> FlowRecord
 #[cfg(test)]
 mod tests {
     use super::*;
+    use levee_testkit::netflow5::{self, Record};
+    use std::net::Ipv4Addr;
 
-    pub(crate) fn datagram(records: u16, seq: u32, sampling: u16) -> Vec<u8> {
-        let mut d = Vec::new();
-        d.extend_from_slice(&5u16.to_be_bytes());
-        d.extend_from_slice(&records.to_be_bytes());
-        d.extend_from_slice(&[0; 12]);
-        d.extend_from_slice(&seq.to_be_bytes());
-        d.extend_from_slice(&[0, 0]);
-        d.extend_from_slice(&sampling.to_be_bytes());
-        for i in 0..records {
-            let mut r = [0u8; 48];
-            r[0..4].copy_from_slice(&[192, 0, 2, 1]);
-            r[4..8].copy_from_slice(&[198, 51, 100, i as u8]);
-            r[12..14].copy_from_slice(&3u16.to_be_bytes());
-            r[16..20].copy_from_slice(&10u32.to_be_bytes());
-            r[20..24].copy_from_slice(&1500u32.to_be_bytes());
-            r[32..34].copy_from_slice(&53u16.to_be_bytes());
-            r[34..36].copy_from_slice(&40000u16.to_be_bytes());
-            r[37] = 0x02;
-            r[38] = 17;
-            d.extend_from_slice(&r);
-        }
-        d
+    /// `records` flows to 198.51.100.0, .1, ... (the test kit's default record).
+    fn datagram(records: u8, seq: u32, sampling: u16) -> Vec<u8> {
+        let records: Vec<Record> = (0..records)
+            .map(|i| Record {
+                dst: Ipv4Addr::new(198, 51, 100, i),
+                ..Record::default()
+            })
+            .collect();
+        netflow5::datagram(seq, sampling, &records)
     }
 
     #[test]

@@ -387,5 +387,4 @@ impl Backend for Webhook {
 }
 
 #[cfg(test)]
-#[path = "webhook_tests.rs"]
 mod tests;

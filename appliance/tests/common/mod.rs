@@ -1,16 +1,21 @@
-//! Helpers shared by the integration tests: running `levee` as an operator would.
+//! Helpers shared by the integration tests: running `levee` as an operator would. They
+//! need the levee binary (`CARGO_BIN_EXE_levee`, which only integration tests have);
+//! everything else (daemon launchers, datagram builders, the seeded RNG, the webhook
+//! endpoint) is in the test kit, `levee_testkit`.
 
 #![allow(dead_code)] // each test crate uses a subset
 
 pub(crate) mod bgplab;
+pub(crate) mod scenario;
 
+use levee_testkit::daemon::sigterm;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records, packets and bytes per destination address.
 pub(crate) type Totals = BTreeMap<IpAddr, (u64, u64, u64)>;
@@ -18,41 +23,6 @@ pub(crate) type Totals = BTreeMap<IpAddr, (u64, u64, u64)>;
 /// tests/fixtures/flows.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/flows")
-}
-
-/// Whether `tool` is on PATH. Outside CI a missing tool skips the calling test (printed);
-/// in CI it is a failure, since .ci/run installs every tool the tests use.
-pub(crate) fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI");
-        println!("SKIPPED: {tool} is not installed; this test did not run");
-    }
-    found
-}
-
-/// Sends SIGTERM and waits up to 10 s for the exit status; `None` (and a SIGKILL) if
-/// the process is still running then.
-pub(crate) fn sigterm(child: &mut Child) -> Option<std::process::ExitStatus> {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `levee --config CFG ARGS...`: (success, stdout + stderr).
@@ -127,7 +97,8 @@ impl Levee {
             s
         });
         std::thread::sleep(settle);
-        let status = sigterm(&mut self.child).expect("levee did not stop within 10 s of SIGTERM");
+        let status = sigterm(&mut self.child, Duration::from_secs(10))
+            .expect("levee did not stop within 10 s of SIGTERM");
         assert!(status.success());
         (reader.join().unwrap(), self.stderr.join().unwrap())
     }
@@ -172,7 +143,7 @@ impl Running {
 
     /// SIGTERM, and a clean exit within 10 s; the log.
     pub(crate) fn stop(mut self) -> String {
-        let status = sigterm(&mut self.child);
+        let status = sigterm(&mut self.child, Duration::from_secs(10));
         assert!(
             status.is_some_and(|s| s.success()),
             "levee did not stop cleanly: {}",

@@ -1,8 +1,8 @@
 //! The scenario every daemon adapter goes through (see `adapters.rs`): what a
 //! [`Site`] must offer, and [`scenario`] itself.
 
-use crate::common::bgplab::{free_port, output, poll};
-use crate::common::{Running, levee_with as levee, list};
+use super::{Running, levee_with as levee, list};
+use levee_testkit::lab::{free_port, output, poll};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -227,8 +227,8 @@ fn malformed_input_is_an_error() {
 /// Random rules survive encode → decode unchanged, and random bytes never panic.
 #[test]
 fn round_trip_and_noise() {
-    use crate::testrng::{Shape, random_rule};
-    let mut rnd = crate::testrng::xorshift(0x2545_f491_4f6c_dd1du64);
+    use crate::testgen::{Shape, random_rule};
+    let mut rnd = levee_testkit::Rng::new(0x2545_f491_4f6c_dd1du64);
     for _ in 0..2_000 {
         let Some(rule) = random_rule(&mut rnd, Shape::Wire) else {
             continue;
@@ -239,8 +239,8 @@ fn round_trip_and_noise() {
         assert_eq!((back, used), (rule.clone(), bytes.len()), "{rule}");
         // Noise: flip a byte; decoding may fail but must not panic.
         let mut noisy = bytes.clone();
-        let i = rnd() as usize % noisy.len();
-        noisy[i] ^= rnd() as u8 | 1;
+        let i = rnd.next_u64() as usize % noisy.len();
+        noisy[i] ^= rnd.next_u64() as u8 | 1;
         let _ = FlowSpec::decode_all(&noisy, afi);
     }
 }

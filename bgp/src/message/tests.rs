@@ -175,7 +175,7 @@ fn shutdown_communication() {
 /// Random frames never panic the decoder.
 #[test]
 fn noise_never_panics() {
-    let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15u64);
+    let mut rnd = levee_testkit::Rng::new(0x9e37_79b9_7f4a_7c15u64);
     let open = Message::Open(Open::new(
         65001,
         90,
@@ -188,13 +188,13 @@ fn noise_never_panics() {
     .to_bytes();
     for _ in 0..20_000 {
         let mut m = open.clone();
-        for _ in 0..1 + rnd() % 4 {
-            let i = 18 + rnd() as usize % (m.len() - 18);
-            m[i] = rnd() as u8;
+        for _ in 0..1 + rnd.next_u64() % 4 {
+            let i = 18 + rnd.next_u64() as usize % (m.len() - 18);
+            m[i] = rnd.next_u64() as u8;
         }
         let _ = Message::decode(&m);
-        let n = HEADER_LEN + rnd() as usize % 40;
-        let mut r: Vec<u8> = (0..n).map(|_| rnd() as u8).collect();
+        let n = HEADER_LEN + rnd.next_u64() as usize % 40;
+        let mut r: Vec<u8> = (0..n).map(|_| rnd.next_u64() as u8).collect();
         r[..16].fill(0xff);
         r[16..18].copy_from_slice(&(n as u16).to_be_bytes());
         let _ = Message::decode(&r);

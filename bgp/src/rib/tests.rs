@@ -482,8 +482,8 @@ fn route_text_errors_name_the_word() {
 /// Random in-range rules print and parse back to themselves.
 #[test]
 fn route_text_round_trip() {
-    use crate::testrng::{Shape, random_rule};
-    let mut rnd = crate::testrng::xorshift(0x9e37_79b9_7f4a_7c15);
+    use crate::testgen::{Shape, random_rule};
+    let mut rnd = levee_testkit::Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..3_000 {
         let Some(rule) = random_rule(&mut rnd, Shape::Text) else {
             continue;

@@ -154,7 +154,7 @@ fn rfc7606_handling() {
 
 #[test]
 fn noise_never_panics() {
-    let mut rnd = crate::testrng::xorshift(0x1234_5678_9abc_def1u64);
+    let mut rnd = levee_testkit::Rng::new(0x1234_5678_9abc_def1u64);
     let mut attrs = base();
     attrs.push(Attribute::NextHop(Ipv4Addr::new(192, 0, 2, 1)));
     attrs.push(Attribute::Communities(vec![community::BLACKHOLE]));
@@ -166,12 +166,12 @@ fn noise_never_panics() {
     .encode();
     for _ in 0..50_000 {
         let mut m = body.clone();
-        for _ in 0..1 + rnd() % 3 {
-            let i = rnd() as usize % m.len();
-            m[i] = rnd() as u8;
+        for _ in 0..1 + rnd.next_u64() % 3 {
+            let i = rnd.next_u64() as usize % m.len();
+            m[i] = rnd.next_u64() as u8;
         }
-        let cut = rnd() as usize % (m.len() + 1);
-        let _ = Update::decode(&m[..cut], rnd().is_multiple_of(2));
+        let cut = rnd.next_u64() as usize % (m.len() + 1);
+        let _ = Update::decode(&m[..cut], rnd.next_u64().is_multiple_of(2));
         let _ = Update::decode(&m, true);
     }
 }

@@ -54,7 +54,7 @@ fn shape(protocol: u8, src_port: u16, dst_port: u16, flags: u8) -> Shape {
 fn stream(dst: &str, pps: f64, start: f64, secs: f64, s: Shape) -> Vec<FlowRecord> {
     let dst = ip(dst);
     let gap = f64::from(SAMPLING) / pps;
-    let mut rnd = crate::testrng::xorshift(pps.to_bits() ^ start.to_bits());
+    let mut rnd = levee_testkit::Rng::new(pps.to_bits() ^ start.to_bits());
     let mut out = Vec::new();
     let mut k = 0u64;
     loop {
@@ -72,7 +72,11 @@ fn stream(dst: &str, pps: f64, start: f64, secs: f64, s: Shape) -> Vec<FlowRecor
         r.dst_addr = dst;
         (r.protocol, r.src_port, r.dst_port, r.tcp_flags) =
             (s.protocol, s.src_port, s.dst_port, s.flags);
-        r.ttl = Some(if s.random_ttl { rnd() as u8 } else { 57 });
+        r.ttl = Some(if s.random_ttl {
+            rnd.next_u64() as u8
+        } else {
+            57
+        });
         r.packet_length = Some(s.len);
         r.fragment = s.fragment;
         r.set_scaled(SAMPLING, 1, u64::from(s.len));
@@ -231,8 +235,8 @@ fn legitimate_growth_and_short_bursts_do_not_fire_after_warmup() {
     let mut recs = Vec::new();
     // Warm at 25k pps (above the floor, so the baseline is what decides), with ±20 %
     // second-to-second wobble.
-    let mut rnd = crate::testrng::xorshift(9);
-    let mut wobble = |base: f64| base * (0.8 + (rnd() % 400) as f64 / 1000.0);
+    let mut rnd = levee_testkit::Rng::new(9);
+    let mut wobble = |base: f64| base * (0.8 + (rnd.next_u64() % 400) as f64 / 1000.0);
     for s in 0..400 {
         recs.extend(stream(v, wobble(25_000.0), f64::from(s), 1.0, web));
     }

@@ -2,29 +2,9 @@
 //! sampling (RFC 5477 elements), withdrawal, sequence tracking.
 
 use crate::{Batch, DecodeError, Decoder, FlowType};
+use levee_testkit::bytes::u16s as words;
+use levee_testkit::ipfix::{OPTIONS_TEMPLATE_SET, TEMPLATE_SET, message, set};
 use std::net::IpAddr;
-
-fn message(seq: u32, domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
-    let body: Vec<u8> = sets.concat();
-    let mut m = vec![0, 10];
-    m.extend_from_slice(&((body.len() + 16) as u16).to_be_bytes());
-    m.extend_from_slice(&[0x67, 0, 0, 0]);
-    m.extend_from_slice(&seq.to_be_bytes());
-    m.extend_from_slice(&domain.to_be_bytes());
-    m.extend(body);
-    m
-}
-
-fn set(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut s = id.to_be_bytes().to_vec();
-    s.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
-    s.extend_from_slice(body);
-    s
-}
-
-fn words(ws: &[u16]) -> Vec<u8> {
-    ws.iter().flat_map(|w| w.to_be_bytes()).collect()
-}
 
 /// Template 300: sourceIPv6Address, destinationIPv6Address, protocolIdentifier,
 /// destinationTransportPort, an enterprise field (PEN 29305, length 2), a variable-length
@@ -33,7 +13,7 @@ fn template() -> Vec<u8> {
     let mut t = words(&[300, 9, 27, 16, 28, 16, 4, 1, 11, 2, 0x8000 | 12, 2]);
     t.extend_from_slice(&29305u32.to_be_bytes());
     t.extend(words(&[82, 0xffff, 2, 8, 1, 8, 302, 2]));
-    set(2, &t)
+    set(TEMPLATE_SET, &t)
 }
 
 fn record(dst_last: u8, name: &[u8], selector: u16) -> Vec<u8> {
@@ -64,7 +44,10 @@ fn record(dst_last: u8, name: &[u8], selector: u16) -> Vec<u8> {
 /// Options template 400: scope selectorId(2); samplingPacketInterval(4),
 /// samplingPacketSpace(4).
 fn options() -> Vec<u8> {
-    set(3, &words(&[400, 3, 1, 302, 2, 305, 4, 306, 4]))
+    set(
+        OPTIONS_TEMPLATE_SET,
+        &words(&[400, 3, 1, 302, 2, 305, 4, 306, 4]),
+    )
 }
 
 fn options_data(selector: u16, interval: u32, space: u32) -> Vec<u8> {
@@ -141,7 +124,7 @@ fn withdrawal_and_sequence_gaps() {
     dec.decode(
         exporter(),
         3,
-        &message(11, 1, &[set(2, &words(&[300, 0]))]),
+        &message(11, 1, &[set(TEMPLATE_SET, &words(&[300, 0]))]),
         &mut b,
     );
     assert_eq!(dec.templates(), 0);
@@ -162,7 +145,7 @@ fn withdrawal_and_sequence_gaps() {
     dec.decode(
         exporter(),
         6,
-        &message(11, 1, &[set(2, &words(&[2, 0]))]),
+        &message(11, 1, &[set(TEMPLATE_SET, &words(&[2, 0]))]),
         &mut b,
     );
     assert_eq!(dec.templates(), 1, "only the options template is left");

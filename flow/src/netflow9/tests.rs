@@ -2,31 +2,15 @@
 //! interval, and hostile template lies.
 
 use crate::{Batch, DecodeError, Decoder, FlowType, Limits};
+use levee_testkit::bytes::u16s as words;
+use levee_testkit::netflow9::{OPTIONS_TEMPLATE, TEMPLATE, flowset, header};
 use std::net::IpAddr;
-
-fn header(seq: u32, source_id: u32) -> Vec<u8> {
-    let mut d = vec![0, 9, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
-    d.extend_from_slice(&seq.to_be_bytes());
-    d.extend_from_slice(&source_id.to_be_bytes());
-    d
-}
-
-fn flowset(id: u16, body: &[u8]) -> Vec<u8> {
-    let mut f = id.to_be_bytes().to_vec();
-    f.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
-    f.extend_from_slice(body);
-    f
-}
-
-fn words(ws: &[u16]) -> Vec<u8> {
-    ws.iter().flat_map(|w| w.to_be_bytes()).collect()
-}
 
 /// Template 256: IPV4_SRC, IPV4_DST, L4_SRC, L4_DST, PROTO, TCP_FLAGS, IN_PKTS(4),
 /// IN_BYTES(4), FLOW_SAMPLER_ID(1), INPUT_SNMP(2).
 fn template() -> Vec<u8> {
     flowset(
-        0,
+        TEMPLATE,
         &words(&[
             256, 10, 8, 4, 12, 4, 7, 2, 11, 2, 4, 1, 6, 1, 2, 4, 1, 4, 48, 1, 10, 2,
         ]),
@@ -47,7 +31,10 @@ fn data_record(dst_last: u8, sampler: u8) -> Vec<u8> {
 /// Options template 257: scope System(1) length 4; FLOW_SAMPLER_ID(48) 1,
 /// FLOW_SAMPLER_RANDOM_INTERVAL(50) 4.
 fn options_template() -> Vec<u8> {
-    flowset(1, &words(&[257, 4, 8, 1, 4, 48, 1, 50, 4, 0]))
+    flowset(
+        OPTIONS_TEMPLATE,
+        &words(&[257, 4, 8, 1, 4, 48, 1, 50, 4, 0]),
+    )
 }
 
 fn options_data(sampler: u8, interval: u32) -> Vec<u8> {
@@ -143,7 +130,7 @@ fn hostile_templates() {
     let mut b = Batch::default();
     // Field length 0 would make a zero-length record and an endless loop.
     let mut d = header(1, 1);
-    d.extend(flowset(0, &words(&[300, 1, 8, 0])));
+    d.extend(flowset(TEMPLATE, &words(&[300, 1, 8, 0])));
     assert!(matches!(
         dec.decode(exporter(), 1, &d, &mut b).error,
         Some(DecodeError::BadTemplate { .. })
@@ -163,7 +150,7 @@ fn hostile_templates() {
     let mut dec = Decoder::new(limits);
     let mut d = header(1, 1);
     d.extend(flowset(
-        0,
+        TEMPLATE,
         &words(&[256, 1, 8, 4, 257, 1, 8, 4, 258, 1, 8, 4]),
     ));
     let r = dec.decode(exporter(), 1, &d, &mut b);

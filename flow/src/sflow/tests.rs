@@ -1,35 +1,12 @@
-//! Byte-vector tests for the sFlow v5 walker, built field by field from the spec.
+//! Byte-vector tests for the sFlow v5 walker, built field by field from the spec (with
+//! the test kit's sFlow builder).
 
 use super::*;
 use crate::record::FlowType;
+use levee_testkit::sflow::{self, ETHERNET, FlowSample, Xdr, raw_header};
+use std::net::Ipv4Addr;
 
-/// Builds XDR: u32s, opaques and raw bytes.
-#[derive(Default)]
-pub(crate) struct Xdr(pub(crate) Vec<u8>);
-
-impl Xdr {
-    pub(crate) fn u32(mut self, v: u32) -> Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    pub(crate) fn u64(mut self, v: u64) -> Self {
-        self.0.extend_from_slice(&v.to_be_bytes());
-        self
-    }
-    pub(crate) fn bytes(mut self, b: &[u8]) -> Self {
-        self.0.extend_from_slice(b);
-        self
-    }
-    pub(crate) fn opaque(self, b: &[u8]) -> Self {
-        let mut s = self.u32(b.len() as u32).bytes(b);
-        while !s.0.len().is_multiple_of(4) {
-            s.0.push(0);
-        }
-        s
-    }
-}
-
-pub(crate) fn frame_vlan_udp(dst_last: u8) -> Vec<u8> {
+fn frame_vlan_udp(dst_last: u8) -> Vec<u8> {
     let mut f = vec![
         0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x81, 0x00, 0x00, 0x2a, 0x08, 0x00,
     ];
@@ -42,44 +19,25 @@ pub(crate) fn frame_vlan_udp(dst_last: u8) -> Vec<u8> {
     f
 }
 
-pub(crate) fn header_record(frame: &[u8], frame_length: u32) -> Vec<u8> {
-    Xdr::default()
-        .u32(1)
-        .u32(frame_length)
-        .u32(4)
-        .opaque(frame)
-        .0
+fn header_record(frame: &[u8], frame_length: u32) -> Vec<u8> {
+    raw_header(ETHERNET, frame_length, 4, frame)
 }
 
-pub(crate) fn flow_sample(rate: u32, records: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let mut x = Xdr::default()
-        .u32(7)
-        .u32(3)
-        .u32(rate)
-        .u32(1000)
-        .u32(0)
-        .u32(5)
-        .u32(9);
-    x = x.u32(records.len() as u32);
-    for (fmt, r) in records {
-        x = x.u32(*fmt).opaque(r);
+fn flow_sample(rate: u32, records: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    FlowSample {
+        sequence: 7,
+        source_id: 3,
+        rate,
+        pool: 1000,
+        drops: 0,
+        input: 5,
+        output: 9,
     }
-    x.0
+    .encode(records)
 }
 
-pub(crate) fn datagram(seq: u32, samples: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let mut x = Xdr::default()
-        .u32(5)
-        .u32(1)
-        .bytes(&[192, 0, 2, 10])
-        .u32(0)
-        .u32(seq)
-        .u32(1000);
-    x = x.u32(samples.len() as u32);
-    for (fmt, s) in samples {
-        x = x.u32(*fmt).opaque(s);
-    }
-    x.0
+fn datagram(seq: u32, samples: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    sflow::datagram(Ipv4Addr::new(192, 0, 2, 10), seq, 1000, samples)
 }
 
 fn run(d: &[u8]) -> (SflowOutcome, Vec<FlowRecord>, Vec<InterfaceCounters>) {

@@ -2,23 +2,29 @@
 
 use super::*;
 use crate::flows::settings::ListenerKind;
+use levee_testkit::packet::{IPV4, ethernet, ipv4_udp};
+use levee_testkit::sflow::{self, FlowSample};
+use std::net::Ipv4Addr;
 
 /// An sFlow datagram with one flow sample of a sampled IPv4/UDP header.
 fn sflow_datagram(seq: u32) -> Vec<u8> {
-    let mut hdr = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
-    hdr.extend_from_slice(&[
-        0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 198, 51, 100, 1,
-    ]);
-    hdr.extend_from_slice(&[0, 53, 0x30, 0x39, 0, 8, 0, 0]);
-    let words = |ws: &[u32]| ws.iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>();
-    let mut rec = words(&[1, 60, 0, hdr.len() as u32]);
-    rec.extend_from_slice(&hdr);
-    rec.resize(rec.len().next_multiple_of(4), 0);
-    let mut sample = words(&[1, 3, 100, 0, 0, 1, 2, 1, 1, rec.len() as u32]);
-    sample.extend_from_slice(&rec);
-    let mut d = words(&[5, 1, 0xc000_0201, 0, seq, 0, 1, 1, sample.len() as u32]);
-    d.extend_from_slice(&sample);
-    d
+    let udp = ipv4_udp(
+        "192.0.2.1:53".parse().unwrap(),
+        "198.51.100.1:12345".parse().unwrap(),
+        &[],
+        false,
+    );
+    let frame = ethernet([0x02, 0, 0, 0, 0, 1], [0x02, 0, 0, 0, 0, 2], IPV4, &udp);
+    let sample = FlowSample {
+        sequence: 1,
+        source_id: 3,
+        rate: 100,
+        input: 1,
+        output: 2,
+        ..FlowSample::default()
+    };
+    let samples = [sample.ethernet(60, 0, &frame)];
+    sflow::datagram(Ipv4Addr::new(192, 0, 2, 1), seq, 0, &samples)
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! A webhook endpoint for the tests (the adapter's unit tests include this file too):
-//! HTTP or HTTPS on loopback, in a thread of its own. It checks each request's
-//! signature and timestamp, keeps the routes announced to it as a receiver would, and
-//! answers as scripted (a queue of answers, or one answer while "down").
-
-#![allow(dead_code, unreachable_pub)]
+//! A webhook endpoint for the tests of levee's webhook adapter (its unit tests and the
+//! appliance's integration tests): HTTP or HTTPS on loopback, in a thread of its own.
+//! It checks each request's signature (`X-Levee-Signature`: `sha256=HEX`, HMAC-SHA256
+//! over `TIMESTAMP.BODY`, RFC 2104 with FIPS 180-4) and timestamp
+//! (`X-Levee-Timestamp`, within 5 minutes), keeps the routes announced to it as a
+//! receiver would, and answers as scripted (a queue of answers, or one answer while
+//! "down"). HTTPS uses the throwaway certificates of `testkit/fixtures/tls`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -51,10 +52,11 @@ pub struct Receiver {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-/// The test certificates (see tests/fixtures/tls/README.md).
+/// A test certificate or key (see testkit/fixtures/tls/README.md): `ca.pem`,
+/// `server.pem`, `server.key`.
 pub fn fixture(name: &str) -> Vec<u8> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tls")
+        .join("fixtures/tls")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -1,10 +1,9 @@
+//! Webhook adapter tests against the test kit's HTTP(S) endpoint: signatures,
+//! retries, redirects, a private CA.
+
 use super::*;
 use levee_mitigate::{Level, Levels};
-
-#[path = "../../tests/common/receiver.rs"]
-mod receiver;
-
-use receiver::{Receiver, SECRET};
+use levee_testkit::webhook::{Receiver, SECRET, fixture};
 
 fn change(text: &str, announce: bool, levels: Levels) -> Change {
     let r: RouteText = text.parse().unwrap();
@@ -201,7 +200,7 @@ async fn https_with_a_private_ca() {
         r.url(true).parse().unwrap(),
         Secret(SECRET.as_bytes().to_vec()),
     );
-    s.ca_pem = Some(receiver::fixture("ca.pem"));
+    s.ca_pem = Some(fixture("ca.pem"));
     s.attempts = 1;
     Webhook::new(s.clone())
         .apply(std::slice::from_ref(&c))
@@ -211,7 +210,7 @@ async fn https_with_a_private_ca() {
     assert!(r.requests()[0].verified);
 
     // Trusting another CA (the server's own certificate is no CA): refused by TLS.
-    s.ca_pem = Some(receiver::fixture("server.pem"));
+    s.ca_pem = Some(fixture("server.pem"));
     let e = Webhook::new(s).apply(&[c]).await.unwrap_err();
     assert!(e.0.to_lowercase().contains("certificate"), "{e}");
     assert_eq!(r.requests().len(), 1, "no request got through");

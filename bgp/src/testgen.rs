@@ -1,18 +1,10 @@
-//! A tiny deterministic generator for the randomized tests (xorshift64).
-
-/// Returns a generator seeded with `s` (non-zero).
-pub(crate) fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
-    move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    }
-}
+//! Random FlowSpec rules for the randomized tests, drawn from the test kit's seeded
+//! generator.
 
 use crate::codes::Afi;
 use crate::codes::component as code;
 use crate::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
+use levee_testkit::Rng;
 use std::net::IpAddr;
 
 /// What [`random_rule`] may produce.
@@ -26,21 +18,21 @@ pub(crate) enum Shape {
 }
 
 /// `n` numeric operators with values up to `max` (any value for [`Shape::Wire`]).
-fn numeric(rnd: &mut impl FnMut() -> u64, n: usize, shape: Shape, max: u64) -> Vec<NumericOp> {
+fn numeric(rnd: &mut Rng, n: usize, shape: Shape, max: u64) -> Vec<NumericOp> {
     (0..n)
         .map(|i| {
             let (lt, gt, eq) = (
-                rnd().is_multiple_of(2),
-                rnd().is_multiple_of(2),
-                rnd().is_multiple_of(2),
+                rnd.next_u64().is_multiple_of(2),
+                rnd.next_u64().is_multiple_of(2),
+                rnd.next_u64().is_multiple_of(2),
             );
             let value = match shape {
                 Shape::Text if lt == gt && gt == eq => 0,
-                Shape::Text => rnd() % (max + 1),
-                Shape::Wire => rnd() >> (rnd() % 64),
+                Shape::Text => rnd.next_u64() % (max + 1),
+                Shape::Wire => rnd.next_u64() >> (rnd.next_u64() % 64),
             };
             NumericOp {
-                and: i > 0 && rnd().is_multiple_of(2),
+                and: i > 0 && rnd.next_u64().is_multiple_of(2),
                 lt,
                 gt,
                 eq,
@@ -51,28 +43,28 @@ fn numeric(rnd: &mut impl FnMut() -> u64, n: usize, shape: Shape, max: u64) -> V
 }
 
 /// `n` bitmask operators.
-fn bitmask(rnd: &mut impl FnMut() -> u64, n: usize) -> Vec<BitmaskOp> {
+fn bitmask(rnd: &mut Rng, n: usize) -> Vec<BitmaskOp> {
     (0..n)
         .map(|i| BitmaskOp {
-            and: i > 0 && rnd().is_multiple_of(2),
-            not: rnd().is_multiple_of(2),
-            match_all: rnd().is_multiple_of(2),
-            value: rnd() as u16,
+            and: i > 0 && rnd.next_u64().is_multiple_of(2),
+            not: rnd.next_u64().is_multiple_of(2),
+            match_all: rnd.next_u64().is_multiple_of(2),
+            value: rnd.next_u64() as u16,
         })
         .collect()
 }
 
 /// A prefix of the family (with an offset for IPv6 on the wire).
-fn prefix(rnd: &mut impl FnMut() -> u64, afi: Afi, shape: Shape) -> Prefix {
+fn prefix(rnd: &mut Rng, afi: Afi, shape: Shape) -> Prefix {
     let bits: u8 = if afi == Afi::IPV4 { 32 } else { 128 };
-    let len = (rnd() % (u64::from(bits) + 1)) as u8;
+    let len = (rnd.next_u64() % (u64::from(bits) + 1)) as u8;
     let offset = if afi == Afi::IPV6 && shape == Shape::Wire {
-        (rnd() % (u64::from(len) + 1)) as u8
+        (rnd.next_u64() % (u64::from(len) + 1)) as u8
     } else {
         0
     };
     // The pattern covers bits offset..len; the rest are zero.
-    let raw = u128::from(rnd()) << 64 | u128::from(rnd());
+    let raw = u128::from(rnd.next_u64()) << 64 | u128::from(rnd.next_u64());
     let keep = u32::from(len - offset);
     let pattern = if keep == 0 {
         0
@@ -89,15 +81,15 @@ fn prefix(rnd: &mut impl FnMut() -> u64, afi: Afi, shape: Shape) -> Prefix {
 
 /// A random rule with each component type present with probability 1/3 (`None` when
 /// none was drawn).
-pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option<FlowSpec> {
-    let afi = if rnd().is_multiple_of(2) {
+pub(crate) fn random_rule(rnd: &mut Rng, shape: Shape) -> Option<FlowSpec> {
+    let afi = if rnd.next_u64().is_multiple_of(2) {
         Afi::IPV4
     } else {
         Afi::IPV6
     };
     let mut components = Vec::new();
     for t in code::DESTINATION_PREFIX..=code::FLOW_LABEL {
-        if !rnd().is_multiple_of(3) || (t == code::FLOW_LABEL && afi == Afi::IPV4) {
+        if !rnd.next_u64().is_multiple_of(3) || (t == code::FLOW_LABEL && afi == Afi::IPV4) {
             continue;
         }
         let max: u64 = match (shape, t) {
@@ -107,7 +99,7 @@ pub(crate) fn random_rule(rnd: &mut impl FnMut() -> u64, shape: Shape) -> Option
             (_, code::FLOW_LABEL) => 0xf_ffff,
             _ => 65535,
         };
-        let n = 1 + rnd() as usize % 3;
+        let n = 1 + rnd.next_u64() as usize % 3;
         // Every kind of value is drawn, in this order, whatever the type.
         let num = numeric(rnd, n, shape, max);
         let bm = bitmask(rnd, n);
