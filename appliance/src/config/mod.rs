@@ -8,11 +8,10 @@ pub mod bgp;
 pub mod bytesize;
 mod detection;
 mod error;
-mod keypath;
 pub mod mitigation;
 mod raw;
 mod rpki;
-pub(crate) mod units;
+pub(crate) use crate::yaml::units;
 
 pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};
@@ -227,8 +226,7 @@ impl Config {
         );
         if let Some(b) = &self.bgp {
             for p in &b.speaker.peers {
-                let families: Vec<String> =
-                    p.families.iter().map(|f| bgp::family_name(*f)).collect();
+                let families: Vec<String> = p.families.iter().map(|f| f.to_string()).collect();
                 s += &format!(
                     "  bgp peer {} {}:{} AS{} ({}{}{}{})\n",
                     p.name,
@@ -362,7 +360,8 @@ fn uncarried_levels(
             .any(|a| a.kind.carries_flowspec())
     {
         let names: Vec<&str> = mitigation.adapters.iter().map(|a| a.kind.name()).collect();
-        let why = if names.contains(&"frr") {
+        let frr = |a: &crate::adapters::Adapter| matches!(a.kind, crate::adapters::Kind::Frr(_));
+        let why = if mitigation.adapters.iter().any(frr) {
             "the frr adapter carries RTBH only (FRR cannot originate FlowSpec)".to_string()
         } else {
             format!("the {} adapter carries RTBH only", names.join(" and "))
@@ -571,7 +570,7 @@ fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Config, Config
             acc.or(Levels::from_bits(p.export.0 as u8))
         });
         for a in &mut mitigation.adapters {
-            if a.kind == mitigation::AdapterKind::Native {
+            if a.kind == crate::adapters::Kind::Native {
                 a.levels = a.levels.and(peers);
             }
         }

@@ -250,10 +250,11 @@ impl State {
 
     fn report(&mut self, r: Report) {
         let now = now_us();
+        let state = r.state.as_str();
         for id in &r.ids {
             if let Err(e) =
                 self.store
-                    .adapter_result(now, *id, &r.adapter, r.state, r.error.as_deref())
+                    .adapter_result(now, *id, &r.adapter, state, r.error.as_deref())
             {
                 self.store_error(&e);
             }
@@ -456,7 +457,7 @@ impl State {
 
 fn adapter_json(s: &AdapterStatus) -> Value {
     json!({
-        "name": s.name, "levels": s.levels, "desired": s.desired, "pending": s.pending, "applied": s.applied,
+        "name": s.name, "levels": s.levels.to_string(), "desired": s.desired, "pending": s.pending, "applied": s.applied,
         "failures": s.failures, "reconciled": s.reconciled, "last_error": s.last_error, "backend": s.backend,
     })
 }
