@@ -2,7 +2,8 @@
 //!
 //! The appliance ingests flow exports (sFlow v5, NetFlow v5/v9, IPFIX) and mirror-port
 //! traffic. Module map, in pipeline order:
-//! - [`config`]: /etc/levee/levee.yaml, parsed into typed values with located errors;
+//! - [`config`]: /etc/levee/levee.yaml, parsed into typed values with located errors
+//!   (the error machinery, shared with the stages that own a section, is [`yaml`]);
 //! - [`flows`]: UDP listeners, mirror capture and offline pcap decoding (decoders live in
 //!   the `levee-flow` crate);
 //! - [`detection`]: the detection engine (crate `levee-detect`) built from the config,
@@ -41,3 +42,4 @@ pub mod signals;
 pub mod speaker;
 pub mod store;
 pub mod web;
+pub mod yaml;

@@ -15,7 +15,7 @@
 
 use crate::cli::BgpArgs;
 use crate::config::Config;
-use crate::config::bgp::{family_name, shutdown_policy};
+use crate::config::bgp::shutdown_policy;
 use anyhow::Context;
 use levee_bgp::message::Notification;
 use levee_bgp::rib::{Nlri, RouteText};
@@ -58,7 +58,7 @@ pub fn status_json(s: &PeerStatus) -> Value {
         "state": format!("{:?}", s.state),
         "uptime_s": s.uptime().map(|d| d.as_secs()),
         "established_count": s.established_count,
-        "families": s.families.iter().map(|f| family_name(*f)).collect::<Vec<_>>(),
+        "families": s.families.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
         "messages_in": s.messages_in,
         "messages_out": s.messages_out,
         "updates_in": s.updates_in,
@@ -86,7 +86,7 @@ fn event_json(e: &Event) -> Value {
         } => json!({
             "event": "established",
             "peer": peer,
-            "families": families.iter().map(|f| family_name(*f)).collect::<Vec<_>>(),
+            "families": families.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
             "routes": routes,
         }),
         Event::Down { peer, reason } => json!({"event": "down", "peer": peer, "reason": reason}),

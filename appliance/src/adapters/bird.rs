@@ -14,12 +14,16 @@
 //! include "/etc/bird/levee.conf";
 //! ```
 
-use super::{AdapterError, Backend, Change, comparison, process};
+use super::{AdapterError, Backend, Change, Handle, Report, comparison, process};
+use crate::yaml::LevelList;
 use levee_bgp::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix, fragment};
 use levee_bgp::rib::{Attrs, Nlri};
+use levee_mitigate::Levels;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Where the include file goes and how to reach BIRD.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +47,54 @@ impl Default for Settings {
             tables: ["flowtab4", "flowtab6", "master4", "master6"].map(String::from),
         }
     }
+}
+
+/// The `mitigation.bird` section, as read: `bird: {include: /etc/bird/levee.conf,
+/// birdc: birdc, socket: /run/bird/bird.ctl, flow4_table: flowtab4,
+/// flow6_table: flowtab6, ipv4_table: master4, ipv6_table: master6, levels: [...]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    include: Option<PathBuf>,
+    #[serde(default)]
+    birdc: Option<String>,
+    #[serde(default)]
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    flow4_table: Option<String>,
+    #[serde(default)]
+    flow6_table: Option<String>,
+    #[serde(default)]
+    ipv4_table: Option<String>,
+    #[serde(default)]
+    ipv6_table: Option<String>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section (defaults for the keys it leaves out).
+    pub(crate) fn from_raw(r: Raw) -> Settings {
+        let d = Settings::default();
+        let [f4, f6, u4, u6] = d.tables;
+        Settings {
+            include: r.include.unwrap_or(d.include),
+            birdc: r.birdc.unwrap_or(d.birdc),
+            socket: r.socket,
+            tables: [
+                r.flow4_table.unwrap_or(f4),
+                r.flow6_table.unwrap_or(f6),
+                r.ipv4_table.unwrap_or(u4),
+                r.ipv6_table.unwrap_or(u6),
+            ],
+        }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Bird::new(settings.clone()), levels, reports)
 }
 
 /// The adapter.

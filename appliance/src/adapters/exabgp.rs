@@ -21,15 +21,20 @@
 //! announce the desired ones again): ExaBGP does not resend a route it already
 //! holds unchanged, and one that restarted gets everything back.
 
-use super::{AdapterError, Backend, Change, comparison};
+use super::{AdapterError, Backend, Change, Handle, Report, comparison};
+use crate::yaml::{Ctx, LevelList};
 use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::{BitmaskOp, Component, FlowSpec, NumericOp, Prefix};
 use levee_bgp::rib::{Attrs, Nlri};
+use levee_mitigate::Levels;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// How long ExaBGP may take to acknowledge one command.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +67,46 @@ impl Settings {
     pub fn answers(&self) -> PathBuf {
         self.pipe_dir.join(format!("{}.out", self.pipe_name))
     }
+}
+
+/// The `mitigation.exabgp` section, as read:
+/// `exabgp: {pipe_dir: /run/exabgp, pipe_name: exabgp, levels: [l1, l2, l3, l4]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    pipe_dir: Option<PathBuf>,
+    #[serde(default)]
+    pipe_name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section (defaults for the keys it leaves out).
+    pub(crate) fn from_raw(r: Raw, ctx: &mut Ctx<'_>) -> Settings {
+        let d = Settings::default();
+        let pipe_name = match r.pipe_name {
+            Some(n) if n.value.is_empty() || n.value.contains(['/', ' ']) => {
+                ctx.err(
+                    &n,
+                    "a pipe name without '/' or spaces (ExaBGP's exabgp.api.pipename)",
+                );
+                d.pipe_name
+            }
+            Some(n) => n.value,
+            None => d.pipe_name,
+        };
+        Settings {
+            pipe_dir: r.pipe_dir.unwrap_or(d.pipe_dir),
+            pipe_name,
+        }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Exabgp::new(settings.clone()), levels, reports)
 }
 
 /// The adapter.

@@ -11,10 +11,15 @@
 //! ladder has FlowSpec levels, and with other adapters present FlowSpec rules are left
 //! to them.
 
-use super::{AdapterError, Backend, Change, process};
+use super::{AdapterError, Backend, Change, Handle, Report, process};
+use crate::yaml::{Ctx, LevelList};
 use levee_bgp::rib::{Attrs, IpPrefix, Nlri};
+use levee_mitigate::Levels;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// How many tags levee may use, from [`Settings::tag`].
 pub const TAGS: u32 = 1000;
@@ -44,6 +49,60 @@ impl Default for Settings {
             asn: None,
         }
     }
+}
+
+/// The `mitigation.frr` section, as read: `frr: {vtysh: vtysh, vty_socket: /var/run/frr,
+/// tag: 6660, route_map: LEVEE-RTBH, asn: 64500, levels: [l3, l4]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    vtysh: Option<String>,
+    #[serde(default)]
+    vty_socket: Option<PathBuf>,
+    #[serde(default)]
+    tag: Option<Spanned<u32>>,
+    #[serde(default)]
+    route_map: Option<Spanned<String>>,
+    #[serde(default)]
+    asn: Option<u32>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section (defaults for the keys it leaves out).
+    pub(crate) fn from_raw(r: Raw, ctx: &mut Ctx<'_>) -> Settings {
+        let d = Settings::default();
+        let tag = match r.tag {
+            Some(t) if t.value == 0 || t.value > u32::MAX - TAGS => {
+                ctx.err(&t, &format!("a tag from 1 to {}", u32::MAX - TAGS));
+                d.tag
+            }
+            Some(t) => t.value,
+            None => d.tag,
+        };
+        let route_map = match r.route_map {
+            Some(m) if m.value.is_empty() || m.value.contains(char::is_whitespace) => {
+                ctx.err(&m, "a route-map name without spaces");
+                d.route_map
+            }
+            Some(m) => m.value,
+            None => d.route_map,
+        };
+        Settings {
+            vtysh: r.vtysh.unwrap_or(d.vtysh),
+            vty_socket: r.vty_socket,
+            tag,
+            route_map,
+            asn: r.asn,
+        }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Frr::new(settings.clone()), levels, reports)
 }
 
 /// The adapter.

@@ -6,11 +6,15 @@
 //! Reconciliation reads the RIB back (`gobgp global rib -a FAMILY -j`): desired routes
 //! missing there (gobgpd restarted) are added again, stale ones still there are deleted.
 
-use super::{AdapterError, Backend, Change, process};
+use super::{AdapterError, Backend, Change, Handle, Report, process};
+use crate::yaml::LevelList;
 use levee_bgp::codes::Afi;
 use levee_bgp::flowspec::action::Action;
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
+use levee_mitigate::Levels;
+use serde::Deserialize;
 use std::collections::BTreeSet;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Where gobgpd's API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +35,38 @@ impl Default for Settings {
             port: 50051,
         }
     }
+}
+
+/// The `mitigation.gobgp` section, as read:
+/// `gobgp: {cli: gobgp, host: 127.0.0.1, port: 50051, levels: [l1, l2, l3, l4]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    cli: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section (defaults for the keys it leaves out).
+    pub(crate) fn from_raw(r: Raw) -> Settings {
+        let d = Settings::default();
+        Settings {
+            cli: r.cli.unwrap_or(d.cli),
+            host: r.host.unwrap_or(d.host),
+            port: r.port.unwrap_or(d.port),
+        }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Gobgp::new(settings.clone()), levels, reports)
 }
 
 /// The adapter.

@@ -24,6 +24,13 @@
 //! Each change carries the escalation [`Levels`] of its route, and each handle the
 //! levels its adapter carries (`levels:` in its config section): an adapter is sent
 //! only its levels' routes, so a scrubbing provider's webhook can take L4 alone.
+//!
+//! Each adapter's module holds, beside its backend, its config section as read
+//! (`Raw`, serde, unknown keys refused), its typed `Settings`, the conversion from one
+//! to the other with located errors ([`crate::yaml`]), and its `start`. The registry's
+//! [`Kind`] has one variant per adapter carrying its settings; `levee run` starts every
+//! configured adapter through [`Kind::start`]. The task behind each [`Handle`] is in
+//! `task`.
 
 pub mod bird;
 pub mod exabgp;
@@ -32,15 +39,19 @@ pub mod gobgp;
 pub mod native;
 pub mod null_route;
 mod process;
+mod registry;
+mod task;
 pub mod webhook;
+
+pub(crate) use registry::RawSections;
+pub use registry::{Adapter, Kind};
+pub use task::RESYNC;
 
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
 use levee_mitigate::Levels;
-use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
 
 /// One change for a backend: announce (with attributes) or withdraw a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +147,34 @@ pub trait Backend: Send + 'static {
     fn stop(self) -> impl std::future::Future<Output = ()> + Send;
 }
 
+/// What a backend did with the routes of some mitigations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Announced.
+    Applied,
+    /// Withdrawn.
+    Withdrawn,
+    /// Not applied (the change stays pending and is retried).
+    Failed,
+}
+
+impl Outcome {
+    /// As the store and the JSON output write it: `applied`, `withdrawn`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Withdrawn => "withdrawn",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a backend did with a mitigation, for the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -143,19 +182,19 @@ pub struct Report {
     pub adapter: String,
     /// The mitigations.
     pub ids: Vec<u64>,
-    /// `applied`, `withdrawn` or `failed`.
-    pub state: &'static str,
+    /// What happened to their routes.
+    pub state: Outcome,
     /// The failure.
     pub error: Option<String>,
 }
 
 /// An adapter's state as `levee mitigate list` and /metrics show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdapterStatus {
     /// Name.
     pub name: String,
     /// The levels it carries.
-    pub levels: String,
+    pub levels: Levels,
     /// Routes it should hold.
     pub desired: usize,
     /// Changes not yet confirmed.
@@ -172,6 +211,23 @@ pub struct AdapterStatus {
     pub backend: String,
 }
 
+/// Nothing yet: no name, no levels, no routes.
+impl Default for AdapterStatus {
+    fn default() -> Self {
+        AdapterStatus {
+            name: String::new(),
+            levels: Levels::NONE,
+            desired: 0,
+            pending: 0,
+            applied: 0,
+            failures: 0,
+            reconciled: 0,
+            last_error: None,
+            backend: String::new(),
+        }
+    }
+}
+
 /// The daemon's side of an adapter task.
 #[derive(Debug)]
 pub struct Handle {
@@ -181,6 +237,7 @@ pub struct Handle {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the daemon tells an adapter task.
 #[derive(Debug)]
 enum Msg {
     Changes(Vec<Change>),
@@ -189,14 +246,6 @@ enum Msg {
         stale: Vec<Change>,
     },
     Stop,
-}
-
-/// How often a running adapter reconciles with its daemon.
-pub const RESYNC: Duration = Duration::from_secs(60);
-
-/// Backoff after a failure: 1 s, doubling, at most a minute.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
 }
 
 impl Handle {
@@ -209,11 +258,11 @@ impl Handle {
         let (tx, rx) = mpsc::channel(1024);
         let status = Arc::new(Mutex::new(AdapterStatus {
             name: backend.name(),
-            levels: levels.to_string(),
+            levels,
             backend: backend.describe(),
             ..AdapterStatus::default()
         }));
-        let task = tokio::spawn(run(backend, rx, reports, status.clone()));
+        let task = tokio::spawn(task::run(backend, rx, reports, status.clone()));
         Handle {
             levels,
             tx,
@@ -253,159 +302,6 @@ impl Handle {
     pub async fn stop(self) {
         let _ = self.tx.send(Msg::Stop).await;
         let _ = self.task.await;
-    }
-}
-
-async fn run<B: Backend>(
-    mut b: B,
-    mut rx: mpsc::Receiver<Msg>,
-    reports: mpsc::UnboundedSender<Report>,
-    status: Arc<Mutex<AdapterStatus>>,
-) {
-    let name = b.name();
-    // What should be announced, and what is waiting to be applied (latest wins).
-    let mut desired: BTreeMap<Nlri, (u64, Attrs, Levels)> = BTreeMap::new();
-    let mut pending: BTreeMap<Nlri, Change> = BTreeMap::new();
-    // Set: the next attempt is a full reconciliation (with these stale routes).
-    let mut full: Option<Vec<Change>> = None;
-    let mut failures = 0u32;
-    let mut retry: Option<tokio::time::Instant> = None;
-    let mut stopping = false;
-    let mut resync = tokio::time::interval_at(tokio::time::Instant::now() + RESYNC, RESYNC);
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        // Stopping: once what was queued is applied, or has failed (the store keeps it).
-        if stopping && ((pending.is_empty() && full.is_none()) || failures > 0) {
-            break;
-        }
-        let wait = async {
-            match retry {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            m = rx.recv(), if !stopping => match m {
-                Some(Msg::Changes(cs)) => {
-                    for c in cs {
-                        match &c.attrs {
-                            Some(a) => desired.insert(c.nlri.clone(), (c.id, a.clone(), c.levels)),
-                            None => desired.remove(&c.nlri),
-                        };
-                        pending.insert(c.nlri.clone(), c);
-                    }
-                }
-                Some(Msg::Sync { desired: d, stale }) => {
-                    desired = d
-                        .into_iter()
-                        .filter_map(|c| Some((c.nlri, (c.id, c.attrs?, c.levels))))
-                        .collect();
-                    pending.clear();
-                    full = Some(stale);
-                }
-                Some(Msg::Stop) | None => stopping = true,
-            },
-            _ = resync.tick(), if !stopping && retry.is_none() => {
-                full.get_or_insert_with(Vec::new);
-            }
-            _ = wait => retry = None,
-        }
-        // A failing backend waits for its retry; new changes join the queue.
-        if retry.is_some() && !stopping {
-            update(&status, &b, &desired, &pending, None);
-            continue;
-        }
-        if pending.is_empty() && full.is_none() {
-            continue;
-        }
-        let (batch, result) = match &full {
-            Some(stale) => {
-                let all: Vec<Change> = desired
-                    .iter()
-                    .map(|(n, (id, a, levels))| Change {
-                        id: *id,
-                        nlri: n.clone(),
-                        attrs: Some(a.clone()),
-                        levels: *levels,
-                    })
-                    .collect();
-                let mut gone: Vec<Change> = stale.clone();
-                gone.extend(pending.values().filter(|c| c.attrs.is_none()).cloned());
-                let r = b.reconcile(&all, &gone).await;
-                gone.extend(all);
-                (gone, r)
-            }
-            None => {
-                let batch: Vec<Change> = pending.values().cloned().collect();
-                let r = b.apply(&batch).await;
-                (batch, r)
-            }
-        };
-        match result {
-            Ok(()) => {
-                if failures > 0 {
-                    info!(adapter = %name, "adapter recovered after {failures} failures");
-                }
-                failures = 0;
-                pending.clear();
-                let reconciled = full.take().is_some();
-                let (up, down): (Vec<&Change>, Vec<&Change>) =
-                    batch.iter().partition(|c| c.attrs.is_some());
-                for (state, cs) in [("applied", up), ("withdrawn", down)] {
-                    if !cs.is_empty() {
-                        let _ = reports.send(Report {
-                            adapter: name.clone(),
-                            ids: cs.iter().map(|c| c.id).collect(),
-                            state,
-                            error: None,
-                        });
-                    }
-                }
-                if let Ok(mut s) = status.lock() {
-                    s.applied += 1;
-                    s.reconciled += u64::from(reconciled);
-                    s.last_error = None;
-                }
-                update(&status, &b, &desired, &pending, None);
-            }
-            Err(e) => {
-                failures += 1;
-                let delay = backoff(failures - 1);
-                warn!(adapter = %name, error = %e, retry_in = ?delay, pending = pending.len(), "adapter failed; will retry");
-                retry = Some(tokio::time::Instant::now() + delay);
-                let _ = reports.send(Report {
-                    adapter: name.clone(),
-                    ids: batch.iter().map(|c| c.id).collect(),
-                    state: "failed",
-                    error: Some(e.0.clone()),
-                });
-                if let Ok(mut s) = status.lock() {
-                    s.failures += 1;
-                }
-                update(&status, &b, &desired, &pending, Some(e.0));
-            }
-        }
-    }
-    if !pending.is_empty() || full.is_some() {
-        warn!(adapter = %name, pending = pending.len(), "stopping with changes not applied; the store keeps the intent");
-    }
-    b.stop().await;
-}
-
-fn update<B: Backend>(
-    status: &Mutex<AdapterStatus>,
-    b: &B,
-    desired: &BTreeMap<Nlri, (u64, Attrs, Levels)>,
-    pending: &BTreeMap<Nlri, Change>,
-    error: Option<String>,
-) {
-    if let Ok(mut s) = status.lock() {
-        s.desired = desired.len();
-        s.pending = pending.len();
-        s.backend = b.describe();
-        if error.is_some() {
-            s.last_error = error;
-        }
     }
 }
 

@@ -3,9 +3,11 @@
 //! (`bgp.peers[].levels`), and re-sends them after a flap.
 //! Applying never fails here: the speaker holds the routes until each peer is up.
 
-use super::{AdapterError, Backend, Change};
+use super::{AdapterError, Backend, Change, Handle, Report};
 use levee_bgp::speaker::{Groups, Speaker};
+use levee_mitigate::Levels;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
 
 /// The speaker as an adapter.
 #[derive(Debug)]
@@ -19,6 +21,13 @@ impl Native {
     pub fn new(speaker: Arc<Speaker>) -> Native {
         Native { speaker }
     }
+}
+
+/// Starts the adapter's task over a started `speaker` for the routes of `levels`,
+/// reporting to `reports`. The native adapter has no section of its own: its settings
+/// are the `bgp` section's, and its levels its peers'.
+pub fn start(speaker: Arc<Speaker>, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Native::new(speaker), levels, reports)
 }
 
 impl Backend for Native {

@@ -11,16 +11,21 @@
 //! routes without BLACKHOLE (the L4 diversion of a whole prefix) are not this
 //! adapter's: it passes over them and counts them in its status.
 
-use super::{AdapterError, Backend, Change};
+use super::{AdapterError, Backend, Change, Report};
+use crate::yaml::{Ctx, LevelList};
 use futures_util::StreamExt;
 use ipnet::IpNet;
 use levee_bgp::rib::Nlri;
+use levee_mitigate::Levels;
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
 };
 use rtnetlink::{Handle, RouteMessageBuilder};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// BLACKHOLE (RFC 7999).
 const BLACKHOLE: u32 = 0xFFFF_029A;
@@ -41,6 +46,60 @@ impl Default for Settings {
             protocol: 240,
         }
     }
+}
+
+/// The `mitigation.null_route` section, as read:
+/// `null_route: {table: 254, protocol: 240, levels: [l3, l4]}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    table: Option<Spanned<u32>>,
+    #[serde(default)]
+    protocol: Option<Spanned<u8>>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section (defaults for the keys it leaves out).
+    pub(crate) fn from_raw(r: Raw, ctx: &mut Ctx<'_>) -> Settings {
+        let d = Settings::default();
+        let table = match r.table {
+            // 0 is "unspecified"; 253-255 are default, main and local; 252 is compat.
+            Some(t) if t.value == 0 || t.value == 255 => {
+                ctx.err(
+                    &t,
+                    "a routing table from 1 to 4294967295 other than 255 (local)",
+                );
+                d.table
+            }
+            Some(t) => t.value,
+            None => d.table,
+        };
+        let protocol = match r.protocol {
+            // Below 5 are the kernel's own (RTPROT_KERNEL, RTPROT_BOOT, RTPROT_STATIC...).
+            Some(p) if p.value < 5 => {
+                ctx.err(
+                    &p,
+                    "a route protocol number from 5 to 255 (below 5 are the kernel's)",
+                );
+                d.protocol
+            }
+            Some(p) => p.value,
+            None => d.protocol,
+        };
+        Settings { table, protocol }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(
+    settings: &Settings,
+    levels: Levels,
+    reports: UnboundedSender<Report>,
+) -> super::Handle {
+    super::Handle::spawn(NullRoute::new(*settings), levels, reports)
 }
 
 /// The adapter.

@@ -1,3 +1,4 @@
+use super::task::backoff;
 use super::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -51,7 +52,7 @@ async fn failed_changes_are_retried_and_nothing_is_lost() {
     h.send(vec![Change::announce(1, &a, Levels::ALL)]).await;
     let r = rrx.recv().await.unwrap();
     assert_eq!(
-        (r.state, r.ids.clone(), r.error.as_deref()),
+        (r.state.as_str(), r.ids.clone(), r.error.as_deref()),
         ("failed", vec![1], Some("daemon unreachable"))
     );
     // While failing, more changes queue up: b is announced, a is withdrawn again.
@@ -67,8 +68,8 @@ async fn failed_changes_are_retried_and_nothing_is_lost() {
     // The retry (after 1 s) carries the latest state of both routes in one batch.
     let r1 = rrx.recv().await.unwrap();
     let r2 = rrx.recv().await.unwrap();
-    assert_eq!((r1.state, r1.ids), ("applied", vec![2]));
-    assert_eq!((r2.state, r2.ids), ("withdrawn", vec![1]));
+    assert_eq!((r1.state.as_str(), r1.ids), ("applied", vec![2]));
+    assert_eq!((r2.state.as_str(), r2.ids), ("withdrawn", vec![1]));
     let batches = seen.lock().unwrap().clone();
     assert_eq!(batches.len(), 2);
     assert_eq!(batches[1].len(), 2);
@@ -108,5 +109,5 @@ async fn stop_applies_what_is_queued_first() {
         .await
         .expect("stop returns");
     assert_eq!(seen.lock().unwrap().len(), 1);
-    assert_eq!(rrx.recv().await.unwrap().state, "applied");
+    assert_eq!(rrx.recv().await.unwrap().state.as_str(), "applied");
 }

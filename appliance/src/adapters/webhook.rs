@@ -27,14 +27,20 @@
 //! The endpoint's state cannot be read back: reconciling sends the stale withdrawals
 //! and the desired routes not yet delivered by this process (at start: all of them).
 
-use super::{AdapterError, Backend, Change};
+use super::{AdapterError, Backend, Change, Handle, Report};
+use crate::yaml::{Ctx, LevelList, units};
 use hmac::{Hmac, KeyInit, Mac};
 use levee_bgp::flowspec::Component;
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
+use levee_mitigate::Levels;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use serde_saphyr::Spanned;
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Longest `Retry-After` waited for within a batch; beyond it the batch fails and the
 /// adapter task's backoff takes over.
@@ -80,6 +86,153 @@ impl Settings {
             ca_pem: None,
         }
     }
+}
+
+/// Shortest secret accepted (an HMAC-SHA256 key should have 32 random bytes).
+const MIN_SECRET: usize = 16;
+
+/// The `mitigation.webhook` section, as read: `webhook: {url: "https://scrub.example.net/levee",
+/// secret_file: /etc/levee/webhook.secret, timeout: 5s, attempts: 3,
+/// ca_file: /etc/levee/provider-ca.pem, levels: [l4]}` (`secret:` inline instead of
+/// `secret_file:`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    #[serde(default)]
+    url: Option<Spanned<String>>,
+    #[serde(default)]
+    secret: Option<Spanned<String>>,
+    #[serde(default)]
+    secret_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    timeout: Option<Spanned<units::Duration>>,
+    #[serde(default)]
+    attempts: Option<Spanned<u32>>,
+    #[serde(default)]
+    ca_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub(super) levels: LevelList,
+}
+
+impl Settings {
+    /// The settings of a section; `None` (the errors reported) without a usable URL
+    /// and secret. `listed` is the adapter's entry in `mitigation.adapters`, where an
+    /// error about a missing section points.
+    pub(crate) fn from_raw(
+        r: Raw,
+        listed: &Spanned<String>,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<Settings> {
+        let Some(url) = r.url else {
+            ctx.err(
+                listed,
+                "a webhook section with url and secret_file (or secret)",
+            );
+            return None;
+        };
+        let parsed = endpoint(&url, ctx)?;
+        let secret = secret(r.secret, r.secret_file, &url, ctx)?;
+        let mut st = Settings::new(parsed, secret);
+        if let Some(t) = r.timeout {
+            if t.value.0 == 0 {
+                ctx.err(&t, "a timeout above zero");
+            } else {
+                st.timeout = Duration::from_micros(t.value.0);
+            }
+        }
+        if let Some(a) = r.attempts {
+            if a.value == 0 || a.value > 10 {
+                ctx.err(&a, "1 to 10 attempts");
+            } else {
+                st.attempts = a.value;
+            }
+        }
+        if let Some(f) = r.ca_file {
+            st.ca_pem = ca_file(&f, ctx);
+        }
+        Some(st)
+    }
+}
+
+/// The `url`: http or https, with a host.
+fn endpoint(url: &Spanned<String>, ctx: &mut Ctx<'_>) -> Option<reqwest::Url> {
+    match reqwest::Url::parse(&url.value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(_) => {
+            ctx.err(url, "an http:// or https:// URL with a host");
+            None
+        }
+        Err(e) => {
+            ctx.err(url, &format!("a URL ({e})"));
+            None
+        }
+    }
+}
+
+/// The `secret` or the `secret_file`'s content (trailing whitespace dropped), one of
+/// them, at least [`MIN_SECRET`] bytes.
+fn secret(
+    inline: Option<Spanned<String>>,
+    file: Option<Spanned<PathBuf>>,
+    url: &Spanned<String>,
+    ctx: &mut Ctx<'_>,
+) -> Option<Secret> {
+    let short =
+        format!("a secret of at least {MIN_SECRET} bytes (for example `openssl rand -hex 32`)");
+    let bytes = match (inline, file) {
+        (Some(s), None) if s.value.len() < MIN_SECRET => {
+            ctx.err(&s, &short);
+            return None;
+        }
+        (Some(s), None) => s.value.into_bytes(),
+        (None, Some(f)) => match std::fs::read(&f.value) {
+            Ok(mut b) => {
+                while b.last().is_some_and(u8::is_ascii_whitespace) {
+                    b.pop();
+                }
+                if b.len() < MIN_SECRET {
+                    ctx.err(&f, &short);
+                    return None;
+                }
+                b
+            }
+            Err(e) => {
+                ctx.err(&f, &format!("a readable secret file ({e})"));
+                return None;
+            }
+        },
+        (Some(s), Some(_)) => {
+            ctx.err(&s, "secret or secret_file, not both");
+            return None;
+        }
+        (None, None) => {
+            ctx.err(url, "a secret_file (or secret) next to the url");
+            return None;
+        }
+    };
+    Some(Secret(bytes))
+}
+
+/// The `ca_file`'s PEM certificates.
+fn ca_file(f: &Spanned<PathBuf>, ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
+    match std::fs::read(&f.value) {
+        Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).is_ok_and(|c| !c.is_empty()) => {
+            Some(pem)
+        }
+        Ok(_) => {
+            ctx.err(f, "a file of PEM certificates");
+            None
+        }
+        Err(e) => {
+            ctx.err(f, &format!("a readable CA file ({e})"));
+            None
+        }
+    }
+}
+
+/// Starts the adapter's task for the routes of `levels`, reporting to `reports`.
+pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Report>) -> Handle {
+    Handle::spawn(Webhook::new(settings.clone()), levels, reports)
 }
 
 /// The adapter.
@@ -323,7 +476,7 @@ pub fn body(c: &Change, timestamp: u64) -> Value {
         "mitigation": c.id,
         "levels": c.levels.names(),
         "route": route.to_string(),
-        "family": crate::config::bgp::family_name(c.nlri.family()),
+        "family": c.nlri.family().to_string(),
         "prefix": prefix,
         "blackhole": blackhole,
         "timestamp": timestamp,

@@ -99,28 +99,6 @@ struct RawPeer {
     levels: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// Family names as GoBGP and levee's CLI write them.
-pub fn family(name: &str) -> Option<Family> {
-    Some(match name {
-        "ipv4-unicast" => Family::IPV4_UNICAST,
-        "ipv6-unicast" => Family::IPV6_UNICAST,
-        "ipv4-flowspec" => Family::IPV4_FLOWSPEC,
-        "ipv6-flowspec" => Family::IPV6_FLOWSPEC,
-        _ => return None,
-    })
-}
-
-/// The inverse of [`family`].
-pub fn family_name(f: Family) -> String {
-    match f {
-        Family::IPV4_UNICAST => "ipv4-unicast".into(),
-        Family::IPV6_UNICAST => "ipv6-unicast".into(),
-        Family::IPV4_FLOWSPEC => "ipv4-flowspec".into(),
-        Family::IPV6_FLOWSPEC => "ipv6-flowspec".into(),
-        Family { afi, safi } => format!("afi{afi}-safi{safi}"),
-    }
-}
-
 const DEFAULT_HOLD: std::time::Duration = std::time::Duration::from_secs(90);
 const DEFAULT_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 /// The shutdown communication when `bgp.shutdown_message` is not set.
@@ -293,7 +271,7 @@ fn families(list: Option<&Spanned<Vec<Spanned<String>>>>, ctx: &mut Ctx<'_>) -> 
     }
     let mut families = Vec::new();
     for f in &list.value {
-        match family(&f.value) {
+        match Family::from_name(&f.value) {
             Some(x) if !families.contains(&x) => families.push(x),
             Some(_) => ctx.err(f, "a family listed once"),
             None => ctx.err(
@@ -337,7 +315,7 @@ fn next_hops(next_hop: Option<IpAddr>) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
 /// The export groups of a peer's `levels` (all levels when not given).
 fn export(levels: Option<&Spanned<Vec<Spanned<String>>>>, ctx: &mut Ctx<'_>) -> Groups {
     let levels = match levels {
-        Some(l) => super::adapters::levels(l, ctx),
+        Some(l) => crate::yaml::levels(l, ctx),
         None => levee_mitigate::Levels::ALL,
     };
     Groups(u32::from(levels.bits()))

@@ -214,7 +214,7 @@ fn native_levels(b: &bgp::Bgp, mitigation: &mut mitigation::Mitigation) {
         acc.or(Levels::from_bits(p.export.0 as u8))
     });
     for a in &mut mitigation.adapters {
-        if a.kind == mitigation::AdapterKind::Native {
+        if a.kind == crate::adapters::Kind::Native {
             a.levels = a.levels.and(peers);
         }
     }
@@ -256,7 +256,8 @@ fn uncarried_levels(
             .any(|a| a.kind.carries_flowspec())
     {
         let names: Vec<&str> = mitigation.adapters.iter().map(|a| a.kind.name()).collect();
-        let why = if names.contains(&"frr") {
+        let frr = |a: &crate::adapters::Adapter| matches!(a.kind, crate::adapters::Kind::Frr(_));
+        let why = if mitigation.adapters.iter().any(frr) {
             "the frr adapter carries RTBH only (FRR cannot originate FlowSpec)".to_string()
         } else {
             format!("the {} adapter carries RTBH only", names.join(" and "))

@@ -1,8 +1,9 @@
 //! The `detection` section and the per-network `detection` overrides, turned into the
 //! engine's typed settings.
 
-use super::error::ConfigError;
 use super::raw::{RawDetection, RawHard, RawLimits, RawPolicy};
+/// The conversion context, shared with the other sections' conversions.
+pub(super) use crate::yaml::Ctx;
 use levee_detect::policy::{Limits, Policy};
 use serde_saphyr::Spanned;
 use std::path::PathBuf;
@@ -28,29 +29,6 @@ pub struct Detection {
     pub idle_timeout_s: u32,
     /// Threat-intelligence lists: (name, path).
     pub threat_intel: Vec<(String, PathBuf)>,
-}
-
-/// Converts with errors collected into `errors`.
-pub(super) struct Ctx<'a> {
-    pub(super) origin: &'a str,
-    pub(super) src: &'a str,
-    pub(super) errors: &'a mut Vec<ConfigError>,
-}
-
-impl Ctx<'_> {
-    pub(super) fn err<T>(&mut self, v: &Spanned<T>, message: &str) {
-        self.errors.push(ConfigError::at(
-            self.origin,
-            &v.referenced,
-            self.src,
-            message,
-        ));
-    }
-
-    fn err_path(&mut self, path: &str, message: &str) {
-        self.errors
-            .push(ConfigError::at_path(self.origin, self.src, path, message));
-    }
 }
 
 fn merge(base: Limits, raw: Option<RawLimits>) -> Limits {

@@ -1,24 +1,10 @@
-//! Config errors that say where (file:line:column and key path) and what was expected.
+//! Errors of the config document as a whole: a file that cannot be read, and YAML that
+//! does not parse into the raw structs (with a hint of what the key takes). The error
+//! types and the located errors of the conversions are [`crate::yaml`]'s.
 
-use super::keypath::key_path;
-use serde_saphyr::Location;
-use std::fmt;
+use crate::yaml::keypath::key_path;
+pub use crate::yaml::{ConfigError, ConfigErrors};
 use std::path::Path;
-
-/// One problem in a config file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// File path or origin name.
-    pub file: String,
-    /// 1-based line, 0 when not applicable (I/O errors).
-    pub line: u64,
-    /// 1-based column.
-    pub column: u64,
-    /// Dotted key path, e.g. `listeners.sflow.bind`.
-    pub path: String,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
 
 impl ConfigError {
     pub(super) fn io(path: &Path, e: &std::io::Error) -> Self {
@@ -51,37 +37,6 @@ impl ConfigError {
             message,
         }
     }
-
-    pub(super) fn at(file: &str, loc: &Location, src: &str, message: &str) -> Self {
-        let (line, column) = (loc.line(), loc.column());
-        ConfigError {
-            file: file.to_string(),
-            line,
-            column,
-            path: key_path(src, line as usize, column as usize),
-            message: message.to_string(),
-        }
-    }
-
-    /// An error about a key whose position is found by searching for its path.
-    pub(super) fn at_path(file: &str, src: &str, path: &str, message: &str) -> Self {
-        let (line, column) = find_path(src, path).unwrap_or((0, 0));
-        ConfigError {
-            file: file.to_string(),
-            line,
-            column,
-            path: path.to_string(),
-            message: message.to_string(),
-        }
-    }
-}
-
-/// The line and column of the key whose path is `path`, by scanning the source.
-fn find_path(src: &str, path: &str) -> Option<(u64, u64)> {
-    src.lines().enumerate().find_map(|(i, l)| {
-        let col = l.len() - l.trim_start().trim_start_matches("- ").len() + 1;
-        (key_path(src, i + 1, col) == path).then_some((i as u64 + 1, col as u64))
-    })
 }
 
 /// serde-saphyr appends a source excerpt after the first line; we print one line.
@@ -113,40 +68,3 @@ fn hint(path: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// All problems found in a config (at least one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl ConfigErrors {
-    pub(super) fn single(e: ConfigError) -> Self {
-        ConfigErrors(vec![e])
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}

@@ -28,6 +28,7 @@
 
 use super::detection::Ctx;
 use super::units::{BitRate, Count, Duration};
+use crate::adapters::{Adapter, RawSections, bird, exabgp, frr, gobgp, null_route, webhook};
 use ipnet::IpNet;
 use levee_mitigate::settings::{Ladder, LevelSettings, Metric, Trigger, UnicastAttrs};
 use levee_mitigate::{Level, Settings};
@@ -35,8 +36,6 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::net::IpAddr;
 use std::path::PathBuf;
-
-pub use super::adapters::{Adapter, AdapterKind};
 
 /// The typed `mitigation` section with the store and control paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,17 +75,17 @@ pub(super) struct RawMitigation {
     #[serde(default)]
     adapters: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    exabgp: Option<Spanned<super::adapters::RawExabgp>>,
+    exabgp: Option<Spanned<exabgp::Raw>>,
     #[serde(default)]
-    gobgp: Option<Spanned<super::adapters::RawGobgp>>,
+    gobgp: Option<Spanned<gobgp::Raw>>,
     #[serde(default)]
-    bird: Option<Spanned<super::adapters::RawBird>>,
+    bird: Option<Spanned<bird::Raw>>,
     #[serde(default)]
-    frr: Option<Spanned<super::adapters::RawFrr>>,
+    frr: Option<Spanned<frr::Raw>>,
     #[serde(default)]
-    null_route: Option<Spanned<super::adapters::RawNullRoute>>,
+    null_route: Option<Spanned<null_route::Raw>>,
     #[serde(default)]
-    webhook: Option<Spanned<super::adapters::RawWebhook>>,
+    webhook: Option<Spanned<webhook::Raw>>,
     #[serde(default)]
     levels: RawLevels,
 }
@@ -336,7 +335,7 @@ pub(super) fn convert(
     }
     let adapters = super::adapters::convert(
         raw.adapters,
-        super::adapters::RawSections {
+        RawSections {
             exabgp: raw.exabgp,
             gobgp: raw.gobgp,
             bird: raw.bird,

@@ -9,12 +9,11 @@ mod bytesize;
 mod convert;
 mod detection;
 mod error;
-mod keypath;
 pub mod mitigation;
 mod raw;
 mod rpki;
 mod summary;
-pub(crate) mod units;
+pub(crate) use crate::yaml::units;
 
 pub use detection::Detection;
 pub use error::{ConfigError, ConfigErrors};

@@ -1,6 +1,6 @@
 //! `levee check`'s summary of a valid config: one short section per stage.
 
-use super::{Config, bgp};
+use super::Config;
 use crate::clock::Timestamp;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ fn networks(c: &Config, s: &mut String) {
 fn peers(c: &Config, s: &mut String) {
     if let Some(b) = &c.bgp {
         for p in &b.speaker.peers {
-            let families: Vec<String> = p.families.iter().map(|f| bgp::family_name(*f)).collect();
+            let families: Vec<String> = p.families.iter().map(|f| f.to_string()).collect();
             *s += &format!(
                 "  bgp peer {} {}:{} AS{} ({}{}{}{})\n",
                 p.name,

@@ -293,19 +293,19 @@ fn adapter_and_rpki_sections() {
         .collect();
     assert_eq!(names, ["native", "gobgp", "bird", "frr", "exabgp"]);
     match &c.mitigation.adapters[4].kind {
-        mitigation::AdapterKind::Exabgp(e) => {
+        crate::adapters::Kind::Exabgp(e) => {
             assert_eq!(e.commands(), std::path::Path::new("/run/exabgp/edge.in"))
         }
         other => panic!("{other:?}"),
     }
     match &c.mitigation.adapters[1].kind {
-        mitigation::AdapterKind::Gobgp(g) => {
+        crate::adapters::Kind::Gobgp(g) => {
             assert_eq!((g.port, g.host.as_str()), (50052, "127.0.0.1"))
         }
         other => panic!("{other:?}"),
     }
     match &c.mitigation.adapters[2].kind {
-        mitigation::AdapterKind::Bird(b) => assert_eq!(b.tables[0], "ft4"),
+        crate::adapters::Kind::Bird(b) => assert_eq!(b.tables[0], "ft4"),
         other => panic!("{other:?}"),
     }
     let r = c.rpki.unwrap();
@@ -401,7 +401,7 @@ fn levels_route_adapters_and_peers() {
     );
     assert_eq!(webhook.levels, Levels::of(Level::L4));
     match &webhook.kind {
-        mitigation::AdapterKind::Webhook(w) => {
+        crate::adapters::Kind::Webhook(w) => {
             assert_eq!(
                 w.secret.0, b"0123456789abcdef0123456789abcdef",
                 "trailing newline dropped"

@@ -2,16 +2,8 @@
 //! adapters, the RPKI gate, the mitigation service and the control socket; and their
 //! orderly stop.
 
-use crate::adapters::Handle;
-use crate::adapters::bird::Bird;
-use crate::adapters::exabgp::Exabgp;
-use crate::adapters::frr::Frr;
-use crate::adapters::gobgp::Gobgp;
-use crate::adapters::native::Native;
-use crate::adapters::null_route::NullRoute;
-use crate::adapters::webhook::Webhook;
+use crate::adapters::{Kind, native};
 use crate::config::Config;
-use crate::config::mitigation::AdapterKind;
 use crate::mitigation::service::Service;
 use crate::store::Store;
 use levee_bgp::speaker::{ShutdownPolicy, Speaker};
@@ -44,23 +36,17 @@ impl Acting {
             for p in &bgp.speaker.peers {
                 info!(peer = %p.name, address = %p.address, remote_as = p.remote_as, "BGP peer configured");
             }
-            if let Some(a) = m.adapters.iter().find(|a| a.kind == AdapterKind::Native) {
-                let native = Native::new(s.clone());
-                adapters.push(Handle::spawn(native, a.levels, reports_tx.clone()));
+            if let Some(a) = m.adapters.iter().find(|a| a.kind == Kind::Native) {
+                adapters.push(native::start(s.clone(), a.levels, reports_tx.clone()));
             }
             speaker = Some((s, bgp.shutdown.clone()));
         }
         for a in &m.adapters {
-            let (r, l) = (reports_tx.clone(), a.levels);
-            adapters.push(match &a.kind {
-                AdapterKind::Native => continue,
-                AdapterKind::Exabgp(s) => Handle::spawn(Exabgp::new(s.clone()), l, r),
-                AdapterKind::Gobgp(s) => Handle::spawn(Gobgp::new(s.clone()), l, r),
-                AdapterKind::Bird(s) => Handle::spawn(Bird::new(s.clone()), l, r),
-                AdapterKind::Frr(s) => Handle::spawn(Frr::new(s.clone()), l, r),
-                AdapterKind::NullRoute(s) => Handle::spawn(NullRoute::new(*s), l, r),
-                AdapterKind::Webhook(s) => Handle::spawn(Webhook::new(s.clone()), l, r),
-            });
+            // The native adapter started with the speaker, above.
+            let Some(h) = a.kind.start(a.levels, reports_tx.clone()) else {
+                continue;
+            };
+            adapters.push(h);
             info!(adapter = a.kind.name(), levels = %a.levels, "mitigation adapter started");
         }
         if adapters.is_empty() {

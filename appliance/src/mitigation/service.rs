@@ -281,10 +281,11 @@ impl State {
 
     fn report(&mut self, r: Report) {
         let now = now_us();
+        let state = r.state.as_str();
         for id in &r.ids {
             if let Err(e) =
                 self.store
-                    .adapter_result(now, *id, &r.adapter, r.state, r.error.as_deref())
+                    .adapter_result(now, *id, &r.adapter, state, r.error.as_deref())
             {
                 self.store_error(&e);
             }

@@ -226,7 +226,7 @@ impl From<&crate::adapters::AdapterStatus> for AdapterView {
     fn from(s: &crate::adapters::AdapterStatus) -> AdapterView {
         AdapterView {
             name: s.name.clone(),
-            levels: s.levels.clone(),
+            levels: s.levels.to_string(),
             desired: s.desired,
             pending: s.pending,
             applied: s.applied,

@@ -63,6 +63,42 @@ impl Family {
         afi: Afi::IPV6,
         safi: Safi::FLOWSPEC,
     };
+
+    /// The pairs levee speaks, with their names as GoBGP and levee's config write them.
+    const NAMED: [(Family, &'static str); 4] = [
+        (Family::IPV4_UNICAST, "ipv4-unicast"),
+        (Family::IPV6_UNICAST, "ipv6-unicast"),
+        (Family::IPV4_FLOWSPEC, "ipv4-flowspec"),
+        (Family::IPV6_FLOWSPEC, "ipv6-flowspec"),
+    ];
+
+    /// The family's name (`ipv4-unicast`, `ipv6-flowspec`), or `None` for a pair levee
+    /// does not speak.
+    pub fn name(self) -> Option<&'static str> {
+        Family::NAMED
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map(|(_, n)| *n)
+    }
+
+    /// The family a [`Family::name`] stands for.
+    pub fn from_name(name: &str) -> Option<Family> {
+        Family::NAMED
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(f, _)| *f)
+    }
+}
+
+/// The [`Family::name`], or `afi{AFI}-safi{SAFI}` for a pair without one
+/// (`afi25-safi65`).
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "afi{}-safi{}", self.afi, self.safi),
+        }
+    }
 }
 
 /// ROUTE-REFRESH (RFC 2918; subtypes RFC 7313).

@@ -200,3 +200,27 @@ fn noise_never_panics() {
         let _ = Message::decode(&r);
     }
 }
+
+#[test]
+fn family_names_both_ways() {
+    for f in [
+        Family::IPV4_UNICAST,
+        Family::IPV6_UNICAST,
+        Family::IPV4_FLOWSPEC,
+        Family::IPV6_FLOWSPEC,
+    ] {
+        let name = f.to_string();
+        assert_eq!(Family::from_name(&name), Some(f), "{name}");
+        assert_eq!(f.name(), Some(name.as_str()));
+    }
+    assert_eq!(Family::IPV6_FLOWSPEC.to_string(), "ipv6-flowspec");
+    let other = Family {
+        afi: Afi(25),
+        safi: Safi(65),
+    };
+    assert_eq!(
+        (other.name(), other.to_string()),
+        (None, "afi25-safi65".into())
+    );
+    assert_eq!(Family::from_name("ipv4-multicast"), None);
+}
