@@ -91,19 +91,24 @@ fn pmacct_sflow() {
     .unwrap();
     let out = pmacctd_replay(&conf);
     let _ = std::fs::remove_file(&conf);
-    assert!(
-        out.status.success(),
-        "pmacctd failed: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // At the end of a savefile pmacctd stops its plugin and exits 0, or, when its core
+    // notices the plugin gone first ("no more plugins active"), 1: both are a normal end
+    // (reproduced standalone, and about one run in three on a loaded machine). What
+    // levee decoded is checked against the fixture below either way.
+    let log = String::from_utf8_lossy(&out.stderr).into_owned()
+        + &String::from_utf8_lossy(&out.stdout);
+    let normal_end = out.status.success()
+        || (out.status.code() == Some(1)
+            && log.contains("Shutting down on user request")
+            && !log.contains("ERROR"));
+    assert!(normal_end, "pmacctd failed: {}\n{log}", out.status);
     let mut live = totals(&levee.stop(Duration::from_secs(1)).0);
     let mut fixture = decode_fixture("pmacct-sfprobe.pcap");
-    // pmacctd does not always sample the trailing fragment of a fragmented datagram (seen
-    // here: 1 of 2 IPv6 fragments in about one run in ten; its fragment handling depends
-    // on timing). Those destinations carry only fragments: they must be present, and
-    // everything else must match exactly.
+    // pmacctd's fragment handling depends on timing: it does not always sample the
+    // trailing fragment of a fragmented datagram (1 of 2 IPv6 fragments in about one run
+    // in ten), and on a loaded machine it was seen to report one fragment more (3 for 2).
+    // Those destinations carry only fragments: they must be present, and everything else
+    // must match exactly.
     for frag_only in ["198.51.100.50", "2001:db8:2::77"] {
         let ip: std::net::IpAddr = frag_only.parse().unwrap();
         let (l, f) = (
@@ -111,7 +116,7 @@ fn pmacct_sflow() {
             fixture.remove(&ip).unwrap_or_default(),
         );
         assert!(
-            l.0 >= 1 && l.0 <= f.0,
+            l.0 >= 1 && f.0 >= 1,
             "{frag_only}: live {l:?} fixture {f:?}"
         );
     }
