@@ -104,7 +104,8 @@ impl Lab {
     fn flood(&self, interval_us: u32) -> Daemon {
         let i = format!("u{interval_us}");
         let hping3 = Launch::new(&format!("hping3-{interval_us}"), "hping3").args([
-            "--udp", "-s", "40000", "-k", "-p", "53", "-d", "500", "-i", &i, VICTIM,
+            // -n: no name lookups (hping3 was seen to abort in one, inside the namespace).
+            "-n", "--udp", "-s", "40000", "-k", "-p", "53", "-d", "500", "-i", &i, VICTIM,
         ]);
         self.start(hping3, "att")
     }
@@ -244,7 +245,9 @@ fn attack_detected_mitigated_escalated_and_withdrawn() {
 
     // A faster flood crosses the L3 trigger: RTBH, and the L1 rule goes.
     let fast = lab.flood(100);
-    poll("the L3 RTBH route", 20, |last| {
+    // A loaded machine (the whole suite on 2 cores) slows hping3 and the exporter: the
+    // poll ends as soon as the route is there.
+    poll("the L3 RTBH route", 45, |last| {
         let rib = lab.unicast();
         *last = rib.clone() + &first.log();
         (rib.contains("192.0.2.10/32") && rib.contains("blackhole") && rib.contains("64500:666"))

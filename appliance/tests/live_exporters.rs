@@ -95,8 +95,8 @@ fn pmacct_sflow() {
     // notices the plugin gone first ("no more plugins active"), 1: both are a normal end
     // (reproduced standalone, and about one run in three on a loaded machine). What
     // levee decoded is checked against the fixture below either way.
-    let log = String::from_utf8_lossy(&out.stderr).into_owned()
-        + &String::from_utf8_lossy(&out.stdout);
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     let normal_end = out.status.success()
         || (out.status.code() == Some(1)
             && log.contains("Shutting down on user request")
