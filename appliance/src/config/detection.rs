@@ -76,6 +76,70 @@ pub(super) fn policy(base: &Policy, raw: RawPolicy, cx: &mut Ctx<'_>) -> Policy 
     p
 }
 
+/// `incident.quiet_period` and `incident.hysteresis`.
+fn incident(raw: &RawDetection, d: &mut Detection, cx: &mut Ctx<'_>) {
+    if let Some(q) = &raw.incident.quiet_period {
+        if q.value.0 < 100_000 {
+            cx.err(q, "expected at least 100ms (the engine ticks every 100 ms)");
+        } else {
+            d.quiet_period_us = q.value.0;
+        }
+    }
+    if let Some(h) = &raw.incident.hysteresis {
+        if h.value > 0.0 && h.value <= 1.0 {
+            d.hysteresis = h.value;
+        } else {
+            cx.err(
+                h,
+                "expected a fraction of the threshold above 0 and at most 1, such as 0.8",
+            );
+        }
+    }
+}
+
+/// The engine's bounds: botnet and HTTP source counts, heavy hitters, tracked IPs,
+/// idle timeout.
+fn limits(raw: &RawDetection, d: &mut Detection, cx: &mut Ctx<'_>) {
+    let positive = |v: &Spanned<u64>, cx: &mut Ctx<'_>| {
+        if v.value == 0 {
+            cx.err(v, "expected a positive integer");
+            None
+        } else {
+            Some(v.value)
+        }
+    };
+    if let Some(v) = raw.botnet_sources.as_ref().and_then(|v| positive(v, cx)) {
+        d.botnet_sources = v;
+    }
+    if let Some(v) = raw.http_min_sources.as_ref().and_then(|v| positive(v, cx)) {
+        d.http_min_sources = v;
+    }
+    if let Some(t) = &raw.top {
+        if (1..=32).contains(&t.value) {
+            d.top = t.value;
+        } else {
+            cx.err(t, "expected from 1 to 32 heavy hitters");
+        }
+    }
+    if let Some(m) = &raw.max_tracked_ips {
+        if m.value == 0 || m.value > 100_000_000 {
+            cx.err(
+                m,
+                "expected from 1 to 100000000 tracked IPs (each costs about 1 KiB)",
+            );
+        } else {
+            d.max_tracked_ips = m.value;
+        }
+    }
+    if let Some(t) = &raw.idle_timeout {
+        if t.value.secs() < 1 || t.value.secs() > u64::from(u32::MAX) {
+            cx.err(t, "expected a duration of at least 1s");
+        } else {
+            d.idle_timeout_s = t.value.secs() as u32;
+        }
+    }
+}
+
 /// Converts the `detection` section.
 pub(super) fn detection(mut raw: RawDetection, cx: &mut Ctx<'_>) -> Detection {
     let policy = policy(&Policy::default(), raw.policy(), cx);
@@ -91,64 +155,8 @@ pub(super) fn detection(mut raw: RawDetection, cx: &mut Ctx<'_>) -> Detection {
         idle_timeout_s: defaults.idle_timeout_s,
         threat_intel: Vec::new(),
     };
-    if let Some(q) = raw.incident.quiet_period {
-        if q.value.0 < 100_000 {
-            cx.err(
-                &q,
-                "expected at least 100ms (the engine ticks every 100 ms)",
-            );
-        } else {
-            d.quiet_period_us = q.value.0;
-        }
-    }
-    if let Some(h) = raw.incident.hysteresis {
-        if h.value > 0.0 && h.value <= 1.0 {
-            d.hysteresis = h.value;
-        } else {
-            cx.err(
-                &h,
-                "expected a fraction of the threshold above 0 and at most 1, such as 0.8",
-            );
-        }
-    }
-    let positive = |v: &Spanned<u64>, cx: &mut Ctx<'_>| {
-        if v.value == 0 {
-            cx.err(v, "expected a positive integer");
-            None
-        } else {
-            Some(v.value)
-        }
-    };
-    if let Some(v) = raw.botnet_sources.as_ref().and_then(|v| positive(v, cx)) {
-        d.botnet_sources = v;
-    }
-    if let Some(v) = raw.http_min_sources.as_ref().and_then(|v| positive(v, cx)) {
-        d.http_min_sources = v;
-    }
-    if let Some(t) = raw.top {
-        if (1..=32).contains(&t.value) {
-            d.top = t.value;
-        } else {
-            cx.err(&t, "expected from 1 to 32 heavy hitters");
-        }
-    }
-    if let Some(m) = raw.max_tracked_ips {
-        if m.value == 0 || m.value > 100_000_000 {
-            cx.err(
-                &m,
-                "expected from 1 to 100000000 tracked IPs (each costs about 1 KiB)",
-            );
-        } else {
-            d.max_tracked_ips = m.value;
-        }
-    }
-    if let Some(t) = raw.idle_timeout {
-        if t.value.secs() < 1 || t.value.secs() > u64::from(u32::MAX) {
-            cx.err(&t, "expected a duration of at least 1s");
-        } else {
-            d.idle_timeout_s = t.value.secs() as u32;
-        }
-    }
+    incident(&raw, &mut d, cx);
+    limits(&raw, &mut d, cx);
     for (i, l) in raw.threat_intel.into_iter().enumerate() {
         let name = l.name.value.trim().to_string();
         if name.is_empty() || d.threat_intel.iter().any(|(n, _)| *n == name) {

@@ -179,6 +179,7 @@ fn large_community(s: &str) -> Option<[u32; 3]> {
 }
 
 /// Applies one level's keys over `base`.
+/// One level's keys over the ladder's.
 fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     let s: &mut LevelSettings = &mut ladder.levels[l.index()];
     if let Some(e) = raw.enabled {
@@ -193,6 +194,17 @@ fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     if let Some(h) = raw.hold {
         s.hold_us = h.0;
     }
+    rate_limit(raw, l, ladder, ctx);
+    prefix_lengths(raw, l, ladder, ctx);
+    if matches!(l, Level::L3 | Level::L4) {
+        unicast_attrs(raw, l, ladder, ctx);
+    } else {
+        no_unicast_attrs(raw, ctx);
+    }
+}
+
+/// `rate_limit`: L1's FlowSpec rate.
+fn rate_limit(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     if let Some(r) = &raw.rate_limit {
         if l != Level::L1 {
             ctx.err(r, "rate_limit belongs to l1 (l2 discards)");
@@ -202,6 +214,10 @@ fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
             _ => ctx.err(r, "a bit rate such as 10Mbps"),
         }
     }
+}
+
+/// `prefix_length_v4`/`_v6`: L4's covering prefix.
+fn prefix_lengths(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     for (v, max, v4) in [
         (&raw.prefix_length_v4, 32, true),
         (&raw.prefix_length_v6, 128, false),
@@ -218,22 +234,27 @@ fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
             ladder.scrub_len_v6 = v.value;
         }
     }
-    if !matches!(l, Level::L3 | Level::L4) {
-        let what = "belongs to l3 (RTBH) and l4 (scrubbing)";
-        if let Some(c) = &raw.communities {
-            ctx.err(c, &format!("communities {what}"));
-        }
-        if let Some(c) = &raw.large_communities {
-            ctx.err(c, &format!("large_communities {what}"));
-        }
-        if let Some(c) = &raw.no_export {
-            ctx.err(c, &format!("no_export {what}"));
-        }
-        if let Some(c) = &raw.next_hop {
-            ctx.err(c, &format!("next_hop {what}"));
-        }
-        return;
+}
+
+/// L1 and L2 announce FlowSpec: the unicast attributes are refused there.
+fn no_unicast_attrs(raw: &RawLevel, ctx: &mut Ctx<'_>) {
+    let what = "belongs to l3 (RTBH) and l4 (scrubbing)";
+    if let Some(c) = &raw.communities {
+        ctx.err(c, &format!("communities {what}"));
     }
+    if let Some(c) = &raw.large_communities {
+        ctx.err(c, &format!("large_communities {what}"));
+    }
+    if let Some(c) = &raw.no_export {
+        ctx.err(c, &format!("no_export {what}"));
+    }
+    if let Some(c) = &raw.next_hop {
+        ctx.err(c, &format!("next_hop {what}"));
+    }
+}
+
+/// L3's RTBH and L4's scrubbing route attributes.
+fn unicast_attrs(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     let attrs: &mut UnicastAttrs = if l == Level::L4 {
         &mut ladder.scrubbing
     } else {
