@@ -1,13 +1,14 @@
 //! The operator's commands: `levee mitigate add|withdraw|list` (clients of the running
 //! daemon's control socket) and `levee audit verify|show` (readers of the store).
 
+use crate::adapters::AdapterStatus;
 use crate::cli::{AuditCommand, MitigateCommand};
 use crate::clock::Timestamp;
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::config::units::Duration;
 use crate::control;
-use crate::mitigation::status::{AdapterView, MitigationView, Status};
+use crate::mitigation::status::{MitigationView, Status};
 use crate::store::Store;
 use crate::store::audit::Verdict;
 use anyhow::{Context, bail};
@@ -101,7 +102,7 @@ fn table(st: &Status) -> String {
     if let Some(r) = &st.rpki {
         s += &format!(
             "rpki: {}, cache {}, {} VRPs, {} updates, {} failures{}\n",
-            r.state,
+            r.state.as_str(),
             r.cache.as_deref().unwrap_or("-"),
             r.vrps,
             r.updates,
@@ -145,7 +146,7 @@ fn mitigation_row(m: &MitigationView, now: Timestamp) -> String {
 }
 
 /// One adapter, with its state.
-fn adapter_line(a: &AdapterView) -> String {
+fn adapter_line(a: &AdapterStatus) -> String {
     format!(
         "adapter {} ({}): {}, {} routes, {} applied, {} pending, {} failures, \
          {} reconciliations{} ({})\n",

@@ -185,7 +185,7 @@ fn mitigation_metrics(s: &Status) {
     }
     if let Some(r) = &s.rpki {
         for state in RtrState::ALL {
-            let on = r.state == state.as_str();
+            let on = r.state == state;
             gauge!("levee_rtr_state", "state" => state.as_str()).set(if on { 1.0 } else { 0.0 });
         }
         gauge!("levee_rtr_vrps").set(r.vrps as f64);

@@ -178,7 +178,7 @@ pub enum Output {
 }
 
 /// Counters for /metrics and `levee mitigate list`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Routes announced.
     pub announced: u64,

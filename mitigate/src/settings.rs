@@ -125,6 +125,29 @@ impl Levels {
     }
 }
 
+/// As its text: `"l1, l2"` (or `"none"`).
+impl serde::Serialize for Levels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Levels {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Levels, D::Error> {
+        let text = String::deserialize(d)?;
+        text.split(',')
+            .map(str::trim)
+            .filter(|n| *n != "none")
+            .try_fold(Levels::NONE, |acc, n| {
+                n.strip_prefix('l')
+                    .and_then(|x| x.parse().ok())
+                    .and_then(Level::from_number)
+                    .map(|l| acc.with(l))
+                    .ok_or_else(|| serde::de::Error::custom(format!("not a level: {n:?}")))
+            })
+    }
+}
+
 impl std::fmt::Display for Levels {
     /// `l1, l2, l3, l4` (or `none`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

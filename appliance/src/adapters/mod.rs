@@ -189,7 +189,7 @@ pub struct Report {
 }
 
 /// An adapter's state as `levee mitigate list` and /metrics show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdapterStatus {
     /// Name.
     pub name: String,
@@ -209,6 +209,19 @@ pub struct AdapterStatus {
     pub last_error: Option<String>,
     /// The backend's own account of itself.
     pub backend: String,
+}
+
+impl AdapterStatus {
+    /// `failing` while it has an error, `pending` while changes wait, else `ok`.
+    pub fn state(&self) -> &'static str {
+        if self.last_error.is_some() {
+            "failing"
+        } else if self.pending > 0 {
+            "pending"
+        } else {
+            "ok"
+        }
+    }
 }
 
 /// Nothing yet: no name, no levels, no routes.

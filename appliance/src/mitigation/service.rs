@@ -4,9 +4,7 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
-use super::status::{
-    AdapterResultView, AdapterView, Answer, Counters, MitigationView, Reply, RtrView, Status,
-};
+use super::status::{AdapterResultView, Answer, Counters, MitigationView, Reply, Status};
 use crate::adapters::{Change, Handle, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
@@ -426,14 +424,13 @@ impl State {
     fn status(&self) -> Status {
         Status {
             mitigations: self.engine.active().map(|m| self.view(m)).collect(),
-            adapters: self
-                .adapters
-                .iter()
-                .map(|a| AdapterView::from(&a.status()))
-                .collect(),
+            adapters: self.adapters.iter().map(Handle::status).collect(),
             dry_run: self.engine.settings().dry_run,
-            counters: Counters::new(&self.engine.counters(), self.store_errors),
-            rpki: self.rpki.as_ref().map(|r| RtrView::from(&r.get())),
+            counters: Counters {
+                engine: self.engine.counters(),
+                store_errors: self.store_errors,
+            },
+            rpki: self.rpki.as_ref().map(crate::rpki::StatusReader::get),
         }
     }
 

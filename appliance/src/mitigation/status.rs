@@ -4,6 +4,7 @@
 //! the edges: the control socket, `/metrics` reads them as they are, and
 //! `levee mitigate list` parses the socket's JSON back into them.
 
+use crate::adapters::AdapterStatus;
 use serde::{Deserialize, Serialize};
 
 /// The answer to an operator request: `Ok`, or the reason it was refused.
@@ -30,13 +31,13 @@ pub struct Status {
     /// Active mitigations.
     pub mitigations: Vec<MitigationView>,
     /// Every adapter.
-    pub adapters: Vec<AdapterView>,
+    pub adapters: Vec<AdapterStatus>,
     /// Monitor mode: decisions are logged and stored, nothing is announced.
     pub dry_run: bool,
     /// The engine's counters, and the store's write failures.
     pub counters: Counters,
     /// The RTR session, with an `rpki` section.
-    pub rpki: Option<RtrView>,
+    pub rpki: Option<crate::rpki::Status>,
 }
 
 /// One active mitigation.
@@ -84,156 +85,81 @@ pub struct AdapterResultView {
     pub error: Option<String>,
 }
 
-/// One adapter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdapterView {
-    /// Its name.
-    pub name: String,
-    /// The levels it carries.
-    pub levels: String,
-    /// Routes it should hold.
-    pub desired: usize,
-    /// Changes not yet confirmed.
-    pub pending: usize,
-    /// Successful applies.
-    pub applied: u64,
-    /// Failed applies.
-    pub failures: u64,
-    /// Completed reconciliations.
-    pub reconciled: u64,
-    /// The last failure, while failing.
-    pub last_error: Option<String>,
-    /// The backend's own account of itself.
-    pub backend: String,
-}
-
-impl AdapterView {
-    /// `failing` while it has an error, `pending` while changes wait, else `ok`.
-    pub fn state(&self) -> &'static str {
-        if self.last_error.is_some() {
-            "failing"
-        } else if self.pending > 0 {
-            "pending"
-        } else {
-            "ok"
-        }
-    }
-}
-
 /// The engine's counters, and the store's failed writes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
-    /// Routes announced.
-    pub announced: u64,
-    /// Routes withdrawn (any reason).
-    pub withdrawn: u64,
-    /// Of which by TTL expiry.
-    pub expired: u64,
-    /// Requests for a route already active.
-    pub deduplicated: u64,
-    /// Escalations.
-    pub escalations: u64,
-    /// De-escalations.
-    pub deescalations: u64,
-    /// Refused: safelisted victims.
-    pub safelisted: u64,
-    /// Refused: cooldown.
-    pub cooldown: u64,
-    /// Refused: caps.
-    pub capped: u64,
-    /// Refused: outside the protected networks.
-    pub not_protected: u64,
-    /// Refused by the RPKI gate.
-    pub rpki_refused: u64,
-    /// Let through by the RPKI gate with a warning.
-    pub rpki_warned: u64,
+    /// The engine's.
+    #[serde(flatten)]
+    pub engine: levee_mitigate::engine::Counters,
     /// Store writes that failed.
     pub store_errors: u64,
 }
 
 impl Counters {
-    /// The engine's counters with the store's failures.
-    pub fn new(c: &levee_mitigate::engine::Counters, store_errors: u64) -> Counters {
-        Counters {
-            announced: c.announced,
-            withdrawn: c.withdrawn,
-            expired: c.expired,
-            deduplicated: c.deduplicated,
-            escalations: c.escalations,
-            deescalations: c.deescalations,
-            safelisted: c.safelisted,
-            cooldown: c.cooldown,
-            capped: c.capped,
-            not_protected: c.not_protected,
-            rpki_refused: c.rpki_refused,
-            rpki_warned: c.rpki_warned,
-            store_errors,
-        }
-    }
-
     /// Each counter by name, in alphabetical order (the `kind` label of
     /// `levee_mitigation_events_total`).
     pub fn named(&self) -> [(&'static str, u64); 13] {
+        let e = &self.engine;
         [
-            ("announced", self.announced),
-            ("capped", self.capped),
-            ("cooldown", self.cooldown),
-            ("deduplicated", self.deduplicated),
-            ("deescalations", self.deescalations),
-            ("escalations", self.escalations),
-            ("expired", self.expired),
-            ("not_protected", self.not_protected),
-            ("rpki_refused", self.rpki_refused),
-            ("rpki_warned", self.rpki_warned),
-            ("safelisted", self.safelisted),
+            ("announced", e.announced),
+            ("capped", e.capped),
+            ("cooldown", e.cooldown),
+            ("deduplicated", e.deduplicated),
+            ("deescalations", e.deescalations),
+            ("escalations", e.escalations),
+            ("expired", e.expired),
+            ("not_protected", e.not_protected),
+            ("rpki_refused", e.rpki_refused),
+            ("rpki_warned", e.rpki_warned),
+            ("safelisted", e.safelisted),
             ("store_errors", self.store_errors),
-            ("withdrawn", self.withdrawn),
+            ("withdrawn", e.withdrawn),
         ]
     }
 }
 
-/// The RTR session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RtrView {
-    /// `connecting`, `synced` or `down`.
-    pub state: String,
-    /// The cache in use (or being tried).
-    pub cache: Option<String>,
-    /// VRPs held.
-    pub vrps: usize,
-    /// Updates applied.
-    pub updates: u64,
-    /// Sessions that ended or could not start.
-    pub failures: u64,
-    /// The last session error.
-    pub last_error: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use levee_mitigate::{Level, Levels};
 
-impl From<&crate::rpki::Status> for RtrView {
-    fn from(s: &crate::rpki::Status) -> RtrView {
-        RtrView {
-            state: s.state.as_str().to_string(),
-            cache: s.cache.clone(),
-            vrps: s.vrps,
-            updates: s.updates,
-            failures: s.failures,
-            last_error: s.last_error.clone(),
-        }
-    }
-}
-
-impl From<&crate::adapters::AdapterStatus> for AdapterView {
-    fn from(s: &crate::adapters::AdapterStatus) -> AdapterView {
-        AdapterView {
-            name: s.name.clone(),
-            levels: s.levels.to_string(),
-            desired: s.desired,
-            pending: s.pending,
-            applied: s.applied,
-            failures: s.failures,
-            reconciled: s.reconciled,
-            last_error: s.last_error.clone(),
-            backend: s.backend.clone(),
-        }
+    /// The control socket's JSON is what `levee mitigate list` parses back: the same
+    /// status, with the keys operators script against.
+    #[test]
+    fn status_survives_the_control_socket() {
+        let mut adapter = AdapterStatus {
+            name: "gobgp".into(),
+            levels: Levels::of(Level::L1).with(Level::L3),
+            pending: 2,
+            ..AdapterStatus::default()
+        };
+        let mut st = Status {
+            adapters: vec![adapter.clone()],
+            dry_run: true,
+            rpki: Some(crate::rpki::Status {
+                state: crate::rpki::RtrState::Synced,
+                vrps: 7,
+                ..crate::rpki::Status::default()
+            }),
+            ..Status::default()
+        };
+        st.counters.engine.announced = 3;
+        st.counters.store_errors = 1;
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(json["adapters"][0]["levels"], "l1, l3");
+        assert_eq!(json["counters"]["announced"], 3);
+        assert_eq!(json["counters"]["store_errors"], 1);
+        assert_eq!(json["rpki"]["state"], "synced");
+        let back: Status = serde_json::from_value(json).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(adapter.state(), "pending");
+        adapter.last_error = Some("down".into());
+        assert_eq!(adapter.state(), "failing");
+        let none: Result<Levels, _> = serde_json::from_str("\"l5\"");
+        assert!(none.is_err());
+        assert_eq!(
+            serde_json::from_str::<Levels>("\"none\"").unwrap(),
+            Levels::NONE
+        );
     }
 }

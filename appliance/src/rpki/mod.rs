@@ -58,7 +58,7 @@ pub struct Settings {
 }
 
 /// The RTR side as status and /metrics show it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Where the RTR session stands.
     pub state: RtrState,
@@ -79,7 +79,8 @@ pub struct Status {
 }
 
 /// The RTR session's state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RtrState {
     /// Connecting to a cache, or waiting for its first End of Data.
     #[default]

@@ -26,6 +26,11 @@ impl Drop for TempDir {
     }
 }
 
+/// An operator's announcement of 192.0.2.1/32 as mitigation `id`.
+fn announce(id: u64) -> Note {
+    Note::new(Actor::Operator, Action::Announce, id, "route 192.0.2.1/32")
+}
+
 fn engine(first: u64) -> Engine {
     Engine::new(
         Settings {
@@ -110,16 +115,7 @@ fn the_audit_log_refuses_edits_and_detects_tampering() {
     let path = dir.0.join("levee.db");
     let mut st = Store::open(&path).unwrap();
     for i in 0..5 {
-        st.audit(
-            i,
-            &[Note::new(
-                Actor::Operator,
-                Action::Announce,
-                i,
-                "route 192.0.2.1/32",
-            )],
-        )
-        .unwrap();
+        st.audit(i, &[announce(i)]).unwrap();
     }
     let conn = Connection::open(&path).unwrap();
     let err = conn
@@ -153,16 +149,7 @@ fn a_second_writer_is_refused_and_readers_are_not() {
     let dir = TempDir::new("writer");
     let path = dir.0.join("levee.db");
     let mut st = Store::open(&path).unwrap();
-    st.audit(
-        1,
-        &[Note::new(
-            Actor::Operator,
-            Action::Announce,
-            1,
-            "route 192.0.2.1/32",
-        )],
-    )
-    .unwrap();
+    st.audit(1, &[announce(1)]).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(
         matches!(&err, StoreError::Locked { pid, .. } if *pid == std::process::id().to_string()),
