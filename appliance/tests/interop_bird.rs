@@ -146,19 +146,14 @@ impl Lab for Bird {
         self.launch(peer_as, n)
     }
 
-    fn all_present(&self) {
-        for r in ROUTES {
-            let (table, head, attrs) = expected(r);
-            poll(&format!("{head} in BIRD's {table}"), 20, |last| {
-                let blocks = self.blocks(table);
-                *last = blocks.join("\n");
-                let block = blocks.iter().find(|bl| bl.starts_with(head))?;
-                attrs
-                    .iter()
-                    .all(|a| block.contains(a.as_str()))
-                    .then_some(())
-            });
-        }
+    fn shows(&self, r: &str, last: &mut String) -> bool {
+        let (table, head, attrs) = expected(r);
+        let blocks = self.blocks(table);
+        *last = blocks.join("\n");
+        blocks
+            .iter()
+            .find(|bl| bl.starts_with(head))
+            .is_some_and(|block| attrs.iter().all(|a| block.contains(a.as_str())))
     }
 
     fn all_gone(&self) {

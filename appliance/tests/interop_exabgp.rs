@@ -205,21 +205,16 @@ impl Lab for Exa {
         self.launch(peer_as, n)
     }
 
-    fn all_present(&self) {
-        for r in ROUTES {
-            let (k, want) = expected(r);
-            poll(&format!("{k} at ExaBGP"), 20, |last| {
-                let t = self.table();
-                *last = format!("{t:#?}");
-                let (nh, attrs) = t.get(k)?;
-                want.iter()
-                    .all(|(name, v)| match *name {
-                        "next-hop" => nh == v.as_str().unwrap(),
-                        _ => &attrs[name] == v,
-                    })
-                    .then_some(())
-            });
-        }
+    fn shows(&self, r: &str, last: &mut String) -> bool {
+        let (k, want) = expected(r);
+        let t = self.table();
+        *last = format!("{t:#?}");
+        t.get(k).is_some_and(|(nh, attrs)| {
+            want.iter().all(|(name, v)| match *name {
+                "next-hop" => nh == v.as_str().unwrap(),
+                _ => &attrs[name] == v,
+            })
+        })
     }
 
     /// Every recorded route withdrawn (the table is replayed from what ExaBGP recorded,

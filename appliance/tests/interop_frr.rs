@@ -149,20 +149,15 @@ impl Lab for Frr {
         self.launch(peer_as, n)
     }
 
-    fn all_present(&self) {
-        for r in ROUTES {
-            let (cmd, want) = expected(r);
-            poll(&format!("{} in FRR", want[0]), 20, |last| {
-                *last = self.vtysh(cmd);
-                let found = if cmd.contains("flowspec") {
-                    entries(last)
-                        .iter()
-                        .any(|e| want.iter().all(|w| e.contains(w)))
-                } else {
-                    want.iter().all(|w| last.contains(w))
-                };
-                found.then_some(())
-            });
+    fn shows(&self, r: &str, last: &mut String) -> bool {
+        let (cmd, want) = expected(r);
+        *last = self.vtysh(cmd);
+        if cmd.contains("flowspec") {
+            entries(last)
+                .iter()
+                .any(|e| want.iter().all(|w| e.contains(w)))
+        } else {
+            want.iter().all(|w| last.contains(w))
         }
     }
 

@@ -119,18 +119,12 @@ impl Lab for Gobgp {
         self.start_with(peer_as, n, "")
     }
 
-    fn all_present(&self) {
-        for r in ROUTES {
-            let (family, network, attrs) = expected(r);
-            poll(&format!("{network} in gobgp's {family} RIB"), 20, |last| {
-                *last = self.rib(family);
-                let line = last.lines().find(|l| l.contains(&format!("{network} ")))?;
-                attrs
-                    .iter()
-                    .all(|a| line.contains(a.as_str()))
-                    .then_some(())
-            });
-        }
+    fn shows(&self, r: &str, last: &mut String) -> bool {
+        let (family, network, attrs) = expected(r);
+        *last = self.rib(family);
+        last.lines()
+            .find(|l| l.contains(&format!("{network} ")))
+            .is_some_and(|line| attrs.iter().all(|a| line.contains(a.as_str())))
     }
 
     fn all_gone(&self) {

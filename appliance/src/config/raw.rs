@@ -45,42 +45,28 @@ pub(super) struct RawWeb {
     pub(super) listen: std::net::SocketAddr,
 }
 
+/// A missing listener keeps its default (enabled, on its standard port).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawListeners {
-    #[serde(default = "sflow_default")]
     pub(super) sflow: RawListener,
-    #[serde(default = "netflow_default")]
     pub(super) netflow: RawListener,
-    #[serde(default = "ipfix_default")]
     pub(super) ipfix: RawListener,
 }
 
 impl Default for RawListeners {
     fn default() -> Self {
+        let listener = |kind: ListenerKind| RawListener {
+            enabled: true,
+            bind: Some(SocketAddr::from(([0, 0, 0, 0], kind.default_port()))),
+            receive_buffer: ByteSize(DEFAULT_RECEIVE_BUFFER),
+        };
         RawListeners {
-            sflow: sflow_default(),
-            netflow: netflow_default(),
-            ipfix: ipfix_default(),
+            sflow: listener(ListenerKind::Sflow),
+            netflow: listener(ListenerKind::Netflow),
+            ipfix: listener(ListenerKind::Ipfix),
         }
     }
-}
-
-fn listener(port: u16) -> RawListener {
-    RawListener {
-        enabled: true,
-        bind: Some(SocketAddr::from(([0, 0, 0, 0], port))),
-        receive_buffer: ByteSize(DEFAULT_RECEIVE_BUFFER),
-    }
-}
-fn sflow_default() -> RawListener {
-    listener(ListenerKind::Sflow.default_port())
-}
-fn netflow_default() -> RawListener {
-    listener(ListenerKind::Netflow.default_port())
-}
-fn ipfix_default() -> RawListener {
-    listener(ListenerKind::Ipfix.default_port())
 }
 
 /// 32 MiB: several hundred milliseconds of a 2M samples/s sFlow stream.
@@ -217,39 +203,24 @@ impl RawDetection {
     }
 }
 
+/// Missing keys keep their defaults (the decoder's own bounds).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawIngest {
-    #[serde(default = "default_channel")]
     pub(super) channel_batches: usize,
-    #[serde(default = "default_max_streams")]
     pub(super) max_exporter_streams: usize,
-    #[serde(default = "default_max_tpl_exporter")]
     pub(super) max_templates_per_exporter: usize,
-    #[serde(default = "default_max_tpl_total")]
     pub(super) max_templates_total: usize,
 }
 
 impl Default for RawIngest {
     fn default() -> Self {
+        let limits = levee_flow::Limits::default();
         RawIngest {
-            channel_batches: default_channel(),
-            max_exporter_streams: default_max_streams(),
-            max_templates_per_exporter: default_max_tpl_exporter(),
-            max_templates_total: default_max_tpl_total(),
+            channel_batches: 1024,
+            max_exporter_streams: limits.max_domains,
+            max_templates_per_exporter: limits.max_templates_per_domain,
+            max_templates_total: limits.max_templates_total,
         }
     }
-}
-
-fn default_channel() -> usize {
-    1024
-}
-fn default_max_streams() -> usize {
-    levee_flow::Limits::default().max_domains
-}
-fn default_max_tpl_exporter() -> usize {
-    levee_flow::Limits::default().max_templates_per_domain
-}
-fn default_max_tpl_total() -> usize {
-    levee_flow::Limits::default().max_templates_total
 }

@@ -218,8 +218,18 @@ pub(crate) trait Lab {
     fn site(&self) -> &Site;
     /// Starts the daemon expecting levee in `peer_as`; `n` numbers its files.
     fn start(&self, peer_as: u32, n: u32) -> Daemon;
+    /// Whether the daemon shows `route` (one of [`Site::routes`]) as levee meant it;
+    /// `last` gets what it showed, for the failure message.
+    fn shows(&self, route: &str, last: &mut String) -> bool;
     /// Waits until the daemon shows every route of [`Site::routes`] as levee meant it.
-    fn all_present(&self);
+    fn all_present(&self) {
+        let site = self.site();
+        for r in site.routes {
+            poll(&format!("{r:?} at {}", site.name), 20, |last| {
+                self.shows(r, last).then_some(())
+            });
+        }
+    }
     /// Waits until the daemon holds nothing from levee.
     fn all_gone(&self);
     /// Drops the session from the daemon's side (or as near as the daemon allows).
