@@ -283,36 +283,18 @@ mod tests {
             intel_matches: 6,
         };
         assert_eq!(confidence(&full), 100);
-        let mut prev = confidence(&base);
-        for s in [
-            Signals { over: 2.0, ..base },
-            Signals {
-                over: 2.0,
-                seconds: 5,
-                ..base
-            },
-            Signals {
-                over: 2.0,
-                seconds: 5,
-                dominance: 80,
-                ..base
-            },
-            Signals {
-                over: 2.0,
-                seconds: 5,
-                dominance: 80,
-                distinct_sources: 20,
-                ..base
-            },
-            Signals {
-                over: 2.0,
-                seconds: 5,
-                dominance: 80,
-                distinct_sources: 20,
-                intel_matches: 1,
-                ..base
-            },
-        ] {
+        // Each signal added to the ones before raises the confidence.
+        let steps: [fn(&mut Signals); 5] = [
+            |s| s.over = 2.0,
+            |s| s.seconds = 5,
+            |s| s.dominance = 80,
+            |s| s.distinct_sources = 20,
+            |s| s.intel_matches = 1,
+        ];
+        let mut s = base;
+        let mut prev = confidence(&s);
+        for step in steps {
+            step(&mut s);
             let c = confidence(&s);
             assert!(c > prev, "{s:?}: {c} <= {prev}");
             prev = c;

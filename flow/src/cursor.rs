@@ -22,10 +22,6 @@ impl<'a> Cursor<'a> {
         self.buf.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Takes `n` bytes.
     #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {

@@ -2,12 +2,12 @@
 //! and sequence state per exporter stream, and counts what happened per exporter.
 
 use crate::error::DecodeError;
-use crate::ipfix::{self, IpfixSummary};
+use crate::ipfix::Ipfix;
 use crate::netflow5;
-use crate::netflow9::{self, Netflow9Summary};
+use crate::netflow9::Netflow9;
 use crate::record::{FlowRecord, FlowType, InterfaceCounters};
 use crate::sflow;
-use crate::template::{DomainKey, Limits, TemplateCache};
+use crate::template::{self, Dialect, DomainKey, Limits, StreamSummary, TemplateCache};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -119,8 +119,10 @@ impl Decoder {
         let res = match r.flow_type {
             Some(FlowType::Sflow) => self.sflow(data, time_us, out, &mut r),
             Some(FlowType::Netflow5) => self.netflow5(source, data, time_us, out, &mut r),
-            Some(FlowType::Netflow9) => self.netflow9(source, data, time_us, out, &mut r),
-            Some(FlowType::Ipfix) => self.ipfix(source, data, time_us, out, &mut r),
+            Some(FlowType::Netflow9) => {
+                self.templated::<Netflow9>(source, data, time_us, out, &mut r)
+            }
+            Some(FlowType::Ipfix) => self.templated::<Ipfix>(source, data, time_us, out, &mut r),
             Some(FlowType::Mirror) | None => Err(DecodeError::UnknownFormat(first_word(data))),
         };
         r.error = res.err();
@@ -195,7 +197,9 @@ impl Decoder {
         Ok(())
     }
 
-    fn netflow9(
+    /// NetFlow v9 and IPFIX: decodes against the template cache, then reads losses from
+    /// the stream's sequence numbers.
+    fn templated<D: Dialect>(
         &mut self,
         source: IpAddr,
         data: &[u8],
@@ -203,8 +207,8 @@ impl Decoder {
         out: &mut Batch,
         r: &mut DatagramResult,
     ) -> Result<(), DecodeError> {
-        let mut s = Netflow9Summary::default();
-        let res = netflow9::decode(
+        let mut s = StreamSummary::default();
+        let res = template::decode::<D>(
             data,
             source,
             time_us,
@@ -213,49 +217,19 @@ impl Decoder {
             &mut s,
         );
         r.template_misses = s.template_misses;
-        if data.len() >= 20 {
-            let key = DomainKey {
-                flow_type: FlowType::Netflow9,
-                exporter: source,
-                domain: s.source_id,
-            };
-            if let Some(d) = self.cache.domains.get_mut(&key) {
-                r.lost_datagrams = d.sequence.datagrams(s.sequence);
-            }
-        }
-        res
-    }
-
-    fn ipfix(
-        &mut self,
-        source: IpAddr,
-        data: &[u8],
-        time_us: u64,
-        out: &mut Batch,
-        r: &mut DatagramResult,
-    ) -> Result<(), DecodeError> {
-        let mut s = IpfixSummary::default();
-        let res = ipfix::decode(
-            data,
-            source,
-            time_us,
-            &mut self.cache,
-            &mut out.records,
-            &mut s,
-        );
-        r.template_misses = s.template_misses;
-        let key = DomainKey {
-            flow_type: FlowType::Ipfix,
-            exporter: source,
-            domain: s.domain,
+        let Some(key) = s.key else {
+            return res;
         };
-        if res.is_ok() && s.template_misses == 0 {
+        let Some(d) = self.cache.domains.get_mut(&key) else {
+            return res;
+        };
+        if !D::COUNTS_RECORDS {
+            r.lost_datagrams = d.sequence.datagrams(s.sequence);
+        } else if res.is_ok() && s.template_misses == 0 {
             // IPFIX sequence numbers count data records; a message with unknown sets cannot
             // say how many it held, so it does not advance the tracker.
-            if let Some(d) = self.cache.domains.get_mut(&key) {
-                let lost = d.sequence.records(s.sequence, s.data_records);
-                r.lost_datagrams = lost.div_ceil(u64::from(s.data_records.max(1)));
-            }
+            let lost = d.sequence.records(s.sequence, s.data_records);
+            r.lost_datagrams = lost.div_ceil(u64::from(s.data_records.max(1)));
         }
         res
     }

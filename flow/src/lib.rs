@@ -32,6 +32,8 @@ mod record;
 mod sequence;
 pub mod sflow;
 mod template;
+#[cfg(test)]
+mod testing;
 
 pub use decoder::{Batch, DatagramResult, Decoder, ExporterStats, detect};
 pub use error::DecodeError;

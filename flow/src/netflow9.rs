@@ -14,63 +14,49 @@
 
 use crate::cursor::Cursor;
 use crate::error::DecodeError;
-use crate::record::{FlowRecord, FlowType};
-use crate::template::{DomainKey, Field, Kind, Template, TemplateCache, kind_for};
-use std::net::IpAddr;
+use crate::record::FlowType;
+use crate::template::{
+    Dialect, DomainKey, Field, Header, Template, TemplateCache, check_template_id, kind_for,
+    read_fields,
+};
 
-/// Per-datagram facts the decoder reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Netflow9Summary {
-    /// Source id (the template scope).
-    pub source_id: u32,
-    /// Package sequence number.
-    pub sequence: u32,
-    /// Data flowsets whose template was unknown.
-    pub template_misses: u32,
-}
+/// The NetFlow v9 side of [`crate::template::decode`].
+#[derive(Debug)]
+pub(crate) struct Netflow9;
 
-/// Decodes one NetFlow v9 datagram, learning templates and options into `cache`.
-pub(crate) fn decode(
-    data: &[u8],
-    exporter: IpAddr,
-    time_us: u64,
-    cache: &mut TemplateCache,
-    out: &mut Vec<FlowRecord>,
-    summary: &mut Netflow9Summary,
-) -> Result<(), DecodeError> {
-    let mut c = Cursor::new(data, "NetFlow v9 header");
-    if c.u16()? != 9 {
-        return Err(DecodeError::UnknownFormat(u32::from(data[1])));
+impl Dialect for Netflow9 {
+    const FLOW_TYPE: FlowType = FlowType::Netflow9;
+    const VERSION: u16 = 9;
+    const HEADER: &'static str = "NetFlow v9 header";
+    const SET: &'static str = "NetFlow v9 flowset";
+    const PADDING: usize = 3;
+    const COUNTS_RECORDS: bool = false;
+    const TEMPLATE_SET: u16 = 0;
+    const OPTIONS_TEMPLATE_SET: u16 = 1;
+
+    fn header<'a>(mut c: Cursor<'a>, _: &'a [u8]) -> Result<Header<'a>, DecodeError> {
+        let _count = c.u16()?;
+        let _uptime = c.u32()?;
+        let _secs = c.u32()?;
+        Ok(Header {
+            sequence: c.u32()?,
+            domain: c.u32()?,
+            sets: c,
+        })
     }
-    let _count = c.u16()?;
-    let _uptime = c.u32()?;
-    let _secs = c.u32()?;
-    summary.sequence = c.u32()?;
-    summary.source_id = c.u32()?;
-    let key = DomainKey {
-        flow_type: FlowType::Netflow9,
-        exporter,
-        domain: summary.source_id,
-    };
-    cache.domain(key)?;
-    while c.remaining() >= 4 {
-        let id = c.u16()?;
-        let len = usize::from(c.u16()?);
-        if len < 4 {
-            return Err(DecodeError::BadLength {
-                what: "NetFlow v9 flowset",
-                len,
-            });
-        }
-        let body = c.take(len - 4)?;
-        match id {
-            0 => templates(body, key, cache)?,
-            1 => options_templates(body, key, cache)?,
-            2..=255 => return Err(DecodeError::ReservedSetId(id)),
-            _ => data_flowset(id, body, key, time_us, cache, out, summary)?,
+
+    fn templates(
+        body: &[u8],
+        options: bool,
+        key: DomainKey,
+        cache: &mut TemplateCache,
+    ) -> Result<(), DecodeError> {
+        if options {
+            options_templates(body, key, cache)
+        } else {
+            templates(body, key, cache)
         }
     }
-    Ok(())
 }
 
 fn templates(body: &[u8], key: DomainKey, cache: &mut TemplateCache) -> Result<(), DecodeError> {
@@ -78,18 +64,8 @@ fn templates(body: &[u8], key: DomainKey, cache: &mut TemplateCache) -> Result<(
     while c.remaining() >= 4 {
         let id = c.u16()?;
         let n = c.u16()?;
-        if id < 256 {
-            return Err(DecodeError::BadTemplate {
-                id,
-                reason: "template id below 256",
-            });
-        }
-        let mut fields = Vec::with_capacity(usize::from(n));
-        for _ in 0..n {
-            let ty = c.u16()?;
-            let len = c.u16()?;
-            fields.push(field(id, ty, len)?);
-        }
+        check_template_id(id)?;
+        let fields = read_fields(&mut c, usize::from(n), 0, |_, ty, len| field(id, ty, len))?;
         cache.insert(key, id, Template::new(fields, false))?;
     }
     Ok(())
@@ -112,25 +88,15 @@ fn options_templates(
                 reason: "bad options template header",
             });
         }
-        let mut fields = Vec::with_capacity((scope_len + option_len) / 4);
-        for i in 0..(scope_len + option_len) / 4 {
-            let ty = c.u16()?;
-            let len = c.u16()?;
-            let f = field(id, ty, len)?;
-            fields.push(if i < scope_len / 4 {
-                Field {
-                    kind: Kind::Skip,
-                    len,
-                }
-            } else {
-                f
-            });
-        }
+        let n = (scope_len + option_len) / 4;
+        let fields = read_fields(&mut c, n, scope_len / 4, |_, ty, len| field(id, ty, len))?;
         cache.insert(key, id, Template::new(fields, true))?;
     }
     Ok(())
 }
 
+/// One field specifier of template `id`: `type(2) | length(2)`.
+#[inline]
 fn field(id: u16, ty: u16, len: u16) -> Result<Field, DecodeError> {
     // NetFlow v9 has no variable-length fields; 0xffff would be a lie here.
     if len == 0 || len == crate::template::VARLEN {
@@ -143,39 +109,6 @@ fn field(id: u16, ty: u16, len: u16) -> Result<Field, DecodeError> {
         kind: kind_for(ty),
         len,
     })
-}
-
-fn data_flowset(
-    id: u16,
-    body: &[u8],
-    key: DomainKey,
-    time_us: u64,
-    cache: &mut TemplateCache,
-    out: &mut Vec<FlowRecord>,
-    summary: &mut Netflow9Summary,
-) -> Result<(), DecodeError> {
-    let limits = cache.limits;
-    let Some(d) = cache.domains.get_mut(&key) else {
-        summary.template_misses += 1;
-        return Ok(());
-    };
-    let Some(t) = d.templates.get(&id) else {
-        summary.template_misses += 1;
-        return Ok(());
-    };
-    if t.options {
-        let t = t.clone();
-        t.walk(body, |raw| d.learn_sampling(raw, &limits))?;
-    } else {
-        let blank = FlowRecord::blank(time_us, key.exporter, FlowType::Netflow9);
-        let d = &*d;
-        t.walk(body, |raw| {
-            if let Some(r) = (*raw).to_record(blank, d.rate_for(raw)) {
-                out.push(r);
-            }
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! NLRI encoding and decoding (RFC 8955 §4.1–4.2, RFC 8956 §3).
 
-use super::ops::{decode_bitmask, decode_numeric, encode_bitmask, encode_numeric};
+use super::ops::{decode_list, encode_list};
 use super::{Component, Error, FlowSpec, Prefix};
 use crate::codes::Afi;
 use crate::codes::component as code;
@@ -84,17 +84,17 @@ fn component(t: u8, v: &[u8], at: &mut usize, afi: Afi) -> Result<Component, Err
     Ok(match t {
         code::DESTINATION_PREFIX => Component::DestinationPrefix(get_prefix(v, at, afi)?),
         code::SOURCE_PREFIX => Component::SourcePrefix(get_prefix(v, at, afi)?),
-        code::PROTOCOL => Component::Protocol(decode_numeric(v, at)?),
-        code::PORT => Component::Port(decode_numeric(v, at)?),
-        code::DESTINATION_PORT => Component::DestinationPort(decode_numeric(v, at)?),
-        code::SOURCE_PORT => Component::SourcePort(decode_numeric(v, at)?),
-        code::ICMP_TYPE => Component::IcmpType(decode_numeric(v, at)?),
-        code::ICMP_CODE => Component::IcmpCode(decode_numeric(v, at)?),
-        code::TCP_FLAGS => Component::TcpFlags(decode_bitmask(v, at)?),
-        code::PACKET_LENGTH => Component::PacketLength(decode_numeric(v, at)?),
-        code::DSCP => Component::Dscp(decode_numeric(v, at)?),
-        code::FRAGMENT => Component::Fragment(decode_bitmask(v, at)?),
-        code::FLOW_LABEL if afi == Afi::IPV6 => Component::FlowLabel(decode_numeric(v, at)?),
+        code::PROTOCOL => Component::Protocol(decode_list(v, at)?),
+        code::PORT => Component::Port(decode_list(v, at)?),
+        code::DESTINATION_PORT => Component::DestinationPort(decode_list(v, at)?),
+        code::SOURCE_PORT => Component::SourcePort(decode_list(v, at)?),
+        code::ICMP_TYPE => Component::IcmpType(decode_list(v, at)?),
+        code::ICMP_CODE => Component::IcmpCode(decode_list(v, at)?),
+        code::TCP_FLAGS => Component::TcpFlags(decode_list(v, at)?),
+        code::PACKET_LENGTH => Component::PacketLength(decode_list(v, at)?),
+        code::DSCP => Component::Dscp(decode_list(v, at)?),
+        code::FRAGMENT => Component::Fragment(decode_list(v, at)?),
+        code::FLOW_LABEL if afi == Afi::IPV6 => Component::FlowLabel(decode_list(v, at)?),
         code::FLOW_LABEL => return Err(Error::WrongFamily(code::FLOW_LABEL)),
         t => return Err(Error::UnknownComponent(t)),
     })
@@ -117,12 +117,12 @@ impl FlowSpec {
                 Component::DestinationPrefix(p) | Component::SourcePrefix(p) => {
                     put_prefix(&mut v, self.afi, p)?
                 }
-                Component::TcpFlags(ops) | Component::Fragment(ops) => encode_bitmask(&mut v, ops)?,
+                Component::TcpFlags(ops) | Component::Fragment(ops) => encode_list(&mut v, ops, 0)?,
                 Component::FlowLabel(ops) => {
                     if self.afi != Afi::IPV6 {
                         return Err(Error::WrongFamily(code::FLOW_LABEL));
                     }
-                    encode_numeric(&mut v, ops, 2)?
+                    encode_list(&mut v, ops, 2)?
                 }
                 Component::Protocol(ops)
                 | Component::Port(ops)
@@ -131,7 +131,7 @@ impl FlowSpec {
                 | Component::IcmpType(ops)
                 | Component::IcmpCode(ops)
                 | Component::PacketLength(ops)
-                | Component::Dscp(ops) => encode_numeric(&mut v, ops, 0)?,
+                | Component::Dscp(ops) => encode_list(&mut v, ops, 0)?,
             }
         }
         match v.len() {

@@ -97,67 +97,106 @@ fn len_code(v: u64) -> u8 {
     }
 }
 
+/// `bit` when `set`, else no bits.
+fn flag(set: bool, bit: u8) -> u8 {
+    if set { bit } else { 0 }
+}
+
 fn put_value(out: &mut Vec<u8>, code: u8, v: u64) {
     let n = 1usize << code;
     out.extend_from_slice(&v.to_be_bytes()[8 - n..]);
 }
 
-/// Encodes a numeric list. `min_len` is the smallest value length code to use (the
+/// What numeric and bitmask operators share on the wire: the `e`, `a` and `len` bits
+/// of the operator octet, and a value; the rest of the octet is the operator's own.
+pub(super) trait Operator: Sized {
+    /// Bits of the operator octet that must be zero.
+    const RESERVED: u8;
+    /// AND with the previous result.
+    fn and(&self) -> bool;
+    /// The value, widened.
+    fn value(&self) -> u64;
+    /// The operator's own bits of the operator octet.
+    fn bits(&self) -> u8;
+    /// The operator from its octet `op` (reserved bits clear), its `and` (already false
+    /// on the first of a list) and its value.
+    fn from_wire(op: u8, and: bool, value: u64) -> Result<Self, Error>;
+}
+
+impl Operator for NumericOp {
+    const RESERVED: u8 = 0x08;
+
+    fn and(&self) -> bool {
+        self.and
+    }
+
+    fn value(&self) -> u64 {
+        self.value
+    }
+
+    fn bits(&self) -> u8 {
+        flag(self.lt, LT) | flag(self.gt, GT) | flag(self.eq, EQ)
+    }
+
+    fn from_wire(op: u8, and: bool, value: u64) -> Result<Self, Error> {
+        Ok(NumericOp {
+            and,
+            lt: op & LT != 0,
+            gt: op & GT != 0,
+            eq: op & EQ != 0,
+            value,
+        })
+    }
+}
+
+impl Operator for BitmaskOp {
+    const RESERVED: u8 = 0x0c;
+
+    fn and(&self) -> bool {
+        self.and
+    }
+
+    fn value(&self) -> u64 {
+        u64::from(self.value)
+    }
+
+    fn bits(&self) -> u8 {
+        flag(self.not, NOT) | flag(self.match_all, MATCH)
+    }
+
+    fn from_wire(op: u8, and: bool, value: u64) -> Result<Self, Error> {
+        // Bitmask values are at most 2 octets in every defined component.
+        let value = u16::try_from(value).map_err(|_| Error::ValueTooLong(op))?;
+        Ok(BitmaskOp {
+            and,
+            not: op & NOT != 0,
+            match_all: op & MATCH != 0,
+            value,
+        })
+    }
+}
+
+/// Encodes an operator list. `min_len` is the smallest value length code to use (the
 /// flow label is conventionally 4 octets).
-pub(super) fn encode_numeric(
+pub(super) fn encode_list<O: Operator>(
     out: &mut Vec<u8>,
-    ops: &[NumericOp],
+    ops: &[O],
     min_len: u8,
 ) -> Result<(), Error> {
     if ops.is_empty() {
         return Err(Error::Unencodable("an operator list is empty"));
     }
     for (i, op) in ops.iter().enumerate() {
-        let code = len_code(op.value).max(min_len);
-        let mut b = code << 4;
+        let code = len_code(op.value()).max(min_len);
+        let mut b = code << 4 | op.bits();
         if i + 1 == ops.len() {
             b |= END;
         }
-        if op.and && i > 0 {
+        if op.and() && i > 0 {
             b |= AND;
         }
-        if op.lt {
-            b |= LT;
-        }
-        if op.gt {
-            b |= GT;
-        }
-        if op.eq {
-            b |= EQ;
-        }
         out.push(b);
-        put_value(out, code, op.value);
-    }
-    Ok(())
-}
-
-/// Encodes a bitmask list.
-pub(super) fn encode_bitmask(out: &mut Vec<u8>, ops: &[BitmaskOp]) -> Result<(), Error> {
-    if ops.is_empty() {
-        return Err(Error::Unencodable("an operator list is empty"));
-    }
-    for (i, op) in ops.iter().enumerate() {
-        let code = len_code(u64::from(op.value));
-        let mut b = code << 4;
-        if i + 1 == ops.len() {
-            b |= END;
-        }
-        if op.and && i > 0 {
-            b |= AND;
-        }
-        if op.not {
-            b |= NOT;
-        }
-        if op.match_all {
-            b |= MATCH;
-        }
-        out.push(b);
-        put_value(out, code, u64::from(op.value));
+        put_value(out, code, op.value());
     }
     Ok(())
 }
@@ -172,43 +211,15 @@ fn pair(buf: &[u8], at: &mut usize) -> Result<(u8, u64, bool), Error> {
     Ok((op, value, op & END != 0))
 }
 
-/// Decodes a numeric list starting at `at`.
-pub(super) fn decode_numeric(buf: &[u8], at: &mut usize) -> Result<Vec<NumericOp>, Error> {
+/// Decodes an operator list starting at `at`.
+pub(super) fn decode_list<O: Operator>(buf: &[u8], at: &mut usize) -> Result<Vec<O>, Error> {
     let mut ops = Vec::new();
     loop {
         let (op, value, end) = pair(buf, at)?;
-        if op & 0x08 != 0 {
+        if op & O::RESERVED != 0 {
             return Err(Error::ReservedBits(op));
         }
-        ops.push(NumericOp {
-            and: op & AND != 0 && !ops.is_empty(),
-            lt: op & LT != 0,
-            gt: op & GT != 0,
-            eq: op & EQ != 0,
-            value,
-        });
-        if end {
-            return Ok(ops);
-        }
-    }
-}
-
-/// Decodes a bitmask list starting at `at`.
-pub(super) fn decode_bitmask(buf: &[u8], at: &mut usize) -> Result<Vec<BitmaskOp>, Error> {
-    let mut ops = Vec::new();
-    loop {
-        let (op, value, end) = pair(buf, at)?;
-        if op & 0x0c != 0 {
-            return Err(Error::ReservedBits(op));
-        }
-        // Bitmask values are at most 2 octets in every defined component.
-        let value = u16::try_from(value).map_err(|_| Error::ValueTooLong(op))?;
-        ops.push(BitmaskOp {
-            and: op & AND != 0 && !ops.is_empty(),
-            not: op & NOT != 0,
-            match_all: op & MATCH != 0,
-            value,
-        });
+        ops.push(O::from_wire(op, op & AND != 0 && !ops.is_empty(), value)?);
         if end {
             return Ok(ops);
         }

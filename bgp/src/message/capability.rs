@@ -91,10 +91,9 @@ impl Capability {
     /// One capability from its code and value.
     fn decode(c: u8, v: &[u8]) -> Capability {
         match (c, v.len()) {
-            (code::MULTIPROTOCOL, 4) => Capability::Multiprotocol(Family {
-                afi: Afi::from_be_bytes([v[0], v[1]]),
-                safi: Safi(v[3]),
-            }),
+            (code::MULTIPROTOCOL, 4) => {
+                Capability::Multiprotocol(Family::new(Afi::from_be_bytes([v[0], v[1]]), Safi(v[3])))
+            }
             (code::ROUTE_REFRESH, 0) => Capability::RouteRefresh,
             (code::GRACEFUL_RESTART, n) if n >= 2 && (n - 2) % 4 == 0 => {
                 let head = u16::from_be_bytes([v[0], v[1]]);
@@ -105,10 +104,7 @@ impl Capability {
                         .chunks(4)
                         .map(|c| {
                             let afi = Afi::from_be_bytes([c[0], c[1]]);
-                            let family = Family {
-                                afi,
-                                safi: Safi(c[2]),
-                            };
+                            let family = Family::new(afi, Safi(c[2]));
                             (family, c[3] & 0x80 != 0)
                         })
                         .collect(),

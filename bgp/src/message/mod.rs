@@ -43,26 +43,19 @@ pub struct Family {
 }
 
 impl Family {
+    /// The pair `afi`/`safi`.
+    pub const fn new(afi: Afi, safi: Safi) -> Family {
+        Family { afi, safi }
+    }
+
     /// IPv4 unicast (RFC 4760).
-    pub const IPV4_UNICAST: Family = Family {
-        afi: Afi::IPV4,
-        safi: Safi::UNICAST,
-    };
+    pub const IPV4_UNICAST: Family = Family::new(Afi::IPV4, Safi::UNICAST);
     /// IPv6 unicast (RFC 4760).
-    pub const IPV6_UNICAST: Family = Family {
-        afi: Afi::IPV6,
-        safi: Safi::UNICAST,
-    };
+    pub const IPV6_UNICAST: Family = Family::new(Afi::IPV6, Safi::UNICAST);
     /// IPv4 FlowSpec (RFC 8955).
-    pub const IPV4_FLOWSPEC: Family = Family {
-        afi: Afi::IPV4,
-        safi: Safi::FLOWSPEC,
-    };
+    pub const IPV4_FLOWSPEC: Family = Family::new(Afi::IPV4, Safi::FLOWSPEC);
     /// IPv6 FlowSpec (RFC 8956).
-    pub const IPV6_FLOWSPEC: Family = Family {
-        afi: Afi::IPV6,
-        safi: Safi::FLOWSPEC,
-    };
+    pub const IPV6_FLOWSPEC: Family = Family::new(Afi::IPV6, Safi::FLOWSPEC);
 
     /// The pairs levee speaks, with their names as GoBGP and levee's config write them.
     const NAMED: [(Family, &'static str); 4] = [
@@ -237,10 +230,7 @@ impl Message {
             MessageType::Notification => Message::Notification(Notification::decode(body)),
             MessageType::Keepalive => Message::Keepalive,
             MessageType::RouteRefresh => Message::RouteRefresh(RouteRefresh {
-                family: Family {
-                    afi: Afi::from_be_bytes([body[0], body[1]]),
-                    safi: Safi(body[3]),
-                },
+                family: Family::new(Afi::from_be_bytes([body[0], body[1]]), Safi(body[3])),
                 subtype: body[2],
             }),
         })

@@ -214,10 +214,7 @@ fn family_names_both_ways() {
         assert_eq!(f.name(), Some(name.as_str()));
     }
     assert_eq!(Family::IPV6_FLOWSPEC.to_string(), "ipv6-flowspec");
-    let other = Family {
-        afi: Afi(25),
-        safi: Safi(65),
-    };
+    let other = Family::new(Afi(25), Safi(65));
     assert_eq!(
         (other.name(), other.to_string()),
         (None, "afi25-safi65".into())

@@ -68,10 +68,7 @@ impl Nlri {
     /// The route's AFI/SAFI.
     pub fn family(&self) -> Family {
         match self {
-            Nlri::Flow(f) => Family {
-                afi: f.afi,
-                safi: Safi::FLOWSPEC,
-            },
+            Nlri::Flow(f) => Family::new(f.afi, Safi::FLOWSPEC),
             Nlri::Unicast(p) if p.addr.is_ipv4() => Family::IPV4_UNICAST,
             Nlri::Unicast(_) => Family::IPV6_UNICAST,
         }

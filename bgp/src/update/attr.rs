@@ -293,10 +293,7 @@ pub(super) fn decode(
 /// then the NLRI cannot be found, so the session is reset (RFC 7606 §7.11 allows
 /// AFI/SAFI disable; we reset).
 fn mp(type_code: u8, v: &[u8]) -> Option<Attribute> {
-    let family = |h: &[u8]| Family {
-        afi: Afi::from_be_bytes([h[0], h[1]]),
-        safi: Safi(h[2]),
-    };
+    let family = |h: &[u8]| Family::new(Afi::from_be_bytes([h[0], h[1]]), Safi(h[2]));
     if type_code == code::MP_UNREACH_NLRI {
         let (h, rest) = v.split_at_checked(3)?;
         return Some(Attribute::MpUnreach {

@@ -1,10 +1,10 @@
 //! The state kept per tracked destination IP, and per protected network.
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Rates};
 use crate::breakdown::Breakdown;
 use crate::policy::Current;
 use crate::ttl::TtlHistogram;
-use crate::window::SlidingWindow;
+use crate::window::{SlidingWindow, Totals};
 use std::net::IpAddr;
 
 /// No incident.
@@ -79,4 +79,14 @@ impl Network {
 /// packet; the one-second view is what is reported once the flood has lasted a second.
 pub(super) fn estimate(w: &SlidingWindow) -> Current {
     Current::from_totals(w.totals(), 10).max(Current::from_totals(w.recent(5), 5))
+}
+
+/// Teaches a host's or a network's baseline one second of normal traffic, `t` being the
+/// totals of the window that has just closed that second.
+#[inline]
+pub(super) fn learn_second(baseline: &mut Baseline, t: Totals) {
+    baseline.learn(Rates {
+        pps: t.packets,
+        bps: t.bytes.saturating_mul(8),
+    });
 }

@@ -17,13 +17,12 @@ mod tests;
 
 pub use incident::{Event, EventKind, ThreatIntel, Top, Victim};
 
-use crate::baseline::Rates;
 use crate::breakdown::Breakdown;
 use crate::netmatch::NetMatcher;
 use crate::policy::{Compiled, Current, Policy, Reason, Trigger};
 use crate::window::SLOT_US;
 use foldhash::fast::FixedState;
-use host::{Host, NONE, Network, estimate};
+use host::{Host, NONE, Network, estimate, learn_second};
 use incident::{EventContext, Incident};
 use ipnet::IpNet;
 use levee_flow::FlowRecord;
@@ -419,10 +418,7 @@ impl Engine {
                 continue;
             }
             // Neither attacked nor (any more) suspect: this second is normal traffic.
-            h.baseline.learn(Rates {
-                pps: t.packets,
-                bps: t.bytes.saturating_mul(8),
-            });
+            learn_second(&mut h.baseline, t);
             if let Some(inc) = inc
                 && !self.policies[usize::from(inc.net)].near(Current::from_totals(t, 10))
             {
@@ -439,11 +435,7 @@ impl Engine {
         for n in &mut self.nets {
             n.window.advance(last);
             if n.incident == NONE && n.host_incidents == 0 {
-                let t = n.window.totals();
-                n.baseline.learn(Rates {
-                    pps: t.packets,
-                    bps: t.bytes.saturating_mul(8),
-                });
+                learn_second(&mut n.baseline, n.window.totals());
             }
             n.breakdown.decay();
             if now_s.is_multiple_of(60) && n.ttl_usual.samples() > 100_000 {

@@ -1,7 +1,8 @@
 //! IPFIX byte vectors: templates, variable-length and enterprise fields, options-based
 //! sampling (RFC 5477 elements), withdrawal, sequence tracking.
 
-use crate::{Batch, DecodeError, Decoder, FlowType};
+use crate::testing::Feed;
+use crate::{DecodeError, FlowType};
 use levee_testkit::bytes::u16s as words;
 use levee_testkit::ipfix::{OPTIONS_TEMPLATE_SET, TEMPLATE_SET, message, set};
 use std::net::IpAddr;
@@ -57,22 +58,20 @@ fn options_data(selector: u16, interval: u32, space: u32) -> Vec<u8> {
     set(400, &b)
 }
 
-fn exporter() -> IpAddr {
-    "2001:db8::ff".parse().unwrap()
+fn exporter() -> Feed {
+    Feed::new("2001:db8::ff")
 }
 
 #[test]
 fn variable_length_and_enterprise_fields() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
+    let mut f = exporter();
     let long = vec![b'x'; 300];
     let mut data = record(1, b"eth0", 0);
     data.extend(record(2, &long, 0));
-    let m = message(0, 1, &[template(), set(300, &data)]);
-    let r = dec.decode(exporter(), 1, &m, &mut b);
+    let r = f.decode(1, &message(0, 1, &[template(), set(300, &data)]));
     assert_eq!(r.error, None);
     assert_eq!((r.flow_type, r.records), (Some(FlowType::Ipfix), 2));
-    let rec = b.records[1];
+    let rec = f.batch.records[1];
     assert_eq!(rec.dst_addr, "2001:db8::2".parse::<IpAddr>().unwrap());
     assert_eq!(
         (rec.protocol, rec.dst_port, rec.packets, rec.bytes),
@@ -82,100 +81,61 @@ fn variable_length_and_enterprise_fields() {
 
 #[test]
 fn sampling_from_options_by_selector() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
+    let mut f = exporter();
     // 1 packet selected, 99 skipped: 1:100.
-    let m = message(0, 1, &[template(), options(), options_data(5, 1, 99)]);
-    dec.decode(exporter(), 1, &m, &mut b);
-    let m = message(
+    f.decode(
         1,
-        1,
-        &[set(300, &[record(1, b"", 5), record(2, b"", 6)].concat())],
+        &message(0, 1, &[template(), options(), options_data(5, 1, 99)]),
     );
-    let r = dec.decode(exporter(), 2, &m, &mut b);
+    let data = [record(1, b"", 5), record(2, b"", 6)].concat();
+    let r = f.decode(2, &message(1, 1, &[set(300, &data)]));
     assert_eq!((r.error, r.records, r.lost_datagrams), (None, 2, 0));
-    assert_eq!(
-        (
-            b.records[0].packets,
-            b.records[0].bytes,
-            b.records[0].sampling_rate
-        ),
-        (200, 30_000, 100)
-    );
-    assert_eq!(b.records[1].sampling_rate, 1);
+    assert_eq!(f.scaled(0), (200, 30_000, 100));
+    assert_eq!(f.batch.records[1].sampling_rate, 1);
 }
 
 #[test]
 fn withdrawal_and_sequence_gaps() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
-    dec.decode(exporter(), 1, &message(0, 1, &[template()]), &mut b);
-    assert_eq!(dec.templates(), 1);
-    let r = dec.decode(
-        exporter(),
-        2,
-        &message(10, 1, &[set(300, &record(1, b"", 0))]),
-        &mut b,
-    );
+    let mut f = exporter();
+    let data = [set(300, &record(1, b"", 0))];
+    f.decode(1, &message(0, 1, &[template()]));
+    assert_eq!(f.dec.templates(), 1);
+    let r = f.decode(2, &message(10, 1, &data));
     // Before the stream shows which sequence convention it uses (RFC 7011's "records
     // before this message", or including them), the smaller possible gap is reported:
     // 10 - 1 = 9 records, each message here holding one.
     assert_eq!((r.records, r.lost_datagrams), (1, 9));
-    dec.decode(
-        exporter(),
-        3,
-        &message(11, 1, &[set(TEMPLATE_SET, &words(&[300, 0]))]),
-        &mut b,
-    );
-    assert_eq!(dec.templates(), 0);
-    let r = dec.decode(
-        exporter(),
-        4,
-        &message(11, 1, &[set(300, &record(1, b"", 0))]),
-        &mut b,
-    );
+    f.decode(3, &message(11, 1, &[set(TEMPLATE_SET, &words(&[300, 0]))]));
+    assert_eq!(f.dec.templates(), 0);
+    let r = f.decode(4, &message(11, 1, &data));
     assert_eq!((r.records, r.template_misses), (0, 1));
     // Withdraw-all (template id 2).
-    dec.decode(
-        exporter(),
-        5,
-        &message(11, 1, &[template(), options()]),
-        &mut b,
-    );
-    dec.decode(
-        exporter(),
-        6,
-        &message(11, 1, &[set(TEMPLATE_SET, &words(&[2, 0]))]),
-        &mut b,
-    );
-    assert_eq!(dec.templates(), 1, "only the options template is left");
+    f.decode(5, &message(11, 1, &[template(), options()]));
+    f.decode(6, &message(11, 1, &[set(TEMPLATE_SET, &words(&[2, 0]))]));
+    assert_eq!(f.dec.templates(), 1, "only the options template is left");
 }
 
 #[test]
 fn hostile_messages() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
+    let mut f = exporter();
     let mut m = message(0, 1, &[template()]);
     m[3] = 200; // message length beyond the datagram
     assert!(matches!(
-        dec.decode(exporter(), 1, &m, &mut b).error,
+        f.decode(1, &m).error,
         Some(DecodeError::Truncated { .. })
     ));
     let m = message(0, 1, &[set(1, &[0, 0])]);
-    assert_eq!(
-        dec.decode(exporter(), 1, &m, &mut b).error,
-        Some(DecodeError::ReservedSetId(1))
-    );
+    assert_eq!(f.decode(1, &m).error, Some(DecodeError::ReservedSetId(1)));
     // A variable-length field claiming more than the set holds.
     let mut rec = record(1, b"abc", 0);
     rec[37] = 200;
     let m = message(0, 1, &[template(), set(300, &rec)]);
     assert!(matches!(
-        dec.decode(exporter(), 1, &m, &mut b).error,
+        f.decode(1, &m).error,
         Some(DecodeError::Truncated { .. })
     ));
     assert_eq!(
-        dec.decode(exporter(), 1, &[0xde, 0xad], &mut b).error,
+        f.decode(1, &[0xde, 0xad]).error,
         Some(DecodeError::UnknownFormat(0xdead_0000))
     );
 }

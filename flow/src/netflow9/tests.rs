@@ -1,7 +1,8 @@
 //! NetFlow v9 byte vectors: templates, data, options templates carrying the sampling
 //! interval, and hostile template lies.
 
-use crate::{Batch, DecodeError, Decoder, FlowType, Limits};
+use crate::testing::Feed;
+use crate::{DecodeError, FlowType, Limits};
 use levee_testkit::bytes::u16s as words;
 use levee_testkit::netflow9::{OPTIONS_TEMPLATE, TEMPLATE, flowset, header};
 use std::net::IpAddr;
@@ -44,24 +45,27 @@ fn options_data(sampler: u8, interval: u32) -> Vec<u8> {
     flowset(257, &b)
 }
 
-fn exporter() -> IpAddr {
-    "192.0.2.200".parse().unwrap()
+/// A datagram: the header (`sequence`, `source_id`), then `flowsets`.
+fn datagram(sequence: u32, source_id: u32, flowsets: &[Vec<u8>]) -> Vec<u8> {
+    let mut d = header(sequence, source_id);
+    d.extend(flowsets.concat());
+    d
+}
+
+fn exporter() -> Feed {
+    Feed::new("192.0.2.200")
 }
 
 #[test]
 fn template_then_data_with_padding() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
-    let mut d = header(1, 7);
-    d.extend(template());
+    let mut f = exporter();
     let mut recs = data_record(1, 0);
     recs.extend(data_record(2, 0));
     recs.extend_from_slice(&[0, 0]); // padding to 4
-    d.extend(flowset(256, &recs));
-    let r = dec.decode(exporter(), 1, &d, &mut b);
+    let r = f.decode(1, &datagram(1, 7, &[template(), flowset(256, &recs)]));
     assert_eq!(r.error, None);
     assert_eq!((r.flow_type, r.records), (Some(FlowType::Netflow9), 2));
-    let rec = b.records[1];
+    let rec = f.batch.records[1];
     assert_eq!(rec.dst_addr, "198.51.100.2".parse::<IpAddr>().unwrap());
     assert_eq!(
         (rec.src_port, rec.dst_port, rec.protocol, rec.tcp_flags),
@@ -75,44 +79,38 @@ fn template_then_data_with_padding() {
 
 #[test]
 fn options_sampling_applies_to_its_sampler_only() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
-    let mut d = header(1, 7);
-    d.extend(template());
-    d.extend(options_template());
-    d.extend(options_data(2, 1000));
+    let mut f = exporter();
     let mut recs = data_record(1, 2);
     recs.extend(data_record(2, 3));
-    d.extend(flowset(256, &recs));
-    let r = dec.decode(exporter(), 1, &d, &mut b);
-    assert_eq!(r.error, None);
-    assert_eq!(
-        (
-            b.records[0].packets,
-            b.records[0].bytes,
-            b.records[0].sampling_rate
-        ),
-        (3000, 180_000, 1000)
+    let d = datagram(
+        1,
+        7,
+        &[
+            template(),
+            options_template(),
+            options_data(2, 1000),
+            flowset(256, &recs),
+        ],
     );
-    assert_eq!(b.records[1].sampling_rate, 1, "sampler 3 has no known rate");
+    let r = f.decode(1, &d);
+    assert_eq!(r.error, None);
+    assert_eq!(f.scaled(0), (3000, 180_000, 1000));
+    assert_eq!(
+        f.batch.records[1].sampling_rate, 1,
+        "sampler 3 has no known rate"
+    );
 }
 
 #[test]
 fn templates_are_per_source_id_and_misses_counted() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
-    let mut d = header(1, 7);
-    d.extend(template());
-    dec.decode(exporter(), 1, &d, &mut b);
-    let mut d = header(2, 8);
-    d.extend(flowset(256, &data_record(1, 0)));
-    let r = dec.decode(exporter(), 2, &d, &mut b);
+    let mut f = exporter();
+    let data = [flowset(256, &data_record(1, 0))];
+    f.decode(1, &datagram(1, 7, &[template()]));
+    let r = f.decode(2, &datagram(2, 8, &data));
     assert_eq!((r.records, r.template_misses), (0, 1));
-    let mut d = header(5, 7);
-    d.extend(flowset(256, &data_record(1, 0)));
-    let r = dec.decode(exporter(), 3, &d, &mut b);
+    let r = f.decode(3, &datagram(5, 7, &data));
     assert_eq!((r.records, r.lost_datagrams), (1, 3));
-    let stats = dec.exporters().next().unwrap().1;
+    let stats = f.dec.exporters().next().unwrap().1;
     assert_eq!(
         (
             stats.datagrams,
@@ -126,20 +124,17 @@ fn templates_are_per_source_id_and_misses_counted() {
 
 #[test]
 fn hostile_templates() {
-    let mut dec = Decoder::default();
-    let mut b = Batch::default();
+    let mut f = exporter();
     // Field length 0 would make a zero-length record and an endless loop.
-    let mut d = header(1, 1);
-    d.extend(flowset(TEMPLATE, &words(&[300, 1, 8, 0])));
+    let d = datagram(1, 1, &[flowset(TEMPLATE, &words(&[300, 1, 8, 0]))]);
     assert!(matches!(
-        dec.decode(exporter(), 1, &d, &mut b).error,
+        f.decode(1, &d).error,
         Some(DecodeError::BadTemplate { .. })
     ));
     // Flowset length shorter than its header.
-    let mut d = header(1, 1);
-    d.extend_from_slice(&[0, 0, 0, 2]);
+    let d = datagram(1, 1, &[vec![0, 0, 0, 2]]);
     assert!(matches!(
-        dec.decode(exporter(), 1, &d, &mut b).error,
+        f.decode(1, &d).error,
         Some(DecodeError::BadLength { .. })
     ));
     // Per-exporter template limit.
@@ -147,13 +142,16 @@ fn hostile_templates() {
         max_templates_per_domain: 2,
         ..Limits::default()
     };
-    let mut dec = Decoder::new(limits);
-    let mut d = header(1, 1);
-    d.extend(flowset(
-        TEMPLATE,
-        &words(&[256, 1, 8, 4, 257, 1, 8, 4, 258, 1, 8, 4]),
-    ));
-    let r = dec.decode(exporter(), 1, &d, &mut b);
+    let mut f = Feed::with_limits("192.0.2.200", limits);
+    let d = datagram(
+        1,
+        1,
+        &[flowset(
+            TEMPLATE,
+            &words(&[256, 1, 8, 4, 257, 1, 8, 4, 258, 1, 8, 4]),
+        )],
+    );
+    let r = f.decode(1, &d);
     assert_eq!(r.error, Some(DecodeError::Limit("templates per exporter")));
-    assert_eq!(dec.templates(), 2);
+    assert_eq!(f.dec.templates(), 2);
 }

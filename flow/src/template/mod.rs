@@ -7,10 +7,12 @@
 
 mod cache;
 mod fields;
+mod sets;
 
 pub use cache::Limits;
 pub(crate) use cache::{DomainKey, TemplateCache};
 pub(crate) use fields::{Kind, RawFields, kind_for};
+pub(crate) use sets::{Dialect, Header, StreamSummary, check_template_id, decode, read_fields};
 
 /// Field length value that marks an IPFIX variable-length field (RFC 7011 §7).
 pub(crate) const VARLEN: u16 = 0xffff;
