@@ -13,7 +13,7 @@ use super::sys::wait_readable;
 use super::{FlowBatch, IngestCounters};
 use levee_flow::{FlowRecord, mirror};
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -45,6 +45,34 @@ pub fn start(
     counters: Arc<IngestCounters>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, CaptureError> {
+    let cap = open(cfg)?;
+    let packets = Packets {
+        linktype: cap.get_datalink().0,
+        sampling: cfg.sampling.get(),
+        in_if: ifindex(&cfg.interface),
+        seen: 0,
+    };
+    let name = cfg.interface.clone();
+    info!(interface = %name, sampling = packets.sampling, "mirror capture started");
+    let thread_name = format!("mirror-{name}");
+    let reader = Reader {
+        cap,
+        name,
+        packets,
+        outbox: Outbox::new(tx),
+        counters,
+    };
+    let spawned = std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || reader.run(&stop));
+    spawned.map_err(|e| CaptureError::Open {
+        interface: cfg.interface.clone(),
+        reason: format!("cannot start thread: {e}"),
+    })
+}
+
+/// Opens the interface promiscuous and non-blocking, with the configured filter.
+fn open(cfg: &Mirror) -> Result<pcap::Capture<pcap::Active>, CaptureError> {
     let open_err = |e: pcap::Error| CaptureError::Open {
         interface: cfg.interface.clone(),
         reason: e.to_string(),
@@ -62,77 +90,162 @@ pub fn start(
     if let Some(f) = &cfg.bpf {
         cap.filter(f, true).map_err(open_err)?;
     }
-    let linktype = cap.get_datalink().0;
-    let in_if = std::fs::read_to_string(format!("/sys/class/net/{}/ifindex", cfg.interface))
+    Ok(cap)
+}
+
+/// The interface's index (the records' input interface), when the kernel tells it.
+fn ifindex(interface: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/class/net/{interface}/ifindex"))
         .ok()
-        .and_then(|s| s.trim().parse().ok());
-    let sampling = cfg.sampling.get();
-    let name = cfg.interface.clone();
-    info!(interface = %name, sampling, "mirror capture started");
-    let thread_name = format!("mirror-{name}");
-    let interface = name.clone();
-    let spawned = std::thread::Builder::new().name(thread_name).spawn(move || {
-        let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-        let mut records: Vec<FlowRecord> = Vec::with_capacity(BATCH);
-        let mut seen: u64 = 0;
-        let mut flushed = Instant::now();
-        let fd = cap.as_raw_fd();
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// The reader thread: its capture, what turns packets into records, and where they go.
+struct Reader {
+    cap: pcap::Capture<pcap::Active>,
+    /// The interface, for logs.
+    name: String,
+    packets: Packets,
+    outbox: Outbox,
+    counters: Arc<IngestCounters>,
+}
+
+impl Reader {
+    /// Reads until told to stop, the capture fails or the consumer goes away.
+    fn run(mut self, stop: &AtomicBool) {
+        let fd = self.cap.as_raw_fd();
+        // Packets read since the ring was last found empty.
         let mut drained = 0u32;
         while !stop.load(Relaxed) {
-            match cap.next_packet() {
+            match self.cap.next_packet() {
                 Ok(p) => {
-                    seen += 1;
                     drained += 1;
-                    counters.mirror_packets.fetch_add(1, Relaxed);
-                    if sampling > 1 && !seen.is_multiple_of(u64::from(sampling)) {
+                    self.counters.mirror_packets.fetch_add(1, Relaxed);
+                    if !self.packets.keep() {
                         continue;
                     }
-                    let ts = p.header.ts;
-                    let t = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
-                    let rec = network_layer(linktype, p.data).and_then(|(link, bytes)| {
-                        mirror::record(link, bytes, p.header.len, t, exporter, sampling, in_if)
-                    });
-                    if let Some(r) = rec {
-                        records.push(r);
+                    if let Some(r) = self.packets.record(&p) {
+                        self.outbox.records.push(r);
                     }
                 }
                 // Non-blocking and nothing queued.
                 Err(pcap::Error::TimeoutExpired) => {
-                    if drained > 0 {
-                        std::thread::sleep(COALESCE);
-                    } else if let Err(e) = wait_readable(fd, IDLE_WAKE) {
-                        warn!(interface = %name, "poll: {e}");
-                        std::thread::sleep(IDLE_WAKE);
-                    }
+                    pause(drained, fd, &self.name);
                     drained = 0;
                 }
                 Err(e) => {
-                    warn!(interface = %name, "capture stopped: {e}");
-                    counters.receive_errors.fetch_add(1, Relaxed);
+                    warn!(interface = %self.name, "capture stopped: {e}");
+                    self.counters.receive_errors.fetch_add(1, Relaxed);
                     break;
                 }
             }
-            if records.len() >= BATCH || (!records.is_empty() && flushed.elapsed() >= Duration::from_millis(50)) {
-                flushed = Instant::now();
-                let n = records.len() as u64;
-                counters.records.fetch_add(n, Relaxed);
-                let batch = FlowBatch { records: std::mem::replace(&mut records, Vec::with_capacity(BATCH)), counters: Vec::new() };
-                match tx.try_send(batch) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        counters.dropped_records.fetch_add(n, Relaxed);
-                        counters.dropped_batches.fetch_add(1, Relaxed);
-                    }
-                    Err(TrySendError::Closed(_)) => break,
-                }
+            if !self.outbox.send_if_due(&self.counters) {
+                break;
             }
         }
-        if let Ok(s) = cap.stats() {
-            info!(interface = %name, received = s.received, dropped_by_kernel = s.dropped, "mirror capture stopped");
+        if let Ok(s) = self.cap.stats() {
+            info!(
+                interface = %self.name,
+                received = s.received,
+                dropped_by_kernel = s.dropped,
+                "mirror capture stopped"
+            );
         }
-    });
-    spawned.map_err(|e| CaptureError::Open {
-        interface,
-        reason: format!("cannot start thread: {e}"),
-    })
+    }
+}
+
+/// Waits after the ring was found empty: briefly while traffic flows (`drained` packets
+/// since the last wait), else until it is readable again, for at most [`IDLE_WAKE`].
+fn pause(drained: u32, fd: RawFd, name: &str) {
+    if drained > 0 {
+        std::thread::sleep(COALESCE);
+    } else if let Err(e) = wait_readable(fd, IDLE_WAKE) {
+        warn!(interface = %name, "poll: {e}");
+        std::thread::sleep(IDLE_WAKE);
+    }
+}
+
+/// Turns captured packets into flow records, keeping 1 in `sampling`.
+struct Packets {
+    /// The capture's link type (LINKTYPE_*).
+    linktype: i32,
+    sampling: u32,
+    /// The interface's index, for the records.
+    in_if: Option<u32>,
+    /// Packets read.
+    seen: u64,
+}
+
+impl Packets {
+    /// Counts a packet read; true when sampling keeps it.
+    #[inline]
+    fn keep(&mut self) -> bool {
+        self.seen += 1;
+        self.sampling <= 1 || self.seen.is_multiple_of(u64::from(self.sampling))
+    }
+
+    /// The flow record of a kept packet, if levee reads its link and network layers.
+    #[inline]
+    fn record(&self, p: &pcap::Packet<'_>) -> Option<FlowRecord> {
+        let ts = p.header.ts;
+        let t = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
+        let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        network_layer(self.linktype, p.data).and_then(|(link, bytes)| {
+            mirror::record(
+                link,
+                bytes,
+                p.header.len,
+                t,
+                exporter,
+                self.sampling,
+                self.in_if,
+            )
+        })
+    }
+}
+
+/// Records gathered for the consumer, handed over in batches.
+struct Outbox {
+    tx: mpsc::Sender<FlowBatch>,
+    records: Vec<FlowRecord>,
+    /// When the last batch went.
+    flushed: Instant,
+}
+
+impl Outbox {
+    /// An empty outbox sending to `tx`.
+    fn new(tx: mpsc::Sender<FlowBatch>) -> Self {
+        Outbox {
+            tx,
+            records: Vec::with_capacity(BATCH),
+            flushed: Instant::now(),
+        }
+    }
+
+    /// Sends the records without waiting once they fill a batch or waited 50 ms; a full
+    /// channel drops them, counted. False when the consumer has gone away.
+    fn send_if_due(&mut self, counters: &IngestCounters) -> bool {
+        let due = self.records.len() >= BATCH
+            || (!self.records.is_empty() && self.flushed.elapsed() >= Duration::from_millis(50));
+        if !due {
+            return true;
+        }
+        self.flushed = Instant::now();
+        let n = self.records.len() as u64;
+        counters.records.fetch_add(n, Relaxed);
+        let records = std::mem::replace(&mut self.records, Vec::with_capacity(BATCH));
+        let batch = FlowBatch {
+            records,
+            counters: Vec::new(),
+        };
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                counters.dropped_records.fetch_add(n, Relaxed);
+                counters.dropped_batches.fetch_add(1, Relaxed);
+                true
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
 }

@@ -72,86 +72,143 @@ pub fn read(
     err: &mut dyn Write,
     mut each: impl FnMut(&[FlowRecord]) -> std::io::Result<()>,
 ) -> std::io::Result<Read> {
-    let mut decoder = Decoder::new(opts.limits);
-    let mut summary = Summary::default();
+    let mut reading = Reading {
+        opts,
+        decoder: Decoder::new(opts.limits),
+        summary: Summary::default(),
+        batch: Batch::default(),
+        progress: Instant::now(),
+    };
     let mut failed = Vec::new();
-    let mut batch = Batch::default();
-    let mut progress = Instant::now();
     for path in &opts.files {
-        let mut cap = match pcap::Capture::from_file(path) {
-            Ok(c) => c,
+        match pcap::Capture::from_file(path) {
+            Ok(mut cap) => reading.capture(&mut cap, path, err, &mut each)?,
             Err(e) => {
                 let f = unreadable(path, &e);
                 writeln!(err, "levee: {f}")?;
                 failed.push(f);
-                continue;
-            }
-        };
-        let linktype = cap.get_datalink().0;
-        loop {
-            let pkt = match cap.next_packet() {
-                Ok(p) => p,
-                Err(pcap::Error::NoMorePackets) => break,
-                Err(e) => {
-                    // A capture cut off mid-record: keep what was read, say so.
-                    writeln!(err, "levee: {}: capture ends early: {e}", path.display())?;
-                    summary.truncated_captures += 1;
-                    break;
-                }
-            };
-            summary.packets += 1;
-            let ts = pkt.header.ts;
-            let time_us = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
-            if opts.mirror {
-                let rec = link::network_layer(linktype, pkt.data).and_then(|(l, bytes)| {
-                    let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-                    mirror::record(
-                        l,
-                        bytes,
-                        pkt.header.len,
-                        time_us,
-                        exporter,
-                        opts.mirror_sampling,
-                        None,
-                    )
-                });
-                match rec {
-                    Some(r) => {
-                        summary.records += 1;
-                        each(std::slice::from_ref(&r))?;
-                    }
-                    None => summary.not_udp += 1,
-                }
-            } else {
-                match link::udp(linktype, pkt.data) {
-                    Ok(u) => {
-                        let r = decoder.decode(u.src, time_us, u.payload, &mut batch);
-                        summary.add(&r);
-                        each(&batch.records)?;
-                        batch.clear();
-                    }
-                    Err(NotUdp::Other) => summary.not_udp += 1,
-                    Err(NotUdp::Fragment) => summary.ip_fragments += 1,
-                    Err(NotUdp::Truncated) => summary.truncated_captures += 1,
-                }
-            }
-            if progress.elapsed() > Duration::from_secs(2) {
-                progress = Instant::now();
-                writeln!(
-                    err,
-                    "levee: {}: {} packets, {} records so far",
-                    path.display(),
-                    summary.packets,
-                    summary.records
-                )?;
             }
         }
     }
     Ok(Read {
-        summary,
+        summary: reading.summary,
         failed,
-        decoder,
+        decoder: reading.decoder,
     })
+}
+
+/// The state of [`read`] across captures.
+struct Reading<'a> {
+    opts: &'a DecodeOptions,
+    decoder: Decoder,
+    summary: Summary,
+    /// The records of the packet being decoded.
+    batch: Batch,
+    /// When progress was last reported.
+    progress: Instant,
+}
+
+impl Reading<'_> {
+    /// Reads one capture to its end (or to where it is cut off, said on `err`).
+    fn capture(
+        &mut self,
+        cap: &mut pcap::Capture<pcap::Offline>,
+        path: &Path,
+        err: &mut dyn Write,
+        each: &mut impl FnMut(&[FlowRecord]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let linktype = cap.get_datalink().0;
+        loop {
+            let pkt = match cap.next_packet() {
+                Ok(p) => p,
+                Err(pcap::Error::NoMorePackets) => return Ok(()),
+                Err(e) => {
+                    // A capture cut off mid-record: keep what was read, say so.
+                    writeln!(err, "levee: {}: capture ends early: {e}", path.display())?;
+                    self.summary.truncated_captures += 1;
+                    return Ok(());
+                }
+            };
+            self.summary.packets += 1;
+            let ts = pkt.header.ts;
+            let time_us = crate::clock::Timestamp::from_timeval(ts.tv_sec, ts.tv_usec).as_micros();
+            if self.opts.mirror {
+                self.mirrored(linktype, &pkt, time_us, each)?;
+            } else {
+                self.exported(linktype, pkt.data, time_us, each)?;
+            }
+            self.report_progress(path, err)?;
+        }
+    }
+
+    /// A mirrored packet: its one flow record, if it has one.
+    fn mirrored(
+        &mut self,
+        linktype: i32,
+        pkt: &pcap::Packet<'_>,
+        time_us: u64,
+        each: &mut impl FnMut(&[FlowRecord]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let rec = link::network_layer(linktype, pkt.data).and_then(|(l, bytes)| {
+            let exporter = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+            mirror::record(
+                l,
+                bytes,
+                pkt.header.len,
+                time_us,
+                exporter,
+                self.opts.mirror_sampling,
+                None,
+            )
+        });
+        match rec {
+            Some(r) => {
+                self.summary.records += 1;
+                each(std::slice::from_ref(&r))?;
+            }
+            None => self.summary.not_udp += 1,
+        }
+        Ok(())
+    }
+
+    /// A captured flow export: the records the decoder finds in its UDP payload.
+    fn exported(
+        &mut self,
+        linktype: i32,
+        frame: &[u8],
+        time_us: u64,
+        each: &mut impl FnMut(&[FlowRecord]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match link::udp(linktype, frame) {
+            Ok(u) => {
+                let r = self
+                    .decoder
+                    .decode(u.src, time_us, u.payload, &mut self.batch);
+                self.summary.add(&r);
+                each(&self.batch.records)?;
+                self.batch.clear();
+            }
+            Err(NotUdp::Other) => self.summary.not_udp += 1,
+            Err(NotUdp::Fragment) => self.summary.ip_fragments += 1,
+            Err(NotUdp::Truncated) => self.summary.truncated_captures += 1,
+        }
+        Ok(())
+    }
+
+    /// Says on `err` how far the capture is, every 2 seconds.
+    fn report_progress(&mut self, path: &Path, err: &mut dyn Write) -> std::io::Result<()> {
+        if self.progress.elapsed() > Duration::from_secs(2) {
+            self.progress = Instant::now();
+            writeln!(
+                err,
+                "levee: {}: {} packets, {} records so far",
+                path.display(),
+                self.summary.packets,
+                self.summary.records
+            )?;
+        }
+        Ok(())
+    }
 }
 
 fn unreadable(path: &Path, e: &pcap::Error) -> UnreadableFile {

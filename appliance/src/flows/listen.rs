@@ -105,88 +105,149 @@ pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
     let span = tracing::info_span!("listener", kind = ctx.name, bind = ?sock.local_addr().ok());
     let _enter = span.enter();
     let fd = sock.as_raw_fd();
-    let counters = &ctx.counters;
-    let mut decoder = Decoder::new(ctx.limits);
-    let mut multi = MultiRecv::default();
-    let mut batch = Batch::default();
-    let mut limiter = LogLimiter::new(10, Duration::from_secs(10));
-    let mut published = Instant::now();
-    let mut pending_since: Option<Instant> = None;
+    let mut rx = Receiver::new(ctx.limits);
     // Block for the first datagram only after the socket was found empty.
     let mut wait = true;
     while !ctx.stop.load(Relaxed) && !ctx.tx.is_closed() {
-        match multi.recv(fd, wait) {
+        match rx.multi.recv(fd, wait) {
             Ok(n) => {
-                let now_us = crate::clock::now_us();
-                let before = batch.records.len();
-                for (from, data) in (0..n).filter_map(|i| multi.get(i)) {
-                    let r = decoder.decode(from.ip(), now_us, data, &mut batch);
-                    if let Some(e) = r.error {
-                        counters.decode_errors.fetch_add(1, Relaxed);
-                        let (log, suppressed) = limiter.allow(Instant::now());
-                        if suppressed > 0 {
-                            warn!(suppressed, "decode errors not logged in the last window");
-                        }
-                        if log {
-                            warn!(exporter = %from, kind = e.kind(), "decode error: {e}");
-                        }
-                    }
-                }
-                counters.datagrams.fetch_add(n as u64, Relaxed);
-                counters
-                    .records
-                    .fetch_add((batch.records.len() - before) as u64, Relaxed);
-                if pending_since.is_none()
-                    && (!batch.records.is_empty() || !batch.counters.is_empty())
-                {
-                    pending_since = Some(Instant::now());
-                }
+                rx.decode_received(n, &ctx.counters);
                 // A full batch means more may be queued: read on without blocking.
                 wait = false;
                 if n < BATCH {
-                    flush_if_due(ctx, &mut batch, &mut pending_since);
+                    rx.flush_if_due(ctx);
                     std::thread::sleep(COALESCE);
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if nothing_queued(&e) => {
                 // Nothing queued: flush what waits, then block until traffic returns.
-                flush_if_due(ctx, &mut batch, &mut pending_since);
+                rx.flush_if_due(ctx);
                 wait = true;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                counters.receive_errors.fetch_add(1, Relaxed);
-                let (log, _) = limiter.allow(Instant::now());
-                if log {
-                    warn!("receive error: {e}");
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            Err(e) => rx.receive_error(&e, &ctx.counters),
         }
-        if batch.records.len() >= BATCH_RECORDS {
-            pending_since = None;
-            hand_over(&ctx.tx, &mut batch, counters);
-        }
-        if published.elapsed() >= Duration::from_secs(1) {
-            published = Instant::now();
-            publish(&decoder, &ctx.table);
-        }
+        rx.hand_over_if_full(ctx);
+        rx.publish_if_due(&ctx.table);
     }
-    if !batch.records.is_empty() {
-        hand_over(&ctx.tx, &mut batch, counters);
-    }
-    publish(&decoder, &ctx.table);
+    rx.finish(ctx);
 }
 
-fn flush_if_due(ctx: &ListenerContext, batch: &mut Batch, pending_since: &mut Option<Instant>) {
-    if pending_since.is_some_and(|t| t.elapsed() >= FLUSH_AFTER) {
-        *pending_since = None;
-        hand_over(&ctx.tx, batch, &ctx.counters);
+/// Whether a receive error only says the socket is empty (non-blocking, or the blocking
+/// receive timed out).
+fn nothing_queued(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// One listener's receive state: the kernel's batch, the decoder, and the records
+/// gathered for the consumer.
+struct Receiver {
+    multi: MultiRecv,
+    decoder: Decoder,
+    batch: Batch,
+    /// Rate limit of the decode and receive error logs.
+    limiter: LogLimiter,
+    /// Since when the batch holds something not handed over.
+    pending_since: Option<Instant>,
+    /// When the per-exporter counters were last published.
+    published: Instant,
+}
+
+impl Receiver {
+    /// Fresh state; a decoder bounded by `limits`.
+    fn new(limits: Limits) -> Self {
+        Receiver {
+            multi: MultiRecv::default(),
+            decoder: Decoder::new(limits),
+            batch: Batch::default(),
+            limiter: LogLimiter::new(10, Duration::from_secs(10)),
+            pending_since: None,
+            published: Instant::now(),
+        }
+    }
+
+    /// Decodes the `n` datagrams just received into the batch and counts them and their
+    /// records; decode errors are counted and logged (rate-limited).
+    #[inline]
+    fn decode_received(&mut self, n: usize, counters: &IngestCounters) {
+        let Receiver {
+            multi,
+            decoder,
+            batch,
+            limiter,
+            pending_since,
+            ..
+        } = self;
+        let now_us = crate::clock::now_us();
+        let before = batch.records.len();
+        for (from, data) in (0..n).filter_map(|i| multi.get(i)) {
+            let r = decoder.decode(from.ip(), now_us, data, batch);
+            if let Some(e) = r.error {
+                counters.decode_errors.fetch_add(1, Relaxed);
+                let (log, suppressed) = limiter.allow(Instant::now());
+                if suppressed > 0 {
+                    warn!(suppressed, "decode errors not logged in the last window");
+                }
+                if log {
+                    warn!(exporter = %from, kind = e.kind(), "decode error: {e}");
+                }
+            }
+        }
+        counters.datagrams.fetch_add(n as u64, Relaxed);
+        counters
+            .records
+            .fetch_add((batch.records.len() - before) as u64, Relaxed);
+        if pending_since.is_none() && (!batch.records.is_empty() || !batch.counters.is_empty()) {
+            *pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Hands the batch over once something has waited [`FLUSH_AFTER`].
+    fn flush_if_due(&mut self, ctx: &ListenerContext) {
+        if self
+            .pending_since
+            .is_some_and(|t| t.elapsed() >= FLUSH_AFTER)
+        {
+            self.pending_since = None;
+            hand_over(&ctx.tx, &mut self.batch, &ctx.counters);
+        }
+    }
+
+    /// Hands the batch over as soon as it holds [`BATCH_RECORDS`].
+    fn hand_over_if_full(&mut self, ctx: &ListenerContext) {
+        if self.batch.records.len() >= BATCH_RECORDS {
+            self.pending_since = None;
+            hand_over(&ctx.tx, &mut self.batch, &ctx.counters);
+        }
+    }
+
+    /// A failed receive: counted, logged (rate-limited), and a pause before the next.
+    fn receive_error(&mut self, e: &std::io::Error, counters: &IngestCounters) {
+        counters.receive_errors.fetch_add(1, Relaxed);
+        let (log, _) = self.limiter.allow(Instant::now());
+        if log {
+            warn!("receive error: {e}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    /// Publishes the per-exporter counters when a second has passed since last time.
+    fn publish_if_due(&mut self, table: &ExporterTable) {
+        if self.published.elapsed() >= Duration::from_secs(1) {
+            self.published = Instant::now();
+            publish(&self.decoder, table);
+        }
+    }
+
+    /// On stopping: hands over the records left and publishes the counters a last time.
+    fn finish(mut self, ctx: &ListenerContext) {
+        if !self.batch.records.is_empty() {
+            hand_over(&ctx.tx, &mut self.batch, &ctx.counters);
+        }
+        publish(&self.decoder, &ctx.table);
     }
 }
 
@@ -204,6 +265,7 @@ fn hand_over(tx: &mpsc::Sender<FlowBatch>, batch: &mut Batch, counters: &IngestC
     }
 }
 
+/// Copies the decoder's per-exporter counters into the shared table.
 fn publish(decoder: &Decoder, table: &ExporterTable) {
     if let Ok(mut t) = table.lock() {
         for (addr, stats) in decoder.exporters() {

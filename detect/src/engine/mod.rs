@@ -219,6 +219,8 @@ impl Engine {
         }
     }
 
+    /// Accounts one record whose network and host pass 1 of [`Engine::ingest`] found
+    /// (`hint` is [`NONE`] when the host was not tracked then).
     fn account(&mut self, r: &FlowRecord, net: u16, hint: u32) {
         self.stats.records += 1;
         if net == NO_NET {
@@ -229,25 +231,45 @@ impl Engine {
         let t = r.time_us.max(self.now_us);
         self.now_us = t;
         self.account_network(net, t, r);
+        let now_s = self.now_s();
+        let Some(i) = self.host_slot(r, hint, now_s) else {
+            return;
+        };
+        if self.account_host(i, net, t, now_s, r) {
+            self.judge_host(i, net, t, r);
+        }
+    }
+
+    /// The slot of the record's destination host: the one pass 1 found (`hint`), else
+    /// looked up again (an earlier record of the same chunk may have created it), else a
+    /// new one while fewer than `max_tracked` are. `None` past the cap, counted untracked.
+    #[inline]
+    fn host_slot(&mut self, r: &FlowRecord, hint: u32, now_s: u32) -> Option<usize> {
         let found = if hint == NONE {
             // Perhaps created by an earlier record of the same chunk.
             self.index.get(&r.dst_addr).copied()
         } else {
             Some(hint)
         };
-        let now_s = self.now_s();
-        let i = match found {
-            Some(i) => i as usize,
+        match found {
+            Some(i) => Some(i as usize),
             None if self.hosts.len() < self.cfg.max_tracked => {
                 self.hosts.push(Host::new(r.dst_addr, now_s));
                 self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
-                self.hosts.len() - 1
+                Some(self.hosts.len() - 1)
             }
             None => {
                 self.stats.untracked += 1;
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// Adds the record to host `i`'s window, and to its incident's evidence when it has
+    /// one. True when the host may be near a threshold and is not yet under a started
+    /// incident, so [`Engine::judge_host`] must look closer (rarely).
+    #[inline]
+    fn account_host(&mut self, i: usize, net: u16, t: u64, now_s: u32, r: &FlowRecord) -> bool {
         let h = &mut self.hosts[i];
         h.window.add(t, r.packets, r.bytes);
         h.last_seen = now_s;
@@ -256,27 +278,52 @@ impl Engine {
         {
             inc.observe(r, self.intel.as_ref());
             if inc.started {
-                return;
+                return false;
             }
         }
         // The half-second view is at most twice the one-second sums: when even that
         // is not near a threshold (nearly always), skip computing it.
         let bound = Current::from_totals(h.window.totals(), 5);
-        if !self.policies[usize::from(net)].near(bound) {
-            return;
-        }
-        let cur = estimate(&h.window);
+        self.policies[usize::from(net)].near(bound)
+    }
+
+    /// Looks closer at host `i`, whose rate's upper bound is near a threshold: when its
+    /// half-second view is too, the host becomes a suspect (gathering evidence), and when
+    /// the policy judges it attacked, its incident starts with record `r`.
+    fn judge_host(&mut self, i: usize, net: u16, t: u64, r: &FlowRecord) {
+        let cur = estimate(&self.hosts[i].window);
         if !self.policies[usize::from(net)].near(cur) {
             return;
         }
-        if h.incident == NONE && self.suspects < MAX_SUSPECTS {
+        if self.hosts[i].incident == NONE && self.suspects < MAX_SUSPECTS {
             self.suspects += 1;
             self.open_for_host(i, net, t, r);
         }
+        if let Some((trigger, hold)) = self.host_trigger(i, net, cur, r) {
+            let slot = match self.hosts[i].incident {
+                NONE => self.open_for_host(i, net, t, r),
+                s => {
+                    self.suspects -= 1;
+                    s
+                }
+            };
+            self.begin(slot, t, trigger, hold, cur);
+        }
+    }
+
+    /// What the policy makes of host `i` at rate `cur`: when it is attacked, why and the
+    /// thresholds its incident holds to.
+    fn host_trigger(
+        &self,
+        i: usize,
+        net: u16,
+        cur: Current,
+        r: &FlowRecord,
+    ) -> Option<(Trigger, (u64, u64))> {
         let h = &self.hosts[i];
         let policy = &self.policies[usize::from(net)];
         if policy.quiet(cur) {
-            return;
+            return None;
         }
         let (p99, samples) = (h.baseline.p99(), h.baseline.samples());
         // What the traffic is made of (for per-protocol thresholds): the suspect's
@@ -293,17 +340,9 @@ impl Engine {
                 &one
             }
         };
-        if let Some(trigger) = policy.judge(cur, b, p99, samples) {
-            let hold = policy.hold_thresholds(&trigger, p99, samples);
-            let slot = match h.incident {
-                NONE => self.open_for_host(i, net, t, r),
-                s => {
-                    self.suspects -= 1;
-                    s
-                }
-            };
-            self.begin(slot, t, trigger, hold, cur);
-        }
+        let trigger = policy.judge(cur, b, p99, samples)?;
+        let hold = policy.hold_thresholds(&trigger, p99, samples);
+        Some((trigger, hold))
     }
 
     fn account_network(&mut self, net: u16, t: u64, r: &FlowRecord) {
