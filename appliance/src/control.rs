@@ -104,15 +104,10 @@ pub struct Server {
 struct Wire {
     token: String,
     op: String,
-    #[serde(default)]
     route: Option<String>,
-    #[serde(default)]
     victim: Option<IpAddr>,
-    #[serde(default)]
     level: Option<u8>,
-    #[serde(default)]
     ttl: Option<u64>,
-    #[serde(default)]
     id: Option<u64>,
 }
 

@@ -37,13 +37,18 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(si(1_234_567), "1.23M");
-        assert_eq!(si(999), "999");
-        assert_eq!(bytes(32 << 20), "32 MiB");
-        assert_eq!(bytes(1 << 30), "1 GiB");
-        assert_eq!(bytes(212_992), "208 KiB");
-        assert_eq!(bytes(1_000_000), "976.6 KiB");
-        assert_eq!(bytes(0), "0 bytes");
+        for (v, want) in [(1_234_567, "1.23M"), (999, "999")] {
+            assert_eq!(si(v), want);
+        }
+        for (n, want) in [
+            (32 << 20, "32 MiB"),
+            (1 << 30, "1 GiB"),
+            (212_992, "208 KiB"),
+            (1_000_000, "976.6 KiB"),
+            (0, "0 bytes"),
+        ] {
+            assert_eq!(bytes(n), want);
+        }
         assert_eq!(plural(1, "prefix", "prefixes"), "1 prefix");
         assert_eq!(plural(0, "prefix", "prefixes"), "0 prefixes");
     }

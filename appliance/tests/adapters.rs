@@ -101,14 +101,21 @@ impl Site for Gobgp {
     }
 }
 
+/// The scenario against the site `start` builds, when `tools` are installed; the
+/// site's directory goes after a pass.
+fn run<S: Site>(tools: &[&str], start: fn() -> S) -> Option<S> {
+    if !have_all(tools) {
+        return None;
+    }
+    let site = start();
+    scenario(&site);
+    let _ = std::fs::remove_dir_all(site.dir());
+    Some(site)
+}
+
 #[test]
 fn gobgp_adapter() {
-    if !have_all(&["gobgpd", "gobgp"]) {
-        return;
-    }
-    let g = Gobgp::start();
-    scenario(&g);
-    let _ = std::fs::remove_dir_all(&g.dir);
+    run(&["gobgpd", "gobgp"], Gobgp::start);
 }
 
 // --- ExaBGP ---------------------------------------------------------------------
@@ -232,13 +239,9 @@ impl Site for Exabgp {
 
 #[test]
 fn exabgp_adapter() {
-    if !have_all(&["exabgp", "gobgpd", "gobgp", "mkfifo"]) {
-        return;
+    if let Some(e) = run(&["exabgp", "gobgpd", "gobgp", "mkfifo"], Exabgp::start) {
+        let _ = std::fs::remove_dir_all(&e.receiver.dir);
     }
-    let e = Exabgp::start();
-    scenario(&e);
-    let _ = std::fs::remove_dir_all(&e.dir);
-    let _ = std::fs::remove_dir_all(&e.receiver.dir);
 }
 
 // --- BIRD 2 ---------------------------------------------------------------------
@@ -333,12 +336,7 @@ impl Site for Bird {
 
 #[test]
 fn bird_adapter() {
-    if !have_all(&["bird", "birdc"]) {
-        return;
-    }
-    let b = Bird::start();
-    scenario(&b);
-    let _ = std::fs::remove_dir_all(&b.dir);
+    run(&["bird", "birdc"], Bird::start);
 }
 
 // --- FRR ------------------------------------------------------------------------

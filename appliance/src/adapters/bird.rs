@@ -55,19 +55,12 @@ impl Default for Settings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     include: Option<PathBuf>,
-    #[serde(default)]
     birdc: Option<String>,
-    #[serde(default)]
     socket: Option<PathBuf>,
-    #[serde(default)]
     flow4_table: Option<String>,
-    #[serde(default)]
     flow6_table: Option<String>,
-    #[serde(default)]
     ipv4_table: Option<String>,
-    #[serde(default)]
     ipv6_table: Option<String>,
     #[serde(default)]
     pub(super) levels: LevelList,

@@ -74,9 +74,7 @@ impl Settings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     pipe_dir: Option<PathBuf>,
-    #[serde(default)]
     pipe_name: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) levels: LevelList,

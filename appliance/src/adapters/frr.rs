@@ -56,15 +56,10 @@ impl Default for Settings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     vtysh: Option<String>,
-    #[serde(default)]
     vty_socket: Option<PathBuf>,
-    #[serde(default)]
     tag: Option<Spanned<u32>>,
-    #[serde(default)]
     route_map: Option<Spanned<String>>,
-    #[serde(default)]
     asn: Option<u32>,
     #[serde(default)]
     pub(super) levels: LevelList,

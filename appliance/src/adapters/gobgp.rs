@@ -42,11 +42,8 @@ impl Default for Settings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     cli: Option<String>,
-    #[serde(default)]
     host: Option<String>,
-    #[serde(default)]
     port: Option<u16>,
     #[serde(default)]
     pub(super) levels: LevelList,

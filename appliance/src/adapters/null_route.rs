@@ -53,9 +53,7 @@ impl Default for Settings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     table: Option<Spanned<u32>>,
-    #[serde(default)]
     protocol: Option<Spanned<u8>>,
     #[serde(default)]
     pub(super) levels: LevelList,

@@ -98,17 +98,11 @@ const MIN_SECRET: usize = 16;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
-    #[serde(default)]
     url: Option<Spanned<String>>,
-    #[serde(default)]
     secret: Option<Spanned<String>>,
-    #[serde(default)]
     secret_file: Option<Spanned<PathBuf>>,
-    #[serde(default)]
     timeout: Option<Spanned<units::Duration>>,
-    #[serde(default)]
     attempts: Option<Spanned<u32>>,
-    #[serde(default)]
     ca_file: Option<Spanned<PathBuf>>,
     #[serde(default)]
     pub(super) levels: LevelList,

@@ -51,15 +51,10 @@ pub struct Bgp {
 pub(super) struct RawBgp {
     local_as: Spanned<u32>,
     router_id: Ipv4Addr,
-    #[serde(default)]
     listen: Option<SocketAddr>,
-    #[serde(default)]
     hold_time: Option<Spanned<Duration>>,
-    #[serde(default)]
     connect_retry: Option<Spanned<Duration>>,
-    #[serde(default)]
     shutdown: Option<Spanned<String>>,
-    #[serde(default)]
     shutdown_message: Option<String>,
     #[serde(default)]
     peers: Vec<RawPeer>,
@@ -70,32 +65,20 @@ pub(super) struct RawBgp {
 struct RawPeer {
     name: Spanned<String>,
     address: Spanned<IpAddr>,
-    #[serde(default)]
     port: Option<u16>,
     remote_as: Spanned<u32>,
-    #[serde(default)]
     local_as: Option<u32>,
-    #[serde(default)]
     local_address: Option<IpAddr>,
     #[serde(default)]
     passive: bool,
-    #[serde(default)]
     families: Option<Spanned<Vec<Spanned<String>>>>,
-    #[serde(default)]
     md5_password: Option<Spanned<String>>,
-    #[serde(default)]
     ttl_security: Option<Spanned<u8>>,
-    #[serde(default)]
     hold_time: Option<Spanned<Duration>>,
-    #[serde(default)]
     connect_retry: Option<Spanned<Duration>>,
-    #[serde(default)]
     graceful_restart: Option<Spanned<Duration>>,
-    #[serde(default)]
     max_prefixes: Option<usize>,
-    #[serde(default)]
     next_hop: Option<IpAddr>,
-    #[serde(default)]
     levels: Option<Spanned<Vec<Spanned<String>>>>,
 }
 

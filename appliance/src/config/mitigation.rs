@@ -60,31 +60,19 @@ pub const DEFAULT_CONTROL_SOCKET: &str = "/run/levee/control.sock";
 pub(super) struct RawMitigation {
     #[serde(default)]
     dry_run: bool,
-    #[serde(default)]
     ttl: Option<Spanned<Duration>>,
-    #[serde(default)]
     cooldown: Option<Duration>,
-    #[serde(default)]
     deescalate_after: Option<Duration>,
-    #[serde(default)]
     max_active: Option<Spanned<usize>>,
-    #[serde(default)]
     max_active_per_network: Option<Spanned<usize>>,
     #[serde(default)]
     safelist: Vec<Spanned<IpNet>>,
-    #[serde(default)]
     adapters: Option<Vec<Spanned<String>>>,
-    #[serde(default)]
     exabgp: Option<Spanned<exabgp::Raw>>,
-    #[serde(default)]
     gobgp: Option<Spanned<gobgp::Raw>>,
-    #[serde(default)]
     bird: Option<Spanned<bird::Raw>>,
-    #[serde(default)]
     frr: Option<Spanned<frr::Raw>>,
-    #[serde(default)]
     null_route: Option<Spanned<null_route::Raw>>,
-    #[serde(default)]
     webhook: Option<Spanned<webhook::Raw>>,
     #[serde(default)]
     levels: RawLevels,
@@ -114,39 +102,27 @@ struct RawLevels {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLevel {
-    #[serde(default)]
     enabled: Option<bool>,
-    #[serde(default)]
     trigger: Option<Spanned<String>>,
-    #[serde(default)]
     hold: Option<Duration>,
-    #[serde(default)]
     rate_limit: Option<Spanned<String>>,
-    #[serde(default)]
     communities: Option<Spanned<Vec<Spanned<String>>>>,
-    #[serde(default)]
     large_communities: Option<Spanned<Vec<Spanned<String>>>>,
-    #[serde(default)]
     no_export: Option<Spanned<bool>>,
-    #[serde(default)]
     next_hop: Option<Spanned<Vec<IpAddr>>>,
-    #[serde(default)]
     prefix_length_v4: Option<Spanned<u8>>,
-    #[serde(default)]
     prefix_length_v6: Option<Spanned<u8>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
-    #[serde(default)]
     path: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawControl {
-    #[serde(default)]
     socket: Option<PathBuf>,
 }
 

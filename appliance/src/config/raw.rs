@@ -24,7 +24,6 @@ pub(super) struct RawConfig {
     pub(super) ingest: RawIngest,
     #[serde(default)]
     pub(super) detection: RawDetection,
-    #[serde(default)]
     pub(super) bgp: Option<super::bgp::RawBgp>,
     #[serde(default)]
     pub(super) mitigation: super::mitigation::RawMitigation,
@@ -32,9 +31,7 @@ pub(super) struct RawConfig {
     pub(super) store: super::mitigation::RawStore,
     #[serde(default)]
     pub(super) control: super::mitigation::RawControl,
-    #[serde(default)]
     pub(super) rpki: Option<super::rpki::RawRpki>,
-    #[serde(default)]
     pub(super) web: Option<RawWeb>,
 }
 
@@ -94,7 +91,6 @@ fn default_rcvbuf() -> ByteSize {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMirror {
     pub(super) interface: Spanned<String>,
-    #[serde(default)]
     pub(super) bpf: Option<String>,
     #[serde(default = "one")]
     pub(super) sampling: NonZeroU32,

@@ -21,13 +21,9 @@ use serde_saphyr::Spanned;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRpki {
     caches: Spanned<Vec<Spanned<String>>>,
-    #[serde(default)]
     policy: Option<Spanned<String>>,
-    #[serde(default)]
     fail: Option<Spanned<String>>,
-    #[serde(default)]
     origin_asns: Option<Spanned<Vec<u32>>>,
-    #[serde(default)]
     connect_timeout: Option<Duration>,
 }
 

@@ -97,24 +97,15 @@ pub struct Counters {
 
 impl Counters {
     /// Each counter by name, in alphabetical order (the `kind` label of
-    /// `levee_mitigation_events_total`).
-    pub fn named(&self) -> [(&'static str, u64); 13] {
-        let e = &self.engine;
-        [
-            ("announced", e.announced),
-            ("capped", e.capped),
-            ("cooldown", e.cooldown),
-            ("deduplicated", e.deduplicated),
-            ("deescalations", e.deescalations),
-            ("escalations", e.escalations),
-            ("expired", e.expired),
-            ("not_protected", e.not_protected),
-            ("rpki_refused", e.rpki_refused),
-            ("rpki_warned", e.rpki_warned),
-            ("safelisted", e.safelisted),
-            ("store_errors", self.store_errors),
-            ("withdrawn", e.withdrawn),
-        ]
+    /// `levee_mitigation_events_total`): the names they have in the JSON.
+    pub fn named(&self) -> Vec<(String, u64)> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .map(|(k, v)| (k, v.as_u64().unwrap_or(0)))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 }
 

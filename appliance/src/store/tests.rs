@@ -26,6 +26,14 @@ impl Drop for TempDir {
     }
 }
 
+/// A new store in a fresh directory (removed when the first value drops).
+fn fresh(tag: &str) -> (TempDir, PathBuf, Store) {
+    let dir = TempDir::new(tag);
+    let path = dir.0.join("levee.db");
+    let st = Store::open(&path).unwrap();
+    (dir, path, st)
+}
+
 /// An operator's announcement of 192.0.2.1/32 as mitigation `id`.
 fn announce(id: u64) -> Note {
     Note::new(Actor::Operator, Action::Announce, id, "route 192.0.2.1/32")
@@ -111,9 +119,7 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
 
 #[test]
 fn the_audit_log_refuses_edits_and_detects_tampering() {
-    let dir = TempDir::new("tamper");
-    let path = dir.0.join("levee.db");
-    let mut st = Store::open(&path).unwrap();
+    let (_dir, path, mut st) = fresh("tamper");
     for i in 0..5 {
         st.audit(i, &[announce(i)]).unwrap();
     }
@@ -146,9 +152,7 @@ fn a_bad_directory_is_a_clear_error() {
 
 #[test]
 fn a_second_writer_is_refused_and_readers_are_not() {
-    let dir = TempDir::new("writer");
-    let path = dir.0.join("levee.db");
-    let mut st = Store::open(&path).unwrap();
+    let (_dir, path, mut st) = fresh("writer");
     st.audit(1, &[announce(1)]).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(

@@ -22,21 +22,29 @@ fn scaled(n: f64, mult: f64) -> Option<u64> {
     (v <= u64::MAX as f64).then_some(v as u64)
 }
 
+/// `s` as a number with one of `units` (its multiplier), after `strip` leaves the
+/// unit's prefix.
+fn with_units(s: &str, strip: fn(&str) -> &str, units: &[(&str, f64)]) -> Option<u64> {
+    let (n, unit) = split(s)?;
+    let unit = strip(&unit);
+    let &(_, mult) = units.iter().find(|(u, _)| *u == unit)?;
+    scaled(n, mult)
+}
+
+fn as_is(u: &str) -> &str {
+    u
+}
+
+/// Decimal multiples, as link speeds and packet rates use.
+const DECIMAL: [(&str, f64); 5] = [("", 1.0), ("k", 1e3), ("m", 1e6), ("g", 1e9), ("t", 1e12)];
+
 /// A count per second (packets or flows): "100k", "2.5M", 50000.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Count(pub(crate) u64);
 
 impl Count {
     pub(crate) fn parse(s: &str) -> Option<u64> {
-        let (n, unit) = split(s)?;
-        let mult = match unit.as_str() {
-            "" => 1.0,
-            "k" => 1e3,
-            "m" => 1e6,
-            "g" => 1e9,
-            _ => return None,
-        };
-        scaled(n, mult)
+        with_units(s, as_is, &DECIMAL[..4])
     }
 }
 
@@ -46,17 +54,10 @@ pub(crate) struct BitRate(pub(crate) u64);
 
 impl BitRate {
     pub(crate) fn parse(s: &str) -> Option<u64> {
-        let (n, unit) = split(s)?;
-        let unit = unit.trim_end_matches("bps").trim_end_matches("bit/s");
-        let mult = match unit {
-            "" => 1.0,
-            "k" => 1e3,
-            "m" => 1e6,
-            "g" => 1e9,
-            "t" => 1e12,
-            _ => return None,
-        };
-        scaled(n, mult)
+        fn per_second(u: &str) -> &str {
+            u.trim_end_matches("bps").trim_end_matches("bit/s")
+        }
+        with_units(s, per_second, &DECIMAL)
     }
 }
 
@@ -66,15 +67,15 @@ pub(crate) struct Duration(pub(crate) u64);
 
 impl Duration {
     pub(crate) fn parse(s: &str) -> Option<u64> {
-        let (n, unit) = split(s)?;
-        let mult = match unit.as_str() {
-            "" | "s" => 1e6,
-            "ms" => 1e3,
-            "m" | "min" => 60e6,
-            "h" => 3600e6,
-            _ => return None,
-        };
-        scaled(n, mult)
+        let units = [
+            ("", 1e6),
+            ("s", 1e6),
+            ("ms", 1e3),
+            ("m", 60e6),
+            ("min", 60e6),
+            ("h", 3600e6),
+        ];
+        with_units(s, as_is, &units)
     }
 
     /// Whole seconds, rounded down.
