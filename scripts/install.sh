@@ -8,29 +8,38 @@
 # Needs Rust >= 1.89 (edition 2024), from rustup: Debian 12's own rustc (1.63) is too
 # old. The release build takes about 7 minutes on 2 cores.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 need_rust=1.89
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and writes /usr/local/bin, /etc/levee, /var/lib/levee)"
+# A staging root for packaging: absolute, taken before the cd below.
+root=${DESTDIR:-}
+if [ -n "$root" ]; then
+  mkdir -p "$root"
+  root=$(cd "$root" && pwd)
+fi
+cd "$(dirname "$0")/.."
+
+[ -n "$root" ] || [ "$(id -u)" -eq 0 ] \
+  || die "run as root (it installs packages and writes /usr/local/bin, /etc/levee, /var/lib/levee), or set DESTDIR to stage the files"
 command -v cargo >/dev/null && command -v rustc >/dev/null \
-  || die "no Rust toolchain on PATH: install Rust >= $need_rust with rustup (https://rustup.rs), then run this again"
-have_rust=$(rustc --version | awk '{print $2}')
+  || die "no Rust toolchain on PATH: install Rust >= $need_rust with rustup (https://rustup.rs), then run this again (sudo resets PATH: use 'sudo env PATH=\"\$PATH\" ./scripts/install.sh')"
+have_rust=$(rustc --version | awk '{print $2}') || die "rustc --version failed"
 if [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n1)" != "$need_rust" ]; then
   die "rustc $have_rust is too old: levee needs Rust >= $need_rust (edition 2024); run 'rustup update stable' (Debian's own rustc is too old)"
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends libpcap-dev pkg-config gcc
+if [ -z "$root" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends libpcap-dev pkg-config gcc
+fi
 echo "install.sh: building levee with rustc $have_rust (about 7 minutes on 2 cores)"
 cargo build --release --locked -p levee
 # Where cargo put it: honours CARGO_TARGET_DIR and build.target-dir.
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [ -x "$target_dir/release/levee" ] || die "cargo did not leave a binary at $target_dir/release/levee"
-root=${DESTDIR:-}
 install -D -m 0755 "$target_dir/release/levee" "$root/usr/local/bin/levee"
 install -d -m 0755 "$root/etc/levee" "$root/var/lib/levee" "$root/etc/sysctl.d"
 # The example documents every key; levee runs on its embedded defaults until
@@ -40,7 +49,10 @@ install -m 0644 configs/levee.yaml "$root/etc/levee/levee.yaml.example"
 echo "net.core.rmem_max = 33554432" > "$root/etc/sysctl.d/90-levee.conf"
 install -D -m 0644 scripts/levee.service "$root/etc/systemd/system/levee.service"
 if [ -z "$root" ]; then
-  sysctl -qw net.core.rmem_max=33554432 || echo "install.sh: could not raise net.core.rmem_max" >&2
+  # Raise it, never lower what an administrator set higher.
+  if [ "$(sysctl -n net.core.rmem_max 2>/dev/null || echo 0)" -lt 33554432 ]; then
+    sysctl -qw net.core.rmem_max=33554432 || echo "install.sh: could not raise net.core.rmem_max" >&2
+  fi
   systemctl daemon-reload 2>/dev/null || true
 fi
 echo "levee installed: $("$root/usr/local/bin/levee" --version)"

@@ -1,8 +1,9 @@
 //! The daemon's one time type: [`Timestamp`], wall-clock microseconds since the Unix
 //! epoch, the unit flow records, both engines (`levee-detect`, `levee-mitigate`), the
 //! store and the JSON output use. Durations are `std::time::Duration`. Stages read
-//! the time here, never from `SystemTime` themselves, and convert only at the engines'
-//! sans-IO boundary (`as_micros`).
+//! the time here, never from `SystemTime` themselves. The engines' sans-IO interfaces,
+//! the store's rows and the flow records keep bare microseconds (`u64`); they are
+//! converted at those boundaries (`as_micros`, [`now_us`]).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

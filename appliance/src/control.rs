@@ -47,14 +47,14 @@ pub enum ControlError {
     },
     /// No daemon is running on this socket.
     #[error(
-        "no levee daemon is running with control socket {socket} (no token at {token}): \
-         start one with `levee run`, or give the running one's socket with --socket"
+        "no levee daemon is running with control socket {socket} ({why}): start one with \
+         `levee run`, or give the running one's socket with --socket"
     )]
     NotRunning {
         /// The socket.
         socket: PathBuf,
-        /// The token file that is missing.
-        token: PathBuf,
+        /// What showed it.
+        why: &'static str,
     },
     /// The daemon answered something that is not JSON.
     #[error("control socket: the daemon's answer is not JSON: {0}")]
@@ -170,8 +170,14 @@ impl Server {
             .uid();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors, say: wait instead of spinning.
+                        warn!(error = %e, "control socket: accept failed");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        continue;
+                    }
                 };
                 let (token, commands) = (token.clone(), commands.clone());
                 tokio::spawn(async move {
@@ -263,12 +269,12 @@ fn reply_json(r: Reply) -> Value {
 /// returns the daemon's answer.
 pub async fn call(socket: &Path, mut request: Value) -> Result<Value, ControlError> {
     let tpath = token_path(socket);
-    let not_running = || ControlError::NotRunning {
+    let not_running = |why| ControlError::NotRunning {
         socket: socket.to_path_buf(),
-        token: tpath.clone(),
+        why,
     };
     let token = std::fs::read_to_string(&tpath).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => not_running(),
+        std::io::ErrorKind::NotFound => not_running("it wrote no token"),
         _ => io(
             &tpath,
             "reading the token (run as root or as the user levee runs as)",
@@ -279,7 +285,9 @@ pub async fn call(socket: &Path, mut request: Value) -> Result<Value, ControlErr
         .await
         .map_err(|e| match e.kind() {
             // A token left by a daemon that was killed: nothing listens.
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => not_running(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                not_running("nothing listens: a daemon that was killed left its token")
+            }
             _ => io(socket, "connecting")(e),
         })?;
     let mut line = request.to_string();

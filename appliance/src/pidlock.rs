@@ -10,6 +10,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The daemon's lock file in its run directory.
@@ -54,13 +55,25 @@ impl PidLock {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
+        // 0600 and no symlinks: a user who can read the lock could hold it and keep
+        // levee from starting, and a planted link would have us truncate its target.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
             .map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
+        if meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io)?;
+        }
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -95,9 +108,10 @@ impl PidLock {
                 "{e}: stop it first (systemctl stop levee, or kill {pid}), or give this one \
                  its own control.socket and store.path"
             ),
-            PidLockError::Io { .. } => {
-                anyhow::anyhow!("{e} (run levee as root or as the levee service user)")
-            }
+            PidLockError::Io { .. } => anyhow::anyhow!(
+                "{e} (run levee as root, or as the user that owns {})",
+                run_dir.display()
+            ),
         })
     }
 
@@ -130,7 +144,23 @@ mod tests {
             "{msg}"
         );
         drop(first);
-        drop(PidLock::instance(&dir).unwrap());
+        let again = PidLock::instance(&dir).unwrap();
+        let mode = std::fs::metadata(again.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(again);
+        // A symlink planted where the lock goes is refused, its target untouched.
+        let target = dir.join("precious");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.join("link.lock");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(
+            PidLock::acquire(&link),
+            Err(PidLockError::Io { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

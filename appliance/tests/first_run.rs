@@ -279,12 +279,16 @@ fn install_sh_checks_the_toolchain_and_honours_cargo_target_dir() {
             .stdout,
     )
     .unwrap();
-    let marker = dir.join("apt-get-ran");
-    script("apt-get", &format!("touch {}", marker.display()));
+    // A staged install (DESTDIR) touches neither apt nor the system; the build is
+    // stubbed out, leaving a marker.
+    let apt = dir.join("apt-get-ran");
+    script("apt-get", &format!("touch {}", apt.display()));
+    let built = dir.join("cargo-build-ran");
     script(
         "cargo",
         &format!(
-            "[ \"$1\" = build ] && exit 0\nexec {} \"$@\"",
+            "[ \"$1\" = build ] && {{ touch {}; exit 0; }}\nexec {} \"$@\"",
+            built.display(),
             real_cargo.trim()
         ),
     );
@@ -312,8 +316,8 @@ fn install_sh_checks_the_toolchain_and_honours_cargo_target_dir() {
         "{out}"
     );
     assert!(
-        !marker.exists(),
-        "the toolchain check must come before apt-get"
+        !built.exists(),
+        "the toolchain check must come before the build"
     );
 
     std::fs::remove_file(bin.join("rustc")).unwrap();
@@ -321,6 +325,7 @@ fn install_sh_checks_the_toolchain_and_honours_cargo_target_dir() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("levee installed: levee"), "{out}");
+    assert!(built.exists() && !apt.exists(), "{out}");
     for f in [
         "usr/local/bin/levee",
         "etc/levee/levee.yaml.example",
@@ -330,6 +335,40 @@ fn install_sh_checks_the_toolchain_and_honours_cargo_target_dir() {
         assert!(stage.join(f).exists(), "{f} not installed:\n{out}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The systemd unit runs what install.sh installs, checks the config first, and gives
+/// levee the directories of its defaults (the control socket's run directory, the
+/// store's state directory).
+#[test]
+fn the_service_unit_matches_the_install_and_the_defaults() {
+    let unit = std::fs::read_to_string(repo().join("scripts/levee.service")).unwrap();
+    let key = |k: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {k}= in the unit"))
+            .to_string()
+    };
+    assert_eq!(key("ExecStart"), "/usr/local/bin/levee run");
+    assert_eq!(key("ExecStartPre"), "/usr/local/bin/levee check");
+    assert_eq!(key("ExecReload"), "/bin/kill -HUP $MAINPID");
+    let (ok, out) = levee_with(&repo().join("configs/levee.yaml"), &["check"]);
+    assert!(ok, "{out}");
+    use levee::config::mitigation::{DEFAULT_CONTROL_SOCKET, DEFAULT_STORE};
+    let (run, state) = (
+        Path::new("/run").join(key("RuntimeDirectory")),
+        Path::new("/var/lib").join(key("StateDirectory")),
+    );
+    assert_eq!(
+        Path::new(DEFAULT_CONTROL_SOCKET).parent(),
+        Some(run.as_path())
+    );
+    assert_eq!(Path::new(DEFAULT_STORE).parent(), Some(state.as_path()));
+    let install = std::fs::read_to_string(repo().join("scripts/install.sh")).unwrap();
+    assert!(
+        install.contains("scripts/levee.service"),
+        "install.sh installs the unit"
+    );
 }
 
 #[test]
@@ -350,4 +389,30 @@ fn the_image_exposes_its_ports_keeps_its_store_and_leaves_fuzzing_out() {
     for c in ["flow", "bgp"] {
         assert!(repo().join(c).join("fuzz/Cargo.toml").exists());
     }
+}
+
+/// A busy flow port stops `levee run` before it opens the store, its control socket or
+/// any adapter.
+#[test]
+fn a_busy_port_stops_the_daemon_before_any_stage() {
+    let dir = scratch("first-run-busy");
+    let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let cfg = dir.join("levee.yaml");
+    std::fs::write(&cfg, daemon_yaml(&dir, port)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("Address already in use"), "{out}");
+    for acted in ["store opened", "adapter started", "control socket ready"] {
+        assert!(
+            !out.contains(acted),
+            "levee {acted:?} before failing:\n{out}"
+        );
+    }
+    assert!(!dir.join("levee.db").exists(), "the store was opened");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,3 +1,6 @@
+//! Adapter task tests with a stand-in backend: retries with backoff, reconciliation,
+//! levels, and what a stop does with queued changes.
+
 use super::task::backoff;
 use super::*;
 use std::sync::atomic::{AtomicU32, Ordering};

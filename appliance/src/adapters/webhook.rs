@@ -39,7 +39,7 @@ use serde_saphyr::Spanned;
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Longest `Retry-After` waited for within a batch; beyond it the batch fails and the
@@ -310,9 +310,7 @@ impl Webhook {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let now = crate::clock::Timestamp::now().as_secs();
             let body = body(c, now).to_string();
             let signature = sign(&self.settings.secret.0, now, body.as_bytes())?;
             let sent = client

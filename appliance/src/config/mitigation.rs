@@ -54,6 +54,8 @@ pub struct Mitigation {
 
 /// The default control socket.
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/levee/control.sock";
+/// The default store (`store.path`).
+pub const DEFAULT_STORE: &str = "/var/lib/levee/levee.db";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,8 +156,7 @@ fn large_community(s: &str) -> Option<[u32; 3]> {
     it.next().is_none().then_some(v)
 }
 
-/// Applies one level's keys over `base`.
-/// One level's keys over the ladder's.
+/// Applies one level's keys over the ladder's.
 fn level(raw: &RawLevel, l: Level, ladder: &mut Ladder, ctx: &mut Ctx<'_>) {
     let s: &mut LevelSettings = &mut ladder.levels[l.index()];
     if let Some(e) = raw.enabled {
@@ -357,9 +358,7 @@ pub(super) fn convert(
         },
         adapters,
         ladder: global,
-        store: store
-            .path
-            .unwrap_or_else(|| crate::store::DEFAULT_PATH.into()),
+        store: store.path.unwrap_or_else(|| DEFAULT_STORE.into()),
         control_socket: control
             .socket
             .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into()),

@@ -2,6 +2,12 @@
 //! serde-saphyr into raw structs that reject unknown keys, then turned into the typed
 //! [`Config`]. Every error names the file, line, column and key path, and what was
 //! expected.
+//!
+//! Dependencies run one way: each stage owns its settings types (`flows::settings`,
+//! `rpki::Settings`, `levee_mitigate::Settings`, each adapter's `Settings`), and this
+//! module fills them from the YAML. It imports stages' settings and raw-section types,
+//! never their running parts, and no stage imports it (`appliance/tests/architecture.rs`
+//! checks that no stage does and that there is no cycle).
 
 mod adapters;
 pub mod bgp;

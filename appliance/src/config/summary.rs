@@ -1,7 +1,6 @@
 //! `levee check`'s summary of a valid config: one short section per stage.
 
 use super::Config;
-use crate::clock::Timestamp;
 use std::time::Duration;
 
 impl Config {
@@ -119,7 +118,7 @@ fn mitigation(c: &Config, s: &mut String) {
         } else {
             adapters.join(", ")
         },
-        Timestamp::from_micros(m.settings.ttl_us).as_secs(),
+        Duration::from_micros(m.settings.ttl_us).as_secs(),
         m.settings.max_active,
         m.settings.max_active_per_network,
         if m.settings.dry_run { ", dry run" } else { "" },

@@ -41,10 +41,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             warn!("{line}");
         }
     }
-    // Mitigation first: the routes active at the last stop go out again before any
-    // new flow arrives.
+    // The inputs are bound first, so a busy port stops levee before any stage starts;
+    // then mitigation: the routes active at the last stop go out again before any new
+    // flow is read.
+    let bound = Ingest::bind(&cfg.flows())?;
     let acting = Acting::start(&cfg).await?;
-    let (mut ingest, rx) = match Ingest::start(&cfg.flows()) {
+    let (mut ingest, rx) = match bound.start() {
         Ok(x) => x,
         Err(e) => {
             acting.stop().await;

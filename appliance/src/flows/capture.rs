@@ -38,37 +38,59 @@ const COALESCE: Duration = Duration::from_millis(1);
 /// Longest wait for traffic before checking for a stop request.
 const IDLE_WAKE: Duration = Duration::from_millis(100);
 
-/// Opens the interface now (so errors surface at start-up) and spawns its reader thread.
-pub fn start(
-    cfg: &Mirror,
-    tx: mpsc::Sender<FlowBatch>,
-    counters: Arc<IngestCounters>,
-    stop: Arc<AtomicBool>,
-) -> Result<std::thread::JoinHandle<()>, CaptureError> {
-    let cap = open(cfg)?;
-    let packets = Packets {
-        linktype: cap.get_datalink().0,
-        sampling: cfg.sampling.get(),
-        in_if: ifindex(&cfg.interface),
-        seen: 0,
-    };
-    let name = cfg.interface.clone();
-    info!(interface = %name, sampling = packets.sampling, "mirror capture started");
-    let thread_name = format!("mirror-{name}");
-    let reader = Reader {
-        cap,
-        name,
-        packets,
-        outbox: Outbox::new(tx),
-        counters,
-    };
-    let spawned = std::thread::Builder::new()
-        .name(thread_name)
-        .spawn(move || reader.run(&stop));
-    spawned.map_err(|e| CaptureError::Open {
-        interface: cfg.interface.clone(),
-        reason: format!("cannot start thread: {e}"),
+/// A mirror interface opened (so errors surface at start-up), not yet read.
+pub struct Opened {
+    cap: pcap::Capture<pcap::Active>,
+    cfg: Mirror,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// Opens the interface.
+pub fn open_mirror(cfg: &Mirror) -> Result<Opened, CaptureError> {
+    Ok(Opened {
+        cap: open(cfg)?,
+        cfg: cfg.clone(),
     })
+}
+
+impl Opened {
+    /// Spawns its reader thread.
+    pub fn start(
+        self,
+        tx: mpsc::Sender<FlowBatch>,
+        counters: Arc<IngestCounters>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<std::thread::JoinHandle<()>, CaptureError> {
+        let Opened { cap, cfg } = self;
+        let packets = Packets {
+            linktype: cap.get_datalink().0,
+            sampling: cfg.sampling.get(),
+            in_if: ifindex(&cfg.interface),
+            seen: 0,
+        };
+        let name = cfg.interface.clone();
+        info!(interface = %name, sampling = packets.sampling, "mirror capture started");
+        let thread_name = format!("mirror-{name}");
+        let reader = Reader {
+            cap,
+            name,
+            packets,
+            outbox: Outbox::new(tx),
+            counters,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || reader.run(&stop));
+        spawned.map_err(|e| CaptureError::Open {
+            interface: cfg.interface.clone(),
+            reason: format!("cannot start thread: {e}"),
+        })
+    }
 }
 
 /// Opens the interface promiscuous and non-blocking, with the configured filter.

@@ -100,49 +100,84 @@ pub struct Ingest {
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl Ingest {
-    /// Binds every enabled listener and opens every mirror interface of `cfg`; returns the
+/// Listeners bound and mirror interfaces opened, nothing read yet: `levee run` binds
+/// before any other stage starts, so a busy port stops it before it touches a router.
+#[derive(Debug)]
+pub struct Bound {
+    listeners: Vec<(&'static str, std::net::UdpSocket)>,
+    mirrors: Vec<capture::Opened>,
+    bounds: settings::IngestBounds,
+    /// The bound addresses, by listener kind.
+    pub addresses: Vec<(&'static str, SocketAddr)>,
+}
+
+impl Bound {
+    /// Starts reading: one thread per listener and per mirror interface; returns the
     /// running ingest and the receiving end of its channel.
-    pub fn start(cfg: &Settings) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
-        let (tx, rx) = mpsc::channel(cfg.bounds.channel_batches);
+    pub fn start(self) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
+        let (tx, rx) = mpsc::channel(self.bounds.channel_batches);
         let counters = Arc::new(IngestCounters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut ingest = Ingest {
             counters: counters.clone(),
             exporters: Vec::new(),
-            bound: Vec::new(),
+            bound: self.addresses,
             stop: stop.clone(),
             threads: Vec::new(),
         };
-        for l in &cfg.listeners {
-            let kind = l.kind.as_str();
-            let sock = listen::bind(l).map_err(|source| IngestError::bind(kind, l.bind, source))?;
-            ingest
-                .bound
-                .push((kind, sock.local_addr().unwrap_or(l.bind)));
+        for (kind, sock) in self.listeners {
             let table = ExporterTable::default();
             ingest.exporters.push(table.clone());
             let ctx = ListenerContext {
                 name: kind,
-                limits: cfg.bounds.limits,
+                limits: self.bounds.limits,
                 tx: tx.clone(),
                 counters: counters.clone(),
                 table,
                 stop: stop.clone(),
             };
-            let thread = listen::spawn(sock, ctx)
-                .map_err(|source| IngestError::bind(kind, l.bind, source))?;
+            let addr = sock
+                .local_addr()
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let thread =
+                listen::spawn(sock, ctx).map_err(|source| IngestError::bind(kind, addr, source))?;
             ingest.threads.push(thread);
         }
-        for m in &cfg.mirror {
-            ingest.threads.push(capture::start(
-                m,
-                tx.clone(),
-                counters.clone(),
-                stop.clone(),
-            )?);
+        for m in self.mirrors {
+            ingest
+                .threads
+                .push(m.start(tx.clone(), counters.clone(), stop.clone())?);
         }
         Ok((ingest, rx))
+    }
+}
+
+impl Ingest {
+    /// Binds every enabled listener and opens every mirror interface of `cfg`.
+    pub fn bind(cfg: &Settings) -> Result<Bound, IngestError> {
+        let mut bound = Bound {
+            listeners: Vec::new(),
+            mirrors: Vec::new(),
+            bounds: cfg.bounds,
+            addresses: Vec::new(),
+        };
+        for l in &cfg.listeners {
+            let kind = l.kind.as_str();
+            let sock = listen::bind(l).map_err(|source| IngestError::bind(kind, l.bind, source))?;
+            bound
+                .addresses
+                .push((kind, sock.local_addr().unwrap_or(l.bind)));
+            bound.listeners.push((kind, sock));
+        }
+        for m in &cfg.mirror {
+            bound.mirrors.push(capture::open_mirror(m)?);
+        }
+        Ok(bound)
+    }
+
+    /// Binds and starts at once (`levee flows listen`).
+    pub fn start(cfg: &Settings) -> Result<(Ingest, mpsc::Receiver<FlowBatch>), IngestError> {
+        Ingest::bind(cfg)?.start()
     }
 
     /// Stops listeners and captures, waits until they have handed over what they held,

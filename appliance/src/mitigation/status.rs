@@ -25,8 +25,10 @@ pub enum Answer {
     Done {},
 }
 
-/// The mitigation service's state.
+/// The mitigation service's state. Keys a daemon of another version does not send
+/// take their defaults, so `levee mitigate list` reads a daemon older than itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Status {
     /// Active mitigations.
     pub mitigations: Vec<MitigationView>,
@@ -57,6 +59,7 @@ pub struct MitigationView {
     pub level: Option<u8>,
     /// The levels it belongs to for routing (`l1`..`l4`): its level, or for a text
     /// route the levels of its kind.
+    #[serde(default)]
     pub levels: Vec<String>,
     /// `auto` or `manual`.
     pub origin: String,

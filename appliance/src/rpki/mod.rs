@@ -59,6 +59,7 @@ pub struct Settings {
 
 /// The RTR side as status and /metrics show it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Status {
     /// Where the RTR session stands.
     pub state: RtrState,

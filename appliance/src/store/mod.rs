@@ -38,8 +38,8 @@ pub enum StoreError {
     },
     /// The database (or its writer lock) cannot be opened or written.
     #[error(
-        "store {path}: cannot open it for writing ({source}): run levee as root or as \
-         the levee service user that owns {dir}"
+        "store {path}: cannot open it for writing ({source}): run levee as root, or as \
+         the user that owns {dir}"
     )]
     Open {
         /// The database path.
@@ -116,9 +116,6 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
-
-/// The default database path.
-pub const DEFAULT_PATH: &str = "/var/lib/levee/levee.db";
 
 /// The open database.
 #[derive(Debug)]

@@ -195,7 +195,7 @@ fn an_unwritable_store_names_its_path_and_what_to_do() {
         err.starts_with(&format!(
             "store {}: cannot open it for writing",
             path.display()
-        )) && err.contains("run levee as root or as the levee service user"),
+        )) && err.contains("run levee as root, or as the user that owns"),
         "{err}"
     );
 }
