@@ -137,7 +137,7 @@ fn mitigation_row(m: &MitigationView, now: Timestamp) -> String {
         "{:<6} {:<5} {:<7} {:<20} {:>7}s  {:<18} {}\n",
         m.id,
         or_dash(levels, "/"),
-        m.origin,
+        m.origin.as_str(),
         m.victim,
         left,
         or_dash(adapters, ","),

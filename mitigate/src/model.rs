@@ -21,8 +21,9 @@ pub enum Holder {
     Manual,
 }
 
-/// Where a mitigation came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a mitigation came from (`auto`, `manual` in the store and the JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// The detection engine's incident.
     Auto,

@@ -148,7 +148,8 @@ pub trait Backend: Send + 'static {
 }
 
 /// What a backend did with the routes of some mitigations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// Announced.
     Applied,
@@ -159,6 +160,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome a stored name stands for.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [Outcome::Applied, Outcome::Withdrawn, Outcome::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+
     /// As the store and the JSON output write it: `applied`, `withdrawn`, `failed`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
-use super::status::{AdapterResultView, Answer, Counters, MitigationView, Reply, Status};
+use super::status::{Answer, Counters, MitigationView, Reply, Status};
 use crate::adapters::{Change, Handle, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
@@ -279,7 +279,7 @@ impl State {
 
     fn report(&mut self, r: Report) {
         let now = now_us();
-        let state = r.state.as_str();
+        let state = r.state;
         for id in &r.ids {
             if let Err(e) =
                 self.store
@@ -435,18 +435,7 @@ impl State {
     }
 
     fn view(&self, m: &Mitigation) -> MitigationView {
-        let adapters = self
-            .store
-            .adapter_results(m.id)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| AdapterResultView {
-                adapter: r.adapter,
-                state: r.state,
-                attempts: r.attempts,
-                error: r.error,
-            })
-            .collect();
+        let adapters = self.store.adapter_results(m.id).unwrap_or_default();
         MitigationView {
             id: m.id,
             route: m.route.to_string(),
@@ -455,7 +444,7 @@ impl State {
             network: m.network.clone(),
             level: m.level.map(Level::number),
             levels: levels(m).names(),
-            origin: m.origin.as_str().to_string(),
+            origin: m.origin,
             incident: m.incident,
             created_us: m.created_us,
             expires_us: m.expires_us,

@@ -5,6 +5,8 @@
 //! `levee mitigate list` parses the socket's JSON back into them.
 
 use crate::adapters::AdapterStatus;
+use crate::store::AdapterResult;
+use levee_mitigate::Origin;
 use serde::{Deserialize, Serialize};
 
 /// The answer to an operator request: `Ok`, or the reason it was refused.
@@ -61,8 +63,8 @@ pub struct MitigationView {
     /// route the levels of its kind.
     #[serde(default)]
     pub levels: Vec<String>,
-    /// `auto` or `manual`.
-    pub origin: String,
+    /// From an incident (`auto`) or an operator (`manual`).
+    pub origin: Origin,
     /// The incident that caused it.
     pub incident: Option<u64>,
     /// Created (µs since the epoch).
@@ -72,20 +74,7 @@ pub struct MitigationView {
     /// Decided in dry run.
     pub dry_run: bool,
     /// Each adapter's result.
-    pub adapters: Vec<AdapterResultView>,
-}
-
-/// What one adapter did with one mitigation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AdapterResultView {
-    /// The adapter.
-    pub adapter: String,
-    /// `applied`, `withdrawn` or `failed`.
-    pub state: String,
-    /// Reports so far.
-    pub attempts: u64,
-    /// The last failure.
-    pub error: Option<String>,
+    pub adapters: Vec<AdapterResult>,
 }
 
 /// The engine's counters, and the store's failed writes.

@@ -5,6 +5,7 @@
 
 pub mod audit;
 
+use crate::adapters::Outcome;
 use crate::pidlock::{PidLock, PidLockError};
 use audit::{Action, Actor, Entry, GENESIS, Verdict};
 use levee_bgp::rib::RouteText;
@@ -129,12 +130,12 @@ pub struct Store {
 }
 
 /// One adapter's result for a mitigation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdapterResult {
     /// The adapter.
     pub adapter: String,
-    /// `applied`, `withdrawn` or `failed`.
-    pub state: String,
+    /// What it last did.
+    pub state: Outcome,
     /// Reports so far.
     pub attempts: u64,
     /// The last failure.
@@ -440,7 +441,7 @@ impl Store {
         now: u64,
         id: u64,
         adapter: &str,
-        state: &str,
+        state: Outcome,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.conn.execute(
@@ -448,7 +449,7 @@ impl Store {
              VALUES (?1, ?2, ?3, 1, ?4, ?5)
              ON CONFLICT(mitigation, adapter) DO UPDATE SET state = ?3, attempts = attempts + 1,
                 error = ?4, updated_us = ?5",
-            params![id as i64, adapter, state, error, now as i64],
+            params![id as i64, adapter, state.as_str(), error, now as i64],
         )?;
         Ok(())
     }
@@ -460,14 +461,28 @@ impl Store {
              WHERE mitigation = ?1 ORDER BY adapter",
         )?;
         let rows = q.query_map([id as i64], |r| {
-            Ok(AdapterResult {
-                adapter: r.get(0)?,
-                state: r.get(1)?,
-                attempts: r.get::<_, i64>(2)? as u64,
-                error: r.get(3)?,
-            })
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, Option<String>>(3)?,
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            let (adapter, state, attempts, error) = row?;
+            let state = Outcome::parse(&state).ok_or_else(|| StoreError::Row {
+                id,
+                why: format!("adapter {adapter}: unknown state {state:?}"),
+            })?;
+            out.push(AdapterResult {
+                adapter,
+                state,
+                attempts,
+                error,
+            });
+        }
+        Ok(out)
     }
 
     /// Routes `adapter` was given and whose withdrawal it never confirmed: those of

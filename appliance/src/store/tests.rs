@@ -80,14 +80,15 @@ fn mitigations_survive_a_reopen_and_the_chain_holds() {
         )
         .unwrap();
     st.apply(6, Actor::Operator, &out).unwrap();
-    st.adapter_result(7, id, "native", "applied", None).unwrap();
-    st.adapter_result(8, id, "native", "failed", Some("peer down"))
+    st.adapter_result(7, id, "native", Outcome::Applied, None)
+        .unwrap();
+    st.adapter_result(8, id, "native", Outcome::Failed, Some("peer down"))
         .unwrap();
     assert_eq!(
         st.adapter_results(id).unwrap(),
         [AdapterResult {
             adapter: "native".into(),
-            state: "failed".into(),
+            state: Outcome::Failed,
             attempts: 2,
             error: Some("peer down".into())
         }]

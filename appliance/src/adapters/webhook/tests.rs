@@ -26,16 +26,13 @@ fn hmac_sha256_matches_rfc_4231() {
     let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
     mac.update(b"what do ya want for nothing?");
     assert_eq!(
-        crate::store::audit::hex(&mac.finalize().into_bytes()),
+        hex(&mac.finalize().into_bytes()),
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
     // sign() is HMAC over "TIMESTAMP.BODY": the same key and message give the same MAC.
     let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
     mac.update(b"1.what do ya want for nothing?");
-    let direct = format!(
-        "sha256={}",
-        crate::store::audit::hex(&mac.finalize().into_bytes())
-    );
+    let direct = format!("sha256={}", hex(&mac.finalize().into_bytes()));
     assert_eq!(
         sign(b"Jefe", 1, b"what do ya want for nothing?").unwrap(),
         direct
