@@ -5,6 +5,7 @@
 pub use super::model::{
     Counters, Gate, GateVerdict, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason,
 };
+use super::safelist;
 use super::settings::{Ladder, Level, Network, Settings};
 use super::signature::{Signature, Target, applies, routes};
 use ipnet::IpNet;
@@ -286,7 +287,17 @@ impl Engine {
             v.active = false;
             v.above_since = [None; 4];
             v.below_since = None;
+            // One that never reached a level holds nothing: forget it now, so
+            // incidents that stay below every trigger cannot grow the map.
+            if v.routes.is_empty() {
+                self.victims.remove(key);
+            }
         }
+    }
+
+    /// Targets the engine keeps state for (mitigated, or under an ongoing incident).
+    pub fn tracked_targets(&self) -> usize {
+        self.victims.len()
     }
 
     /// Whether a start or update may be acted on: the target is not safelisted, passes
@@ -428,9 +439,14 @@ impl Engine {
         let Some(net) = self.network(&v.network).cloned() else {
             return;
         };
-        let wanted = routes(&v.sig, level, &net.ladder, &net.prefixes);
-        let holder = Holder::Auto(key.clone());
+        let (incident, from, victim) = (v.incident, v.level, key_name(key));
         let old = v.routes.clone();
+        let wanted = routes(&v.sig, level, &net.ladder, &net.prefixes);
+        let Some(wanted) = self.outside_safelist(wanted, incident, &victim, out) else {
+            // Nothing of this level can be announced: stay where it is.
+            return;
+        };
+        let holder = Holder::Auto(key.clone());
         let freed: Vec<Nlri> = old
             .iter()
             .filter(|n| !wanted.iter().any(|w| &w.nlri == *n))
@@ -442,7 +458,6 @@ impl Engine {
             .cloned()
             .collect();
         let refs: Vec<&RouteText> = wanted.iter().collect();
-        let (incident, from, victim) = (v.incident, v.level, key_name(key));
         if let Err(r) = self.check_caps(&net.name, &refs, &freed) {
             self.refuse(out, incident, victim, r);
             return;
@@ -486,6 +501,31 @@ impl Engine {
                 to: level,
             });
         }
+    }
+
+    /// A level's routes made to spare the safelist ([`safelist::narrow`]); what cannot
+    /// be narrowed is refused (reported once per incident). `None` when nothing is
+    /// left to announce.
+    fn outside_safelist(
+        &mut self,
+        wanted: Vec<RouteText>,
+        incident: u64,
+        victim: &str,
+        out: &mut Vec<Output>,
+    ) -> Option<Vec<RouteText>> {
+        let mut kept = Vec::new();
+        let mut refused = None;
+        for r in wanted {
+            match safelist::narrow(r, &self.s.safelist) {
+                Ok(rs) => kept.extend(rs),
+                Err(s) => refused = Some(s),
+            }
+        }
+        if let Some(s) = refused {
+            let r = Refusal::Safelisted(format!("a route for {victim} covers {s}, which"));
+            self.refuse(out, incident, victim.to_string(), r);
+        }
+        (!kept.is_empty()).then_some(kept)
     }
 
     /// Adds a holder to a route, announcing it if it is new or its attributes changed;

@@ -21,6 +21,7 @@
 
 pub mod engine;
 pub mod model;
+pub mod safelist;
 pub mod settings;
 pub mod signature;
 #[cfg(test)]

@@ -13,6 +13,14 @@ use std::net::IpAddr;
 const S: u64 = 1_000_000;
 const MBPS: u64 = 1_000_000;
 
+/// The settings without the safelist, for tests about something else.
+fn unsafelisted() -> Settings {
+    Settings {
+        safelist: Vec::new(),
+        ..settings()
+    }
+}
+
 fn settings() -> Settings {
     let ladder = Ladder {
         rtbh: UnicastAttrs {
@@ -215,7 +223,7 @@ fn multi_vector_is_one_rule_per_vector_without_shared_ports() {
 
 #[test]
 fn escalates_through_the_hold_downs_make_before_break() {
-    let mut e = Engine::new(settings(), 1);
+    let mut e = Engine::new(unsafelisted(), 1);
     let ev = |bps| event(EventKind::Update, 1, "192.0.2.10", "udp_flood", bps);
     e.on_event(0, &ev(200 * MBPS));
     assert_eq!(e.level_of(&host("192.0.2.10")), Some(Level::L1));
@@ -557,7 +565,7 @@ fn level_routes_for_a_manual_host() {
 
 #[test]
 fn carpet_bombing_gets_flowspec_per_prefix_and_skips_rtbh() {
-    let mut e = Engine::new(settings(), 1);
+    let mut e = Engine::new(unsafelisted(), 1);
     let mut ev = event(EventKind::Start, 1, "web", "udp_flood", 3000 * MBPS);
     ev.top_dst_ports.clear();
     ev.top_packet_lengths.clear();
@@ -795,3 +803,6 @@ fn gate_warnings_are_outputs_once_per_incident_and_per_request() {
     assert_eq!(e.tick(S), [warning("2001:db8::9/128", 0)]);
     assert_eq!(e.counters().rpki_warned, 3);
 }
+
+mod bounds;
+mod safelist;

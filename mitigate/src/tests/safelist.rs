@@ -1,0 +1,83 @@
+//! The safelist on every automatic path: host and network scope, FlowSpec levels
+//! narrowed around it, unicast levels that would cover it refused (counted, reported,
+//! the target left at its level).
+
+use super::*;
+use ipnet::IpNet;
+
+/// No announced route's destination covers 192.0.2.53 (the fixture's safelist).
+fn spares_the_safelist(out: &[Output]) {
+    let safe: IpNet = "192.0.2.53/32".parse().unwrap();
+    for o in out {
+        if let Output::Announce(m) = o {
+            let d = destination(&m.route.nlri).unwrap();
+            assert!(!d.contains(&safe), "{} covers {safe}", m.route);
+        }
+    }
+}
+
+#[test]
+fn a_network_scope_attack_gets_flowspec_narrowed_around_the_safelist() {
+    let mut e = Engine::new(settings(), 1);
+    let mut ev = event(EventKind::Start, 1, "web", "udp_flood", 3000 * MBPS);
+    ev.top_dst_ports.clear();
+    ev.top_packet_lengths.clear();
+    let out = e.on_event(0, &ev);
+    spares_the_safelist(&out);
+    let v4: Vec<String> = announced(&out)
+        .into_iter()
+        .filter(|r| !r.contains("ipv6"))
+        .collect();
+    // 192.0.2.0/24 without .53: the eight prefixes around it.
+    assert_eq!(v4.len(), 8, "{v4:?}");
+    assert!(v4.contains(&"flow destination 192.0.2.52/32 protocol ==udp then discard".into()));
+    assert!(v4.contains(&"flow destination 192.0.2.128/25 protocol ==udp then discard".into()));
+    assert_eq!(e.counters().safelisted, 0, "narrowed, not refused");
+}
+
+#[test]
+fn a_diversion_covering_the_safelist_is_refused_and_the_level_kept() {
+    let mut e = Engine::new(settings(), 1);
+    let ev = |bps| event(EventKind::Update, 1, "192.0.2.10", "udp_flood", bps);
+    for t in 0..=6 {
+        e.on_event(t * S, &ev(3000 * MBPS));
+    }
+    assert_eq!(e.level_of(&host("192.0.2.10")), Some(Level::L3));
+    let mut refusals = Vec::new();
+    for t in 7..=30 {
+        let out = e.on_event(t * S, &ev(6000 * MBPS));
+        spares_the_safelist(&out);
+        refusals.extend(out.into_iter().filter_map(|o| match o {
+            Output::Skip { reason, .. } => Some(reason),
+            _ => None,
+        }));
+    }
+    // L4 would divert 192.0.2.0/24, .53 with it: refused once, L3's RTBH stays.
+    assert_eq!(e.level_of(&host("192.0.2.10")), Some(Level::L3));
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(matches!(&refusals[0], Refusal::Safelisted(s) if s.contains("192.0.2.53")));
+    assert_eq!(e.counters().safelisted, 1);
+    assert!(
+        e.active()
+            .all(|m| m.route.to_string().starts_with("route 192.0.2.10/32"))
+    );
+}
+
+#[test]
+fn a_network_scope_diversion_covering_the_safelist_is_refused() {
+    let mut e = Engine::new(settings(), 1);
+    let mut ev = event(EventKind::Update, 1, "web", "udp_flood", 6000 * MBPS);
+    ev.top_dst_ports.clear();
+    ev.top_packet_lengths.clear();
+    let mut all = Vec::new();
+    for t in 0..=30 {
+        all.extend(e.on_event(t * S, &ev));
+    }
+    spares_the_safelist(&all);
+    assert!(e.counters().safelisted >= 1, "{all:?}");
+    assert!(
+        e.active()
+            .all(|m| !m.route.to_string().starts_with("route 192.0.2.0/24")),
+        "no diversion of the /24"
+    );
+}
