@@ -112,6 +112,14 @@ struct Wire {
 }
 
 fn request(w: Wire) -> Result<Request, String> {
+    // From 1 s to 30 days: no expiry may wrap or overflow (a raw request is checked as
+    // the command line is).
+    let max_s = levee_mitigate::settings::MAX_TTL_US / 1_000_000;
+    if let Some(t) = w.ttl
+        && !(1..=max_s).contains(&t)
+    {
+        return Err(format!("ttl {t}: expected 1 to {max_s} seconds (30 days)"));
+    }
     let ttl = w.ttl.map(Duration::from_secs);
     match (w.op.as_str(), w.route, w.victim, w.level, w.id) {
         ("add", Some(route), None, None, None) => Ok(Request::AddRoute { route, ttl }),
@@ -336,6 +344,15 @@ mod tests {
         assert!(wire(r#"{"token":"t","op":"add","route":"x","victim":"192.0.2.1"}"#).is_err());
         assert!(wire(r#"{"token":"t","op":"withdraw"}"#).is_err());
         assert!(wire(r#"{"token":"t","op":"reboot"}"#).is_err());
+        for ttl in ["0", "2592001", "18446744073709551615"] {
+            let req =
+                format!(r#"{{"token":"t","op":"add","route":"route 192.0.2.1/32","ttl":{ttl}}}"#);
+            assert!(
+                wire(&req)
+                    .unwrap_err()
+                    .contains("expected 1 to 2592000 seconds")
+            );
+        }
         assert!(serde_json::from_str::<Wire>(r#"{"op":"list"}"#).is_err());
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
         assert_eq!(

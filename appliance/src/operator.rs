@@ -32,9 +32,12 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
                 req["route"] = json!(a.target);
             }
             if let Some(t) = &a.ttl {
-                let Some(us) = Duration::parse(t).filter(|us| *us >= 1_000_000) else {
+                let max = levee_mitigate::settings::MAX_TTL_US;
+                let Some(us) = Duration::parse(t).filter(|us| (1_000_000..=max).contains(us))
+                else {
                     bail!(
-                        "--ttl {t:?}: expected a duration of at least 1s, such as 600, 10m or 1h"
+                        "--ttl {t:?}: expected a duration from 1s to 30 days, such as 600, 10m \
+                         or 1h"
                     );
                 };
                 req["ttl"] = json!(us / 1_000_000);

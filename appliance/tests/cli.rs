@@ -170,3 +170,26 @@ fn mirror_decode_counts_every_packet() {
         (Some("mirror"), Some(10))
     );
 }
+
+/// A TTL that would overflow or wrap an expiry is refused before anything is sent.
+#[test]
+fn mitigate_ttl_is_range_checked() {
+    let sock = tmp("no-daemon.sock");
+    for ttl in ["0", "2600000000h", "5124095576h", "745h"] {
+        let out = levee(&[
+            "mitigate",
+            "add",
+            "route 192.0.2.1/32",
+            "--ttl",
+            ttl,
+            "--socket",
+            sock.to_str().unwrap(),
+        ]);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{ttl}: {text}");
+        assert!(
+            text.contains("expected a duration from 1s to 30 days"),
+            "{ttl}: {text}"
+        );
+    }
+}

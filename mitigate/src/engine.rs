@@ -363,7 +363,7 @@ impl Engine {
 
     /// The attack goes on: the target's routes live on, to `ttl_us` from `now`.
     fn extend(&mut self, now: u64, key: &Target, out: &mut Vec<Output>) {
-        let expires_us = now + self.s.ttl_us;
+        let expires_us = now.saturating_add(self.s.ttl_us);
         let Some(v) = self.victims.get(key) else {
             return;
         };
@@ -471,7 +471,7 @@ impl Engine {
                 incident,
                 victim: &victim,
                 network: &net.name,
-                expires_us: now + self.s.ttl_us,
+                expires_us: now.saturating_add(self.s.ttl_us),
             };
             self.hold(now, r, ask, out);
         }
@@ -619,7 +619,8 @@ impl Engine {
             v.routes.retain(|x| x != n);
             if v.routes.is_empty() && (!v.active || reason == WithdrawReason::Manual) {
                 self.victims.remove(t);
-                self.cooldown.insert(t.clone(), now + self.s.cooldown_us);
+                self.cooldown
+                    .insert(t.clone(), now.saturating_add(self.s.cooldown_us));
             }
         }
         out.push(Output::Withdraw(m, reason));
@@ -691,7 +692,7 @@ impl Engine {
             incident: 0,
             victim: &victim,
             network: &network,
-            expires_us: now + ttl_us,
+            expires_us: now.saturating_add(ttl_us),
         };
         let id = self.hold(now, route, ask, &mut out);
         Ok((id, self.with_warnings(out)))

@@ -278,6 +278,11 @@ pub struct Network {
     pub ladder: Ladder,
 }
 
+/// The longest a route may be asked to live (30 days): every TTL, from the config, the
+/// command line or the control socket, is checked against it, so none wraps or
+/// overflows an expiry.
+pub const MAX_TTL_US: u64 = 30 * 24 * 3600 * 1_000_000;
+
 /// Everything the engine is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

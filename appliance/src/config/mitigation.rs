@@ -303,6 +303,10 @@ pub(super) fn convert(
             ctx.err(t, "a TTL of at least 1s");
             d.ttl_us
         }
+        Some(t) if t.value.0 > levee_mitigate::settings::MAX_TTL_US => {
+            ctx.err(t, "a TTL of at most 30 days");
+            d.ttl_us
+        }
         Some(t) => t.value.0,
         None => d.ttl_us,
     };

@@ -266,6 +266,13 @@ fn mitigation_section_and_network_ladders() {
     assert!(e.contains("a community such as 64500:666"), "{e}");
     let e = err(&ok.replace("ttl: 10m", "ttl: 10ms"));
     assert!(e.contains("mitigation.ttl: a TTL of at least 1s"), "{e}");
+    for huge in ["745h", "5124095576h"] {
+        let e = err(&ok.replace("ttl: 10m", &format!("ttl: {huge}")));
+        assert!(
+            e.contains("mitigation.ttl: a TTL of at most 30 days"),
+            "{e}"
+        );
+    }
     let e = err(&ok.replace("dry_run: true", "adapters: [native]"));
     assert!(e.contains("the native adapter needs a bgp section"), "{e}");
     let e = err(&ok.replace("dry_run: true", "adapters: [quagga]"));
