@@ -27,6 +27,11 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             // the embedded defaults.
             match Config::load_default_or(cli.config.as_deref()) {
                 Ok(cfg) => {
+                    // What `run` reads besides the file: the threat-intel lists.
+                    if let Err(e) = detection::load_threat_intel(&cfg.detection.threat_intel) {
+                        eprintln!("{}: detection.threat_intel: {e}", cfg.origin);
+                        return Ok(ExitCode::from(1));
+                    }
                     print!("{}", cfg.summary());
                     Ok(ExitCode::SUCCESS)
                 }

@@ -416,3 +416,30 @@ fn a_busy_port_stops_the_daemon_before_any_stage() {
     assert!(!dir.join("levee.db").exists(), "the store was opened");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `levee check` reads what `run` reads: a missing threat-intel list fails the check,
+/// named by its key.
+#[test]
+fn check_fails_on_a_missing_threat_intel_list() {
+    let dir = scratch("first-run-intel");
+    let cfg = dir.join("levee.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n\
+             detection:\n  threat_intel:\n    - {{name: spamhaus, path: {}/missing.txt}}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = levee_with(&cfg, &["check"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("detection.threat_intel: threat intel list \"spamhaus\": cannot read"),
+        "{out}"
+    );
+    std::fs::write(dir.join("missing.txt"), "192.0.2.66\n").unwrap();
+    let (ok, out) = levee_with(&cfg, &["check"]);
+    assert!(ok, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -212,6 +212,13 @@ impl Store {
             PidLockError::Io { source, .. } => unwritable(Box::new(source)),
         })?;
         let conn = Connection::open(path).map_err(|e| unwritable(Box::new(e)))?;
+        // The store is levee's alone: 0600 (SQLite gives its WAL and shared-memory
+        // files the database's mode).
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| unwritable(Box::new(e)))?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| match e.sqlite_error_code() {
                 Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => {

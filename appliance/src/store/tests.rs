@@ -154,6 +154,11 @@ fn a_bad_directory_is_a_clear_error() {
 #[test]
 fn a_second_writer_is_refused_and_readers_are_not() {
     let (_dir, path, mut st) = fresh("writer");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the store is levee's alone");
+    }
     st.audit(1, &[announce(1)]).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(
