@@ -73,6 +73,7 @@ struct RawPeer {
     passive: bool,
     families: Option<Spanned<Vec<Spanned<String>>>>,
     md5_password: Option<Spanned<String>>,
+    md5_password_file: Option<Spanned<std::path::PathBuf>>,
     ttl_security: Option<Spanned<u8>>,
     hold_time: Option<Spanned<Duration>>,
     connect_retry: Option<Spanned<Duration>>,
@@ -198,6 +199,7 @@ fn peer(
     check_unique(&p, &name, earlier, ctx);
     let families = families(p.families.as_ref(), ctx);
     check_session(&p, ctx);
+    let md5_password = md5_password(&p, ctx);
     let (next_hop_v4, next_hop_v6) = next_hops(p.next_hop);
     let export = export(p.levels.as_ref(), ctx);
     PeerConfig {
@@ -212,7 +214,7 @@ fn peer(
         connect_retry: retry(p.connect_retry.as_ref(), ctx, inherited.connect_retry),
         families,
         passive: p.passive,
-        md5_password: p.md5_password.map(|k| k.value),
+        md5_password,
         ttl_security: p.ttl_security.map(|t| t.value),
         graceful_restart: p
             .graceful_restart
@@ -283,6 +285,35 @@ fn check_session(p: &RawPeer, ctx: &mut Ctx<'_>) {
     }
     if p.remote_as.value == 0 {
         ctx.err(&p.remote_as, "the peer's AS number");
+    }
+}
+
+/// The TCP MD5 key: `md5_password`, or the first line of `md5_password_file` (so the
+/// key need not sit in the config), never both.
+fn md5_password(p: &RawPeer, ctx: &mut Ctx<'_>) -> Option<String> {
+    let Some(f) = &p.md5_password_file else {
+        return p.md5_password.as_ref().map(|k| k.value.clone());
+    };
+    if p.md5_password.is_some() {
+        ctx.err(f, "md5_password or md5_password_file, not both");
+        return None;
+    }
+    match std::fs::read_to_string(&f.value) {
+        Ok(text) => {
+            let key = text.lines().next().unwrap_or("").trim_end().to_string();
+            if key.is_empty() || key.len() > levee_bgp::speaker::sys::MD5_MAX_KEY {
+                ctx.err(
+                    f,
+                    "a file whose first line is a TCP MD5 password of 1 to 80 characters",
+                );
+                return None;
+            }
+            Some(key)
+        }
+        Err(e) => {
+            ctx.err(f, &format!("a readable file ({}: {e})", f.value.display()));
+            None
+        }
     }
 }
 

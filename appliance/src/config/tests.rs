@@ -208,6 +208,30 @@ fn bgp_section_parses_and_rejects_with_locations() {
     assert!(e.contains("ipv4-flowspec, ipv6-flowspec"), "{e}");
     let e = err(&ok.replace("name: edge2", "name: edge1"));
     assert!(e.contains("peer name \"edge1\" is used twice"), "{e}");
+
+    // The MD5 key from a file (its first line), never in the config as well.
+    let key = std::env::temp_dir().join(format!("levee-md5-{}", std::process::id()));
+    std::fs::write(&key, "s3cret\n").unwrap();
+    let with_file = ok.replace(
+        "hold_time: 9s\n",
+        &format!(
+            "hold_time: 9s\n      md5_password_file: {}\n",
+            key.display()
+        ),
+    );
+    let b = Config::parse(&with_file, "t.yaml").unwrap().bgp.unwrap();
+    assert_eq!(b.speaker.peers[0].md5_password.as_deref(), Some("s3cret"));
+    let both = with_file.replace(
+        "      md5_password_file:",
+        "      md5_password: x\n      md5_password_file:",
+    );
+    assert!(err(&both).contains("md5_password or md5_password_file, not both"));
+    std::fs::remove_file(&key).unwrap();
+    let e = err(&with_file);
+    assert!(
+        e.contains("bgp.peers[0].md5_password_file: a readable file"),
+        "{e}"
+    );
 }
 
 #[test]
