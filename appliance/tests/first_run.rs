@@ -48,11 +48,17 @@ fn daemon_yaml(dir: &Path, port: u16) -> String {
     )
 }
 
+/// `yaml` as `levee.yaml` in a fresh scratch directory: (the directory, the file).
+fn scratch_config(name: &str, yaml: impl FnOnce(&Path) -> String) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let cfg = dir.join("levee.yaml");
+    std::fs::write(&cfg, yaml(&dir)).unwrap();
+    (dir, cfg)
+}
+
 #[test]
 fn a_second_daemon_refuses_at_once_and_the_first_is_unaffected() {
-    let dir = scratch("first-run-twice");
-    let cfg = dir.join("levee.yaml");
-    std::fs::write(&cfg, daemon_yaml(&dir, free_udp_port())).unwrap();
+    let (dir, cfg) = scratch_config("first-run-twice", |d| daemon_yaml(d, free_udp_port()));
     let first = Running::start(&cfg, dir.join("first.log"));
     poll("the first daemon's control socket", 20, |last| {
         *last = first.log();
@@ -150,18 +156,14 @@ fn a_second_daemon_refuses_at_once_and_the_first_is_unaffected() {
 
 #[test]
 fn an_empty_config_says_what_to_do_next() {
-    let dir = scratch("first-run-empty");
-    let cfg = dir.join("levee.yaml");
-    std::fs::write(
-        &cfg,
+    let (dir, cfg) = scratch_config("first-run-empty", |dir| {
         format!(
             "listeners:\n  sflow: {{bind: 127.0.0.1:{}}}\n  netflow: {{enabled: false}}\n  \
              ipfix: {{enabled: false}}\nstore: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n",
             free_udp_port(),
             d = dir.display()
-        ),
-    )
-    .unwrap();
+        )
+    });
     let running = Running::start(&cfg, dir.join("levee.log"));
     let log = poll("the next steps", 20, |last| {
         *last = running.log();
@@ -395,11 +397,9 @@ fn the_image_exposes_its_ports_keeps_its_store_and_leaves_fuzzing_out() {
 /// any adapter.
 #[test]
 fn a_busy_port_stops_the_daemon_before_any_stage() {
-    let dir = scratch("first-run-busy");
     let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let cfg = dir.join("levee.yaml");
-    std::fs::write(&cfg, daemon_yaml(&dir, port)).unwrap();
+    let (dir, cfg) = scratch_config("first-run-busy", |d| daemon_yaml(d, port));
     let o = Command::new(env!("CARGO_BIN_EXE_levee"))
         .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
         .output()
@@ -421,17 +421,13 @@ fn a_busy_port_stops_the_daemon_before_any_stage() {
 /// named by its key.
 #[test]
 fn check_fails_on_a_missing_threat_intel_list() {
-    let dir = scratch("first-run-intel");
-    let cfg = dir.join("levee.yaml");
-    std::fs::write(
-        &cfg,
+    let (dir, cfg) = scratch_config("first-run-intel", |dir| {
         format!(
             "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n\
              detection:\n  threat_intel:\n    - {{name: spamhaus, path: {}/missing.txt}}\n",
             dir.display()
-        ),
-    )
-    .unwrap();
+        )
+    });
     let (ok, out) = levee_with(&cfg, &["check"]);
     assert!(!ok, "{out}");
     assert!(

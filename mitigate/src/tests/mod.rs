@@ -116,6 +116,15 @@ fn withdrawn(out: &[Output]) -> Vec<(String, WithdrawReason)> {
         .collect()
 }
 
+/// A UDP flood spread over the whole "web" network, with no port or length to narrow
+/// its rules by.
+fn spread_flood(kind: EventKind, bps: u64) -> Event {
+    let mut ev = event(kind, 1, "web", "udp_flood", bps);
+    ev.top_dst_ports.clear();
+    ev.top_packet_lengths.clear();
+    ev
+}
+
 fn host(ip: &str) -> Target {
     Target::Host(ip.parse().unwrap())
 }
@@ -566,9 +575,7 @@ fn level_routes_for_a_manual_host() {
 #[test]
 fn carpet_bombing_gets_flowspec_per_prefix_and_skips_rtbh() {
     let mut e = Engine::new(unsafelisted(), 1);
-    let mut ev = event(EventKind::Start, 1, "web", "udp_flood", 3000 * MBPS);
-    ev.top_dst_ports.clear();
-    ev.top_packet_lengths.clear();
+    let ev = spread_flood(EventKind::Start, 3000 * MBPS);
     let out = e.on_event(0, &ev);
     assert_eq!(
         announced(&out),

@@ -19,10 +19,7 @@ fn spares_the_safelist(out: &[Output]) {
 #[test]
 fn a_network_scope_attack_gets_flowspec_narrowed_around_the_safelist() {
     let mut e = Engine::new(settings(), 1);
-    let mut ev = event(EventKind::Start, 1, "web", "udp_flood", 3000 * MBPS);
-    ev.top_dst_ports.clear();
-    ev.top_packet_lengths.clear();
-    let out = e.on_event(0, &ev);
+    let out = e.on_event(0, &spread_flood(EventKind::Start, 3000 * MBPS));
     spares_the_safelist(&out);
     let v4: Vec<String> = announced(&out)
         .into_iter()
@@ -66,9 +63,7 @@ fn a_diversion_covering_the_safelist_is_refused_and_the_level_kept() {
 #[test]
 fn a_network_scope_diversion_covering_the_safelist_is_refused() {
     let mut e = Engine::new(settings(), 1);
-    let mut ev = event(EventKind::Update, 1, "web", "udp_flood", 6000 * MBPS);
-    ev.top_dst_ports.clear();
-    ev.top_packet_lengths.clear();
+    let ev = spread_flood(EventKind::Update, 6000 * MBPS);
     let mut all = Vec::new();
     for t in 0..=30 {
         all.extend(e.on_event(t * S, &ev));
