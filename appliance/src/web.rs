@@ -109,6 +109,7 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
             counter!("levee_exporter_datagrams_total", &l).absolute(e.datagrams);
             counter!("levee_exporter_records_total", &l).absolute(e.records);
             counter!("levee_exporter_lost_datagrams_total", &l).absolute(e.lost_datagrams);
+            counter!("levee_exporter_sequence_resets_total", &l).absolute(e.sequence_resets);
             counter!("levee_exporter_template_misses_total", &l).absolute(e.template_misses);
             gauge!("levee_exporter_last_seen_seconds", &l)
                 .set(Duration::from_micros(e.last_seen_us).as_secs_f64());

@@ -39,6 +39,8 @@ pub struct DatagramResult {
     pub template_misses: u32,
     /// Datagrams the sequence numbers say were lost just before this one.
     pub lost_datagrams: u64,
+    /// The sequence number jumped too far to be loss (a restart, or a forged number).
+    pub sequence_reset: bool,
     /// The error that cut decoding short; records before it were kept.
     pub error: Option<DecodeError>,
 }
@@ -58,6 +60,8 @@ pub struct ExporterStats {
     pub template_misses: u64,
     /// Datagrams lost in transit, from sequence numbers.
     pub lost_datagrams: u64,
+    /// Sequence jumps too large to be loss: restarts, or forged numbers.
+    pub sequence_resets: u64,
     /// Receive time of the last datagram, microseconds since the Unix epoch.
     pub last_seen_us: u64,
     /// The format of the last datagram.
@@ -71,6 +75,7 @@ impl ExporterStats {
         self.counter_records += counters as u64;
         self.template_misses += u64::from(r.template_misses);
         self.lost_datagrams += r.lost_datagrams;
+        self.sequence_resets += u64::from(r.sequence_reset);
         self.last_seen_us = self.last_seen_us.max(time_us);
         self.last_format = r.flow_type.or(self.last_format);
         if let Some(e) = &r.error {
@@ -168,7 +173,8 @@ impl Decoder {
                 exporter: h.agent,
                 domain: h.sub_agent,
             };
-            r.lost_datagrams = self.cache.domain(key)?.sequence.datagrams(h.sequence);
+            let gap = self.cache.domain(key)?.sequence.datagrams(h.sequence);
+            (r.lost_datagrams, r.sequence_reset) = (gap.lost, gap.reset);
         }
         outcome.error.map_or(Ok(()), Err)
     }
@@ -188,12 +194,13 @@ impl Decoder {
             domain: h.engine.into(),
         };
         // v5 sequence numbers count flows: turn lost flows into datagrams of this size.
-        let lost = self
+        let gap = self
             .cache
             .domain(key)?
             .sequence
             .records(h.flow_sequence, h.count.into());
-        r.lost_datagrams = lost.div_ceil(u64::from(h.count.max(1)));
+        r.lost_datagrams = gap.lost.div_ceil(u64::from(h.count.max(1)));
+        r.sequence_reset = gap.reset;
         Ok(())
     }
 
@@ -224,12 +231,14 @@ impl Decoder {
             return res;
         };
         if !D::COUNTS_RECORDS {
-            r.lost_datagrams = d.sequence.datagrams(s.sequence);
+            let gap = d.sequence.datagrams(s.sequence);
+            (r.lost_datagrams, r.sequence_reset) = (gap.lost, gap.reset);
         } else if res.is_ok() && s.template_misses == 0 {
             // IPFIX sequence numbers count data records; a message with unknown sets cannot
             // say how many it held, so it does not advance the tracker.
-            let lost = d.sequence.records(s.sequence, s.data_records);
-            r.lost_datagrams = lost.div_ceil(u64::from(s.data_records.max(1)));
+            let gap = d.sequence.records(s.sequence, s.data_records);
+            r.lost_datagrams = gap.lost.div_ceil(u64::from(s.data_records.max(1)));
+            r.sequence_reset = gap.reset;
         }
         res
     }

@@ -7,6 +7,22 @@
 //! accepts either convention, learning which one a stream uses from its first gapless
 //! step, so a conforming-but-different exporter is not reported as losing data.
 
+/// The largest forward jump believed to be loss in datagram-numbered streams (sFlow,
+/// NetFlow v9): about a minute of a busy agent's datagrams. A larger jump is an
+/// exporter restart, or a forged number, and counts as a reset.
+pub(crate) const MAX_DATAGRAM_GAP: u32 = 1 << 20;
+/// The same for record-numbered streams (NetFlow v5, IPFIX).
+pub(crate) const MAX_RECORD_GAP: u32 = 1 << 28;
+
+/// What a sequence number says about the datagrams before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gap {
+    /// Units (datagrams or records) lost just before it.
+    pub(crate) lost: u64,
+    /// The numbering jumped too far to be loss: a restart (or a forged number).
+    pub(crate) reset: bool,
+}
+
 /// Remembers where one stream's numbering stands.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SequenceTracker {
@@ -17,18 +33,18 @@ pub(crate) struct SequenceTracker {
 }
 
 impl SequenceTracker {
-    /// Observes a datagram numbered per datagram. Returns datagrams lost before it.
-    pub(crate) fn datagrams(&mut self, seq: u32) -> u64 {
+    /// Observes a datagram numbered per datagram: the datagrams lost before it.
+    pub(crate) fn datagrams(&mut self, seq: u32) -> Gap {
         let lost = self
             .last
             .map_or(0, |(last, _)| forward_gap(seq, last.wrapping_add(1)));
         self.last = Some((seq, 1));
-        lost
+        plausible(lost, MAX_DATAGRAM_GAP)
     }
 
-    /// Observes a datagram numbered by records, carrying `count` of them. Returns records
+    /// Observes a datagram numbered by records, carrying `count` of them: the records
     /// lost before it.
-    pub(crate) fn records(&mut self, seq: u32, count: u32) -> u64 {
+    pub(crate) fn records(&mut self, seq: u32, count: u32) -> Gap {
         let lost = match self.last {
             None => 0,
             Some((last, last_count)) => {
@@ -50,7 +66,19 @@ impl SequenceTracker {
             }
         };
         self.last = Some((seq, count));
-        lost
+        plausible(lost, MAX_RECORD_GAP)
+    }
+}
+
+/// A gap up to `max` is loss; a larger one a reset.
+fn plausible(lost: u64, max: u32) -> Gap {
+    if lost > u64::from(max) {
+        Gap {
+            lost: 0,
+            reset: true,
+        }
+    } else {
+        Gap { lost, reset: false }
     }
 }
 
@@ -65,35 +93,71 @@ fn forward_gap(seq: u32, expected: u32) -> u64 {
 mod tests {
     use super::*;
 
+    fn lost(g: Gap) -> u64 {
+        assert!(!g.reset, "{g:?}");
+        g.lost
+    }
+
+    #[test]
+    fn absurd_jumps_are_resets_not_losses() {
+        let mut t = SequenceTracker::default();
+        t.datagrams(10);
+        // The most that can be loss...
+        assert_eq!(
+            lost(t.datagrams(11 + MAX_DATAGRAM_GAP)),
+            u64::from(MAX_DATAGRAM_GAP)
+        );
+        // ...and one more is a reset; the stream goes on from the new number.
+        let x = 12 + 2 * MAX_DATAGRAM_GAP + 1;
+        assert_eq!(
+            t.datagrams(x),
+            Gap {
+                lost: 0,
+                reset: true
+            }
+        );
+        assert_eq!(lost(t.datagrams(x + 1)), 0);
+        assert_eq!(lost(t.datagrams(x + 3)), 1);
+        let mut t = SequenceTracker::default();
+        t.records(0, 5);
+        assert_eq!(
+            t.records(1 << 30, 5),
+            Gap {
+                lost: 0,
+                reset: true
+            }
+        );
+    }
+
     #[test]
     fn datagram_gaps_and_wraps() {
         let mut t = SequenceTracker::default();
-        assert_eq!(t.datagrams(10), 0);
-        assert_eq!(t.datagrams(11), 0);
-        assert_eq!(t.datagrams(14), 2);
-        assert_eq!(t.datagrams(14), 0); // duplicate: no loss
-        assert_eq!(t.datagrams(3), 0); // restart
+        assert_eq!(lost(t.datagrams(10)), 0);
+        assert_eq!(lost(t.datagrams(11)), 0);
+        assert_eq!(lost(t.datagrams(14)), 2);
+        assert_eq!(lost(t.datagrams(14)), 0); // duplicate: no loss
+        assert_eq!(lost(t.datagrams(3)), 0); // restart
         let mut t = SequenceTracker::default();
         t.datagrams(u32::MAX);
-        assert_eq!(t.datagrams(1), 1);
+        assert_eq!(lost(t.datagrams(1)), 1);
     }
 
     #[test]
     fn records_rfc_convention() {
         let mut t = SequenceTracker::default();
-        assert_eq!(t.records(0, 5), 0);
-        assert_eq!(t.records(5, 7), 0);
-        assert_eq!(t.records(12, 3), 0);
-        assert_eq!(t.records(25, 3), 10);
+        assert_eq!(lost(t.records(0, 5)), 0);
+        assert_eq!(lost(t.records(5, 7)), 0);
+        assert_eq!(lost(t.records(12, 3)), 0);
+        assert_eq!(lost(t.records(25, 3)), 10);
     }
 
     #[test]
     fn records_inclusive_convention() {
         // softflowd: 23 records then seq 23; 32 records then 55; 15 records then 70.
         let mut t = SequenceTracker::default();
-        assert_eq!(t.records(23, 23), 0);
-        assert_eq!(t.records(55, 32), 0);
-        assert_eq!(t.records(70, 15), 0);
-        assert_eq!(t.records(90, 10), 10);
+        assert_eq!(lost(t.records(23, 23)), 0);
+        assert_eq!(lost(t.records(55, 32)), 0);
+        assert_eq!(lost(t.records(70, 15)), 0);
+        assert_eq!(lost(t.records(90, 10)), 10);
     }
 }
