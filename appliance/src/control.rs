@@ -80,7 +80,7 @@ pub fn token_path(socket: &Path) -> PathBuf {
 fn new_token() -> std::io::Result<String> {
     let mut b = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(crate::human::hex(&b))
 }
 
 /// Compares without an early exit, so timing does not tell how much matched.
@@ -114,10 +114,12 @@ struct Wire {
 fn request(w: Wire) -> Result<Request, String> {
     // From 1 s to 30 days: no expiry may wrap or overflow (a raw request is checked as
     // the command line is).
-    let max_s = levee_mitigate::settings::MAX_TTL_US / 1_000_000;
     if let Some(t) = w.ttl
-        && !(1..=max_s).contains(&t)
+        && !t
+            .checked_mul(1_000_000)
+            .is_some_and(levee_mitigate::settings::valid_ttl_us)
     {
+        let max_s = levee_mitigate::settings::MAX_TTL_US / 1_000_000;
         return Err(format!("ttl {t}: expected 1 to {max_s} seconds (30 days)"));
     }
     let ttl = w.ttl.map(Duration::from_secs);

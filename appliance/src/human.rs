@@ -1,5 +1,6 @@
-//! Numbers for people: SI rates (`1.23M`), binary byte sizes (`32 MiB`) and plurals
-//! (`1 prefix`). A leaf: every stage, the config summary and the CLI use it.
+//! Numbers for people: SI rates (`1.23M`), binary byte sizes (`32 MiB`), plurals
+//! (`1 prefix`) and lower-case hex (tokens, hashes, signatures). A leaf: every stage,
+//! the config summary and the CLI use it.
 
 /// SI units: 1234567 -> "1.23M".
 pub fn si(v: u64) -> String {
@@ -29,6 +30,17 @@ pub fn bytes(n: u64) -> String {
 /// `1 prefix`, `2 prefixes`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push(DIGITS[usize::from(x >> 4)] as char);
+        s.push(DIGITS[usize::from(x & 15)] as char);
+    }
+    s
 }
 
 #[cfg(test)]

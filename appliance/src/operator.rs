@@ -32,8 +32,8 @@ pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow
                 req["route"] = json!(a.target);
             }
             if let Some(t) = &a.ttl {
-                let max = levee_mitigate::settings::MAX_TTL_US;
-                let Some(us) = Duration::parse(t).filter(|us| (1_000_000..=max).contains(us))
+                let Some(us) =
+                    Duration::parse(t).filter(|us| levee_mitigate::settings::valid_ttl_us(*us))
                 else {
                     bail!(
                         "--ttl {t:?}: expected a duration from 1s to 30 days, such as 600, 10m \

@@ -283,6 +283,11 @@ pub struct Network {
 /// overflows an expiry.
 pub const MAX_TTL_US: u64 = 30 * 24 * 3600 * 1_000_000;
 
+/// Whether an asked-for TTL (µs) is from 1 s to [`MAX_TTL_US`].
+pub fn valid_ttl_us(us: u64) -> bool {
+    (1_000_000..=MAX_TTL_US).contains(&us)
+}
+
 /// Everything the engine is configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -425,11 +425,6 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Lower-case hex.
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// `sha256=` and the hex HMAC-SHA256 of `TIMESTAMP.BODY` under `secret`.
 pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> Result<String, AdapterError> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret)
@@ -437,7 +432,10 @@ pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> Result<String, Adapte
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("sha256={}", hex(&mac.finalize().into_bytes())))
+    Ok(format!(
+        "sha256={}",
+        crate::human::hex(&mac.finalize().into_bytes())
+    ))
 }
 
 /// The JSON document for a change (see the module overview).

@@ -3,6 +3,7 @@
 //! end breaks every later link. `levee audit verify` walks the chain; the head hash it
 //! prints can be kept elsewhere to catch a cut-off tail too.
 
+use crate::human::hex;
 use sha2::{Digest, Sha256};
 
 /// The `prev` of the first entry.
@@ -111,17 +112,6 @@ impl Entry {
         field(self.detail.as_bytes());
         hex(&h.finalize())
     }
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(b: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(DIGITS[usize::from(x >> 4)] as char);
-        s.push(DIGITS[usize::from(x & 15)] as char);
-    }
-    s
 }
 
 /// What a walk of the chain found.

@@ -2,6 +2,7 @@
 //! retries, redirects, a private CA.
 
 use super::*;
+use crate::human::hex;
 use levee_mitigate::{Level, Levels};
 use levee_testkit::webhook::{Receiver, SECRET, fixture};
 
