@@ -42,14 +42,6 @@ impl Timestamp {
         self.0 / 1_000_000
     }
 
-    /// `d` later (saturating).
-    pub fn after(self, d: Duration) -> Timestamp {
-        Timestamp(
-            self.0
-                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-        )
-    }
-
     /// How long after `earlier` this is (zero if it is not after).
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_micros(self.0.saturating_sub(earlier.0))
@@ -117,7 +109,7 @@ mod tests {
         let t = Timestamp::from_timeval(1_795_289_958, 123_456);
         assert_eq!(t.as_micros(), 1_795_289_958_123_456);
         assert_eq!(t.as_secs(), 1_795_289_958);
-        let later = t.after(Duration::from_secs(300));
+        let later = Timestamp::from_micros(t.as_micros() + 300_000_000);
         assert_eq!(later.since(t), Duration::from_secs(300));
         assert_eq!(t.since(later), Duration::ZERO);
         assert_eq!(Timestamp::from_timeval(-1, -1), Timestamp::default());

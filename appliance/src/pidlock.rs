@@ -41,7 +41,6 @@ pub enum PidLockError {
 #[derive(Debug)]
 pub struct PidLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl PidLock {
@@ -94,10 +93,7 @@ impl PidLock {
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "{}", std::process::id()))
             .map_err(io)?;
-        Ok(PidLock {
-            _file: file,
-            path: path.to_path_buf(),
-        })
+        Ok(PidLock { _file: file })
     }
 
     /// The daemon's lock in `run_dir`, with a message that says what to do when another
@@ -114,11 +110,6 @@ impl PidLock {
             ),
         })
     }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]
@@ -129,12 +120,12 @@ mod tests {
     fn a_second_holder_is_refused_with_the_pid_and_the_lock_is_free_after_drop() {
         let dir = std::env::temp_dir().join(format!("levee-pidlock-{}", std::process::id()));
         let first = PidLock::instance(&dir).unwrap();
-        assert_eq!(first.path(), dir.join(INSTANCE_LOCK));
+        let path = dir.join(INSTANCE_LOCK);
         let me = std::process::id().to_string();
-        assert_eq!(std::fs::read_to_string(first.path()).unwrap().trim(), me);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), me);
         // flock locks belong to the open file description: a second open in the same
         // process conflicts, as a second process would.
-        match PidLock::acquire(first.path()) {
+        match PidLock::acquire(&path) {
             Err(PidLockError::Held { pid, .. }) => assert_eq!(pid, me),
             other => panic!("expected Held, got {other:?}"),
         }
@@ -145,10 +136,7 @@ mod tests {
         );
         drop(first);
         let again = PidLock::instance(&dir).unwrap();
-        let mode = std::fs::metadata(again.path())
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         drop(again);
         // A symlink planted where the lock goes is refused, its target untouched.
