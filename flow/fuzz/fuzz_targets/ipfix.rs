@@ -7,7 +7,7 @@ use levee_flow_fuzz::split;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_domains: 4, max_templates_per_domain: 8, max_templates_total: 16, max_samplers_per_domain: 4 };
+    let limits = Limits { max_domains: 4, max_templates_per_domain: 8, max_templates_total: 16, max_samplers_per_domain: 4, ..Limits::default() };
     let mut dec = Decoder::new(limits);
     let mut out = Batch::default();
     for (i, part) in split(data, b"IPFX").enumerate() {
