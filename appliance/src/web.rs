@@ -3,6 +3,12 @@
 //! detection, the mitigation engine and adapters, BGP peers, RTR), records them through
 //! the `metrics` facade and renders them with `metrics-exporter-prometheus`.
 //!
+//! Per-exporter series are rendered here, not through the recorder, which would keep
+//! every label set it ever saw: each scrape shows every configured exporter and the
+//! [`MAX_EXPORTER_SERIES`] unconfigured ones seen most recently; the rest are left out
+//! and counted in `levee_exporter_series_omitted` (their traffic is still in the
+//! `levee_flow_*` totals). Foreign sources show as the listeners' bounded top-N.
+//!
 //! Bad requests get axum's 404/405; nothing here writes anything.
 
 use crate::flows::IngestCounters;
@@ -99,27 +105,12 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         ("levee_flow_dropped_records_total", &i.dropped_records),
         ("levee_flow_dropped_batches_total", &i.dropped_batches),
         ("levee_mirror_packets_total", &i.mirror_packets),
+        ("levee_flow_foreign_datagrams_total", &i.foreign_datagrams),
+        ("levee_flow_discarded_records_total", &i.discarded_records),
     ] {
         counter!(name).absolute(v.load(Relaxed));
     }
-    for (kind, table) in &s.exporters {
-        let Ok(t) = table.lock() else { continue };
-        for (ip, e) in t.iter() {
-            let l = [("listener", kind.to_string()), ("exporter", ip.to_string())];
-            counter!("levee_exporter_datagrams_total", &l).absolute(e.datagrams);
-            counter!("levee_exporter_records_total", &l).absolute(e.records);
-            counter!("levee_exporter_lost_datagrams_total", &l).absolute(e.lost_datagrams);
-            counter!("levee_exporter_sequence_resets_total", &l).absolute(e.sequence_resets);
-            counter!("levee_exporter_template_misses_total", &l).absolute(e.template_misses);
-            gauge!("levee_exporter_last_seen_seconds", &l)
-                .set(Duration::from_micros(e.last_seen_us).as_secs_f64());
-            for (kind_, n) in &e.errors {
-                let mut le = l.to_vec();
-                le.push(("kind", kind_.to_string()));
-                counter!("levee_exporter_decode_errors_total", &le).absolute(*n);
-            }
-        }
-    }
+    let exporters = exporter_metrics(&s.exporters);
     if let Ok(d) = s.detection.lock() {
         counter!("levee_detection_records_total").absolute(d.records);
         counter!("levee_detection_outside_records_total").absolute(d.outside);
@@ -150,8 +141,157 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.prometheus.render(),
+        app.prometheus.render() + &exporters,
     )
+}
+
+/// Unconfigured exporters shown per scrape, most recently seen first.
+pub const MAX_EXPORTER_SERIES: usize = 64;
+
+/// One metric family in the Prometheus text format.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    lines: String,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            kind,
+            help,
+            lines: String::new(),
+        }
+    }
+
+    fn sample(&mut self, labels: &str, v: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = writeln!(self.lines, "{}{{{labels}}} {v}", self.name);
+    }
+
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        if self.lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        out.push_str(&self.lines);
+        out.push('\n');
+    }
+}
+
+/// A label value, escaped as the text format asks.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The per-exporter, foreign-source and stream-cache metrics of every listener, capped.
+fn exporter_metrics(tables: &[(&'static str, crate::flows::listen::ExporterTable)]) -> String {
+    let mut rows = Vec::new();
+    let mut foreign = Family::new(
+        "levee_flow_foreign_source_datagrams",
+        "gauge",
+        "Datagrams dropped from a source no exporters: entry covers (top sources per listener; upper bounds).",
+    );
+    for (kind, table) in tables {
+        let Ok(t) = table.lock() else { continue };
+        rows.extend(t.exporters.iter().map(|(ip, e)| (*kind, *ip, e.clone())));
+        for (ip, n) in &t.foreign_top {
+            foreign.sample(&format!("listener=\"{kind}\",source=\"{ip}\""), n);
+        }
+        let c = t.cache;
+        let l = [("listener", kind.to_string())];
+        gauge!("levee_flow_streams", &l).set(c.streams as f64);
+        gauge!("levee_flow_templates", &l).set(c.templates as f64);
+        counter!("levee_flow_streams_evicted_total", &l).absolute(c.streams_evicted);
+        counter!("levee_flow_streams_expired_total", &l).absolute(c.streams_expired);
+        counter!("levee_flow_exporters_evicted_total", &l).absolute(c.exporters_evicted);
+    }
+    // Configured exporters first, then the most recently seen.
+    rows.sort_by(|a, b| {
+        (b.2.name.is_some(), b.2.last_seen_us).cmp(&(a.2.name.is_some(), a.2.last_seen_us))
+    });
+    let configured = rows.iter().filter(|r| r.2.name.is_some()).count();
+    let shown = rows.len().min(configured + MAX_EXPORTER_SERIES);
+    let omitted = rows.len() - shown;
+    let mut f = [
+        Family::new(
+            "levee_exporter_datagrams_total",
+            "counter",
+            "Datagrams received from the exporter.",
+        ),
+        Family::new(
+            "levee_exporter_records_total",
+            "counter",
+            "Flow records kept from the exporter.",
+        ),
+        Family::new(
+            "levee_exporter_lost_datagrams_total",
+            "counter",
+            "Datagrams lost in transit, from sequence numbers.",
+        ),
+        Family::new(
+            "levee_exporter_sequence_resets_total",
+            "counter",
+            "Sequence jumps too large to be loss.",
+        ),
+        Family::new(
+            "levee_exporter_template_misses_total",
+            "counter",
+            "Data sets skipped for want of a template.",
+        ),
+        Family::new(
+            "levee_exporter_last_seen_seconds",
+            "gauge",
+            "Receive time of the last datagram (Unix seconds).",
+        ),
+        Family::new(
+            "levee_exporter_decode_errors_total",
+            "counter",
+            "Decode errors by kind.",
+        ),
+        Family::new(
+            "levee_exporter_discarded_records_total",
+            "counter",
+            "Records discarded by the exporter's policy, by reason.",
+        ),
+    ];
+    for (kind, ip, e) in &rows[..shown] {
+        let mut l = format!("listener=\"{kind}\",exporter=\"{ip}\"");
+        if let Some(n) = &e.name {
+            l += &format!(",name=\"{}\"", label(n));
+        }
+        f[0].sample(&l, e.datagrams);
+        f[1].sample(&l, e.records);
+        f[2].sample(&l, e.lost_datagrams);
+        f[3].sample(&l, e.sequence_resets);
+        f[4].sample(&l, e.template_misses);
+        f[5].sample(&l, Duration::from_micros(e.last_seen_us).as_secs_f64());
+        for (k, n) in &e.errors {
+            f[6].sample(&format!("{l},kind=\"{k}\""), n);
+        }
+        for (reason, n) in e.discarded.named() {
+            f[7].sample(&format!("{l},reason=\"{reason}\""), n);
+        }
+    }
+    let mut out = String::new();
+    for fam in &f {
+        fam.render(&mut out);
+    }
+    foreign.render(&mut out);
+    let mut o = Family::new(
+        "levee_exporter_series_omitted",
+        "gauge",
+        "Unconfigured exporters left out of the per-exporter series (beyond the most recent 64).",
+    );
+    o.lines = format!("levee_exporter_series_omitted {omitted}\n");
+    o.render(&mut out);
+    out
 }
 
 /// The mitigation service's state.

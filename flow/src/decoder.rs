@@ -14,9 +14,7 @@ use crate::netflow9::Netflow9;
 use crate::record::{FlowRecord, FlowType, InterfaceCounters};
 use crate::sflow;
 use crate::source::{Budget, Discards, SourcePolicy};
-use crate::template::{
-    self, CacheStats, Dialect, DomainKey, Limits, StreamSummary, TemplateCache,
-};
+use crate::template::{self, CacheStats, Dialect, DomainKey, Limits, StreamSummary, TemplateCache};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,6 +51,8 @@ pub struct DatagramResult {
     pub sequence_reset: bool,
     /// The error that cut decoding short; records before it were kept.
     pub error: Option<DecodeError>,
+    /// Records the source's policy discarded (not in `records`).
+    pub discarded: u64,
 }
 
 /// Counters for one exporter (UDP source address), or for all of them.
@@ -177,6 +177,7 @@ impl Decoder {
             None => screen(&mut out.records, before, policy, &mut Budget::default()),
         };
         r.records = out.records.len() - before;
+        r.discarded = discarded.total();
         if let Some(e) = exporter {
             e.stats.add(&r, counters, time_us);
             e.stats.name.clone_from(&policy.name);

@@ -191,7 +191,10 @@ mod tests {
         assert_eq!(p.check(&mut rec(5, 1, 1, 600_000, None), &mut b), None);
         let again = p.check(&mut rec(999_999, 1, 1, 600_000, None), &mut b);
         assert_eq!(again, Some(Reason::Rate));
-        assert_eq!(p.check(&mut rec(1_000_000, 1, 1, 600_000, None), &mut b), None);
+        assert_eq!(
+            p.check(&mut rec(1_000_000, 1, 1, 600_000, None), &mut b),
+            None
+        );
         // Packets count too: 20,000 tiny packets exceed 15,625 packets/s.
         let many = p.check(&mut rec(2_000_000, 1, 20_000, 20_000, None), &mut b);
         assert_eq!(many, Some(Reason::Rate));

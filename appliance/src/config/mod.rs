@@ -15,6 +15,7 @@ mod bytesize;
 mod convert;
 mod detection;
 mod error;
+mod exporters;
 pub mod mitigation;
 mod raw;
 mod rpki;
@@ -34,7 +35,7 @@ pub const DEFAULT_PATH: &str = "/etc/levee/levee.yaml";
 pub const EXAMPLE_PATH: &str = "/etc/levee/levee.yaml.example";
 
 // The settings types of the flows stage, which this module fills from the YAML.
-pub use crate::flows::settings::{IngestBounds, Listener, ListenerKind, Mirror};
+pub use crate::flows::settings::{Exporter, IngestBounds, Listener, ListenerKind, Mirror};
 
 /// The document levee runs on when no config file exists: every listener on its
 /// standard port, no mirror ports, no protected networks yet.
@@ -53,6 +54,8 @@ pub struct Config {
     pub protected_networks: Vec<ProtectedNetwork>,
     /// Ingest pipeline bounds.
     pub ingest: IngestBounds,
+    /// The allowed exporters; `None` (no section) accepts every source.
+    pub exporters: Option<Vec<Exporter>>,
     /// Detection settings.
     pub detection: Detection,
     /// levee's BGP speaker, if configured.
@@ -86,6 +89,7 @@ impl Config {
             listeners: self.listeners.clone(),
             mirror: self.mirror.clone(),
             bounds: self.ingest,
+            exporters: self.exporters.clone(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod exporters;
 pub mod json;
 pub mod link;
 pub mod listen;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod summary;
 pub mod sys;
 
+use exporters::Allowlist;
 use levee_flow::{FlowRecord, InterfaceCounters};
 use listen::{ExporterTable, ListenerContext};
 use settings::Settings;
@@ -18,6 +20,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use tokio::sync::mpsc;
+
+/// The start-up warning of listeners without an `exporters:` section.
+pub const OPEN_LISTENERS: &str = "no exporters: section: the flow listeners accept \
+    datagrams from any source, so anyone who can reach the flow ports can forge traffic \
+    and trigger mitigations; list your routers under exporters: (see configs/levee.yaml)";
 
 /// Records handed from ingestion to its consumer.
 #[derive(Debug, Default)]
@@ -36,12 +43,16 @@ pub struct IngestCounters {
     pub dropped_records: AtomicU64,
     pub dropped_batches: AtomicU64,
     pub mirror_packets: AtomicU64,
+    /// Datagrams dropped undecoded: no `exporters:` entry covers their source.
+    pub foreign_datagrams: AtomicU64,
+    /// Records discarded by their exporter's policy (interfaces, sampling, rate).
+    pub discarded_records: AtomicU64,
 }
 
 impl IngestCounters {
     pub fn render(&self) -> String {
         format!(
-            "datagrams {} records {} decode_errors {} receive_errors {} dropped_records {} dropped_batches {} mirror_packets {}",
+            "datagrams {} records {} decode_errors {} receive_errors {} dropped_records {} dropped_batches {} mirror_packets {} foreign_datagrams {} discarded_records {}",
             self.datagrams.load(Relaxed),
             self.records.load(Relaxed),
             self.decode_errors.load(Relaxed),
@@ -49,6 +60,8 @@ impl IngestCounters {
             self.dropped_records.load(Relaxed),
             self.dropped_batches.load(Relaxed),
             self.mirror_packets.load(Relaxed),
+            self.foreign_datagrams.load(Relaxed),
+            self.discarded_records.load(Relaxed),
         )
     }
 }
@@ -107,6 +120,7 @@ pub struct Bound {
     listeners: Vec<(&'static str, std::net::UdpSocket)>,
     mirrors: Vec<capture::Opened>,
     bounds: settings::IngestBounds,
+    allowlist: Arc<Allowlist>,
     /// The bound addresses, by listener kind.
     pub addresses: Vec<(&'static str, SocketAddr)>,
 }
@@ -131,6 +145,7 @@ impl Bound {
             let ctx = ListenerContext {
                 name: kind,
                 limits: self.bounds.limits,
+                allowlist: self.allowlist.clone(),
                 tx: tx.clone(),
                 counters: counters.clone(),
                 table,
@@ -153,12 +168,18 @@ impl Bound {
 }
 
 impl Ingest {
-    /// Binds every enabled listener and opens every mirror interface of `cfg`.
+    /// Binds every enabled listener and opens every mirror interface of `cfg`. Without
+    /// an `exporters:` section, warns once that every source is trusted.
     pub fn bind(cfg: &Settings) -> Result<Bound, IngestError> {
+        let allowlist = Allowlist::new(cfg.exporters.as_deref(), &cfg.bounds);
+        if !allowlist.restricted() && !cfg.listeners.is_empty() {
+            tracing::warn!("{OPEN_LISTENERS}");
+        }
         let mut bound = Bound {
             listeners: Vec::new(),
             mirrors: Vec::new(),
             bounds: cfg.bounds,
+            allowlist: Arc::new(allowlist),
             addresses: Vec::new(),
         };
         for l in &cfg.listeners {
@@ -188,13 +209,16 @@ impl Ingest {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         let mut merged = std::collections::HashMap::new();
+        let mut foreign = Vec::new();
         for t in &self.exporters {
             if let Ok(t) = t.lock() {
-                for (a, s) in t.iter() {
+                for (a, s) in t.exporters.iter() {
                     merged.insert(*a, s.clone());
                 }
+                foreign.extend(t.foreign_top.iter().copied());
             }
         }
-        summary::render_exporters(merged.iter())
+        let total = self.counters.foreign_datagrams.load(Relaxed);
+        summary::render_exporters(merged.iter()) + &summary::render_foreign(total, &foreign)
     }
 }

@@ -31,7 +31,12 @@ fn a_legit_exporter_decodes_after_a_sflow_sub_agent_spray() {
     let mut b = Batch::default();
     let agent = Ipv4Addr::new(203, 0, 113, 1);
     for i in 0..SFLOW_SUB_AGENTS {
-        dec.decode(ATTACKER, 1_000_000 + u64::from(i), &sflow_sub_agent(agent, i), &mut b);
+        dec.decode(
+            ATTACKER,
+            1_000_000 + u64::from(i),
+            &sflow_sub_agent(agent, i),
+            &mut b,
+        );
     }
     let s = dec.cache_stats();
     // One source holds no more than its quota; the rest was refused and counted.
@@ -46,7 +51,12 @@ fn a_legit_exporter_decodes_after_a_netflow9_template_flood() {
     let mut dec = Decoder::new(Limits::default());
     let mut b = Batch::default();
     for i in 0..NETFLOW9_TEMPLATE_DATAGRAMS {
-        dec.decode(ATTACKER, 1_000_000 + u64::from(i), &netflow9_templates(i), &mut b);
+        dec.decode(
+            ATTACKER,
+            1_000_000 + u64::from(i),
+            &netflow9_templates(i),
+            &mut b,
+        );
     }
     assert_eq!(
         dec.templates(),
@@ -87,7 +97,11 @@ fn a_full_cache_evicts_the_least_useful_never_configured_exporters() {
     let data = netflow9_data(9, &[VICTIM], 5);
     b.clear();
     let r = dec.decode_from(edge, &configured, 5_000, &data, &mut b);
-    assert_eq!((r.records, r.template_misses), (1, 0), "configured exporter");
+    assert_eq!(
+        (r.records, r.template_misses),
+        (1, 0),
+        "configured exporter"
+    );
     let r = dec.decode(LEGIT, 5_001, &data, &mut b);
     assert_eq!((r.records, r.template_misses), (1, 0), "exporter with data");
     // Counters: the exporter table is bounded too, the configured one kept.
