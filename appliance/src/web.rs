@@ -334,3 +334,44 @@ fn mitigation_metrics(s: &Status) {
         counter!("levee_rtr_failures_total").absolute(r.failures);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::listen::{ExporterTable, ListenerStatus};
+    use levee_flow::ExporterStats;
+    use std::net::IpAddr;
+
+    #[test]
+    fn per_exporter_series_are_capped_configured_ones_always_shown() {
+        let mut status = ListenerStatus::default();
+        for i in 0..200u32 {
+            let stats = ExporterStats {
+                datagrams: 1,
+                last_seen_us: u64::from(i) + 1,
+                // The two oldest are configured: shown however stale.
+                name: (i < 2).then(|| Arc::from(format!("edge{i}").as_str())),
+                ..ExporterStats::default()
+            };
+            status.exporters.insert(
+                IpAddr::from(std::net::Ipv4Addr::from(0xc633_6400 + i)),
+                stats,
+            );
+        }
+        let table: ExporterTable = Arc::new(Mutex::new(status));
+        let text = exporter_metrics(&[("netflow", table)]);
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("levee_exporter_datagrams_total{"))
+            .count();
+        assert_eq!(series, 2 + MAX_EXPORTER_SERIES);
+        assert!(text.contains("exporter=\"198.51.100.0\",name=\"edge0\""));
+        assert!(text.contains("exporter=\"198.51.100.199\""), "most recent");
+        assert!(
+            !text.contains("exporter=\"198.51.100.2\""),
+            "stale, unconfigured"
+        );
+        assert!(text.contains("levee_exporter_series_omitted 134\n"));
+        assert!(text.contains("# TYPE levee_exporter_datagrams_total counter\n"));
+    }
+}

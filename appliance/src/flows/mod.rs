@@ -172,9 +172,7 @@ impl Ingest {
     /// an `exporters:` section, warns once that every source is trusted.
     pub fn bind(cfg: &Settings) -> Result<Bound, IngestError> {
         let allowlist = Allowlist::new(cfg.exporters.as_deref(), &cfg.bounds);
-        if !allowlist.restricted() && !cfg.listeners.is_empty() {
-            tracing::warn!("{OPEN_LISTENERS}");
-        }
+        let open = !allowlist.restricted() && !cfg.listeners.is_empty();
         let mut bound = Bound {
             listeners: Vec::new(),
             mirrors: Vec::new(),
@@ -192,6 +190,9 @@ impl Ingest {
         }
         for m in &cfg.mirror {
             bound.mirrors.push(capture::open_mirror(m)?);
+        }
+        if open {
+            tracing::warn!("{OPEN_LISTENERS}");
         }
         Ok(bound)
     }
