@@ -57,7 +57,7 @@ fn exporters(c: &Config, s: &mut String) {
             *s += &format!(" interfaces {}", i.join(","));
         }
         let bps = e.max_bps.unwrap_or(c.ingest.max_exporter_bps);
-        *s += &format!(" max_rate {}\n", format!("{}bps", crate::human::si(bps)));
+        *s += &format!(" max_rate {}bps\n", crate::human::si(bps));
     }
 }
 
