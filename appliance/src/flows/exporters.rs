@@ -33,6 +33,11 @@ pub enum Admission<'a> {
 pub struct Allowlist {
     /// Configured entries, most specific prefix first; `None` accepts anyone.
     entries: Option<Vec<(IpNet, SourcePolicy)>>,
+    /// Host entries (/32, /128) by address, indexes into `entries`: one lookup per
+    /// datagram however many routers are listed, and a host is the most specific match.
+    hosts: HashMap<IpAddr, usize>,
+    /// Where the prefix entries (shorter than a host) start in `entries`.
+    prefixes_from: usize,
     /// The policy of anyone when no section exists.
     open: SourcePolicy,
 }
@@ -64,7 +69,22 @@ impl Allowlist {
             v.sort_by_key(|(p, _)| std::cmp::Reverse(p.prefix_len()));
             v
         });
-        Allowlist { entries, open }
+        let list = entries.as_deref().unwrap_or_default();
+        let prefixes_from = list
+            .iter()
+            .position(|(p, _)| p.prefix_len() < p.max_prefix_len())
+            .unwrap_or(list.len());
+        let hosts = list[..prefixes_from]
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.addr(), i))
+            .collect();
+        Allowlist {
+            entries,
+            hosts,
+            prefixes_from,
+            open,
+        }
     }
 
     /// Whether a section restricts the sources.
@@ -75,13 +95,16 @@ impl Allowlist {
     /// The admission of a datagram from `source` (IPv4-mapped IPv6 read as IPv4).
     pub fn admit(&self, source: IpAddr) -> Admission<'_> {
         let source = source.to_canonical();
-        match &self.entries {
-            None => Admission::Accept(&self.open),
-            Some(list) => list
+        let Some(list) = &self.entries else {
+            return Admission::Accept(&self.open);
+        };
+        let found = match self.hosts.get(&source) {
+            Some(&i) => list.get(i),
+            None => list[self.prefixes_from..]
                 .iter()
-                .find(|(p, _)| p.contains(&source))
-                .map_or(Admission::Foreign, |(_, policy)| Admission::Accept(policy)),
-        }
+                .find(|(p, _)| p.contains(&source)),
+        };
+        found.map_or(Admission::Foreign, |(_, policy)| Admission::Accept(policy))
     }
 }
 
@@ -163,6 +186,10 @@ mod tests {
         ];
         let a = Allowlist::new(Some(&list), &IngestBounds::default());
         assert_eq!(name(a.admit("192.0.2.1".parse().unwrap())), Some("edge1"));
+        let v6 = [exporter("v6", "2001:db8::1/128", None)];
+        let b = Allowlist::new(Some(&v6), &IngestBounds::default());
+        assert_eq!(name(b.admit("2001:db8::1".parse().unwrap())), Some("v6"));
+        assert_eq!(name(b.admit("2001:db8::2".parse().unwrap())), Some("foreign"));
         assert_eq!(name(a.admit("192.0.2.2".parse().unwrap())), Some("pop"));
         // A dual-stack socket reports IPv4 sources mapped into IPv6.
         assert_eq!(
