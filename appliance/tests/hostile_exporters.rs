@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{Running, http_get, levee_with, list, metric, totals};
+use common::{Running, Totals, http_get, levee_with, list, metric, totals};
+use levee_testkit::daemon::sigterm;
 use levee_testkit::hostile::{
     NETFLOW9_TEMPLATE_DATAGRAMS, SFLOW_SUB_AGENTS, netflow9_data, netflow9_template,
     netflow9_templates, sflow_sub_agent,
@@ -14,9 +15,83 @@ use levee_testkit::lab::{free_port, free_udp_port, poll, scratch};
 use levee_testkit::packet::{IPV4, ethernet, ipv4_udp};
 use levee_testkit::sflow::{self, FlowSample};
 use levee_testkit::{netflow5, netflow5::Record};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A running `levee flows listen` whose records are read as they come, so a test waits
+/// for what it expects instead of for a fixed time.
+struct Listening {
+    child: Child,
+    out: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+    err: std::thread::JoinHandle<String>,
+}
+
+impl Listening {
+    /// `levee --log warn --config CFG flows listen ARGS`, once stderr shows `ready`.
+    fn start(cfg: &Path, args: &[&str], ready: &str) -> Listening {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
+            .args(["--log", "warn", "--config", cfg.to_str().unwrap()])
+            .args(["flows", "listen"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 && !line.contains(ready) {
+            line.clear();
+        }
+        assert!(line.contains(ready), "levee exited before {ready:?}");
+        let err = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = err.read_to_string(&mut rest);
+            rest
+        });
+        let out = Arc::new(Mutex::new(String::new()));
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        let o = out.clone();
+        let reader = std::thread::spawn(move || {
+            for l in lines.lines().map_while(Result::ok) {
+                let mut o = o.lock().unwrap();
+                o.push_str(&l);
+                o.push('\n');
+            }
+        });
+        Listening {
+            child,
+            out,
+            reader,
+            err,
+        }
+    }
+
+    /// Waits (generously) until the records so far satisfy `done`.
+    fn wait_for(&self, what: &str, done: impl Fn(&Totals) -> bool) {
+        poll(what, 120, |why| {
+            let t = totals(&self.out.lock().unwrap());
+            *why = format!("{t:?}");
+            done(&t).then_some(())
+        });
+    }
+
+    /// SIGTERM, a clean exit; the records and the summary.
+    fn stop(mut self) -> (Totals, String) {
+        let status = sigterm(&mut self.child, Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "levee did not stop cleanly"
+        );
+        self.reader.join().unwrap();
+        let t = totals(&self.out.lock().unwrap());
+        (t, self.err.join().unwrap())
+    }
+}
 
 /// An sFlow datagram from `agent` (as the payload claims) with one sample, at 1:`rate`,
 /// of a 1,500-byte UDP packet to `dst`.
@@ -75,15 +150,8 @@ fn foreign_sources_are_dropped_undecoded_and_exporters_matched_by_source_address
         &dir,
         "exporters:\n  - name: edge1\n    address: 127.0.0.1\n",
     );
-    let levee = common::listen(
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--sflow",
-            &format!("127.0.0.1:{port}"),
-        ],
-        "listening for",
-    );
+    let bind = format!("127.0.0.1:{port}");
+    let levee = Listening::start(&cfg, &["--sflow", &bind], "listening for");
     let (forged, real) = (
         Ipv4Addr::new(198, 51, 100, 9),
         Ipv4Addr::new(198, 51, 100, 10),
@@ -104,8 +172,12 @@ fn foreign_sources_are_dropped_undecoded_and_exporters_matched_by_source_address
         port,
         (0..5).map(|i| sflow_sample(made_up, i, 1000, real)),
     );
-    let (out, summary) = levee.stop(Duration::from_millis(1500));
-    let t = totals(&out);
+    // One socket, read in order: once edge1's records are out, the stranger's datagrams
+    // before them were handled too.
+    levee.wait_for("edge1's records", |t| {
+        t.get(&real.into()).is_some_and(|v| v.0 == 5)
+    });
+    let (t, summary) = levee.stop();
     assert_eq!(t.get(&real.into()).map(|v| v.0), Some(5), "{summary}");
     assert!(!t.contains_key(&forged.into()), "{summary}");
     assert!(
@@ -231,10 +303,7 @@ fn a_legit_netflow9_exporter_decodes_after_each_exhaustion_attack() {
         ok && check.contains("anyone who can reach the flow ports"),
         "{check}"
     );
-    let levee = common::listen(
-        &["--config", cfg.to_str().unwrap()],
-        "no exporters: section",
-    );
+    let levee = Listening::start(&cfg, &[], "no exporters: section");
     let attacker = sender("127.0.0.2");
     // Attack 1: 20,000 28-byte sFlow headers with distinct sub-agent ids.
     let agent = Ipv4Addr::new(203, 0, 113, 66);
@@ -267,8 +336,10 @@ fn a_legit_netflow9_exporter_decodes_after_each_exhaustion_attack() {
     std::thread::sleep(Duration::from_millis(50));
     next.send_to(&netflow9_data(2, &[second; 3], 10), ("127.0.0.1", port))
         .unwrap();
-    let (out, summary) = levee.stop(Duration::from_millis(1500));
-    let t = totals(&out);
+    levee.wait_for("the second exporter's records", |t| {
+        t.contains_key(&second.into())
+    });
+    let (t, summary) = levee.stop();
     assert_eq!(t.get(&first.into()), Some(&(3, 30, 3000)), "{summary}");
     assert_eq!(t.get(&second.into()), Some(&(3, 30, 3000)), "{summary}");
     // The attacks did reach the bounds: the attacker's extra streams and templates were

@@ -189,7 +189,10 @@ mod tests {
         let v6 = [exporter("v6", "2001:db8::1/128", None)];
         let b = Allowlist::new(Some(&v6), &IngestBounds::default());
         assert_eq!(name(b.admit("2001:db8::1".parse().unwrap())), Some("v6"));
-        assert_eq!(name(b.admit("2001:db8::2".parse().unwrap())), Some("foreign"));
+        assert_eq!(
+            name(b.admit("2001:db8::2".parse().unwrap())),
+            Some("foreign")
+        );
         assert_eq!(name(a.admit("192.0.2.2".parse().unwrap())), Some("pop"));
         // A dual-stack socket reports IPv4 sources mapped into IPv6.
         assert_eq!(
