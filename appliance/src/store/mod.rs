@@ -161,6 +161,9 @@ pub struct Store {
     extends: std::collections::BTreeMap<u64, u64>,
     /// When they were last written (µs).
     extends_written_us: u64,
+    /// The audit table has the row-state columns (a database an older levee wrote and
+    /// no newer writer has opened since has not: read as unkeyed, without states).
+    chained: bool,
 }
 
 /// One write; a batch of them is one transaction ([`Store::write`]).
@@ -406,12 +409,13 @@ impl Store {
             .optional()?
             .unwrap_or((0, GENESIS.to_string()));
         Ok(Store {
-            conn,
             _writer: writer,
             head,
             key: None,
             extends: std::collections::BTreeMap::new(),
             extends_written_us: crate::clock::now_us(),
+            chained: has_audit_columns(&conn)?,
+            conn,
         })
     }
 
@@ -906,10 +910,11 @@ impl Store {
 
     /// The last `n` audit entries, oldest first.
     pub fn audit_tail(&self, n: u64) -> Result<Vec<Entry>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT seq, time_us, actor, action, subject, detail, state, keyed FROM
+        let mut q = self.conn.prepare(&format!(
+            "SELECT seq, time_us, actor, action, subject, detail, {} FROM
                (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
-        )?;
+            self.state_columns()
+        ))?;
         let rows = q.query_map([n as i64], entry)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -917,16 +922,18 @@ impl Store {
     /// Walks the audit chain (with the store's key), then checks every mitigation row
     /// against the state its last entry recorded.
     pub fn verify(&self) -> Result<Verdict, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT seq, time_us, actor, action, subject, detail, state, keyed, prev, hash
+        let mut q = self.conn.prepare(&format!(
+            "SELECT seq, time_us, actor, action, subject, detail, {}, prev, hash
              FROM audit ORDER BY seq",
-        )?;
+            self.state_columns()
+        ))?;
         let rows = q.query_map([], |r| {
             Ok((entry(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?))
         })?;
         let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
         let verdict = audit::verify(rows, self.key.as_ref());
-        if !matches!(verdict, Verdict::Intact { .. }) {
+        // Rows are checked once they are chained (a writer adopts them at its start).
+        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
             return Ok(verdict);
         }
         Ok(match rows::check(&self.conn)? {
@@ -999,6 +1006,27 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         state: r.get(6)?,
         keyed: r.get(7)?,
     })
+}
+
+impl Store {
+    /// The state and keyed columns, or their values for entries written before they
+    /// existed.
+    fn state_columns(&self) -> &'static str {
+        if self.chained {
+            "state, keyed"
+        } else {
+            "'' AS state, 0 AS keyed"
+        }
+    }
+}
+
+/// Whether the audit table has every column added since its first version.
+fn has_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
+    let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
+    let have: Vec<String> = q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(AUDIT_COLUMNS
+        .iter()
+        .all(|(name, _)| have.iter().any(|h| h == name)))
 }
 
 /// Adds the audit columns a database from an older levee lacks.

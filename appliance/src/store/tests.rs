@@ -160,6 +160,12 @@ fn a_second_writer_is_refused_and_readers_are_not() {
         assert_eq!(mode & 0o777, 0o600, "the store is levee's alone");
     }
     st.audit(1, &[announce(1)]).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let mode = std::fs::metadata(&wal).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the WAL takes the database's mode");
+    }
     let err = Store::open(&path).unwrap_err();
     assert!(
         matches!(&err, StoreError::Locked { pid, .. } if *pid == std::process::id().to_string()),
@@ -398,6 +404,13 @@ fn rows_of_an_older_database_are_adopted_once() {
         )
         .unwrap();
     }
+    // A reader (levee audit verify) of the old file changes nothing and checks the chain.
+    let old = Store::open_read(&path).unwrap();
+    assert!(matches!(
+        old.verify().unwrap(),
+        Verdict::Intact { entries: 0, .. }
+    ));
+    drop(old);
     let st = Store::open(&path).unwrap();
     assert!(matches!(
         st.verify().unwrap(),

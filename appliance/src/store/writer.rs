@@ -57,6 +57,8 @@ impl std::fmt::Debug for Msg {
 impl Writer {
     /// Moves the store to its thread.
     pub fn start(store: Store) -> std::io::Result<Writer> {
+        let a = store.anchor();
+        info!(entries = a.entries, head = %a.head, "audit chain");
         let shared = Arc::new(Shared {
             errors: AtomicU64::new(0),
             anchor: Mutex::new(store.anchor()),
