@@ -41,10 +41,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Run => {
+        Command::Run(args) => {
             let cfg = load(cli)?;
             let rt = runtime()?;
-            let r = rt.block_on(daemon::run(cfg));
+            let r = rt.block_on(daemon::run(cfg, args));
             // Peer and control tasks may still be winding down: do not wait for them.
             rt.shutdown_background();
             r?;

@@ -102,6 +102,12 @@ fn table(st: &Status) -> String {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     s += &format!("counters: {}\n", counters.join(", "));
+    s += &format!(
+        "audit: {} entries, head {}{}\n",
+        st.audit.entries,
+        st.audit.head,
+        if st.audit.keyed { " (HMAC)" } else { "" }
+    );
     if let Some(r) = &st.rpki {
         s += &format!(
             "rpki: {}, cache {}, {} VRPs, {} updates, {} failures{}\n",
@@ -173,25 +179,41 @@ fn adapter_line(a: &AdapterStatus) -> String {
 pub fn audit(cfg: &Config, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
     let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| cfg.mitigation.store.clone());
     match cmd {
-        AuditCommand::Verify { db: d } => {
+        AuditCommand::Verify {
+            db: d,
+            expect_head,
+            expect_entries,
+            hmac_key_file,
+        } => {
             let path = db(d);
             if !path.exists() {
                 bail!("store {}: no such file", path.display());
             }
-            let store = Store::open_read(&path)?;
-            match store.verify()? {
-                Verdict::Intact { entries, head } => {
-                    println!(
-                        "audit log {}: intact, {entries} entries, head {head}",
-                        path.display()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Verdict::Broken { seq, why } => {
-                    println!("audit log {}: BROKEN at entry {seq}: {why}", path.display());
-                    Ok(ExitCode::from(1))
-                }
+            let key = match hmac_key_file {
+                Some(f) => Some(
+                    crate::config::mitigation::read_key(f)
+                        .map_err(|why| anyhow::anyhow!("--hmac-key-file: expected {why}"))?,
+                ),
+                None => cfg.mitigation.audit_key.clone(),
+            };
+            let store = Store::open_read(&path)?.with_key(key);
+            let verdict = store.verify()?;
+            let shown = path.display();
+            if !matches!(verdict, Verdict::Intact { .. }) {
+                println!("audit log {shown}: {}", verdict.describe());
+                return Ok(ExitCode::from(1));
             }
+            if let Some(why) = store.check_anchor(expect_head.as_deref(), *expect_entries)? {
+                println!("audit log {shown}: BROKEN: does not hold the anchor: {why}");
+                return Ok(ExitCode::from(1));
+            }
+            let anchored = if expect_head.is_some() || expect_entries.is_some() {
+                ", holds the anchor"
+            } else {
+                ""
+            };
+            println!("audit log {shown}: {}{anchored}", verdict.describe());
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Show { last, db: d } => {
             let path = db(d);

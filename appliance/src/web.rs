@@ -121,8 +121,9 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
     }
-    if let Some(status) = mitigation_status(&s.commands).await {
-        mitigation_metrics(&status);
+    let status = mitigation_status(&s.commands).await;
+    if let Some(status) = &status {
+        mitigation_metrics(status);
     }
     if let Some(sp) = s.speaker.as_ref().and_then(std::sync::Weak::upgrade) {
         for p in sp.status() {
@@ -138,10 +139,26 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
             counter!("levee_bgp_peer_routes_unencodable_total", &l).absolute(p.routes_unencodable);
         }
     }
+    let mut body = app.prometheus.render() + &exporters;
+    if let Some(status) = &status {
+        body += &audit_head(&status.audit);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.prometheus.render() + &exporters,
+        body,
+    )
+}
+
+/// The audit chain's head as an info-style gauge, written here rather than through the
+/// recorder so that only the current head is exposed (the recorder would keep every
+/// head it was ever given as a series of its own).
+fn audit_head(a: &crate::store::Anchor) -> String {
+    format!(
+        "# HELP levee_audit_head_info The audit chain's head (the last entry's hash).\n\
+         # TYPE levee_audit_head_info gauge\n\
+         levee_audit_head_info{{head=\"{}\",entries=\"{}\",keyed=\"{}\"}} 1\n",
+        a.head, a.entries, a.keyed
     )
 }
 
@@ -312,6 +329,7 @@ async fn mitigation_status(commands: &mpsc::Sender<Command>) -> Option<Status> {
 
 fn mitigation_metrics(s: &Status) {
     gauge!("levee_mitigations_active").set(s.mitigations.len() as f64);
+    counter!("levee_audit_entries_total").absolute(s.audit.entries);
     for (kind, n) in s.counters.named() {
         counter!("levee_mitigation_events_total", "kind" => kind).absolute(n);
     }

@@ -19,6 +19,7 @@
 //!     l4: {enabled: false, trigger: 5Gbps, hold: 10s, prefix_length_v4: 24}
 //! store:
 //!   path: /var/lib/levee/levee.db
+//!   audit_hmac_key_file: /etc/levee/audit.key   # optional: HMAC-SHA256 the audit chain
 //! control:
 //!   socket: /run/levee/control.sock
 //! ```
@@ -48,6 +49,8 @@ pub struct Mitigation {
     pub ladder: Ladder,
     /// The SQLite database.
     pub store: PathBuf,
+    /// The audit chain's HMAC key (`store.audit_hmac_key_file`).
+    pub audit_key: Option<crate::store::audit::Key>,
     /// The control socket.
     pub control_socket: PathBuf,
 }
@@ -120,6 +123,38 @@ struct RawLevel {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     path: Option<PathBuf>,
+    audit_hmac_key_file: Option<Spanned<PathBuf>>,
+}
+
+/// The audit chain's key: the `audit_hmac_key_file`'s content (trailing whitespace
+/// dropped), at least [`crate::store::audit::MIN_KEY`] bytes.
+fn audit_key(f: &Spanned<PathBuf>, ctx: &mut Ctx<'_>) -> Option<crate::store::audit::Key> {
+    match read_key(&f.value) {
+        Ok(k) => Some(k),
+        Err(why) => {
+            ctx.err(f, &why);
+            None
+        }
+    }
+}
+
+/// Reads an audit key file; the error says what was expected.
+pub fn read_key(path: &std::path::Path) -> Result<crate::store::audit::Key, String> {
+    use crate::store::audit::{Key, MIN_KEY};
+    match std::fs::read(path) {
+        Ok(mut b) => {
+            while b.last().is_some_and(u8::is_ascii_whitespace) {
+                b.pop();
+            }
+            if b.len() < MIN_KEY {
+                return Err(format!(
+                    "a key file of at least {MIN_KEY} bytes (for example `openssl rand -hex 32`)"
+                ));
+            }
+            Ok(Key(b))
+        }
+        Err(e) => Err(format!("a readable key file ({}: {e})", path.display())),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -362,6 +397,7 @@ pub(super) fn convert(
         },
         adapters,
         ladder: global,
+        audit_key: store.audit_hmac_key_file.and_then(|f| audit_key(&f, ctx)),
         store: store.path.unwrap_or_else(|| DEFAULT_STORE.into()),
         control_socket: control
             .socket

@@ -145,6 +145,21 @@ fn mitigation(c: &Config, s: &mut String) {
         m.settings.max_active_per_network,
         if m.settings.dry_run { ", dry run" } else { "" },
     );
+    for a in &m.adapters {
+        if let crate::adapters::Kind::Webhook(w) = &a.kind {
+            // Masked: a token in the query string or userinfo is a secret.
+            *s += &format!("  webhook posts to {}\n", crate::redact::url(&w.url));
+        }
+    }
+    *s += &format!(
+        "  store {}{}\n",
+        m.store.display(),
+        if m.audit_key.is_some() {
+            ", audit chain HMAC-keyed"
+        } else {
+            ""
+        }
+    );
 }
 
 /// The RPKI gate.

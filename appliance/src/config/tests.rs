@@ -473,7 +473,19 @@ fn levels_route_adapters_and_peers() {
     for (src, want) in [
         (
             "mitigation:\n  adapters: [webhook]\n".to_string(),
-            "a webhook section with url and secret_file",
+            "a webhook section with url (or url_file) and secret_file (or secret)",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url: \"https://x.example/\", url_file: {}, secret: 0123456789abcdef}}\n", secret.display()),
+            "url or url_file, not both",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url_file: {}, secret: 0123456789abcdef}}\n", missing.display()),
+            "a readable file (",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url_file: {}, secret: 0123456789abcdef}}\n", short.display()),
+            "a URL (",
         ),
         (
             "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"ftp://x.example/\", secret: 0123456789abcdef}\n".into(),
@@ -519,5 +531,28 @@ fn levels_route_adapters_and_peers() {
         let e = err(&src);
         assert!(e.contains(want), "{src}: {e}");
     }
+    // url_file: the first line is the URL, printed masked everywhere.
+    let url = dir.join("url");
+    std::fs::write(&url, "https://scrub.example.net/hook?token=tok-4242\n").unwrap();
+    let c = Config::parse(
+        &format!(
+            "mitigation:\n  adapters: [webhook]\n  levels: {{l1: {{enabled: false}}, l2: \
+             {{enabled: false}}, l3: {{enabled: false}}}}\n  webhook: {{url_file: {}, \
+             secret_file: {}}}\n",
+            url.display(),
+            secret.display()
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let crate::adapters::Kind::Webhook(w) = &c.mitigation.adapters[0].kind else {
+        panic!()
+    };
+    assert_eq!(w.url.query(), Some("token=tok-4242"));
+    let printed = format!("{c:?}\n{}", c.summary());
+    assert!(
+        !printed.contains("tok-4242") && !printed.contains("0123456789abcdef"),
+        "{printed}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

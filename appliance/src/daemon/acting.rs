@@ -5,11 +5,13 @@
 use crate::adapters::{Kind, native};
 use crate::config::Config;
 use crate::mitigation::service::Service;
+use crate::store::Note;
 use crate::store::Store;
+use crate::store::audit::{Action, Actor, Verdict};
 use levee_bgp::speaker::{ShutdownPolicy, Speaker};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// The acting half of the daemon: the BGP speaker, the adapters, the mitigation task
 /// with its store, and the control socket.
@@ -21,10 +23,9 @@ pub(super) struct Acting {
 }
 
 impl Acting {
-    pub(super) async fn start(cfg: &Config) -> anyhow::Result<Acting> {
+    pub(super) async fn start(cfg: &Config, accept_broken_audit: bool) -> anyhow::Result<Acting> {
         let m = &cfg.mitigation;
-        let store = Store::open(&m.store)?;
-        info!(path = %m.store.display(), "store opened");
+        let store = open_store(m, accept_broken_audit).await?;
         let (reports_tx, reports) = mpsc::unbounded_channel();
         let mut adapters = Vec::new();
         let mut speaker = None;
@@ -85,4 +86,46 @@ impl Acting {
             }
         }
     }
+}
+
+/// Opens the store (off the runtime) and checks its audit chain and the mitigation
+/// rows it anchors: a broken one stops levee, unless the operator said to go on
+/// (`--accept-broken-audit`), which is logged and audited.
+async fn open_store(
+    m: &crate::config::mitigation::Mitigation,
+    accept_broken: bool,
+) -> anyhow::Result<Store> {
+    let (path, key) = (m.store.clone(), m.audit_key.clone());
+    let keyed = key.is_some();
+    let (mut store, verdict) = tokio::task::spawn_blocking(move || {
+        let store = Store::open_keyed(&path, key)?;
+        let verdict = store.verify()?;
+        Ok::<_, crate::store::StoreError>((store, verdict))
+    })
+    .await??;
+    let shown = m.store.display();
+    match &verdict {
+        Verdict::Intact { entries, head } => {
+            info!(path = %shown, entries, head = %head, keyed, "store opened; audit chain intact");
+        }
+        broken if accept_broken => {
+            error!(path = %shown, "AUDIT LOG {}; starting anyway (--accept-broken-audit)", broken.describe());
+            store.audit(
+                crate::clock::now_us(),
+                &[Note::new(
+                    Actor::Operator,
+                    Action::AcceptBroken,
+                    "audit",
+                    broken.describe(),
+                )],
+            )?;
+        }
+        broken => anyhow::bail!(
+            "store {shown}: audit log {}; levee will not act on it. Inspect it (levee audit \
+             verify, levee audit show), then start with --accept-broken-audit to go on \
+             (the break stays on record), or move the store aside to start afresh",
+            broken.describe()
+        ),
+    }
+    Ok(store)
 }

@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// `levee run`.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+/// `levee run` (`args`: its flags).
+pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> {
     // Before the store, any socket or any stage: one daemon per run directory.
     let run_dir = cfg
         .mitigation
@@ -45,7 +45,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // then mitigation: the routes active at the last stop go out again before any new
     // flow is read.
     let bound = Ingest::bind(&cfg.flows())?;
-    let acting = Acting::start(&cfg).await?;
+    let acting = Acting::start(&cfg, args.accept_broken_audit).await?;
     let (mut ingest, rx) = match bound.start() {
         Ok(x) => x,
         Err(e) => {

@@ -1,6 +1,8 @@
 //! The mitigation stage as a task of the daemon: incident events and operator requests
-//! in through bounded channels; the [`Engine`] decides; every decision is written to the
-//! [`Store`] (with its audit entries) before it goes to the adapters. At start, the
+//! in through bounded channels; the [`Engine`] decides; every decision is queued to the
+//! [`Store`]'s own thread ([`Writer`], with its audit entries) before it goes to the
+//! adapters, so no SQLite call runs on the runtime; each adapter's results are kept
+//! here too, so a status query reads nothing from the store. At start, the
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
@@ -8,15 +10,17 @@ use super::status::{Answer, Counters, MitigationView, Reply, Status};
 use crate::adapters::{Change, Handle, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
-use crate::store::{Note, Store, StoreError};
+use crate::store::writer::Writer;
+use crate::store::{AdapterResult, Note, Store, StoreError, Write};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};
 use levee_mitigate::engine::{Engine, Mitigation, Output, destination};
 use levee_mitigate::settings::{Level, Levels, Settings};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// Incident events buffered between detection and mitigation.
 pub const EVENT_QUEUE: usize = 4096;
@@ -82,6 +86,7 @@ impl Service {
         rpki: Option<&crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
+        let mut results = HashMap::new();
         let restored = store.active(|name| {
             networks
                 .iter()
@@ -92,6 +97,14 @@ impl Service {
         let mut engine = Engine::new(settings, store.next_id()?);
         engine.set_gate(rpki.and_then(crate::rpki::Rpki::gate));
         let n = restored.len();
+        for m in &restored {
+            let r: BTreeMap<String, AdapterResult> = store
+                .adapter_results(m.id)?
+                .into_iter()
+                .map(|r| (r.adapter.clone(), r))
+                .collect();
+            results.insert(m.id, r);
+        }
         engine.restore(restored);
         store.audit(
             now_us(),
@@ -105,7 +118,19 @@ impl Service {
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
         let rpki = rpki.map(crate::rpki::Rpki::status);
-        let task = tokio::spawn(run(engine, store, adapters, rpki, ev_rx, cmd_rx, reports));
+        let store = Writer::start(store).map_err(|e| StoreError::Open {
+            path: "the store thread".into(),
+            dir: String::new(),
+            source: Box::new(e),
+        })?;
+        let st = State {
+            engine,
+            store,
+            adapters,
+            rpki,
+            results,
+        };
+        let task = tokio::spawn(run(st, ev_rx, cmd_rx, reports));
         Ok(Service {
             events,
             commands,
@@ -123,28 +148,19 @@ impl Service {
 
 struct State {
     engine: Engine,
-    store: Store,
+    store: Writer,
     adapters: Vec<Handle>,
     rpki: Option<crate::rpki::StatusReader>,
-    store_errors: u64,
+    /// Each active mitigation's adapter results (as stored).
+    results: HashMap<u64, BTreeMap<String, AdapterResult>>,
 }
 
 async fn run(
-    engine: Engine,
-    store: Store,
-    adapters: Vec<Handle>,
-    rpki: Option<crate::rpki::StatusReader>,
+    mut st: State,
     events: mpsc::Receiver<Event>,
     commands: mpsc::Receiver<Command>,
     mut reports: mpsc::UnboundedReceiver<Report>,
 ) {
-    let mut st = State {
-        engine,
-        store,
-        adapters,
-        rpki,
-        store_errors: 0,
-    };
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
@@ -172,17 +188,18 @@ impl State {
             );
         }
         for i in 0..self.adapters.len() {
-            let stale = self.stale(i, &again);
+            let stale = self.stale(i, &again).await;
             self.adapters[i].sync(again.clone(), stale).await;
         }
     }
 
     /// What adapter `i` may hold and should not: routes of ended mitigations, and
     /// active ones of levels it no longer carries (its `levels` changed).
-    fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
+    async fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
+        let name = self.adapters[i].status().name;
+        let held = self.store.held(&name).await;
         let handle = &self.adapters[i];
-        let name = handle.status().name;
-        let stale: Vec<Change> = match self.store.held(&name) {
+        let stale: Vec<Change> = match held {
             Ok(v) => v
                 .iter()
                 .filter(|(id, _)| {
@@ -192,10 +209,8 @@ impl State {
                 })
                 .map(|(id, r)| Change::withdraw(*id, r, Levels::ALL))
                 .collect(),
-            Err(e) => {
-                self.store_error(&e);
-                Vec::new()
-            }
+            // Counted and logged by the store's thread.
+            Err(_) => Vec::new(),
         };
         if !stale.is_empty() {
             info!(adapter = %name, routes = stale.len(), "withdrawing routes whose withdrawal the adapter never confirmed");
@@ -227,10 +242,12 @@ impl State {
                     }
                     None => commands_open = false,
                 },
-                Some(r) = reports.recv() => self.report(r),
+                Some(r) = reports.recv() => self.report(r).await,
                 _ = tick.tick() => {
-                    let out = self.engine.tick(now_us());
+                    let now = now_us();
+                    let out = self.engine.tick(now);
                     self.handle(Actor::Expiry, out).await;
+                    self.store.write(Write::Tick { now }).await;
                 }
             }
         }
@@ -238,31 +255,30 @@ impl State {
 
     /// An incident event: stored (starts and ends), then decided on.
     async fn event(&mut self, e: &Event) {
-        if e.kind != EventKind::Update
-            && let Err(err) = self.store.incident(e)
-        {
-            self.store_error(&err);
+        if e.kind != EventKind::Update {
+            self.store.write(Write::Incident(Box::new(e.clone()))).await;
         }
         let out = self.engine.on_event(now_us(), e);
         self.handle(Actor::Detector, out).await;
     }
 
-    /// Stops the adapters (they try what is queued), stores their last reports and
-    /// audits the stop.
-    async fn finish(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
+    /// Stops the adapters (they try what is queued), stores their last reports,
+    /// audits the stop and stops the store's thread once everything is written.
+    async fn finish(mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
         for a in self.adapters.drain(..) {
             a.stop().await;
         }
         while let Ok(r) = reports.try_recv() {
-            self.report(r);
+            self.report(r).await;
         }
         let active = format!("{} active", self.engine.active().count());
-        if let Err(e) = self.store.audit(
-            now_us(),
-            &[Note::new(Actor::Levee, Action::Stop, "mitigations", active)],
-        ) {
-            self.store_error(&e);
-        }
+        let now = now_us();
+        self.audit(
+            now,
+            Note::new(Actor::Levee, Action::Stop, "mitigations", active),
+        )
+        .await;
+        self.store.stop(now).await;
     }
 }
 
@@ -272,21 +288,42 @@ fn levels(m: &Mitigation) -> Levels {
 }
 
 impl State {
-    fn store_error(&mut self, e: &StoreError) {
-        self.store_errors += 1;
-        error!(error = %e, "store write failed; the decision stands and is logged here");
+    /// Queues an audit entry.
+    async fn audit(&self, now: u64, note: Note) {
+        self.store
+            .write(Write::Audit {
+                now,
+                notes: vec![note],
+            })
+            .await;
     }
 
-    fn report(&mut self, r: Report) {
+    async fn report(&mut self, r: Report) {
         let now = now_us();
         let state = r.state;
         for id in &r.ids {
-            if let Err(e) =
-                self.store
-                    .adapter_result(now, *id, &r.adapter, state, r.error.as_deref())
-            {
-                self.store_error(&e);
+            if let Some(results) = self.results.get_mut(id) {
+                let e = results
+                    .entry(r.adapter.clone())
+                    .or_insert_with(|| AdapterResult {
+                        adapter: r.adapter.clone(),
+                        state,
+                        attempts: 0,
+                        error: None,
+                    });
+                e.state = state;
+                e.attempts += 1;
+                e.error.clone_from(&r.error);
             }
+            self.store
+                .write(Write::AdapterResult {
+                    now,
+                    id: *id,
+                    adapter: r.adapter.clone(),
+                    state,
+                    error: r.error.clone(),
+                })
+                .await;
         }
     }
 
@@ -295,19 +332,18 @@ impl State {
         if out.is_empty() {
             return;
         }
-        if let Err(e) = self.store.apply(now_us(), actor, &out) {
-            self.store_error(&e);
-        }
         let mut changes = Vec::new();
         for o in &out {
             match o {
                 Output::Announce(m) => {
+                    self.results.entry(m.id).or_default();
                     info!(id = m.id, victim = %m.victim, level = m.level.map_or(0, Level::number), dry_run = m.dry_run, route = %m.route, "{}", if m.dry_run { "would announce (dry run)" } else { "announce" });
                     if !m.dry_run {
                         changes.push(Change::announce(m.id, &m.route, levels(m)));
                     }
                 }
                 Output::Withdraw(m, reason) => {
+                    self.results.remove(&m.id);
                     info!(id = m.id, victim = %m.victim, reason = reason.as_str(), route = %m.route, "{}", if m.dry_run { "would withdraw (dry run)" } else { "withdraw" });
                     if !m.dry_run {
                         changes.push(Change::withdraw(m.id, &m.route, levels(m)));
@@ -335,6 +371,13 @@ impl State {
                 Output::Extend { .. } => {}
             }
         }
+        self.store
+            .write(Write::Apply {
+                now: now_us(),
+                actor,
+                outputs: out,
+            })
+            .await;
         for a in &self.adapters {
             a.send(changes.clone()).await;
         }
@@ -343,13 +386,12 @@ impl State {
     async fn request(&mut self, r: Request) -> Reply {
         let now = now_us();
         let result = self.answer(now, r).await;
-        if let Err(e) = &result
-            && let Err(err) = self.store.audit(
+        if let Err(e) = &result {
+            self.audit(
                 now,
-                &[Note::new(Actor::Operator, Action::Refused, "request", e)],
+                Note::new(Actor::Operator, Action::Refused, "request", e),
             )
-        {
-            self.store_error(&err);
+            .await;
         }
         result
     }
@@ -410,12 +452,11 @@ impl State {
                 );
                 self.engine.set_settings(*settings);
                 info!(%note, "mitigation settings reloaded");
-                if let Err(e) = self.store.audit(
+                self.audit(
                     now,
-                    &[Note::new(Actor::Operator, Action::Reload, "config", note)],
-                ) {
-                    self.store_error(&e);
-                }
+                    Note::new(Actor::Operator, Action::Reload, "config", note),
+                )
+                .await;
                 Ok(Answer::Done {})
             }
         }
@@ -428,14 +469,19 @@ impl State {
             dry_run: self.engine.settings().dry_run,
             counters: Counters {
                 engine: self.engine.counters(),
-                store_errors: self.store_errors,
+                store_errors: self.store.errors(),
             },
             rpki: self.rpki.as_ref().map(crate::rpki::StatusReader::get),
+            audit: self.store.anchor(),
         }
     }
 
     fn view(&self, m: &Mitigation) -> MitigationView {
-        let adapters = self.store.adapter_results(m.id).unwrap_or_default();
+        let adapters = self
+            .results
+            .get(&m.id)
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
         MitigationView {
             id: m.id,
             route: m.route.to_string(),

@@ -42,6 +42,9 @@ pub struct Status {
     pub counters: Counters,
     /// The RTR session, with an `rpki` section.
     pub rpki: Option<crate::rpki::Status>,
+    /// The audit chain's head and entry count after the last batch of entries: an
+    /// anchor for `levee audit verify --expect-head HASH --expect-entries N`.
+    pub audit: crate::store::Anchor,
 }
 
 /// One active mitigation.
