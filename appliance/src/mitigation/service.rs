@@ -4,8 +4,10 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
+use super::reconfigure::Running;
+pub use super::reconfigure::{Reload, Starter};
 use super::status::{Answer, Counters, MitigationView, Reply, Status};
-use crate::adapters::{Change, Handle, Report};
+use crate::adapters::{Change, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
 use crate::store::{Note, Store, StoreError};
@@ -47,9 +49,11 @@ pub enum Request {
     },
     /// Active mitigations, adapters and counters.
     List,
-    /// New settings from a reloaded config (SIGHUP). Active mitigations stay; the new
-    /// ladders, caps and safelist apply to what comes next.
-    Reconfigure(Box<Settings>),
+    /// The mitigation part of a reloaded config (SIGHUP, `levee reload`): new settings
+    /// (active mitigations stay; the new ladders, caps and safelist apply to what comes
+    /// next; a dry-run flip applies to the active routes at once) and the adapters
+    /// (added, removed, changed).
+    Reconfigure(Box<Reload>),
 }
 
 /// A request with where its answer goes.
@@ -72,13 +76,14 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens nothing itself: takes the opened store and the started adapters, restores
-    /// the last stop's mitigations and starts the task.
+    /// Opens nothing itself: takes the opened store, starts the adapters through
+    /// `starter` (which a reload uses again), restores the last stop's mitigations and
+    /// starts the task.
     pub fn start(
         settings: Settings,
         mut store: Store,
-        adapters: Vec<Handle>,
-        reports: mpsc::UnboundedReceiver<Report>,
+        adapters: &[crate::adapters::Adapter],
+        mut starter: Starter,
         rpki: Option<&crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
@@ -105,7 +110,17 @@ impl Service {
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
         let rpki = rpki.map(crate::rpki::Rpki::status);
-        let task = tokio::spawn(run(engine, store, adapters, rpki, ev_rx, cmd_rx, reports));
+        let (adapters, reports) = starter.start_all(adapters);
+        let st = State {
+            engine,
+            store,
+            adapters,
+            starter,
+            reports,
+            rpki,
+            store_errors: 0,
+        };
+        let task = tokio::spawn(run(st, ev_rx, cmd_rx));
         Ok(Service {
             events,
             commands,
@@ -121,36 +136,23 @@ impl Service {
     }
 }
 
-struct State {
-    engine: Engine,
-    store: Store,
-    adapters: Vec<Handle>,
+pub(super) struct State {
+    pub(super) engine: Engine,
+    pub(super) store: Store,
+    pub(super) adapters: Vec<Running>,
+    pub(super) starter: Starter,
+    pub(super) reports: mpsc::UnboundedReceiver<Report>,
     rpki: Option<crate::rpki::StatusReader>,
     store_errors: u64,
 }
 
-async fn run(
-    engine: Engine,
-    store: Store,
-    adapters: Vec<Handle>,
-    rpki: Option<crate::rpki::StatusReader>,
-    events: mpsc::Receiver<Event>,
-    commands: mpsc::Receiver<Command>,
-    mut reports: mpsc::UnboundedReceiver<Report>,
-) {
-    let mut st = State {
-        engine,
-        store,
-        adapters,
-        rpki,
-        store_errors: 0,
-    };
+async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
     st.reconcile().await;
-    st.serve(events, commands, &mut reports).await;
-    st.finish(&mut reports).await;
+    st.serve(events, commands).await;
+    st.finish().await;
 }
 
 impl State {
@@ -159,12 +161,7 @@ impl State {
     /// never confirmed). Adapters that keep state drop those; everything desired goes
     /// out.
     async fn reconcile(&mut self) {
-        let again: Vec<Change> = self
-            .engine
-            .active()
-            .filter(|m| !m.dry_run)
-            .map(|m| Change::announce(m.id, &m.route, levels(m)))
-            .collect();
+        let again = self.desired();
         if !again.is_empty() {
             info!(
                 routes = again.len(),
@@ -172,15 +169,29 @@ impl State {
             );
         }
         for i in 0..self.adapters.len() {
-            let stale = self.stale(i, &again);
-            self.adapters[i].sync(again.clone(), stale).await;
+            self.reconcile_one(i, &again).await;
         }
+    }
+
+    /// Reconciles adapter `i` with `desired` (see [`State::reconcile`]).
+    pub(super) async fn reconcile_one(&mut self, i: usize, desired: &[Change]) {
+        let stale = self.stale(i, desired);
+        self.adapters[i].handle.sync(desired.to_vec(), stale).await;
+    }
+
+    /// What every adapter should hold: the active routes that are not in dry run.
+    pub(super) fn desired(&self) -> Vec<Change> {
+        self.engine
+            .active()
+            .filter(|m| !m.dry_run)
+            .map(|m| Change::announce(m.id, &m.route, levels(m)))
+            .collect()
     }
 
     /// What adapter `i` may hold and should not: routes of ended mitigations, and
     /// active ones of levels it no longer carries (its `levels` changed).
     fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
-        let handle = &self.adapters[i];
+        let handle = &self.adapters[i].handle;
         let name = handle.status().name;
         let stale: Vec<Change> = match self.store.held(&name) {
             Ok(v) => v
@@ -209,7 +220,6 @@ impl State {
         &mut self,
         mut events: mpsc::Receiver<Event>,
         mut commands: mpsc::Receiver<Command>,
-        reports: &mut mpsc::UnboundedReceiver<Report>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -227,7 +237,7 @@ impl State {
                     }
                     None => commands_open = false,
                 },
-                Some(r) = reports.recv() => self.report(r),
+                Some(r) = self.reports.recv() => self.report(r),
                 _ = tick.tick() => {
                     let out = self.engine.tick(now_us());
                     self.handle(Actor::Expiry, out).await;
@@ -249,13 +259,11 @@ impl State {
 
     /// Stops the adapters (they try what is queued), stores their last reports and
     /// audits the stop.
-    async fn finish(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
+    async fn finish(&mut self) {
         for a in self.adapters.drain(..) {
-            a.stop().await;
+            a.handle.stop().await;
         }
-        while let Ok(r) = reports.try_recv() {
-            self.report(r);
-        }
+        self.drain_reports();
         let active = format!("{} active", self.engine.active().count());
         if let Err(e) = self.store.audit(
             now_us(),
@@ -267,14 +275,21 @@ impl State {
 }
 
 /// The levels a mitigation's route belongs to, for the adapters' and peers' `levels`.
-fn levels(m: &Mitigation) -> Levels {
+pub(super) fn levels(m: &Mitigation) -> Levels {
     Levels::of_route(m.level, &m.route)
 }
 
 impl State {
-    fn store_error(&mut self, e: &StoreError) {
+    pub(super) fn store_error(&mut self, e: &StoreError) {
         self.store_errors += 1;
         error!(error = %e, "store write failed; the decision stands and is logged here");
+    }
+
+    /// Stores the reports the adapters have sent so far.
+    pub(super) fn drain_reports(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            self.report(r);
+        }
     }
 
     fn report(&mut self, r: Report) {
@@ -291,7 +306,7 @@ impl State {
     }
 
     /// Logs, stores and dispatches the engine's outputs.
-    async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
+    pub(super) async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
         if out.is_empty() {
             return;
         }
@@ -332,11 +347,19 @@ impl State {
                 Output::GateWarning { victim, why, .. } => {
                     warn!(victim = %victim, "RPKI gate: {why}; announcing anyway");
                 }
+                Output::DryRun(m) => {
+                    info!(id = m.id, victim = %m.victim, route = %m.route, "{}", if m.dry_run { "dry run on: withdraw, kept recorded" } else { "dry run off: announce" });
+                    changes.push(if m.dry_run {
+                        Change::withdraw(m.id, &m.route, levels(m))
+                    } else {
+                        Change::announce(m.id, &m.route, levels(m))
+                    });
+                }
                 Output::Extend { .. } => {}
             }
         }
         for a in &self.adapters {
-            a.send(changes.clone()).await;
+            a.handle.send(changes.clone()).await;
         }
     }
 
@@ -401,30 +424,14 @@ impl State {
                 Ok(Answer::Ids { ids: vec![id] })
             }
             Request::List => Ok(Answer::Status(Box::new(self.status()))),
-            Request::Reconfigure(settings) => {
-                let note = format!(
-                    "{} networks, ttl {}s, dry run {}",
-                    settings.networks.len(),
-                    Duration::from_micros(settings.ttl_us).as_secs(),
-                    settings.dry_run
-                );
-                self.engine.set_settings(*settings);
-                info!(%note, "mitigation settings reloaded");
-                if let Err(e) = self.store.audit(
-                    now,
-                    &[Note::new(Actor::Operator, Action::Reload, "config", note)],
-                ) {
-                    self.store_error(&e);
-                }
-                Ok(Answer::Done {})
-            }
+            Request::Reconfigure(reload) => Ok(self.reconfigure(now, *reload).await),
         }
     }
 
     fn status(&self) -> Status {
         Status {
             mitigations: self.engine.active().map(|m| self.view(m)).collect(),
-            adapters: self.adapters.iter().map(Handle::status).collect(),
+            adapters: self.adapters.iter().map(|a| a.handle.status()).collect(),
             dry_run: self.engine.settings().dry_run,
             counters: Counters {
                 engine: self.engine.counters(),

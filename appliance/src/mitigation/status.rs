@@ -23,8 +23,11 @@ pub enum Answer {
     },
     /// `list`: the whole state.
     Status(Box<Status>),
-    /// Done, nothing to report (a reload).
-    Done {},
+    /// A reload: what changed and was applied, one line each.
+    Changes {
+        /// What was applied.
+        changes: Vec<String>,
+    },
 }
 
 /// The mitigation service's state. Keys a daemon of another version does not send

@@ -387,6 +387,21 @@ impl Store {
                 let detail = format!("{} ({})", m.route, reason.as_str());
                 Some(Note::new(actor, action, m.id, detail))
             }
+            Output::DryRun(m) => {
+                tx.execute(
+                    "UPDATE mitigations SET dry_run = ?2 WHERE id = ?1",
+                    params![m.id as i64, m.dry_run],
+                )?;
+                let (action, detail) = if m.dry_run {
+                    (
+                        Action::Withdraw,
+                        format!("{} (dry run on: kept recorded)", m.route),
+                    )
+                } else {
+                    (Action::Announce, format!("{} (dry run off)", m.route))
+                };
+                Some(Note::new(actor, action, m.id, detail))
+            }
             Output::Extend { id, expires_us } => {
                 tx.execute(
                     "UPDATE mitigations SET expires_us = ?2 WHERE id = ?1",
