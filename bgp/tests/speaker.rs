@@ -466,6 +466,15 @@ async fn set_peers_adds_changes_and_removes_peers_and_leaves_the_rest_alone() {
     let n = st.last_notification_received.unwrap();
     assert_eq!((n.code, n.subcode), (error::CEASE, cease::ADMIN_RESET));
     assert_eq!(a2.status()[0].established_count, 1, "y kept its session");
+    let x_status = b.status().remove(0);
+    assert_eq!(
+        x_status.established_count, 2,
+        "the changed peer's count goes on"
+    );
+    assert_eq!(
+        x_status.last_notification_sent.map(|n| n.subcode),
+        Some(cease::ADMIN_RESET)
+    );
 
     // Removed: y is shut down with Administrative Shutdown and not let back in.
     let mut unknown = b.subscribe();

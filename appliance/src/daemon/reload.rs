@@ -50,7 +50,9 @@ impl Reloader {
     ) -> Reloader {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hup = signal(SignalKind::hangup())
-            .inspect_err(|e| warn!(error = %e, "cannot listen for SIGHUP: reload with `levee reload`"))
+            .inspect_err(
+                |e| warn!(error = %e, "cannot listen for SIGHUP: reload with `levee reload`"),
+            )
             .ok();
         loop {
             let signalled = async {
@@ -140,9 +142,13 @@ impl Reloader {
             "control socket",
         );
         let bgp_frame = |c: &Config| {
-            c.bgp
-                .as_ref()
-                .map(|b| (b.speaker.listen, b.shutdown.clone(), b.shutdown_message.clone()))
+            c.bgp.as_ref().map(|b| {
+                (
+                    b.speaker.listen,
+                    b.shutdown.clone(),
+                    b.shutdown_message.clone(),
+                )
+            })
         };
         restart(
             bgp_frame(new) != bgp_frame(old),
@@ -169,9 +175,9 @@ impl Reloader {
                     report.applied.push(format!("bgp peer {p} added"));
                 }
                 for p in &c.removed {
-                    report
-                        .applied
-                        .push(format!("bgp peer {p} removed (Cease, administrative shutdown)"));
+                    report.applied.push(format!(
+                        "bgp peer {p} removed (Cease, administrative shutdown)"
+                    ));
                 }
                 for p in &c.changed {
                     report.applied.push(format!(
@@ -180,7 +186,9 @@ impl Reloader {
                 }
             }
             Err(e) => {
-                report.failed.push(format!("bgp peers: {e}; the running peers stay"));
+                report
+                    .failed
+                    .push(format!("bgp peers: {e}; the running peers stay"));
                 bgp.speaker.peers = old.speaker.peers.clone();
             }
         }
@@ -230,7 +238,12 @@ impl Reloader {
         };
         let (reply, rx) = oneshot::channel();
         let request = Request::Reconfigure(Box::new(reload));
-        if self.commands.send(Command { request, reply }).await.is_err() {
+        if self
+            .commands
+            .send(Command { request, reply })
+            .await
+            .is_err()
+        {
             return false;
         }
         match rx.await {

@@ -321,7 +321,7 @@ impl Speaker {
         let peers: Vec<PeerHandle> = cfg
             .peers
             .iter()
-            .map(|p| spawn_peer(p, &loc, &events))
+            .map(|p| spawn_peer(p, PeerStatus::new(p), &loc, &events))
             .collect();
         let listener = match cfg.listen {
             Some(addr) => {
@@ -403,7 +403,15 @@ impl Speaker {
             *peers = kept;
             closing
         };
+        // A changed peer's status goes on: its counter of sessions keeps counting, and
+        // the reset shows as the last NOTIFICATION sent.
+        let mut carried: Vec<(IpAddr, PeerStatus)> = Vec::new();
         for (h, n) in closing {
+            if new.iter().any(|c| c.address == h.cfg.address) {
+                let mut st = h.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                st.last_notification_sent = Some(n.clone());
+                carried.push((h.cfg.address, st));
+            }
             let (ack, done) = oneshot::channel();
             if h.tx.send(Command::Close(n, ack)).await.is_ok() {
                 let _ = tokio::time::timeout(timeout, done).await;
@@ -431,7 +439,12 @@ impl Speaker {
                     {
                         tracing::warn!(peer = %c.name, error = %e, "cannot set the peer's MD5 key on the listener");
                     }
-                    peers.push(spawn_peer(c, &self.loc, &self.events));
+                    let mut status = PeerStatus::new(c);
+                    if let Some((_, old)) = carried.iter().find(|(a, _)| *a == c.address) {
+                        status.established_count = old.established_count;
+                        status.last_notification_sent = old.last_notification_sent.clone();
+                    }
+                    peers.push(spawn_peer(c, status, &self.loc, &self.events));
                 }
             }
         }
@@ -584,9 +597,14 @@ fn notification(subcode: u8, message: &str) -> Notification {
 }
 
 /// Starts one peer's task.
-fn spawn_peer(p: &PeerConfig, loc: &LocRib, events: &broadcast::Sender<Event>) -> PeerHandle {
+fn spawn_peer(
+    p: &PeerConfig,
+    status: PeerStatus,
+    loc: &LocRib,
+    events: &broadcast::Sender<Event>,
+) -> PeerHandle {
     let (tx, rx) = mpsc::channel(COMMANDS);
-    let status = Arc::new(Mutex::new(PeerStatus::new(p)));
+    let status = Arc::new(Mutex::new(status));
     let span = tracing::info_span!("peer", name = %p.name, addr = %p.address);
     let task = tokio::spawn(
         peer::run(p.clone(), rx, loc.clone(), status.clone(), events.clone()).instrument(span),
