@@ -93,14 +93,22 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
     );
     assert_eq!(dry_run(&cfg), Some(true), "the running settings stay");
 
-    std::fs::write(&cfg, yaml(&dir, port + 1, false)).unwrap();
+    std::fs::write(
+        &cfg,
+        yaml(&dir, port, false) + "ingest: {channel_batches: 512}\n",
+    )
+    .unwrap();
     hup();
     poll("the restart warning", 10, |last| {
         *last = read_log();
         last.contains("take effect at the next restart")
             .then_some(())
     });
-    assert!(read_log().contains("sections=listeners"), "{}", read_log());
+    assert!(
+        read_log().contains("sections=mirror ports and ingest bounds"),
+        "{}",
+        read_log()
+    );
     assert_eq!(dry_run(&cfg), Some(false));
 
     assert!(
@@ -119,6 +127,8 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
 /// What the full-reload test's config turns on, step by step.
 #[derive(Clone, Copy)]
 struct Knobs {
+    /// The sFlow listener's port.
+    sflow: u16,
     dry_run: bool,
     web: u16,
     /// The hold time levee proposes to `edge` (a change resets the session).
@@ -133,7 +143,6 @@ struct Knobs {
 /// the gobgp adapter's daemon).
 #[derive(Clone, Copy)]
 struct Lab {
-    sflow: u16,
     bgp_a: u16,
     bgp_b: u16,
     api_b: u16,
@@ -168,7 +177,7 @@ fn full_yaml(dir: &Path, lab: Lab, k: Knobs) -> String {
          l3: {{communities: [\"64500:666\"], next_hop: [192.0.2.254]}}\n\
          store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
          web: {{listen: 127.0.0.1:{web}}}\n",
-        sflow = lab.sflow,
+        sflow = k.sflow,
         bgp_a = lab.bgp_a,
         hold = k.edge_hold,
         dry_run = k.dry_run,
@@ -212,7 +221,6 @@ fn levee_reload_applies_every_live_section() {
     }
     let dir = scratch("reload-full");
     let lab = Lab {
-        sflow: free_udp_port(),
         bgp_a: free_port(),
         bgp_b: free_port(),
         api_b: free_port(),
@@ -229,7 +237,9 @@ fn levee_reload_applies_every_live_section() {
         });
     }
     let (web1, web2) = (free_port(), free_port());
+    let (sflow1, sflow2) = (free_udp_port(), free_udp_port());
     let mut k = Knobs {
+        sflow: sflow1,
         dry_run: true,
         web: web1,
         edge_hold: 90,
@@ -272,12 +282,28 @@ fn levee_reload_applies_every_live_section() {
     // No new reload has happened: a route in dry run never reaches the router.
     assert!(!rib(api_a).contains("192.0.2.30"), "{}", rib(api_a));
 
-    // Dry run off and the web endpoint moved: the route reaches the router.
+    // Dry run off, the web endpoint and the sFlow listener moved: the route reaches the
+    // router, /metrics answers at its new address, exports are read at theirs.
     k.dry_run = false;
     k.web = web2;
+    k.sflow = sflow2;
     write(k);
     let (ok, out) = reload(&cfg);
     assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "listener sflow moved from 127.0.0.1:{sflow1} to 127.0.0.1:{sflow2}"
+        )),
+        "{out}"
+    );
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    poll("a datagram read at the new listener address", 20, |last| {
+        sock.send_to(b"not sFlow", ("127.0.0.1", sflow2)).unwrap();
+        *last = metrics(web2);
+        common::metric(last, "levee_flow_datagrams_total")
+            .is_some_and(|n| n >= 1.0)
+            .then_some(())
+    });
     assert!(
         out.contains("dry run off: 1 active routes announced"),
         "{out}"

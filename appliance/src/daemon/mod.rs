@@ -75,6 +75,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         running: cfg.clone(),
         commands: acting.service.commands.clone(),
         speaker: acting.speaker.as_ref().map(|(s, _)| s.clone()),
+        listeners: ingest.rebinder(),
         web,
         web_sources,
     };

@@ -7,15 +7,17 @@
 //!   applies the settings (a dry-run flip reaches the active routes) and adds, removes
 //!   or restarts adapters;
 //! - `bgp.peers`: the speaker's peers added, removed or reset ([`Speaker::set_peers`]);
+//! - `listeners`: each whose address changed is moved (the new address bound before
+//!   the old one is closed; see [`crate::flows::Rebinder`]);
 //! - `web`: the endpoint moved (the new address bound before the old one is closed),
 //!   started or stopped;
 //! - detection (protected networks, policy, thresholds, threat intel): see
 //!   [`detection`];
-//! - what cannot change in a running process (listeners and mirror ports, the BGP
-//!   listener, RPKI caches, the store and the control socket) is reported as needing a
-//!   restart.
+//! - what cannot change in a running process (a listener turned on or off, mirror
+//!   ports, ingest bounds, the BGP listener and shutdown policy, RPKI caches, the store
+//!   and the control socket) is reported as needing a restart.
 //!
-//! A change that fails (a web address that cannot be bound) is reported as failed and
+//! A change that fails (an address that cannot be bound) is reported as failed and
 //! that section keeps its running value, so the next reload tries it again.
 
 use crate::config::Config;
@@ -35,6 +37,8 @@ pub(super) struct Reloader {
     pub(super) commands: mpsc::Sender<Command>,
     /// levee's BGP speaker, if the config has a `bgp` section.
     pub(super) speaker: Option<Arc<Speaker>>,
+    /// The running listeners.
+    pub(super) listeners: crate::flows::Rebinder,
     /// The web endpoint, and what it reads (to start it if a reload turns it on).
     pub(super) web: Option<crate::web::Web>,
     pub(super) web_sources: crate::web::Sources,
@@ -104,6 +108,7 @@ impl Reloader {
         };
         self.restart_only(&new, &mut report);
         detection(&self.running, &new, &mut report);
+        self.listeners(&mut new, &mut report).await;
         self.bgp(&mut new, &mut report).await;
         self.web(&mut new, &mut report).await;
         if !self.mitigation(&new, &mut report).await {
@@ -132,8 +137,8 @@ impl Reloader {
             }
         };
         restart(
-            new.listeners != old.listeners || new.mirror != old.mirror || new.ingest != old.ingest,
-            "listeners",
+            new.mirror != old.mirror || new.ingest != old.ingest,
+            "mirror ports and ingest bounds",
         );
         restart(new.rpki != old.rpki, "rpki");
         restart(new.mitigation.store != old.mitigation.store, "store");
@@ -154,6 +159,25 @@ impl Reloader {
             bgp_frame(new) != bgp_frame(old),
             "bgp (its listener, shutdown policy, or the section itself)",
         );
+    }
+
+    /// The listeners: moved where their address changed. A failure keeps the running
+    /// ones (and their config).
+    async fn listeners(&self, new: &mut Config, report: &mut ReloadReport) {
+        if new.listeners == self.running.listeners {
+            return;
+        }
+        let r = self.listeners.rebind(&new.listeners).await;
+        report.applied.extend(r.moved);
+        if r.restart {
+            report
+                .restart
+                .push("listeners (one turned on or off)".into());
+        }
+        if r.restart || !r.failed.is_empty() {
+            report.failed.extend(r.failed);
+            new.listeners = self.running.listeners.clone();
+        }
     }
 
     /// The speaker's peers. A failure keeps the running peers (and their config).
