@@ -386,6 +386,33 @@ fn levee_reload_applies_every_live_section() {
     });
     assert!(rib(api_a).contains("192.0.2.30/32"), "native keeps it");
 
+    // Addresses that cannot be bound: the reload fails for them and the web endpoint and
+    // listener stay where they are (and the next reload tries again).
+    let busy_tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bad = Knobs {
+        web: busy_tcp.local_addr().unwrap().port(),
+        sflow: busy_udp.local_addr().unwrap().port(),
+        ..k
+    };
+    write(bad);
+    let (ok, out) = reload(&cfg);
+    assert!(!ok, "a failed change fails the command: {out}");
+    assert!(
+        out.contains("failed: web:") && out.contains("it stays where it was"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "failed: listener sflow: cannot bind 127.0.0.1:{}",
+            bad.sflow
+        )) && out.contains(&format!("it stays on 127.0.0.1:{sflow2}")),
+        "{out}"
+    );
+    assert!(metrics(web2).contains("levee_flow_datagrams_total"));
+    drop((busy_tcp, busy_udp));
+    write(k);
+
     // A broken config: refused with its error, the running config kept.
     std::fs::write(
         &cfg,
@@ -427,6 +454,6 @@ fn levee_reload_applies_every_live_section() {
         audit.contains("(dry run off)") && audit.contains("(dry run on: kept recorded)"),
         "{audit}"
     );
-    assert_eq!(audit.matches("operator  reload").count(), 6, "{audit}");
+    assert_eq!(audit.matches("operator  reload").count(), 7, "{audit}");
     let _ = std::fs::remove_dir_all(&dir);
 }
