@@ -1,6 +1,8 @@
-//! SIGHUP: a valid config gives the running daemon its new mitigation settings (seen
-//! through `levee mitigate list`); a broken one is logged and the running config kept;
-//! sections read only at start are named as needing a restart.
+//! Reloading a running daemon. SIGHUP: a valid config gives it its new mitigation
+//! settings (seen through `levee mitigate list`); a broken one is logged and the
+//! running config kept; sections read only at start are named as needing a restart;
+//! `levee reload` turns the RPKI gate on and off. Against two gobgpd, `levee reload`
+//! changes every section that can change live.
 
 mod common;
 
@@ -93,6 +95,44 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
     );
     assert_eq!(dry_run(&cfg), Some(true), "the running settings stay");
 
+    // The RPKI gate turned on (a cache that is not there, failing closed: every
+    // announcement is refused), then off again: both without a restart.
+    let sock = dir.join("control.sock");
+    let reload = || levee(&cfg, &["reload", "--socket", sock.to_str().unwrap()]);
+    let add = || {
+        levee(
+            &cfg,
+            &[
+                "mitigate",
+                "add",
+                "192.0.2.40",
+                "--level",
+                "3",
+                "--socket",
+                sock.to_str().unwrap(),
+            ],
+        )
+    };
+    let nowhere = levee_testkit::lab::free_port();
+    std::fs::write(
+        &cfg,
+        yaml(&dir, port, true)
+            + &format!(
+                "rpki: {{caches: [\"127.0.0.1:{nowhere}\"], policy: enforce, fail: closed, \
+                 origin_asns: [64500]}}\n"
+            ),
+    )
+    .unwrap();
+    let (ok, out) = reload();
+    assert!(ok && out.contains("rpki: RTR session restarted"), "{out}");
+    let (ok, out) = add();
+    assert!(!ok && out.contains("RPKI gate"), "{out}");
+    std::fs::write(&cfg, yaml(&dir, port, true)).unwrap();
+    let (ok, out) = reload();
+    assert!(ok && out.contains("rpki: gate off"), "{out}");
+    let (ok, out) = add();
+    assert!(ok, "{out}");
+
     std::fs::write(
         &cfg,
         yaml(&dir, port, false) + "ingest: {channel_batches: 512}\n",
@@ -118,7 +158,7 @@ fn sighup_reloads_mitigation_settings_and_keeps_a_broken_config_out() {
     );
     let (ok, audit) = levee(&cfg, &["audit", "show"]);
     assert!(
-        ok && audit.matches("operator  reload").count() == 2,
+        ok && audit.matches("operator  reload").count() == 4,
         "{audit}"
     );
     let _ = std::fs::remove_dir_all(&dir);

@@ -16,7 +16,6 @@ pub(super) struct Acting {
     pub(super) service: Service,
     control: crate::control::Server,
     pub(super) speaker: Option<(Arc<Speaker>, ShutdownPolicy)>,
-    rpki: Option<crate::rpki::Rpki>,
 }
 
 impl Acting {
@@ -48,13 +47,7 @@ impl Acting {
             crate::rpki::Rpki::start(r)
         });
         let starter = Starter::new(speaker.as_ref().map(|(s, _)| s.clone()));
-        let service = Service::start(
-            m.settings.clone(),
-            store,
-            &m.adapters,
-            starter,
-            rpki.as_ref(),
-        )?;
+        let service = Service::start(m.settings.clone(), store, &m.adapters, starter, rpki)?;
         let control =
             crate::control::Server::start(&m.control_socket, service.commands.clone(), reload)?;
         info!(socket = %m.control_socket.display(), "control socket ready");
@@ -62,16 +55,12 @@ impl Acting {
             service,
             control,
             speaker,
-            rpki,
         })
     }
 
     pub(super) async fn stop(self) {
         self.control.stop();
         self.service.stop().await;
-        if let Some(r) = self.rpki {
-            r.stop();
-        }
         if let Some((s, policy)) = self.speaker {
             match Arc::try_unwrap(s) {
                 Ok(s) => s.shutdown(policy, crate::speaker::SHUTDOWN_WAIT).await,

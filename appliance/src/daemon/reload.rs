@@ -3,9 +3,9 @@
 //! the runtime; one that does not validate is refused, with its errors, and the running
 //! config kept. A valid one is compared with the running config section by section:
 //!
-//! - `mitigation` (settings and adapters): handed to the mitigation service, which
-//!   applies the settings (a dry-run flip reaches the active routes) and adds, removes
-//!   or restarts adapters;
+//! - `mitigation` (settings and adapters) and `rpki`: handed to the mitigation
+//!   service, which applies the settings (a dry-run flip reaches the active routes),
+//!   adds, removes or restarts adapters, and restarts the RTR client behind its gate;
 //! - `bgp.peers`: the speaker's peers added, removed or reset ([`Speaker::set_peers`]);
 //! - `listeners`: each whose address changed is moved (the new address bound before
 //!   the old one is closed; see [`crate::flows::Rebinder`]);
@@ -14,8 +14,8 @@
 //! - detection (protected networks, policy, thresholds, threat intel): see
 //!   [`detection`];
 //! - what cannot change in a running process (a listener turned on or off, mirror
-//!   ports, ingest bounds, the BGP listener and shutdown policy, RPKI caches, the store
-//!   and the control socket) is reported as needing a restart.
+//!   ports, ingest bounds, the BGP listener and shutdown policy, the store and the
+//!   control socket) is reported as needing a restart.
 //!
 //! A change that fails (an address that cannot be bound) is reported as failed and
 //! that section keeps its running value, so the next reload tries it again.
@@ -140,7 +140,6 @@ impl Reloader {
             new.mirror != old.mirror || new.ingest != old.ingest,
             "mirror ports and ingest bounds",
         );
-        restart(new.rpki != old.rpki, "rpki");
         restart(new.mitigation.store != old.mitigation.store, "store");
         restart(
             new.mitigation.control_socket != old.mitigation.control_socket,
@@ -259,6 +258,7 @@ impl Reloader {
         let reload = Reload {
             settings: new.mitigation.settings.clone(),
             adapters: new.mitigation.adapters.clone(),
+            rpki: new.rpki.clone(),
         };
         let (reply, rx) = oneshot::channel();
         let request = Request::Reconfigure(Box::new(reload));

@@ -6,6 +6,10 @@
 //! - a changed one (settings or `levels`) is restarted and reconciled like at start,
 //!   so routes of levels it no longer carries are withdrawn from it and the rest stay;
 //! - an added one is started and given the active routes.
+//!
+//! A changed `rpki` section starts a new RTR client and gives the engine its gate (the
+//! old session ends); like at start, the new one has no data until its first End of
+//! Data, and the gate's `fail` policy decides meanwhile.
 
 use super::service::{State, levels};
 use super::status::Answer;
@@ -26,6 +30,8 @@ pub struct Reload {
     pub settings: Settings,
     /// The adapters, as `mitigation.adapters` lists them.
     pub adapters: Vec<Adapter>,
+    /// The RPKI gate's settings (`None`: no gate).
+    pub rpki: Option<crate::rpki::Settings>,
 }
 
 /// Starts adapters, at start and at a reload: their reports go to the service, and the
@@ -128,6 +134,7 @@ impl State {
             self.handle(Actor::Operator, out).await;
         }
         self.set_adapters(&r.adapters, &mut changes).await;
+        self.set_rpki(r.rpki, &mut changes);
         let note = if changes.is_empty() {
             "no change to mitigation".to_string()
         } else {
@@ -206,6 +213,31 @@ impl State {
                 )
             });
         }
+    }
+
+    /// Replaces the RTR client and the engine's gate if the `rpki` section changed.
+    fn set_rpki(&mut self, wanted: Option<crate::rpki::Settings>, changes: &mut Vec<String>) {
+        if self.rpki.as_ref().map(crate::rpki::Rpki::settings) == wanted.as_ref() {
+            return;
+        }
+        if let Some(old) = self.rpki.take() {
+            old.stop();
+        }
+        let new = wanted.map(|s| {
+            changes.push(format!(
+                "rpki: RTR session restarted (caches {}, policy {:?}, fail {:?})",
+                s.caches.join(", "),
+                s.policy,
+                s.fail
+            ));
+            crate::rpki::Rpki::start(s)
+        });
+        if new.is_none() {
+            changes.push("rpki: gate off".into());
+        }
+        self.engine
+            .set_gate(new.as_ref().and_then(crate::rpki::Rpki::gate));
+        self.rpki = new;
     }
 
     /// Every route a running adapter may hold: what the store says it holds, and the

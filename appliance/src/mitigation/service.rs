@@ -84,7 +84,7 @@ impl Service {
         mut store: Store,
         adapters: &[crate::adapters::Adapter],
         mut starter: Starter,
-        rpki: Option<&crate::rpki::Rpki>,
+        rpki: Option<crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
         let restored = store.active(|name| {
@@ -95,7 +95,7 @@ impl Service {
                 .unwrap_or_default()
         })?;
         let mut engine = Engine::new(settings, store.next_id()?);
-        engine.set_gate(rpki.and_then(crate::rpki::Rpki::gate));
+        engine.set_gate(rpki.as_ref().and_then(crate::rpki::Rpki::gate));
         let n = restored.len();
         engine.restore(restored);
         store.audit(
@@ -109,7 +109,6 @@ impl Service {
         )?;
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
-        let rpki = rpki.map(crate::rpki::Rpki::status);
         let (adapters, reports) = starter.start_all(adapters);
         let st = State {
             engine,
@@ -142,7 +141,8 @@ pub(super) struct State {
     pub(super) adapters: Vec<Running>,
     pub(super) starter: Starter,
     pub(super) reports: mpsc::UnboundedReceiver<Report>,
-    rpki: Option<crate::rpki::StatusReader>,
+    /// The RTR client behind the engine's gate (replaced by a reload).
+    pub(super) rpki: Option<crate::rpki::Rpki>,
     store_errors: u64,
 }
 
@@ -264,6 +264,9 @@ impl State {
             a.handle.stop().await;
         }
         self.drain_reports();
+        if let Some(r) = self.rpki.take() {
+            r.stop();
+        }
         let active = format!("{} active", self.engine.active().count());
         if let Err(e) = self.store.audit(
             now_us(),
@@ -437,7 +440,7 @@ impl State {
                 engine: self.engine.counters(),
                 store_errors: self.store_errors,
             },
-            rpki: self.rpki.as_ref().map(crate::rpki::StatusReader::get),
+            rpki: self.rpki.as_ref().map(|r| r.status().get()),
         }
     }
 
