@@ -45,6 +45,17 @@ pub struct ReloadReport {
     pub failed: Vec<String>,
 }
 
+/// Reloads by outcome, for /metrics.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    /// Applied in full.
+    pub applied: std::sync::atomic::AtomicU64,
+    /// Refused: the config did not validate (the running one was kept).
+    pub refused: std::sync::atomic::AtomicU64,
+    /// Applied, but some change failed (and kept its running value).
+    pub partial: std::sync::atomic::AtomicU64,
+}
+
 /// A reload asked for over the socket: the answer is the report, or why the config
 /// was refused (the running one is kept).
 pub type ReloadRequest = oneshot::Sender<Result<ReloadReport, String>>;

@@ -34,6 +34,8 @@ pub struct Sources {
     pub commands: mpsc::Sender<Command>,
     /// The BGP speaker (weak: the daemon unwraps it at shutdown).
     pub speaker: Option<std::sync::Weak<Speaker>>,
+    /// Config reloads by outcome.
+    pub reloads: Arc<crate::control::ReloadCounters>,
 }
 
 #[derive(Clone)]
@@ -161,6 +163,13 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_started_total").absolute(d.incidents_started);
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
+    }
+    for (result, n) in [
+        ("applied", &s.reloads.applied),
+        ("refused", &s.reloads.refused),
+        ("partial", &s.reloads.partial),
+    ] {
+        counter!("levee_config_reloads_total", "result" => result).absolute(n.load(Relaxed));
     }
     if let Some(status) = mitigation_status(&s.commands).await {
         mitigation_metrics(&status);

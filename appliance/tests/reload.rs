@@ -483,6 +483,12 @@ fn levee_reload_applies_every_live_section() {
     assert_eq!(l["mitigations"].as_array().map(Vec::len), Some(1), "{l}");
     assert_eq!(l["mitigations"][0]["dry_run"], true, "{l}");
 
+    let body = metrics(web2);
+    for (result, n) in [("applied", 6.0), ("partial", 1.0), ("refused", 1.0)] {
+        let m = format!("levee_config_reloads_total{{result=\"{result}\"}}");
+        assert_eq!(common::metric(&body, &m), Some(n), "{m} in:\n{body}");
+    }
+
     let log = levee_run.stop();
     assert!(
         log.contains("config reload failed; keeping the running config"),

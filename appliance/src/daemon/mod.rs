@@ -129,6 +129,7 @@ fn web_sources(
         detection,
         commands: acting.service.commands.clone(),
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
+        reloads: Arc::default(),
     }
 }
 

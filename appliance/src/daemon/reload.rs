@@ -71,15 +71,27 @@ impl Reloader {
                     let _ = self.reload().await;
                 }
                 Some(reply) = requests.recv() => {
-                    let r = self.reload().await;
-                    let _ = reply.send(r);
+                    let _ = reply.send(self.reload().await);
                 }
             }
         }
     }
 
+    /// Reads the config again and applies what changed; counts the outcome.
+    async fn reload(&mut self) -> Result<ReloadReport, String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let r = self.apply().await;
+        let c = &self.web_sources.reloads;
+        match &r {
+            Ok(report) if report.failed.is_empty() => c.applied.fetch_add(1, Relaxed),
+            Ok(_) => c.partial.fetch_add(1, Relaxed),
+            Err(_) => c.refused.fetch_add(1, Relaxed),
+        };
+        r
+    }
+
     /// Reads the config again and applies what changed.
-    pub(super) async fn reload(&mut self) -> Result<ReloadReport, String> {
+    async fn apply(&mut self) -> Result<ReloadReport, String> {
         let origin = self.running.origin.clone();
         let read = origin.clone();
         // Reading and checking the config touches the disk (threat intel too): off the
