@@ -175,8 +175,9 @@ struct Knobs {
     edge_hold: u16,
     /// The second peer, `edge2` (gobgpd B over BGP).
     edge2: bool,
-    /// The gobgp adapter (gobgpd B through its API).
-    gobgp_adapter: bool,
+    /// The gobgp adapter (gobgpd B through its API), with more keys for its section
+    /// (such as its `levels`).
+    gobgp_adapter: Option<&'static str>,
 }
 
 /// Ports of the lab: gobgpd A (peer `edge`), gobgpd B (peer `edge2` at 127.0.0.2, and
@@ -198,13 +199,12 @@ fn full_yaml(dir: &Path, lab: Lab, k: Knobs) -> String {
     } else {
         String::new()
     };
-    let (adapters, gobgp) = if k.gobgp_adapter {
-        (
+    let (adapters, gobgp) = match k.gobgp_adapter {
+        Some(more) => (
             "[native, gobgp]",
-            format!("  gobgp: {{host: 127.0.0.1, port: {}}}\n", lab.api_b),
-        )
-    } else {
-        ("[native]", String::new())
+            format!("  gobgp: {{host: 127.0.0.1, port: {}{more}}}\n", lab.api_b),
+        ),
+        None => ("[native]", String::new()),
     };
     format!(
         "listeners:\n  sflow: {{bind: 127.0.0.1:{sflow}}}\n  netflow: {{enabled: false}}\n  \
@@ -284,7 +284,7 @@ fn levee_reload_applies_every_live_section() {
         web: web1,
         edge_hold: 90,
         edge2: false,
-        gobgp_adapter: false,
+        gobgp_adapter: None,
     };
     let cfg = dir.join("levee.yaml");
     let write = |k: Knobs| std::fs::write(&cfg, full_yaml(&dir, lab, k)).unwrap();
@@ -406,17 +406,37 @@ fn levee_reload_applies_every_live_section() {
         "edge kept its session"
     );
 
-    // An adapter added: gobgpd B's RIB gets the active route through its API; removed:
-    // the route is withdrawn from it.
-    k.gobgp_adapter = true;
+    // An adapter added: gobgpd B's RIB gets the active route through its API; its
+    // levels changed to L1 and L2 alone: the L3 route is withdrawn from it, and back
+    // when they include L3 again; removed: the route is withdrawn from it.
+    let in_b = |what: &str, present: bool| {
+        poll(what, 20, |last| {
+            *last = rib(lab.api_b) + &levee_run.log();
+            (rib(lab.api_b).contains("192.0.2.30/32") == present).then_some(())
+        })
+    };
+    k.gobgp_adapter = Some("");
     write(k);
     let (ok, out) = reload(&cfg);
     assert!(ok && out.contains("adapter gobgp added"), "{out}");
-    poll("the route through the added adapter", 20, |last| {
-        *last = rib(lab.api_b) + &levee_run.log();
-        rib(lab.api_b).contains("192.0.2.30/32").then_some(())
-    });
-    k.gobgp_adapter = false;
+    in_b("the route through the added adapter", true);
+    k.gobgp_adapter = Some(", levels: [l1, l2]");
+    write(k);
+    let (ok, out) = reload(&cfg);
+    assert!(
+        ok && out.contains("adapter gobgp changed (levels l1, l2)"),
+        "{out}"
+    );
+    in_b(
+        "the L3 route withdrawn from an adapter now without L3",
+        false,
+    );
+    k.gobgp_adapter = Some("");
+    write(k);
+    let (ok, out) = reload(&cfg);
+    assert!(ok && out.contains("adapter gobgp changed"), "{out}");
+    in_b("the L3 route back once the adapter carries L3 again", true);
+    k.gobgp_adapter = None;
     write(k);
     let (ok, out) = reload(&cfg);
     assert!(ok && out.contains("adapter gobgp removed"), "{out}");
@@ -484,7 +504,7 @@ fn levee_reload_applies_every_live_section() {
     assert_eq!(l["mitigations"][0]["dry_run"], true, "{l}");
 
     let body = metrics(web2);
-    for (result, n) in [("applied", 6.0), ("partial", 1.0), ("refused", 1.0)] {
+    for (result, n) in [("applied", 8.0), ("partial", 1.0), ("refused", 1.0)] {
         let m = format!("levee_config_reloads_total{{result=\"{result}\"}}");
         assert_eq!(common::metric(&body, &m), Some(n), "{m} in:\n{body}");
     }
@@ -500,6 +520,6 @@ fn levee_reload_applies_every_live_section() {
         audit.contains("(dry run off)") && audit.contains("(dry run on: kept recorded)"),
         "{audit}"
     );
-    assert_eq!(audit.matches("operator  reload").count(), 7, "{audit}");
+    assert_eq!(audit.matches("operator  reload").count(), 9, "{audit}");
     let _ = std::fs::remove_dir_all(&dir);
 }
