@@ -386,6 +386,35 @@ mod tests {
         request(serde_json::from_str(s).unwrap())
     }
 
+    #[tokio::test]
+    async fn reload_takes_no_arguments_and_answers_with_the_report_or_the_refusal() {
+        let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
+        let w = |s: &str| serde_json::from_str::<Wire>(s).unwrap();
+        let v = reload_json(&w(r#"{"token":"t","op":"reload","id":3}"#), &tx).await;
+        assert_eq!(
+            v,
+            json!({"ok": false, "error": "reload takes no arguments"})
+        );
+        let daemon = tokio::spawn(async move {
+            let report = ReloadReport {
+                applied: vec!["web endpoint moved".into()],
+                ..ReloadReport::default()
+            };
+            rx.recv().await.unwrap().send(Ok(report)).unwrap();
+            rx.recv()
+                .await
+                .unwrap()
+                .send(Err("bad config".into()))
+                .unwrap();
+        });
+        let v = reload_json(&w(r#"{"token":"t","op":"reload"}"#), &tx).await;
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["applied"], json!(["web endpoint moved"]));
+        let v = reload_json(&w(r#"{"token":"t","op":"reload"}"#), &tx).await;
+        assert_eq!(v, json!({"ok": false, "error": "bad config"}));
+        daemon.await.unwrap();
+    }
+
     #[test]
     fn requests() {
         assert_eq!(

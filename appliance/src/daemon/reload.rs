@@ -283,7 +283,10 @@ impl Reloader {
             return false;
         }
         match rx.await {
-            Ok(Ok(Answer::Changes { changes })) => report.applied.extend(changes),
+            Ok(Ok(Answer::Changes { changes, restart })) => {
+                report.applied.extend(changes);
+                report.restart.extend(restart);
+            }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => report.failed.push(format!("mitigation: {e}")),
             Err(_) => return false,

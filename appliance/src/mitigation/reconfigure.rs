@@ -107,7 +107,7 @@ impl Starter {
 impl State {
     /// Applies a reload; the answer lists what changed. Audited as one entry.
     pub(super) async fn reconfigure(&mut self, now: u64, r: Reload) -> Answer {
-        let mut changes = Vec::new();
+        let (mut changes, mut restart) = (Vec::new(), Vec::new());
         if r.settings != *self.engine.settings() {
             let s = &r.settings;
             changes.push(format!(
@@ -133,7 +133,8 @@ impl State {
             }
             self.handle(Actor::Operator, out).await;
         }
-        self.set_adapters(&r.adapters, &mut changes).await;
+        self.set_adapters(&r.adapters, &mut changes, &mut restart)
+            .await;
         self.set_rpki(r.rpki, &mut changes);
         let note = if changes.is_empty() {
             "no change to mitigation".to_string()
@@ -147,12 +148,17 @@ impl State {
         ) {
             self.store_error(&e);
         }
-        Answer::Changes { changes }
+        Answer::Changes { changes, restart }
     }
 
     /// Matches the running adapters with `wanted` by name: removes, restarts and
     /// starts as needed.
-    async fn set_adapters(&mut self, wanted: &[Adapter], changes: &mut Vec<String>) {
+    async fn set_adapters(
+        &mut self,
+        wanted: &[Adapter],
+        changes: &mut Vec<String>,
+        restart: &mut Vec<String>,
+    ) {
         let mut restarted = Vec::new();
         let mut i = 0;
         while i < self.adapters.len() {
@@ -186,8 +192,8 @@ impl State {
                 continue;
             }
             let Some(handle) = self.starter.start(a) else {
-                changes.push(format!(
-                    "adapter {name} not started: it needs the bgp section"
+                restart.push(format!(
+                    "adapter {name} (it runs over the BGP speaker, which starts with levee)"
                 ));
                 continue;
             };

@@ -27,6 +27,8 @@ pub enum Answer {
     Changes {
         /// What was applied.
         changes: Vec<String>,
+        /// What changed and could not be applied before a restart.
+        restart: Vec<String>,
     },
 }
 
