@@ -45,6 +45,15 @@ pub enum Command {
     /// The audit log in the store
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Make the running daemon read its config again (as SIGHUP does) and print what
+    /// changed; exit 1 if the config was refused or a change could not be applied
+    Reload {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
 }
 
 #[derive(Debug, Default, Args)]

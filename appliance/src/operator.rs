@@ -1,5 +1,6 @@
-//! The operator's commands: `levee mitigate add|withdraw|list` (clients of the running
-//! daemon's control socket) and `levee audit verify|show` (readers of the store).
+//! The operator's commands: `levee mitigate add|withdraw|list` and `levee reload`
+//! (clients of the running daemon's control socket) and `levee audit verify|show`
+//! (readers of the store).
 
 use crate::adapters::AdapterStatus;
 use crate::cli::{AuditCommand, MitigateCommand};
@@ -15,6 +16,49 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// `levee reload`: prints what the daemon applied, what needs a restart and what
+/// failed; exit 1 when the config was refused or a change failed.
+pub async fn reload(socket: &std::path::Path, json_out: bool) -> anyhow::Result<ExitCode> {
+    let answer = control::call(socket, json!({"op": "reload"})).await?;
+    if json_out {
+        println!("{answer}");
+    }
+    if answer["ok"] != json!(true) {
+        if !json_out {
+            eprintln!("levee: {}", answer["error"].as_str().unwrap_or("refused"));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let report: control::ReloadReport = serde_json::from_value(answer)
+        .context("the daemon's reload answer is not what this levee expects")?;
+    if !json_out {
+        print!("{}", reload_text(&report));
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A reload's report for people.
+fn reload_text(r: &control::ReloadReport) -> String {
+    let mut out = format!("reloaded {}\n", r.origin);
+    if r.applied.is_empty() && r.restart.is_empty() && r.failed.is_empty() {
+        out.push_str("no change\n");
+    }
+    for (head, lines) in [
+        ("applied", &r.applied),
+        ("needs a restart", &r.restart),
+        ("failed", &r.failed),
+    ] {
+        for l in lines {
+            out.push_str(&format!("  {head}: {l}\n"));
+        }
+    }
+    out
+}
 
 /// `levee mitigate ...`: prints the answer; exit 1 when the daemon refuses.
 pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow::Result<ExitCode> {

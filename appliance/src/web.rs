@@ -40,6 +40,8 @@ pub struct Sources {
     pub commands: mpsc::Sender<Command>,
     /// The BGP speaker (weak: the daemon unwraps it at shutdown).
     pub speaker: Option<std::sync::Weak<Speaker>>,
+    /// Config reloads by outcome.
+    pub reloads: Arc<crate::control::ReloadCounters>,
 }
 
 #[derive(Clone)]
@@ -53,33 +55,65 @@ struct App {
 pub struct Web {
     /// The bound address.
     pub addr: SocketAddr,
+    app: App,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The process-wide `metrics` recorder, installed by the first endpoint started (a
+/// reload that moves or restarts the endpoint keeps it).
+fn prometheus() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Binds `listen` (the web endpoint's address).
+async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))
+}
+
+/// Serves `app` on `listener` until aborted.
+fn serve(listener: tokio::net::TcpListener, app: App) -> tokio::task::JoinHandle<()> {
+    let router = axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .with_state(app);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "web endpoint stopped");
+        }
+    })
+}
+
 impl Web {
-    /// Binds `listen` and serves. The `metrics` recorder is process-wide: one endpoint
-    /// per process.
+    /// Binds `listen` and serves. The `metrics` recorder is process-wide and installed
+    /// once.
     pub async fn start(listen: SocketAddr, sources: Sources) -> anyhow::Result<Web> {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let prometheus = recorder.handle();
-        metrics::set_global_recorder(recorder)
-            .map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))?;
+        let app = App {
+            sources,
+            prometheus: prometheus()?,
+        };
+        let listener = bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/metrics", axum::routing::get(scrape))
-            .with_state(App {
-                sources,
-                prometheus,
-            });
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "web endpoint stopped");
-            }
-        });
-        Ok(Web { addr, task })
+        let task = serve(listener, app.clone());
+        Ok(Web { addr, app, task })
+    }
+
+    /// Moves the endpoint to `listen`: the new address is bound first, and only then
+    /// is the old one closed; if the bind fails, the endpoint stays where it is.
+    pub async fn rebind(&mut self, listen: SocketAddr) -> anyhow::Result<()> {
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let task = serve(listener, self.app.clone());
+        std::mem::replace(&mut self.task, task).abort();
+        self.addr = addr;
+        Ok(())
     }
 
     /// Stops serving.
@@ -120,6 +154,13 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_started_total").absolute(d.incidents_started);
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
+    }
+    for (result, n) in [
+        ("applied", &s.reloads.applied),
+        ("refused", &s.reloads.refused),
+        ("partial", &s.reloads.partial),
+    ] {
+        counter!("levee_config_reloads_total", "result" => result).absolute(n.load(Relaxed));
     }
     let status = mitigation_status(&s.commands).await;
     if let Some(status) = &status {

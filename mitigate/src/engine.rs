@@ -223,9 +223,26 @@ impl Engine {
     }
 
     /// Replaces the settings (a config reload). Active mitigations stay; the new
-    /// ladders apply from the next event.
-    pub fn set_settings(&mut self, s: Settings) {
+    /// ladders apply from the next event. A change of `dry_run` applies to the active
+    /// routes too: each one comes out as an [`Output::DryRun`] with its new flag (live:
+    /// announce it now; dry run: withdraw it from the routers, keep it recorded), so an
+    /// attack mitigated in dry run is announced the moment dry run ends.
+    #[must_use = "a dry-run flip's outputs must reach the adapters"]
+    pub fn set_settings(&mut self, s: Settings) -> Vec<Output> {
+        let flip = s.dry_run != self.s.dry_run;
         self.s = s;
+        if !flip {
+            return Vec::new();
+        }
+        let dry_run = self.s.dry_run;
+        self.routes
+            .values_mut()
+            .filter(|m| m.dry_run != dry_run)
+            .map(|m| {
+                m.dry_run = dry_run;
+                Output::DryRun(m.clone())
+            })
+            .collect()
     }
 
     /// The counters.

@@ -137,6 +137,10 @@ pub enum Output {
     Announce(Mitigation),
     /// Withdraw a route.
     Withdraw(Mitigation, WithdrawReason),
+    /// A config reload flipped dry run for an active route: the mitigation with its
+    /// new flag. Live (`dry_run` false): announce its route now; dry run: withdraw it
+    /// from the routers and keep it recorded and active.
+    DryRun(Mitigation),
     /// A route's expiry moved (the attack goes on).
     Extend {
         /// The mitigation.

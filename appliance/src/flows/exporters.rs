@@ -17,7 +17,8 @@ use ipnet::IpNet;
 use levee_flow::SourcePolicy;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 /// What the allowlist says about one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,44 @@ pub enum Admission<'a> {
     Accept(&'a SourcePolicy),
     /// Not an allowed exporter: drop it, count it.
     Foreign,
+}
+
+/// The allowlist the listeners read, replaceable while they run (by a reload): each
+/// listener thread holds its own `Arc` and looks at the generation once per batch of
+/// datagrams, so the hot path takes no lock.
+#[derive(Debug)]
+pub struct LiveAllowlist {
+    generation: AtomicU64,
+    current: Mutex<Arc<Allowlist>>,
+}
+
+impl LiveAllowlist {
+    /// Starts with `a`.
+    pub fn new(a: Allowlist) -> LiveAllowlist {
+        LiveAllowlist {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(a)),
+        }
+    }
+
+    /// Replaces the allowlist; listeners pick it up at their next batch.
+    pub fn replace(&self, a: Allowlist) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(a);
+        self.generation.fetch_add(1, Relaxed);
+    }
+
+    /// Bumped by every [`LiveAllowlist::replace`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// The allowlist now.
+    pub fn current(&self) -> Arc<Allowlist> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// The allowed exporters and the policy each is decoded under.

@@ -16,7 +16,7 @@
 //! stranger's datagram is dropped undecoded and counted ([`Strangers`]), an exporter's
 //! is decoded under its policy (sampling override, interfaces, rate budget).
 
-use super::exporters::{Admission, Allowlist, Strangers};
+use super::exporters::{Admission, Allowlist, LiveAllowlist, Strangers};
 use super::ratelimit::LogLimiter;
 use super::settings::Listener;
 use super::sys::{BATCH, MultiRecv};
@@ -101,8 +101,8 @@ pub struct ListenerContext {
     pub name: &'static str,
     /// Decoder state bounds.
     pub limits: Limits,
-    /// Who may send, and what each is trusted with.
-    pub allowlist: Arc<Allowlist>,
+    /// Who may send, and what each is trusted with (a reload may replace it).
+    pub allowlist: Arc<LiveAllowlist>,
     /// Where batches go.
     pub tx: mpsc::Sender<FlowBatch>,
     /// Shared ingest counters.
@@ -131,10 +131,15 @@ pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
     let mut rx = Receiver::new(ctx.limits);
     // Block for the first datagram only after the socket was found empty.
     let mut wait = true;
+    let mut allow = (ctx.allowlist.generation(), ctx.allowlist.current());
     while !ctx.stop.load(Relaxed) && !ctx.tx.is_closed() {
         match rx.multi.recv(fd, wait) {
             Ok(n) => {
-                rx.decode_received(n, &ctx.allowlist, &ctx.counters);
+                let generation = ctx.allowlist.generation();
+                if generation != allow.0 {
+                    allow = (generation, ctx.allowlist.current());
+                }
+                rx.decode_received(n, &allow.1, &ctx.counters);
                 // A full batch means more may be queued: read on without blocking.
                 wait = false;
                 if n < BATCH {

@@ -8,17 +8,20 @@ pub mod json;
 pub mod link;
 pub mod listen;
 pub mod ratelimit;
+mod rebind;
 pub mod settings;
 pub mod summary;
 pub mod sys;
 
-use exporters::Allowlist;
+use exporters::{Allowlist, LiveAllowlist};
 use levee_flow::{FlowRecord, InterfaceCounters};
 use listen::{ExporterTable, ListenerContext};
+pub use rebind::Rebinder;
+use rebind::{Listeners, Slot};
 use settings::Settings;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// The start-up warning of listeners without an `exporters:` section.
@@ -110,17 +113,29 @@ pub struct Ingest {
     pub exporters: Vec<ExporterTable>,
     pub bound: Vec<(&'static str, SocketAddr)>,
     stop: Arc<AtomicBool>,
+    /// Mirror captures.
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// UDP listeners, each with its own stop flag (a reload may replace one).
+    listeners: Listeners,
+    /// Decoder bounds, for listeners started by a reload.
+    limits: levee_flow::Limits,
+    /// The ingest bounds, for an allowlist made by a reload.
+    bounds: settings::IngestBounds,
+    /// Who may send, shared by every listener (a reload replaces it).
+    allowlist: Arc<LiveAllowlist>,
+    /// The channel's sending side, for listeners started by a reload (weak: the
+    /// consumer ends when every listener has stopped).
+    tx: mpsc::WeakSender<FlowBatch>,
 }
 
 /// Listeners bound and mirror interfaces opened, nothing read yet: `levee run` binds
 /// before any other stage starts, so a busy port stops it before it touches a router.
 #[derive(Debug)]
 pub struct Bound {
-    listeners: Vec<(&'static str, std::net::UdpSocket)>,
+    listeners: Vec<(settings::Listener, std::net::UdpSocket)>,
     mirrors: Vec<capture::Opened>,
     bounds: settings::IngestBounds,
-    allowlist: Arc<Allowlist>,
+    allowlist: Arc<LiveAllowlist>,
     /// The bound addresses, by listener kind.
     pub addresses: Vec<(&'static str, SocketAddr)>,
 }
@@ -138,25 +153,38 @@ impl Bound {
             bound: self.addresses,
             stop: stop.clone(),
             threads: Vec::new(),
+            listeners: Arc::new(Mutex::new(Vec::new())),
+            limits: self.bounds.limits,
+            bounds: self.bounds,
+            allowlist: self.allowlist.clone(),
+            tx: tx.downgrade(),
         };
-        for (kind, sock) in self.listeners {
+        for (listener, sock) in self.listeners {
+            let kind = listener.kind.as_str();
             let table = ExporterTable::default();
             ingest.exporters.push(table.clone());
+            let own = Arc::new(AtomicBool::new(false));
             let ctx = ListenerContext {
                 name: kind,
                 limits: self.bounds.limits,
                 allowlist: self.allowlist.clone(),
                 tx: tx.clone(),
                 counters: counters.clone(),
-                table,
-                stop: stop.clone(),
+                table: table.clone(),
+                stop: own.clone(),
             };
             let addr = sock
                 .local_addr()
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
             let thread =
                 listen::spawn(sock, ctx).map_err(|source| IngestError::bind(kind, addr, source))?;
-            ingest.threads.push(thread);
+            ingest.slots().push(Slot {
+                listener,
+                addr,
+                table,
+                stop: own,
+                thread: Some(thread),
+            });
         }
         for m in self.mirrors {
             ingest
@@ -177,7 +205,7 @@ impl Ingest {
             listeners: Vec::new(),
             mirrors: Vec::new(),
             bounds: cfg.bounds,
-            allowlist: Arc::new(allowlist),
+            allowlist: Arc::new(LiveAllowlist::new(allowlist)),
             addresses: Vec::new(),
         };
         for l in &cfg.listeners {
@@ -186,7 +214,7 @@ impl Ingest {
             bound
                 .addresses
                 .push((kind, sock.local_addr().unwrap_or(l.bind)));
-            bound.listeners.push((kind, sock));
+            bound.listeners.push((l.clone(), sock));
         }
         for m in &cfg.mirror {
             bound.mirrors.push(capture::open_mirror(m)?);
@@ -206,7 +234,12 @@ impl Ingest {
     /// and returns their per-exporter counters, one line per exporter.
     pub async fn stop(&mut self) -> String {
         self.stop.store(true, Relaxed);
-        for t in self.threads.drain(..) {
+        let mut threads: Vec<_> = self.threads.drain(..).collect();
+        for slot in self.slots().iter_mut() {
+            slot.stop.store(true, Relaxed);
+            threads.extend(slot.thread.take());
+        }
+        for t in threads {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         let mut merged = std::collections::HashMap::new();

@@ -6,8 +6,10 @@
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
+use super::reconfigure::Running;
+pub use super::reconfigure::{Reload, Starter};
 use super::status::{Answer, Counters, MitigationView, Reply, Status};
-use crate::adapters::{Change, Handle, Report};
+use crate::adapters::{Change, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
 use crate::store::writer::Writer;
@@ -51,9 +53,11 @@ pub enum Request {
     },
     /// Active mitigations, adapters and counters.
     List,
-    /// New settings from a reloaded config (SIGHUP). Active mitigations stay; the new
-    /// ladders, caps and safelist apply to what comes next.
-    Reconfigure(Box<Settings>),
+    /// The mitigation part of a reloaded config (SIGHUP, `levee reload`): new settings
+    /// (active mitigations stay; the new ladders, caps and safelist apply to what comes
+    /// next; a dry-run flip applies to the active routes at once) and the adapters
+    /// (added, removed, changed).
+    Reconfigure(Box<Reload>),
 }
 
 /// A request with where its answer goes.
@@ -76,14 +80,15 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens nothing itself: takes the opened store and the started adapters, restores
-    /// the last stop's mitigations and starts the task.
+    /// Opens nothing itself: takes the opened store, starts the adapters through
+    /// `starter` (which a reload uses again), restores the last stop's mitigations and
+    /// starts the task.
     pub fn start(
         settings: Settings,
         mut store: Store,
-        adapters: Vec<Handle>,
-        reports: mpsc::UnboundedReceiver<Report>,
-        rpki: Option<&crate::rpki::Rpki>,
+        adapters: &[crate::adapters::Adapter],
+        mut starter: Starter,
+        rpki: Option<crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
         let mut results = HashMap::new();
@@ -95,7 +100,7 @@ impl Service {
                 .unwrap_or_default()
         })?;
         let mut engine = Engine::new(settings, store.next_id()?);
-        engine.set_gate(rpki.and_then(crate::rpki::Rpki::gate));
+        engine.set_gate(rpki.as_ref().and_then(crate::rpki::Rpki::gate));
         let n = restored.len();
         for m in &restored {
             let r: BTreeMap<String, AdapterResult> = store
@@ -117,20 +122,22 @@ impl Service {
         )?;
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
-        let rpki = rpki.map(crate::rpki::Rpki::status);
         let store = Writer::start(store).map_err(|e| StoreError::Open {
             path: "the store thread".into(),
             dir: String::new(),
             source: Box::new(e),
         })?;
+        let (adapters, reports) = starter.start_all(adapters);
         let st = State {
             engine,
             store,
             adapters,
+            starter,
+            reports,
             rpki,
             results,
         };
-        let task = tokio::spawn(run(st, ev_rx, cmd_rx, reports));
+        let task = tokio::spawn(run(st, ev_rx, cmd_rx));
         Ok(Service {
             events,
             commands,
@@ -146,27 +153,25 @@ impl Service {
     }
 }
 
-struct State {
-    engine: Engine,
-    store: Writer,
-    adapters: Vec<Handle>,
-    rpki: Option<crate::rpki::StatusReader>,
+pub(super) struct State {
+    pub(super) engine: Engine,
+    pub(super) store: Writer,
+    pub(super) adapters: Vec<Running>,
+    pub(super) starter: Starter,
+    pub(super) reports: mpsc::UnboundedReceiver<Report>,
+    /// The RTR client behind the engine's gate (replaced by a reload).
+    pub(super) rpki: Option<crate::rpki::Rpki>,
     /// Each active mitigation's adapter results (as stored).
     results: HashMap<u64, BTreeMap<String, AdapterResult>>,
 }
 
-async fn run(
-    mut st: State,
-    events: mpsc::Receiver<Event>,
-    commands: mpsc::Receiver<Command>,
-    mut reports: mpsc::UnboundedReceiver<Report>,
-) {
+async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
     st.reconcile().await;
-    st.serve(events, commands, &mut reports).await;
-    st.finish(&mut reports).await;
+    st.serve(events, commands).await;
+    st.finish().await;
 }
 
 impl State {
@@ -175,12 +180,7 @@ impl State {
     /// never confirmed). Adapters that keep state drop those; everything desired goes
     /// out.
     async fn reconcile(&mut self) {
-        let again: Vec<Change> = self
-            .engine
-            .active()
-            .filter(|m| !m.dry_run)
-            .map(|m| Change::announce(m.id, &m.route, levels(m)))
-            .collect();
+        let again = self.desired();
         if !again.is_empty() {
             info!(
                 routes = again.len(),
@@ -188,17 +188,31 @@ impl State {
             );
         }
         for i in 0..self.adapters.len() {
-            let stale = self.stale(i, &again).await;
-            self.adapters[i].sync(again.clone(), stale).await;
+            self.reconcile_one(i, &again).await;
         }
+    }
+
+    /// Reconciles adapter `i` with `desired` (see [`State::reconcile`]).
+    pub(super) async fn reconcile_one(&mut self, i: usize, desired: &[Change]) {
+        let stale = self.stale(i, desired).await;
+        self.adapters[i].handle.sync(desired.to_vec(), stale).await;
+    }
+
+    /// What every adapter should hold: the active routes that are not in dry run.
+    pub(super) fn desired(&self) -> Vec<Change> {
+        self.engine
+            .active()
+            .filter(|m| !m.dry_run)
+            .map(|m| Change::announce(m.id, &m.route, levels(m)))
+            .collect()
     }
 
     /// What adapter `i` may hold and should not: routes of ended mitigations, and
     /// active ones of levels it no longer carries (its `levels` changed).
     async fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
-        let name = self.adapters[i].status().name;
+        let name = self.adapters[i].handle.status().name;
         let held = self.store.held(&name).await;
-        let handle = &self.adapters[i];
+        let handle = &self.adapters[i].handle;
         let stale: Vec<Change> = match held {
             Ok(v) => v
                 .iter()
@@ -224,7 +238,6 @@ impl State {
         &mut self,
         mut events: mpsc::Receiver<Event>,
         mut commands: mpsc::Receiver<Command>,
-        reports: &mut mpsc::UnboundedReceiver<Report>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -242,7 +255,7 @@ impl State {
                     }
                     None => commands_open = false,
                 },
-                Some(r) = reports.recv() => self.report(r).await,
+                Some(r) = self.reports.recv() => self.report(r).await,
                 _ = tick.tick() => {
                     let now = now_us();
                     let out = self.engine.tick(now);
@@ -264,12 +277,13 @@ impl State {
 
     /// Stops the adapters (they try what is queued), stores their last reports,
     /// audits the stop and stops the store's thread once everything is written.
-    async fn finish(mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
+    async fn finish(mut self) {
         for a in self.adapters.drain(..) {
-            a.stop().await;
+            a.handle.stop().await;
         }
-        while let Ok(r) = reports.try_recv() {
-            self.report(r).await;
+        self.drain_reports().await;
+        if let Some(r) = self.rpki.take() {
+            r.stop();
         }
         let active = format!("{} active", self.engine.active().count());
         let now = now_us();
@@ -283,19 +297,26 @@ impl State {
 }
 
 /// The levels a mitigation's route belongs to, for the adapters' and peers' `levels`.
-fn levels(m: &Mitigation) -> Levels {
+pub(super) fn levels(m: &Mitigation) -> Levels {
     Levels::of_route(m.level, &m.route)
 }
 
 impl State {
     /// Queues an audit entry.
-    async fn audit(&self, now: u64, note: Note) {
+    pub(super) async fn audit(&self, now: u64, note: Note) {
         self.store
             .write(Write::Audit {
                 now,
                 notes: vec![note],
             })
             .await;
+    }
+
+    /// Stores the reports the adapters have sent so far.
+    pub(super) async fn drain_reports(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            self.report(r).await;
+        }
     }
 
     async fn report(&mut self, r: Report) {
@@ -328,7 +349,7 @@ impl State {
     }
 
     /// Logs, stores and dispatches the engine's outputs.
-    async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
+    pub(super) async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
         if out.is_empty() {
             return;
         }
@@ -368,6 +389,14 @@ impl State {
                 Output::GateWarning { victim, why, .. } => {
                     warn!(victim = %victim, "RPKI gate: {why}; announcing anyway");
                 }
+                Output::DryRun(m) => {
+                    info!(id = m.id, victim = %m.victim, route = %m.route, "{}", if m.dry_run { "dry run on: withdraw, kept recorded" } else { "dry run off: announce" });
+                    changes.push(if m.dry_run {
+                        Change::withdraw(m.id, &m.route, levels(m))
+                    } else {
+                        Change::announce(m.id, &m.route, levels(m))
+                    });
+                }
                 Output::Extend { .. } => {}
             }
         }
@@ -379,7 +408,7 @@ impl State {
             })
             .await;
         for a in &self.adapters {
-            a.send(changes.clone()).await;
+            a.handle.send(changes.clone()).await;
         }
     }
 
@@ -443,35 +472,20 @@ impl State {
                 Ok(Answer::Ids { ids: vec![id] })
             }
             Request::List => Ok(Answer::Status(Box::new(self.status()))),
-            Request::Reconfigure(settings) => {
-                let note = format!(
-                    "{} networks, ttl {}s, dry run {}",
-                    settings.networks.len(),
-                    Duration::from_micros(settings.ttl_us).as_secs(),
-                    settings.dry_run
-                );
-                self.engine.set_settings(*settings);
-                info!(%note, "mitigation settings reloaded");
-                self.audit(
-                    now,
-                    Note::new(Actor::Operator, Action::Reload, "config", note),
-                )
-                .await;
-                Ok(Answer::Done {})
-            }
+            Request::Reconfigure(reload) => Ok(self.reconfigure(now, *reload).await),
         }
     }
 
     fn status(&self) -> Status {
         Status {
             mitigations: self.engine.active().map(|m| self.view(m)).collect(),
-            adapters: self.adapters.iter().map(Handle::status).collect(),
+            adapters: self.adapters.iter().map(|a| a.handle.status()).collect(),
             dry_run: self.engine.settings().dry_run,
             counters: Counters {
                 engine: self.engine.counters(),
                 store_errors: self.store.errors(),
             },
-            rpki: self.rpki.as_ref().map(crate::rpki::StatusReader::get),
+            rpki: self.rpki.as_ref().map(|r| r.status().get()),
             audit: self.store.anchor(),
         }
     }

@@ -708,6 +708,21 @@ impl Store {
                 let detail = format!("{} ({})", m.route, reason.as_str());
                 Some((Note::new(actor, action, m.id, detail), Some(m.id)))
             }
+            Output::DryRun(m) => {
+                tx.execute(
+                    "UPDATE mitigations SET dry_run = ?2 WHERE id = ?1",
+                    params![m.id as i64, m.dry_run],
+                )?;
+                let (action, detail) = if m.dry_run {
+                    (
+                        Action::Withdraw,
+                        format!("{} (dry run on: kept recorded)", m.route),
+                    )
+                } else {
+                    (Action::Announce, format!("{} (dry run off)", m.route))
+                };
+                Some((Note::new(actor, action, m.id, detail), Some(m.id)))
+            }
             // Coalesced by the caller.
             Output::Extend { .. } => None,
             Output::Level {

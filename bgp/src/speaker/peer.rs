@@ -208,6 +208,12 @@ impl Peer {
                 }
                 Command::Incoming(s) => self.incoming(s).await,
                 Command::Reset(n) => self.input(Input::Reset(n)).await,
+                Command::Close(n, ack) => {
+                    self.stopping = true;
+                    self.input(Input::Stop(Some(n))).await;
+                    let _ = ack.send(());
+                    return true;
+                }
                 Command::Shutdown(policy, ack) => {
                     self.shutdown(policy).await;
                     let _ = ack.send(());

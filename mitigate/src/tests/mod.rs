@@ -812,4 +812,5 @@ fn gate_warnings_are_outputs_once_per_incident_and_per_request() {
 }
 
 mod bounds;
+mod dry_run;
 mod safelist;

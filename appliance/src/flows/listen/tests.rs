@@ -41,9 +41,11 @@ fn lagging_consumer_drops_and_counts_without_blocking_the_socket() {
     let ctx = ListenerContext {
         name: "sflow",
         limits: Limits::default(),
-        allowlist: Arc::new(crate::flows::exporters::Allowlist::new(
-            None,
-            &crate::flows::settings::IngestBounds::default(),
+        allowlist: Arc::new(crate::flows::exporters::LiveAllowlist::new(
+            crate::flows::exporters::Allowlist::new(
+                None,
+                &crate::flows::settings::IngestBounds::default(),
+            ),
         )),
         tx,
         counters: Arc::new(IngestCounters::default()),
