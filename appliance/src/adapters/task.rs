@@ -1,7 +1,8 @@
 //! The task behind each adapter [`Handle`](super::Handle): it keeps the desired routes
 //! and the changes not yet confirmed, hands them to the backend, retries a failure
-//! with backoff, reconciles at start and every [`RESYNC`], and reports each outcome to
-//! the store and the status.
+//! with backoff, reconciles at start and every [`RESYNC`] (and at once when a probe every
+//! [`PROBE`] finds the daemon lost routes, or cannot reach it), and reports each outcome
+//! to the store and the status.
 
 use super::{AdapterStatus, Backend, Change, Msg, Outcome, Report};
 use levee_bgp::rib::{Attrs, Nlri};
@@ -15,6 +16,10 @@ use tracing::{info, warn};
 
 /// How often a running adapter reconciles with its daemon.
 pub const RESYNC: Duration = Duration::from_secs(60);
+
+/// How often an idle adapter with routes checks that its daemon still holds them
+/// ([`Backend::probe`](super::Backend::probe)).
+pub const PROBE: Duration = Duration::from_secs(5);
 
 /// Backoff after a failure: 1 s, doubling, at most a minute.
 pub(super) fn backoff(failures: u32) -> Duration {
@@ -65,6 +70,8 @@ pub(super) async fn run<B: Backend>(
     };
     let mut resync = tokio::time::interval_at(Instant::now() + RESYNC, RESYNC);
     resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probe = tokio::time::interval_at(Instant::now() + PROBE, PROBE);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !t.done() {
         let retry = t.retry;
         let wait = async move {
@@ -78,6 +85,7 @@ pub(super) async fn run<B: Backend>(
             _ = resync.tick(), if !t.stopping && t.retry.is_none() => {
                 t.full.get_or_insert_with(Vec::new);
             }
+            _ = probe.tick(), if t.probing() => t.probe().await,
             _ = wait => t.retry = None,
         }
         // A failing backend waits for its retry; new changes join the queue.
@@ -104,6 +112,51 @@ impl<B: Backend> Task<B> {
     /// Nothing to apply and no reconciliation due.
     fn idle(&self) -> bool {
         self.pending.is_empty() && self.full.is_none()
+    }
+
+    /// Whether a probe is due when its interval ticks: running, not failing, nothing
+    /// queued, and routes the daemon should hold.
+    fn probing(&self) -> bool {
+        !self.stopping && self.retry.is_none() && self.idle() && !self.desired.is_empty()
+    }
+
+    /// The desired routes as changes (announcements).
+    fn desired_changes(&self) -> Vec<Change> {
+        self.desired
+            .iter()
+            .map(|(n, (id, a, levels))| Change {
+                id: *id,
+                nlri: n.clone(),
+                attrs: Some(a.clone()),
+                levels: *levels,
+            })
+            .collect()
+    }
+
+    /// Asks the backend whether its daemon still holds the confirmed routes. If it lost
+    /// them, they are reported failed and a reconciliation is due now; if it cannot be
+    /// reached, the same, after the failure's backoff.
+    async fn probe(&mut self) {
+        let applied = self.desired_changes();
+        match self.backend.probe(&applied).await {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                warn!(adapter = %self.name, why = %why, routes = applied.len(), "the daemon lost routes; reconciling now");
+                self.report(
+                    applied.iter().map(|c| c.id).collect(),
+                    Outcome::Failed,
+                    Some(why.clone()),
+                );
+                if let Ok(mut s) = self.status.lock() {
+                    s.restarts += 1;
+                }
+                self.full.get_or_insert_with(Vec::new);
+            }
+            Err(e) => {
+                self.full.get_or_insert_with(Vec::new);
+                self.failed(&applied, e.0);
+            }
+        }
     }
 
     /// Takes a message from the handle (`None`: the handle is gone).
@@ -136,16 +189,7 @@ impl<B: Backend> Task<B> {
     async fn attempt(&mut self) {
         let (batch, result) = match self.full.clone() {
             Some(stale) => {
-                let all: Vec<Change> = self
-                    .desired
-                    .iter()
-                    .map(|(n, (id, a, levels))| Change {
-                        id: *id,
-                        nlri: n.clone(),
-                        attrs: Some(a.clone()),
-                        levels: *levels,
-                    })
-                    .collect();
+                let all = self.desired_changes();
                 let mut gone = stale;
                 gone.extend(self.pending.values().filter(|c| c.attrs.is_none()).cloned());
                 let r = self.backend.reconcile(&all, &gone).await;
