@@ -358,7 +358,7 @@ struct Bird {
 
 impl Bird {
     fn start() -> Bird {
-        let dir = scratch("adapter-bird");
+        let dir = scratch(&format!("adapter-bird-{}", free_port()));
         let include = dir.join("levee.conf");
         // BIRD needs the include file to exist; levee rewrites it at start.
         std::fs::write(&include, "").unwrap();
