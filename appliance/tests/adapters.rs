@@ -197,11 +197,8 @@ fn restart_scenario<S: Site>(site: &mut S, kill: fn(&mut S), start_again: fn(&mu
         *last = format!("{r:?}\n{}", run.log());
         (r.0 == "failed").then_some(())
     });
+    // (The adapter may put the route back while `start_again` waits for the daemon.)
     start_again(site);
-    assert!(
-        site.rtbh("192.0.2.30").is_none(),
-        "the daemon came back with the route already"
-    );
     let restarted = std::time::Instant::now();
     poll("the route back on the daemon, and applied", 20, |last| {
         // The list first: if it says applied, the daemon must hold the route by now.

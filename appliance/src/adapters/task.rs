@@ -47,6 +47,9 @@ struct Task<B> {
     retry: Option<Instant>,
     /// Told to stop: no more messages are taken.
     stopping: bool,
+    /// Probes in a row that found routes missing, counting the one that started the
+    /// reconciliation (0: the last probe found them all; see [`Task::probe`]).
+    lost: u8,
 }
 
 /// Runs `backend` until told to stop (or the handle is gone), then stops it.
@@ -67,6 +70,7 @@ pub(super) async fn run<B: Backend>(
         failures: 0,
         retry: None,
         stopping: false,
+        lost: 0,
     };
     let mut resync = tokio::time::interval_at(Instant::now() + RESYNC, RESYNC);
     resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -136,22 +140,32 @@ impl<B: Backend> Task<B> {
     /// Asks the backend whether its daemon still holds the confirmed routes. If it lost
     /// them, they are reported failed and a reconciliation is due now; if it cannot be
     /// reached, the same, after the failure's backoff.
+    ///
+    /// A daemon that still lacks routes right after the reconciliation is reported once
+    /// more and then left to the next resync: a daemon that cannot hold them (or a
+    /// probe that cannot see them) must not make the adapter reconcile every probe.
     async fn probe(&mut self) {
         let applied = self.desired_changes();
         match self.backend.probe(&applied).await {
-            Ok(None) => {}
-            Ok(Some(why)) => {
+            Ok(None) => self.lost = 0,
+            Ok(Some(why)) if self.lost == 0 => {
                 warn!(adapter = %self.name, why = %why, routes = applied.len(), "the daemon lost routes; reconciling now");
-                self.report(
-                    applied.iter().map(|c| c.id).collect(),
-                    Outcome::Failed,
-                    Some(why.clone()),
-                );
+                self.lost = 1;
+                let ids = applied.iter().map(|c| c.id).collect();
+                self.report(ids, Outcome::Failed, Some(why));
                 if let Ok(mut s) = self.status.lock() {
                     s.restarts += 1;
                 }
                 self.full.get_or_insert_with(Vec::new);
             }
+            Ok(Some(why)) if self.lost == 1 => {
+                warn!(adapter = %self.name, why = %why, "the daemon still lacks routes after reconciling; trying again at the resync");
+                self.lost = 2;
+                let why = format!("{why}; still missing after reconciling");
+                let ids = applied.iter().map(|c| c.id).collect();
+                self.report(ids, Outcome::Failed, Some(why));
+            }
+            Ok(Some(_)) => {}
             Err(e) => {
                 self.full.get_or_insert_with(Vec::new);
                 self.failed(&applied, e.0);
@@ -216,6 +230,10 @@ impl<B: Backend> Task<B> {
         self.failures = 0;
         self.pending.clear();
         let reconciled = self.full.take().is_some();
+        if reconciled && self.lost > 1 {
+            // The resync tried again: the next probe may report a loss once more.
+            self.lost = 1;
+        }
         let (up, down): (Vec<&Change>, Vec<&Change>) =
             batch.iter().partition(|c| c.attrs.is_some());
         for (state, cs) in [(Outcome::Applied, up), (Outcome::Withdrawn, down)] {

@@ -120,9 +120,17 @@ async fn stop_applies_what_is_queued_first() {
 struct Daemon {
     held: Arc<Mutex<std::collections::BTreeSet<Nlri>>>,
     down: Arc<std::sync::atomic::AtomicBool>,
+    /// Takes routes but never holds them (or a probe that cannot see them).
+    amnesiac: bool,
+    applies: Arc<AtomicU32>,
 }
 
 impl Daemon {
+    /// Applies: how many `apply` calls the daemon answered.
+    fn applies(&self) -> usize {
+        self.applies.load(Ordering::SeqCst) as usize
+    }
+
     fn reachable(&self) -> Result<(), AdapterError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(AdapterError("connection refused".into()));
@@ -138,6 +146,10 @@ impl Backend for Daemon {
 
     async fn apply(&mut self, changes: &[Change]) -> Result<(), AdapterError> {
         self.reachable()?;
+        self.applies.fetch_add(1, Ordering::SeqCst);
+        if self.amnesiac {
+            return Ok(());
+        }
         let mut held = self.held.lock().unwrap();
         for c in changes {
             match c.attrs {
@@ -216,5 +228,41 @@ async fn a_daemon_that_lost_its_routes_is_reconciled_at_once() {
     }
     assert!(d.held.lock().unwrap().contains(&a.nlri));
     assert_eq!(h.status().last_error, None);
+    h.stop().await;
+}
+
+/// A daemon that keeps lacking the routes after the reconciliation is reported once
+/// more and left to the resync: the adapter does not reconcile at every probe.
+#[tokio::test]
+async fn a_daemon_that_cannot_hold_routes_is_not_reconciled_at_every_probe() {
+    let d = Daemon {
+        amnesiac: true,
+        ..Daemon::default()
+    };
+    let (rtx, mut rrx) = mpsc::unbounded_channel();
+    let h = Handle::spawn(d.clone(), Levels::ALL, rtx);
+    let a = route("route 192.0.2.1/32");
+    h.send(vec![Change::announce(1, &a, Levels::ALL)]).await;
+    assert_eq!(next(&mut rrx).await.state, Outcome::Applied);
+    assert_eq!(next(&mut rrx).await.state, Outcome::Failed);
+    assert_eq!(
+        next(&mut rrx).await.state,
+        Outcome::Applied,
+        "one reconciliation"
+    );
+    let again = next(&mut rrx).await;
+    assert_eq!(again.state, Outcome::Failed);
+    assert!(
+        again
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("still missing")),
+        "{again:?}"
+    );
+    // Quiet until the resync: no more reports, no more applies.
+    let quiet = tokio::time::timeout(PROBE * 3, rrx.recv()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+    assert_eq!(d.applies(), 2);
+    assert_eq!(h.status().restarts, 1);
     h.stop().await;
 }
