@@ -202,7 +202,7 @@ fn mitigation_row(m: &MitigationView, now: Timestamp) -> String {
 fn adapter_line(a: &AdapterStatus) -> String {
     format!(
         "adapter {} ({}): {}, {} routes, {} applied, {} pending, {} failures, \
-         {} reconciliations{} ({})\n",
+         {} reconciliations, {} daemon restarts{} ({})\n",
         a.name,
         a.levels,
         a.state(),
@@ -211,6 +211,7 @@ fn adapter_line(a: &AdapterStatus) -> String {
         a.pending,
         a.failures,
         a.reconciled,
+        a.restarts,
         a.last_error
             .as_deref()
             .map(|e| format!(", last error: {e}"))

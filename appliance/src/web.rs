@@ -381,6 +381,7 @@ fn mitigation_metrics(s: &Status) {
         counter!("levee_adapter_applied_total", &l).absolute(a.applied);
         counter!("levee_adapter_failures_total", &l).absolute(a.failures);
         counter!("levee_adapter_reconciliations_total", &l).absolute(a.reconciled);
+        counter!("levee_adapter_daemon_restarts_total", &l).absolute(a.restarts);
         gauge!("levee_adapter_failing", &l).set(if a.last_error.is_none() { 0.0 } else { 1.0 });
     }
     if let Some(r) = &s.rpki {

@@ -240,6 +240,25 @@ async fn max_prefixes_resets_the_session() {
         (sent.code, sent.subcode),
         (error::CEASE, cease::MAX_PREFIXES)
     );
+    // RFC 4486 §4: the data names the family that went over, and the bound.
+    assert_eq!(n.max_prefixes_data(), Some((Family::IPV4_UNICAST, 2)));
+}
+
+/// The Cease names the family of the route that crossed the limit: IPv6 FlowSpec here.
+#[tokio::test]
+async fn max_prefixes_cease_names_the_family() {
+    let (a, _b) = pair(|_| {}, |p| p.max_prefixes = 2).await;
+    for i in 1..=3 {
+        announce(
+            &a,
+            &format!("flow destination 2001:db8::{i}/128 protocol ==udp then discard"),
+        )
+        .await;
+    }
+    let st = until(&a, "Cease 1", |s| s.last_notification_received.is_some()).await;
+    let n = st.last_notification_received.unwrap();
+    assert_eq!(n.max_prefixes_data(), Some((Family::IPV6_FLOWSPEC, 2)));
+    assert_eq!(n.data, [0, 2, 133, 0, 0, 0, 2]);
 }
 
 /// Reads until a NOTIFICATION arrives (skipping OPEN/KEEPALIVE) or the peer closes.

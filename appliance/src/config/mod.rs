@@ -41,6 +41,23 @@ pub use crate::flows::settings::{Exporter, IngestBounds, Listener, ListenerKind,
 /// standard port, no mirror ports, no protected networks yet.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.yaml");
 
+/// The most YAML nodes (scalars, lists, maps) a config may hold: room for a safelist of
+/// [`mitigation::MAX_SAFELIST`] entries and the rest, where serde-saphyr's default
+/// (250,000) refused a 250k-entry safelist.
+pub const MAX_YAML_NODES: usize = 4_000_000;
+
+/// serde-saphyr's options: its default budget, with [`MAX_YAML_NODES`] nodes (and
+/// parser events to match). Aliases, anchors, depth and string sizes keep their
+/// defaults, which bound what a hostile file can make the parser do.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_YAML_NODES;
+    budget.max_events = 2 * MAX_YAML_NODES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -112,7 +129,7 @@ impl Config {
 
     /// Parses and validates YAML; `origin` names the source in errors.
     pub fn parse(src: &str, origin: &str) -> Result<Config, ConfigErrors> {
-        let raw: RawConfig = serde_saphyr::from_str(src)
+        let raw: RawConfig = serde_saphyr::from_str_with_options(src, yaml_options())
             .map_err(|e| ConfigErrors::single(ConfigError::from_yaml(origin, src, &e)))?;
         convert::convert(raw, src, origin)
     }

@@ -556,3 +556,47 @@ fn levels_route_adapters_and_peers() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A config listing `n` safelisted /32s (block style, one per line), from 198.18.0.0.
+fn with_safelist(n: u32) -> String {
+    let mut s = String::from(
+        "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n\
+         mitigation:\n  dry_run: true\n  safelist:\n",
+    );
+    let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
+    for i in 0..n {
+        s.push_str("    - ");
+        s.push_str(&std::net::Ipv4Addr::from(base + i).to_string());
+        s.push_str("/32\n");
+    }
+    s
+}
+
+/// A 250k-entry safelist loads (serde-saphyr's default budget of 250,000 nodes refused
+/// it with an internal budget error), and the engine built from it works.
+#[test]
+fn a_250k_entry_safelist_loads() {
+    let c = Config::parse(&with_safelist(250_000), "t.yaml").unwrap();
+    assert_eq!(c.mitigation.settings.safelist.len(), 250_000);
+    let mut e = levee_mitigate::Engine::new(c.mitigation.settings.clone(), 1);
+    // The last entry is safelisted, outside the protected networks: it says the latter.
+    let r = e.level_routes(0, "198.21.208.143".parse().unwrap(), Level::L1);
+    assert!(
+        matches!(r, Err(levee_mitigate::Refusal::OutsideProtected { .. })),
+        "{r:?}"
+    );
+}
+
+/// Past the documented limit the error names the limit and the key, not the parser.
+#[test]
+fn a_safelist_over_the_limit_is_a_clear_error() {
+    let src = format!(
+        "mitigation:\n  safelist: [{}]\n",
+        vec!["192.0.2.53/32"; mitigation::MAX_SAFELIST + 1].join(", ")
+    );
+    let e = err(&src);
+    assert!(
+        e.contains("mitigation.safelist") && e.contains("at most 1000000 safelist entries"),
+        "{e}"
+    );
+}
