@@ -35,7 +35,10 @@ fn every_regression_input_passes_its_target() {
             }
         }
     }
-    assert!(failed.is_empty(), "inputs that crash their target: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "inputs that crash their target: {failed:#?}"
+    );
 }
 
 /// Every fuzz target has a corpus directory, and every corpus directory a target.
@@ -57,6 +60,9 @@ fn every_target_has_a_corpus_and_every_corpus_a_target() {
     dirs.sort();
     let mut targets: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
     targets.sort();
-    assert_eq!(bins, targets, "fuzz/Cargo.toml's targets and fuzzing::TARGETS");
+    assert_eq!(
+        bins, targets,
+        "fuzz/Cargo.toml's targets and fuzzing::TARGETS"
+    );
     assert_eq!(dirs, targets, "fuzz/regressions/ and fuzzing::TARGETS");
 }

@@ -97,7 +97,10 @@ pub fn netflow9(data: &[u8]) {
         d.extend_from_slice(part);
         dec.decode(EXPORTER, i as u64, &d, &mut out);
     }
-    assert!(dec.templates() <= limits.max_templates_total, "template bound exceeded");
+    assert!(
+        dec.templates() <= limits.max_templates_total,
+        "template bound exceeded"
+    );
 }
 
 /// IPFIX messages: the input is split at "IPFX" into several messages from one
@@ -113,7 +116,10 @@ pub fn ipfix(data: &[u8]) {
         d.extend_from_slice(part);
         dec.decode(EXPORTER, i as u64, &d, &mut out);
     }
-    assert!(dec.templates() <= limits.max_templates_total, "template bound exceeded");
+    assert!(
+        dec.templates() <= limits.max_templates_total,
+        "template bound exceeded"
+    );
 }
 
 #[cfg(test)]
