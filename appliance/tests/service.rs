@@ -468,3 +468,44 @@ fn the_image_runs_as_its_user_on_the_embedded_defaults() {
     assert!(o.status.success() && out.contains("\"ok\":true"), "{out}");
     d.stop();
 }
+
+/// The unit grants what the service test grants, to the user install.sh creates, and
+/// lets it open the sockets levee needs.
+#[test]
+fn the_unit_grants_exactly_the_tested_capabilities() {
+    let unit = std::fs::read_to_string(repo().join("scripts/levee.service")).unwrap();
+    let key = |k: &str| -> Vec<String> {
+        let v: Vec<&str> = unit
+            .lines()
+            .filter_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .collect();
+        assert_eq!(v.len(), 1, "{k}= once in the unit");
+        v[0].split_whitespace().map(String::from).collect()
+    };
+    let mut tested: Vec<String> = CAPS
+        .iter()
+        .map(|c| format!("CAP_{}", c.to_uppercase()))
+        .collect();
+    tested.sort();
+    for k in ["AmbientCapabilities", "CapabilityBoundingSet"] {
+        let mut granted = key(k);
+        granted.sort();
+        assert_eq!(granted, tested, "{k}");
+    }
+    assert_eq!(key("User"), ["levee"]);
+    assert_eq!(key("NoNewPrivileges"), ["yes"]);
+    assert_eq!(key("ProtectSystem"), ["strict"]);
+    assert_eq!(key("PrivateDevices"), ["yes"]);
+    for family in ["AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET"] {
+        assert!(
+            key("RestrictAddressFamilies").iter().any(|f| f == family),
+            "{family}"
+        );
+    }
+    let install = std::fs::read_to_string(repo().join("scripts/install.sh")).unwrap();
+    assert!(
+        install.contains("useradd --system --gid levee --no-create-home")
+            && install.contains("--shell /usr/sbin/nologin levee"),
+        "install.sh creates the levee user"
+    );
+}
