@@ -17,8 +17,11 @@ use crate::update::Update;
 use crate::update::attr::Attribute;
 use std::time::{Duration, Instant};
 
+/// A target's body: arbitrary bytes in, a panic only on a broken promise.
+pub type Body = fn(&[u8]);
+
 /// The names of the targets, as in `bgp/fuzz/Cargo.toml`, with their bodies.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Body); 5] = [
     ("flowspec_nlri", flowspec_nlri),
     ("message", message),
     ("update", update),

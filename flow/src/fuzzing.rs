@@ -27,8 +27,11 @@ fn tight() -> Limits {
     }
 }
 
+/// A target's body: arbitrary bytes in, a panic only on a broken promise.
+pub type Body = fn(&[u8]);
+
 /// The names of the targets, as in `flow/fuzz/Cargo.toml`, with their bodies.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Body); 5] = [
     ("sflow", sflow),
     ("packet_header", packet_header),
     ("netflow5", netflow5),
