@@ -55,8 +55,8 @@ fn can_run() -> bool {
 }
 
 /// A namespace with a veth pair inside (svA 192.0.2.1/24, svB the mirror port), and a
-/// scratch directory owned by `uid` holding a copy of the levee binary (the build
-/// directory may not be reachable by other users).
+/// scratch directory owned by `uid` holding the levee binary (the build directory may
+/// not be reachable by other users).
 struct Lab {
     ns: Netns,
     dir: PathBuf,
@@ -89,7 +89,10 @@ impl Lab {
         }
         let dir = scratch(&format!("service-{tag}"));
         let bin = dir.join("levee");
-        std::fs::copy(env!("CARGO_BIN_EXE_levee"), &bin).unwrap();
+        // A hard link where the file system allows it (a 200 MB debug binary), else a copy.
+        std::fs::hard_link(env!("CARGO_BIN_EXE_levee"), &bin)
+            .or_else(|_| std::fs::copy(env!("CARGO_BIN_EXE_levee"), &bin).map(drop))
+            .unwrap();
         std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         Lab { ns, dir, bin }
