@@ -98,8 +98,8 @@ impl Lab {
         Lab { ns, dir, bin }
     }
 
-    /// The service's config: BGP on 192.0.2.1:179 with one passive peer, a mirror on
-    /// svB, the null route beside the native adapter, store and control socket here,
+    /// The service's config: BGP on 192.0.2.1:179 with one passive peer (TCP MD5 and
+    /// GTSM, set on the listening socket: no capability needed), a mirror on svB, the null route beside the native adapter, store and control socket here,
     /// /metrics on the namespace's loopback.
     fn config(&self) -> PathBuf {
         let cfg = self.dir.join("levee.yaml");
@@ -110,7 +110,8 @@ impl Lab {
                  ipfix: {{enabled: false}}\nmirror:\n  - interface: svB\n\
                  protected_networks:\n  - name: lab\n    prefixes: [192.0.2.0/24]\n\
                  bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  listen: 192.0.2.1:179\n  \
-                 peers:\n    - {{name: r1, address: 192.0.2.2, remote_as: 64501, passive: true}}\n\
+                 peers:\n    - {{name: r1, address: 192.0.2.2, remote_as: 64501, passive: true, \
+                 md5_password: s3cretkey, ttl_security: 1}}\n\
                  mitigation:\n  adapters: [native, null_route]\n\
                  store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
                  web: {{listen: '127.0.0.1:9750'}}\n",
@@ -340,7 +341,8 @@ fn without_a_capability_levee_names_it() {
         );
     }
 
-    // Without CAP_NET_ADMIN levee runs, and the null-route adapter says what it lacks.
+    // Without CAP_NET_ADMIN levee runs (TCP MD5 and GTSM need none), and the null-route
+    // adapter says what it lacks.
     let d = Daemon::start(
         lab.levee(NOBODY, &["net_bind_service", "net_raw"], &args),
         lab.dir.join("nocap.log"),
