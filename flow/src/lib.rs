@@ -23,6 +23,8 @@
 mod cursor;
 mod decoder;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipfix;
 pub mod mirror;
 pub mod netflow5;

@@ -242,6 +242,17 @@ pub enum SpeakerError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The kernel refused the port (below 1024, such as 179): the capability is missing.
+    #[error(
+        "cannot listen on {addr}: {source}; a port below 1024 needs CAP_NET_BIND_SERVICE \
+         (the systemd unit grants it; otherwise run levee as root or with that capability)"
+    )]
+    ListenNoCapability {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// Two peers with the same address.
     #[error("peer {0} is configured twice")]
     DuplicatePeer(IpAddr),
@@ -327,8 +338,15 @@ impl Speaker {
             Some(addr) => {
                 let senders = peers.iter().map(|h| h.tx.clone()).collect();
                 Some(
-                    listener::start(addr, &cfg.peers, senders, events.clone())
-                        .map_err(|source| SpeakerError::Listen { addr, source })?,
+                    listener::start(addr, &cfg.peers, senders, events.clone()).map_err(
+                        |source| {
+                            if source.kind() == std::io::ErrorKind::PermissionDenied {
+                                SpeakerError::ListenNoCapability { addr, source }
+                            } else {
+                                SpeakerError::Listen { addr, source }
+                            }
+                        },
+                    )?,
                 )
             }
             None => None,
