@@ -438,7 +438,7 @@ fn the_image_runs_as_its_user_on_the_embedded_defaults() {
     let log = d.log();
     for line in [
         "levee starting origin=<embedded defaults>".to_string(),
-        format!("store opened path={DEFAULT_STORE}"),
+        format!("store opened; audit chain intact path={DEFAULT_STORE}"),
         format!("control socket ready socket={DEFAULT_CONTROL_SOCKET}"),
         "listener bound kind=\"sflow\" addr=0.0.0.0:6343".into(),
         "listener bound kind=\"netflow\" addr=0.0.0.0:2055".into(),

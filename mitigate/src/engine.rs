@@ -226,27 +226,44 @@ impl Engine {
     }
 
     /// Replaces the settings (a config reload). Active mitigations stay; the new
-    /// ladders apply from the next event. A change of `dry_run` applies to the active
-    /// routes too: each one comes out as an [`Output::DryRun`] with its new flag (live:
-    /// announce it now; dry run: withdraw it from the routers, keep it recorded), so an
-    /// attack mitigated in dry run is announced the moment dry run ends.
-    #[must_use = "a dry-run flip's outputs must reach the adapters"]
-    pub fn set_settings(&mut self, s: Settings) -> Vec<Output> {
+    /// ladders apply from the next event. Two changes reach the active routes too:
+    /// - an active route that covers an address the new safelist holds is withdrawn
+    ///   ([`WithdrawReason::Safelisted`]): the safelist holds on every path, including
+    ///   routes made before it;
+    /// - a change of `dry_run`: each remaining route comes out as an [`Output::DryRun`]
+    ///   with its new flag (live: announce it now; dry run: withdraw it from the routers,
+    ///   keep it recorded), so an attack mitigated in dry run is announced the moment dry
+    ///   run ends.
+    #[must_use = "a reload's outputs must reach the adapters"]
+    pub fn set_settings(&mut self, s: Settings, now: u64) -> Vec<Output> {
         let flip = s.dry_run != self.s.dry_run;
         self.safelist = Safelist::new(&s.safelist);
         self.s = s;
-        if !flip {
-            return Vec::new();
+        let mut out = Vec::new();
+        if !self.safelist.is_empty() {
+            let covering: Vec<Nlri> = self
+                .routes
+                .iter()
+                .filter(|(n, _)| destination(n).is_some_and(|d| self.safelist.overlaps(&d)))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for n in covering {
+                self.remove(now, &n, WithdrawReason::Safelisted, &mut out);
+            }
         }
-        let dry_run = self.s.dry_run;
-        self.routes
-            .values_mut()
-            .filter(|m| m.dry_run != dry_run)
-            .map(|m| {
-                m.dry_run = dry_run;
-                Output::DryRun(m.clone())
-            })
-            .collect()
+        if flip {
+            let dry_run = self.s.dry_run;
+            out.extend(
+                self.routes
+                    .values_mut()
+                    .filter(|m| m.dry_run != dry_run)
+                    .map(|m| {
+                        m.dry_run = dry_run;
+                        Output::DryRun(m.clone())
+                    }),
+            );
+        }
+        out
     }
 
     /// The counters.

@@ -81,6 +81,8 @@ pub enum WithdrawReason {
     Deescalated,
     /// The attack's classification changed; replaced by routes for the new one.
     Reclassified,
+    /// A reload safelisted an address the route covers.
+    Safelisted,
 }
 
 impl WithdrawReason {
@@ -92,6 +94,7 @@ impl WithdrawReason {
             WithdrawReason::Escalated => "escalated",
             WithdrawReason::Deescalated => "deescalated",
             WithdrawReason::Reclassified => "reclassified",
+            WithdrawReason::Safelisted => "safelisted",
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::adapters::{Adapter, Change, Handle, Kind, Report, native};
 use crate::store::Note;
 use crate::store::audit::{Action, Actor};
 use levee_bgp::speaker::Speaker;
+use levee_mitigate::engine::Output;
 use levee_mitigate::settings::{Levels, Settings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,18 +118,27 @@ impl State {
                 if s.dry_run { "on" } else { "off" }
             ));
             let dry_run = s.dry_run;
-            let out = self.engine.set_settings(r.settings);
-            if !out.is_empty() {
+            let out = self.engine.set_settings(r.settings, now);
+            let safelisted = out
+                .iter()
+                .filter(|o| matches!(o, Output::Withdraw(..)))
+                .count();
+            let flipped = out
+                .iter()
+                .filter(|o| matches!(o, Output::DryRun(..)))
+                .count();
+            if safelisted > 0 {
+                changes.push(format!(
+                    "safelist: {safelisted} active routes that cover a safelisted address withdrawn"
+                ));
+            }
+            if flipped > 0 {
                 changes.push(if dry_run {
                     format!(
-                        "dry run on: {} active routes withdrawn from the adapters, kept recorded",
-                        out.len()
+                        "dry run on: {flipped} active routes withdrawn from the adapters, kept recorded"
                     )
                 } else {
-                    format!(
-                        "dry run off: {} active routes announced to the adapters",
-                        out.len()
-                    )
+                    format!("dry run off: {flipped} active routes announced to the adapters")
                 });
             }
             self.handle(Actor::Operator, out).await;

@@ -26,11 +26,11 @@ fn a_dry_run_flip_reaches_the_active_routes_both_ways() {
     assert!(e.active().all(|m| m.dry_run));
 
     // The same settings again: nothing to do.
-    assert!(e.set_settings(s.clone()).is_empty());
+    assert!(e.set_settings(s.clone(), S).is_empty());
 
     // Dry run to live: every active route comes out live, to be announced.
     s.dry_run = false;
-    let out = e.set_settings(s.clone());
+    let out = e.set_settings(s.clone(), S);
     let live = flipped(&out);
     assert_eq!(live.len(), routes.len(), "{out:?}");
     assert!(live.iter().all(|(r, dry)| !dry && routes.contains(r)));
@@ -50,7 +50,7 @@ fn a_dry_run_flip_reaches_the_active_routes_both_ways() {
     // Live to dry run: withdrawn from the routers, kept recorded and active.
     let before = e.active().count();
     s.dry_run = true;
-    let out = e.set_settings(s);
+    let out = e.set_settings(s, 2 * S);
     assert_eq!(flipped(&out).len(), before);
     assert!(flipped(&out).iter().all(|(_, dry)| *dry));
     assert!(withdrawn(&out).is_empty(), "no mitigation ends");

@@ -80,3 +80,39 @@ fn a_network_scope_diversion_covering_the_safelist_is_refused() {
         "no diversion of the /24"
     );
 }
+
+#[test]
+fn a_reload_that_safelists_an_active_target_withdraws_its_routes() {
+    let mut e = Engine::new(settings(), 1);
+    let out = e.on_event(
+        0,
+        &event(EventKind::Start, 1, "192.0.2.10", "udp_flood", 200 * MBPS),
+    );
+    assert!(!announced(&out).is_empty());
+    let out = e.on_event(
+        0,
+        &event(EventKind::Start, 2, "192.0.2.20", "udp_flood", 200 * MBPS),
+    );
+    assert!(!announced(&out).is_empty());
+    let before = e.active().count();
+
+    // The same settings again: nothing moves.
+    assert!(e.set_settings(settings(), S).is_empty());
+
+    let mut s = settings();
+    s.safelist.push("192.0.2.10/32".parse().unwrap());
+    let out = e.set_settings(s, S);
+    let gone = withdrawn(&out);
+    assert!(!gone.is_empty(), "{out:?}");
+    assert!(
+        gone.iter()
+            .all(|(r, why)| r.contains("192.0.2.10/32") && *why == WithdrawReason::Safelisted),
+        "{gone:?}"
+    );
+    assert_eq!(e.active().count(), before - gone.len());
+    assert!(
+        e.active()
+            .all(|m| !m.route.to_string().contains("192.0.2.10/32")),
+        "the other victim's routes stay"
+    );
+}
