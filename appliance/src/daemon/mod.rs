@@ -14,7 +14,8 @@ pub use listen::listen;
 
 use crate::clock::now_us;
 use crate::config::Config;
-use crate::detection::live::{Options, Outlet, Sink, consume};
+use crate::detection::live::{Options, Outlet, Sink, Snapshots, consume};
+use crate::detection::snapshot;
 use crate::flows::Ingest;
 use acting::Acting;
 use reload::reload_on_sighup;
@@ -34,7 +35,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _instance = crate::pidlock::PidLock::instance(run_dir)?;
     info!(origin = %cfg.origin, "levee starting");
     let intel = crate::detection::load_threat_intel(&cfg.detection.threat_intel)?;
-    let engine = crate::detection::engine(cfg.engine_config(), intel, now_us(), seed(), first_id());
+    let engine_cfg = cfg.engine_config();
+    let snapshots = Snapshots {
+        path: snapshot::path_beside(&cfg.mitigation.store),
+        fingerprint: snapshot::fingerprint(&engine_cfg.networks),
+    };
+    let mut engine = crate::detection::engine(engine_cfg, intel, now_us(), seed(), first_id());
+    warm_start(&mut engine, &snapshots);
     if cfg.protected_networks.is_empty() {
         warn!("no protected networks configured: flows are counted, nothing is detected");
         for line in next_steps(&cfg).lines() {
@@ -80,6 +87,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
+        updates: None,
+        snapshots: Some(snapshots),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
     reloader.abort();
@@ -88,6 +97,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     acting.stop().await;
     r
+}
+
+/// Puts back the baselines saved at the last stop, unless the snapshot is missing,
+/// older than the baseline window, made for other protected networks or damaged
+/// (each said in one log line; the engine then warms up).
+fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
+    let path = s.path.display();
+    match snapshot::read(&s.path, &s.fingerprint, now_us()) {
+        Ok(Some(snap)) => {
+            let age_s = now_us().saturating_sub(snap.written_at_us) / 1_000_000;
+            let (networks, hosts) = snapshot::restore(engine, snap);
+            info!(%path, age_s, networks, hosts, "baselines restored from the last run");
+        }
+        Ok(None) => info!(%path, "no baseline snapshot: baselines warm up"),
+        Err(err) => warn!(%path, %err, "baseline snapshot ignored: baselines warm up"),
+    }
 }
 
 /// The web endpoint, reading the running stages.

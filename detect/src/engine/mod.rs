@@ -203,7 +203,7 @@ impl Engine {
     }
 
     /// Bytes the host table and its index hold (their allocated capacity), the bound a
-    /// spray of destinations cannot push past: at `max_tracked` = 1M, under 0.93 GB.
+    /// spray of destinations cannot push past: at `max_tracked` = 1M, under 1 GiB.
     pub fn table_bytes(&self) -> usize {
         use std::mem::size_of;
         // hashbrown: buckets are a power of two at most 7/8 full, one control byte each.
