@@ -462,3 +462,116 @@ impl Consumer {
         !self.stdout_closed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use levee_detect::policy::{Policy, Reason};
+    use levee_detect::{EngineConfig, NetworkConfig, Victim};
+    use levee_flow::{FlowRecord, FlowType};
+
+    fn config(prefixes: &[&str], max_tracked: usize) -> EngineConfig {
+        EngineConfig {
+            networks: vec![NetworkConfig {
+                name: "lab".into(),
+                prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+                policy: Policy::default(),
+            }],
+            max_tracked,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// 200k pps sampled 1:1000 to `dst` over the last half second of wall time.
+    fn flood(dst: &str) -> FlowBatch {
+        let now = now_us();
+        let records = (0..100u64)
+            .map(|k| {
+                let mut r = FlowRecord::blank(
+                    now - 500_000 + k * 5_000,
+                    "192.0.2.1".parse().unwrap(),
+                    FlowType::Sflow,
+                );
+                r.dst_addr = dst.parse().unwrap();
+                r.src_addr = "198.51.100.9".parse().unwrap();
+                r.protocol = 17;
+                r.set_scaled(1000, 1, 512);
+                r
+            })
+            .collect();
+        FlowBatch {
+            records,
+            counters: Vec::new(),
+        }
+    }
+
+    async fn next_event(rx: &mut mpsc::Receiver<Event>, kind: EventKind) -> Event {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let e = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("no event within 60 s")
+                .expect("events channel closed");
+            if e.kind == kind {
+                return e;
+            }
+        }
+    }
+
+    /// Through the loop on its thread: an update protecting a new prefix is applied
+    /// between batches and answered; a flood there is then detected; a refused update
+    /// keeps the running settings; stopping ends the open incident and saves nothing
+    /// without a snapshot path.
+    #[tokio::test(flavor = "current_thread")]
+    async fn updates_are_applied_between_batches_and_answered() {
+        let (tx, rx) = mpsc::channel(16);
+        let (events_tx, mut events) = mpsc::channel(64);
+        let (updates_tx, updates) = mpsc::channel(4);
+        let engine = Engine::new(config(&["203.0.113.0/24"], 1000), now_us(), 1, 1);
+        let outlet = Outlet {
+            events: events_tx,
+            stats: Arc::default(),
+            updates: Some(updates),
+            snapshots: None,
+        };
+        let opts = Options {
+            sink: Sink::Count,
+            stats_every: Duration::ZERO,
+            duration: None,
+        };
+        let d = Detector::spawn(rx, opts, Some(engine), Some(outlet), Arc::default()).unwrap();
+        // Not protected yet: a flood to 198.51.100.5 is outside.
+        tx.send(flood("198.51.100.5")).await.unwrap();
+        let (reply, answer) = oneshot::channel();
+        let update = Update {
+            config: config(&["203.0.113.0/24", "198.51.100.0/24"], 1000),
+            intel: None,
+            reply,
+        };
+        updates_tx.send(update).await.unwrap();
+        let done = answer.await.unwrap().unwrap();
+        assert_eq!(done.networks_kept, 0);
+        tx.send(flood("198.51.100.5")).await.unwrap();
+        let start = next_event(&mut events, EventKind::Start).await;
+        assert_eq!(start.victim, Victim::Host("198.51.100.5".parse().unwrap()));
+        assert_eq!(start.trigger.reason, Reason::Warmup);
+        // A refused update: answered with the error, the flood's incident goes on.
+        let (reply, answer) = oneshot::channel();
+        let update = Update {
+            config: config(&["203.0.113.0/24"], 0),
+            intel: None,
+            reply,
+        };
+        updates_tx.send(update).await.unwrap();
+        assert!(answer.await.unwrap().is_err());
+        let _ = d.stop.send(());
+        let (consumer, forward) = tokio::task::spawn_blocking(move || d.thread.join())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(consumer.consumed, 200);
+        assert_eq!(forward.dropped, 0);
+        let end = next_event(&mut events, EventKind::End).await;
+        assert_eq!(end.id, start.id);
+    }
+}
