@@ -249,8 +249,10 @@ mod tests {
             // The restored p99 is that of every sample held (b's may be up to nine
             // samples stale); one more learned second keeps both in step.
             let mut fresh = Baseline::default();
-            fresh.pps[..codes.len()].copy_from_slice(&codes.iter().map(|c| c.0).collect::<Vec<_>>());
-            fresh.bps[..codes.len()].copy_from_slice(&codes.iter().map(|c| c.1).collect::<Vec<_>>());
+            fresh.pps[..codes.len()]
+                .copy_from_slice(&codes.iter().map(|c| c.0).collect::<Vec<_>>());
+            fresh.bps[..codes.len()]
+                .copy_from_slice(&codes.iter().map(|c| c.1).collect::<Vec<_>>());
             fresh.len = codes.len() as u16;
             fresh.recompute();
             assert_eq!(r.p99(), fresh.p99());

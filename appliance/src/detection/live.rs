@@ -226,10 +226,8 @@ impl State {
         let mut stats = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut ticks = tokio::time::interval(Duration::from_micros(TICK_US));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut snaps = tokio::time::interval_at(
-            tokio::time::Instant::now() + SNAPSHOT_EVERY,
-            SNAPSHOT_EVERY,
-        );
+        let mut snaps =
+            tokio::time::interval_at(tokio::time::Instant::now() + SNAPSHOT_EVERY, SNAPSHOT_EVERY);
         let detecting = self.engine.is_some();
         let saving = detecting && self.snapshots.is_some();
         let mut stopped = false;

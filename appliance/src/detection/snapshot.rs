@@ -185,13 +185,19 @@ impl<'a> Cursor<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, SnapshotError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u32(&mut self) -> Result<u32, SnapshotError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u64(&mut self) -> Result<u64, SnapshotError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or_default(),
+        ))
     }
     fn series(&mut self) -> Result<Baseline, SnapshotError> {
         let samples = usize::from(self.u16()?);
@@ -329,8 +335,8 @@ pub fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use levee_detect::policy::Policy;
     use levee_detect::EngineConfig;
+    use levee_detect::policy::Policy;
 
     const T0: u64 = 1_800_000_000_000_000;
 

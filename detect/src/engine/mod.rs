@@ -341,11 +341,7 @@ impl Engine {
     /// structure to maintain on the per-record path); a host with more traffic than
     /// nearly all the table (a real server among sprayed addresses) is almost never the
     /// least active of its sample, and a spray cannot displace a victim under attack.
-    fn eviction_candidate(
-        &mut self,
-        now_s: u32,
-        draw: &[u32; EVICTION_SAMPLES],
-    ) -> Option<usize> {
+    fn eviction_candidate(&mut self, now_s: u32, draw: &[u32; EVICTION_SAMPLES]) -> Option<usize> {
         let n = self.hosts.len() as u32;
         // Drawn in pass 1 unless the table filled up within this chunk.
         let mut fresh = [0u32; EVICTION_SAMPLES];

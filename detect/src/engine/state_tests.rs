@@ -54,7 +54,9 @@ fn a_spray_of_random_destinations_does_not_blind_per_host_detection() {
         for k in 0..SPRAY_PER_S / 1000 {
             let mut r = template;
             r.time_us = t0 + k;
-            (x ^= x << 13, x ^= x >> 7, x ^= x << 17);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
             r.dst_addr = if x & 1 == 0 {
                 IpAddr::V4((0xc612_0000u32 | (x >> 8) as u32 & 0x1_ffff).into())
             } else {
@@ -85,13 +87,19 @@ fn a_spray_of_random_destinations_does_not_blind_per_host_detection() {
     assert_eq!(started.len(), 1, "{started:#?}");
     assert_eq!(started[0].victim, Victim::Host(victim));
     let delay = started[0].time_us.saturating_sub(flood_start);
-    assert!(delay <= 500_000, "detected {delay} µs after the flood began");
+    assert!(
+        delay <= 500_000,
+        "detected {delay} µs after the flood began"
+    );
     for srv in &servers {
         let i = e.index.get(srv).copied().expect("a server lost its slot");
         // Tracked from the first second on; the victim learns nothing while attacked.
         assert_eq!(e.hosts[i as usize].first_seen, 0, "{srv}");
         let learned = e.hosts[i as usize].baseline.samples();
-        assert!(learned >= if *srv == victim { 39 } else { 59 }, "{srv}: {learned}");
+        assert!(
+            learned >= if *srv == victim { 39 } else { 59 },
+            "{srv}: {learned}"
+        );
     }
     assert_eq!(s.untracked, 0, "{s:?}");
     assert!(s.displaced > 25_000_000, "{s:?}");
@@ -162,7 +170,10 @@ fn reconfigure_keeps_the_baselines_of_what_stays_protected() {
     let done = e.reconfigure(cfg.clone(), None, now).unwrap();
     assert_eq!(done.hosts_kept, 1);
     assert_eq!(done.hosts_dropped, 1);
-    assert_eq!(done.networks_kept, 0, "prefixes changed: the network starts over");
+    assert_eq!(
+        done.networks_kept, 0,
+        "prefixes changed: the network starts over"
+    );
     assert_eq!(e.cfg, cfg);
     // The kept IP is warm: a flood is judged on its baseline, not the warm-up one.
     let flood = stream("203.0.113.10", 100_000.0, 400.1, 2.0, UDP);
@@ -260,7 +271,11 @@ fn a_lower_cap_evicts_the_least_active_first() {
         3.0,
     );
     let done = e
-        .reconfigure(config(&["203.0.113.0/24", "2001:db8:1::/48"], 2), None, e.now_us)
+        .reconfigure(
+            config(&["203.0.113.0/24", "2001:db8:1::/48"], 2),
+            None,
+            e.now_us,
+        )
         .unwrap();
     assert_eq!((done.hosts_kept, done.hosts_dropped), (2, 2));
     assert!(e.index.contains_key(&ip("203.0.113.1")));
@@ -290,13 +305,21 @@ fn restored_baselines_skip_the_warm_up() {
     assert!(!e.restore_host(ip("192.0.2.1"), Default::default()));
     assert!(!e.restore_network("gone", Default::default()));
     // 30k pps: past 3 × p99 (800 pps) and the floor, under the warm-up thresholds.
-    let ev = drive(&mut e, stream("203.0.113.10", 30_000.0, 400.5, 2.0, UDP), 0.0);
+    let ev = drive(
+        &mut e,
+        stream("203.0.113.10", 30_000.0, 400.5, 2.0, UDP),
+        0.0,
+    );
     let s = starts(&ev);
     assert_eq!(s.len(), 1, "{ev:#?}");
     assert_eq!(s[0].trigger.reason, Reason::Baseline);
     // Without them the same flood is below the warm-up thresholds: nothing.
     let mut cold = Engine::new(e_cfg(), T0 + 400 * SECOND_US, 7, 100);
-    let ev = drive(&mut cold, stream("203.0.113.10", 30_000.0, 400.5, 2.0, UDP), 0.0);
+    let ev = drive(
+        &mut cold,
+        stream("203.0.113.10", 30_000.0, 400.5, 2.0, UDP),
+        0.0,
+    );
     assert!(starts(&ev).is_empty(), "{ev:#?}");
 }
 
