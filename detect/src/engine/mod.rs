@@ -232,28 +232,31 @@ impl Engine {
             // of queueing one behind the other (what the per-record cost is made of
             // once the tracked IPs outgrow the cache). A new IP meeting a full table
             // draws its eviction candidates here too, and loads them the same way.
-            let mut found = [(NO_NET, NONE); LOOKAHEAD];
-            let mut draws = [[0u32; EVICTION_SAMPLES]; LOOKAHEAD];
+            let mut found = [(NO_NET, NONE, 0u64); LOOKAHEAD];
             let full = self.hosts.len() >= self.cfg.max_tracked && !self.hosts.is_empty();
             let mut sink = 0u64;
-            for ((slot, draw), r) in found.iter_mut().zip(&mut draws).zip(chunk) {
+            for (slot, r) in found.iter_mut().zip(chunk) {
                 if let Some(net) = self.matcher.get(r.dst_addr) {
                     let i = self.index.get(&r.dst_addr).copied().unwrap_or(NONE);
+                    let mut draw = 0;
                     if let Some(h) = self.hosts.get(i as usize) {
                         sink = sink.wrapping_add(h.touch());
                     } else if full {
-                        for c in draw.iter_mut() {
-                            *c = self.draw();
-                            sink = sink.wrapping_add(self.hosts[*c as usize].activity(0));
+                        // The generator's state, from which pass 2 draws the same slots.
+                        draw = self.next_draw();
+                        let mut g = draw;
+                        for _ in 0..EVICTION_SAMPLES {
+                            let c = self.slot_of(&mut g);
+                            sink = sink.wrapping_add(self.hosts[c].activity(0));
                         }
                     }
-                    *slot = (net, i);
+                    *slot = (net, i, draw);
                 }
             }
             self.sink = self.sink.wrapping_add(sink);
             // Pass 2: account.
             self.hints_stale = false;
-            for ((&(net, i), draw), r) in found.iter().zip(&draws).zip(chunk) {
+            for (&(net, i, draw), r) in found.iter().zip(chunk) {
                 let hint = if self.hints_stale { NONE } else { i };
                 self.account(r, net, hint, draw);
             }
@@ -263,7 +266,8 @@ impl Engine {
     /// Accounts one record whose network and host pass 1 of [`Engine::ingest`] found
     /// (`hint` is [`NONE`] when the host was not tracked then; `draw`, the eviction
     /// candidates drawn for it then, if any).
-    fn account(&mut self, r: &FlowRecord, net: u16, hint: u32, draw: &[u32; EVICTION_SAMPLES]) {
+    #[inline]
+    fn account(&mut self, r: &FlowRecord, net: u16, hint: u32, draw: u64) {
         self.stats.records += 1;
         if net == NO_NET {
             self.stats.outside += 1;
@@ -293,7 +297,7 @@ impl Engine {
         r: &FlowRecord,
         hint: u32,
         now_s: u32,
-        draw: &[u32; EVICTION_SAMPLES],
+        draw: u64,
     ) -> Option<usize> {
         let found = if hint == NONE {
             // Perhaps created by an earlier record of the same chunk.
@@ -325,13 +329,23 @@ impl Engine {
         }
     }
 
-    /// A random slot of the host table (xorshift64, then a multiply-shift into range).
+    /// A fresh generator state for one record's eviction candidates (never 0).
     #[inline]
-    fn draw(&mut self) -> u32 {
+    fn next_draw(&mut self) -> u64 {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        (((self.rng >> 32) * self.hosts.len() as u64) >> 32) as u32
+        self.rng
+    }
+
+    /// The next random slot of the host table from generator state `g` (xorshift64,
+    /// then a multiply-shift into range: no division).
+    #[inline]
+    fn slot_of(&self, g: &mut u64) -> usize {
+        *g ^= *g << 13;
+        *g ^= *g >> 7;
+        *g ^= *g << 17;
+        (((*g >> 32) * self.hosts.len() as u64) >> 32) as usize
     }
 
     /// The host to evict from a full table: of [`EVICTION_SAMPLES`] slots drawn at
@@ -341,20 +355,16 @@ impl Engine {
     /// structure to maintain on the per-record path); a host with more traffic than
     /// nearly all the table (a real server among sprayed addresses) is almost never the
     /// least active of its sample, and a spray cannot displace a victim under attack.
-    fn eviction_candidate(&mut self, now_s: u32, draw: &[u32; EVICTION_SAMPLES]) -> Option<usize> {
-        let n = self.hosts.len() as u32;
+    fn eviction_candidate(&mut self, now_s: u32, draw: u64) -> Option<usize> {
+        if self.hosts.is_empty() {
+            return None;
+        }
         // Drawn in pass 1 unless the table filled up within this chunk.
-        let mut fresh = [0u32; EVICTION_SAMPLES];
-        let draw = if draw.iter().all(|&c| c == 0) && n > 1 {
-            fresh.iter_mut().for_each(|c| *c = self.draw());
-            &fresh
-        } else {
-            draw
-        };
+        let mut g = if draw == 0 { self.next_draw() } else { draw };
         let mut best: Option<(u64, usize)> = None;
-        for &c in draw {
-            let k = c.min(n.saturating_sub(1)) as usize;
-            let h = self.hosts.get(k)?;
+        for _ in 0..EVICTION_SAMPLES {
+            let k = self.slot_of(&mut g);
+            let h = &self.hosts[k];
             if h.incident != NONE {
                 continue;
             }
