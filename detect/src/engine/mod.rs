@@ -292,13 +292,7 @@ impl Engine {
     /// ([`Engine::eviction_candidate`]). `None` when no host could make room, counted
     /// untracked.
     #[inline]
-    fn host_slot(
-        &mut self,
-        r: &FlowRecord,
-        hint: u32,
-        now_s: u32,
-        draw: u64,
-    ) -> Option<usize> {
+    fn host_slot(&mut self, r: &FlowRecord, hint: u32, now_s: u32, draw: u64) -> Option<usize> {
         let found = if hint == NONE {
             // Perhaps created by an earlier record of the same chunk.
             self.index.get(&r.dst_addr).copied()
