@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs levee on a Debian machine: system packages, the release binary in
 # /usr/local/bin, /etc/levee (with the example config beside the embedded defaults),
-# /var/lib/levee, a receive-buffer sysctl and the systemd unit (not enabled).
+# the levee system user, /var/lib/levee (its own), a receive-buffer sysctl and the
+# systemd unit that runs levee as that user with only its capabilities (not enabled).
+# Running it again is safe: the user is created once, existing files are kept.
 # Run as root from a checkout. With DESTDIR set, the files are staged under it instead
 # (for packaging) and the running system's sysctl and systemd are left alone.
 #
@@ -41,7 +43,26 @@ target_dir=$(cargo metadata --format-version 1 --no-deps --locked \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [ -x "$target_dir/release/levee" ] || die "cargo did not leave a binary at $target_dir/release/levee"
 install -D -m 0755 "$target_dir/release/levee" "$root/usr/local/bin/levee"
-install -d -m 0755 "$root/etc/levee" "$root/var/lib/levee" "$root/etc/sysctl.d"
+install -d -m 0755 "$root/etc/levee" "$root/etc/sysctl.d"
+if [ -z "$root" ]; then
+  # The service's user: a system account with no home and no shell, created once.
+  getent group levee >/dev/null || groupadd --system levee
+  id -u levee >/dev/null 2>&1 \
+    || useradd --system --gid levee --no-create-home --home-dir /var/lib/levee \
+         --shell /usr/sbin/nologin levee
+  # The store is levee's (files a root `levee run` left included); the unit's
+  # StateDirectory= keeps it so.
+  install -d -m 0750 -o levee -g levee /var/lib/levee
+  chown -R levee:levee /var/lib/levee
+  # The service reads the config as levee: group-readable, never world-readable (it
+  # may name secrets).
+  if [ -f /etc/levee/levee.yaml ]; then
+    chgrp levee /etc/levee/levee.yaml && chmod g+r,o-rwx /etc/levee/levee.yaml
+  fi
+else
+  # Staged for a package: its maintainer scripts create the user and own the store.
+  install -d -m 0750 "$root/var/lib/levee"
+fi
 # The example documents every key; levee runs on its embedded defaults until
 # /etc/levee/levee.yaml exists.
 install -m 0644 configs/levee.yaml "$root/etc/levee/levee.yaml.example"
@@ -56,4 +77,4 @@ if [ -z "$root" ]; then
   systemctl daemon-reload 2>/dev/null || true
 fi
 echo "levee installed: $("$root/usr/local/bin/levee" --version)"
-echo "next: 'levee run' on the embedded defaults, or write /etc/levee/levee.yaml (see the example), 'levee check', then 'systemctl enable --now levee'"
+echo "next: 'levee run' on the embedded defaults, or write /etc/levee/levee.yaml (see the example), 'levee check', then 'systemctl enable --now levee' (it runs as the levee user)"

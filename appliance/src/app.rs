@@ -41,10 +41,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Run => {
+        Command::Run(args) => {
             let cfg = load(cli)?;
             let rt = runtime()?;
-            let r = rt.block_on(daemon::run(cfg));
+            let r = rt.block_on(daemon::run(cfg, args));
             // Peer and control tasks may still be winding down: do not wait for them.
             rt.shutdown_background();
             r?;
@@ -66,6 +66,15 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::operator::mitigate(&socket, cmd))
         }
         Command::Audit(cmd) => crate::operator::audit(&load(cli)?, cmd),
+        Command::Reload { json, socket } => {
+            // With --socket the config is not read here: the daemon reads it and
+            // answers with its errors.
+            let socket = match &socket.socket {
+                Some(s) => s.clone(),
+                None => load(cli)?.mitigation.control_socket,
+            };
+            runtime()?.block_on(crate::operator::reload(&socket, *json))
+        }
         Command::Bgp(args) => {
             let cfg = load(cli)?;
             let rt = runtime()?;

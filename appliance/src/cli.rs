@@ -27,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the appliance: listeners and mirror captures from the config
-    Run,
+    Run(RunArgs),
     /// Validate the config and print a summary
     Check,
     /// Flow tools: decode captures, or listen live
@@ -45,6 +45,23 @@ pub enum Command {
     /// The audit log in the store
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Make the running daemon read its config again (as SIGHUP does) and print what
+    /// changed; exit 1 if the config was refused or a change could not be applied
+    Reload {
+        /// Print the daemon's JSON answer
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+}
+
+#[derive(Debug, Default, Args)]
+pub struct RunArgs {
+    /// Start even if the audit log (or a mitigation row it anchors) fails verification;
+    /// the break is logged and audited, and stays in the log
+    #[arg(long)]
+    pub accept_broken_audit: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,11 +121,23 @@ pub struct MitigateAddArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the audit log's hash chain; exit 1 if it is broken
+    /// Check the audit log's hash chain and the mitigation rows it anchors (read-only);
+    /// exit 1 if it is broken or does not hold the anchor given
     Verify {
         /// The database [default: store.path from the config]
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
+        /// An anchor taken earlier (the head the daemon logged, or `levee audit verify`
+        /// printed): the log must still contain an entry with this hash
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// The entry count of that anchor: entry N must have the --expect-head hash,
+        /// and the log at least N entries
+        #[arg(long, value_name = "N")]
+        expect_entries: Option<u64>,
+        /// The chain's HMAC key [default: store.audit_hmac_key_file from the config]
+        #[arg(long, value_name = "FILE")]
+        hmac_key_file: Option<PathBuf>,
     },
     /// Print the last entries
     Show {

@@ -11,11 +11,15 @@
 //! {"token": "...", "op": "add", "victim": "192.0.2.1", "level": 3}
 //! {"token": "...", "op": "withdraw", "id": 17}
 //! {"token": "...", "op": "list"}
+//! {"token": "...", "op": "reload"}
 //! ```
+//!
+//! `reload` goes to the daemon's reloader ([`ReloadRequest`]), the others to the
+//! mitigation service.
 
 use crate::mitigation::service::{Command, Request};
 use crate::mitigation::status::Reply;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Read;
 use std::net::IpAddr;
@@ -26,6 +30,35 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
+
+/// What a reload did, as `levee reload` prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReloadReport {
+    /// The config that was read.
+    pub origin: String,
+    /// What changed and was applied, one line each.
+    pub applied: Vec<String>,
+    /// Sections that changed and take effect at the next restart.
+    pub restart: Vec<String>,
+    /// Changes that could not be applied (the running state is kept for them).
+    pub failed: Vec<String>,
+}
+
+/// Reloads by outcome, for /metrics.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    /// Applied in full.
+    pub applied: std::sync::atomic::AtomicU64,
+    /// Refused: the config did not validate (the running one was kept).
+    pub refused: std::sync::atomic::AtomicU64,
+    /// Applied, but some change failed (and kept its running value).
+    pub partial: std::sync::atomic::AtomicU64,
+}
+
+/// A reload asked for over the socket: the answer is the report, or why the config
+/// was refused (the running one is kept).
+pub type ReloadRequest = oneshot::Sender<Result<ReloadReport, String>>;
 
 /// The longest request accepted.
 const MAX_REQUEST: u64 = 64 << 10;
@@ -133,7 +166,7 @@ fn request(w: Wire) -> Result<Request, String> {
         ("withdraw", ..) => Err("withdraw takes an id".into()),
         ("list", None, None, None, None) => Ok(Request::List),
         (op, ..) => Err(format!(
-            "unknown or malformed request {op:?} (add, withdraw, list)"
+            "unknown or malformed request {op:?} (add, withdraw, list, reload)"
         )),
     }
 }
@@ -141,7 +174,11 @@ fn request(w: Wire) -> Result<Request, String> {
 impl Server {
     /// Binds the socket (replacing a stale one), writes a fresh token, and serves
     /// requests by passing them to `commands`.
-    pub fn start(socket: &Path, commands: mpsc::Sender<Command>) -> Result<Server, ControlError> {
+    pub fn start(
+        socket: &Path,
+        commands: mpsc::Sender<Command>,
+        reload: mpsc::Sender<ReloadRequest>,
+    ) -> Result<Server, ControlError> {
         if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io(socket, "creating its directory"))?;
         }
@@ -189,9 +226,9 @@ impl Server {
                         continue;
                     }
                 };
-                let (token, commands) = (token.clone(), commands.clone());
+                let (token, commands, reload) = (token.clone(), commands.clone(), reload.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = serve(stream, &token, owner, commands).await {
+                    if let Err(e) = serve(stream, &token, owner, commands, reload).await {
                         debug!(error = %e, "control connection ended");
                     }
                 });
@@ -216,6 +253,7 @@ async fn serve(
     token: &str,
     owner: u32,
     commands: mpsc::Sender<Command>,
+    reload: mpsc::Sender<ReloadRequest>,
 ) -> std::io::Result<()> {
     let uid = stream.peer_cred()?.uid();
     let (rd, mut wr) = stream.into_split();
@@ -238,6 +276,7 @@ async fn serve(
                         warn!(uid, "control request with a wrong token; refused");
                         json!({"ok": false, "error": "bad token"})
                     }
+                    Ok(w) if w.op == "reload" => reload_json(&w, &reload).await,
                     Ok(w) => match request(w) {
                         Err(e) => json!({"ok": false, "error": e}),
                         Ok(request) => {
@@ -260,6 +299,31 @@ async fn serve(
     out.push('\n');
     wr.write_all(out.as_bytes()).await?;
     wr.shutdown().await
+}
+
+/// Asks the reloader and answers with its report (or its refusal).
+async fn reload_json(w: &Wire, reload: &mpsc::Sender<ReloadRequest>) -> Value {
+    if w.route.is_some()
+        || w.victim.is_some()
+        || w.level.is_some()
+        || w.ttl.is_some()
+        || w.id.is_some()
+    {
+        return json!({"ok": false, "error": "reload takes no arguments"});
+    }
+    let (tx, rx) = oneshot::channel();
+    if reload.send(tx).await.is_err() {
+        return json!({"ok": false, "error": "levee is stopping"});
+    }
+    match rx.await {
+        Err(_) => json!({"ok": false, "error": "levee is stopping"}),
+        Ok(Err(e)) => json!({"ok": false, "error": e}),
+        Ok(Ok(report)) => {
+            let mut v = serde_json::to_value(report).unwrap_or_else(|_| json!({}));
+            v["ok"] = json!(true);
+            v
+        }
+    }
 }
 
 /// A reply on the wire: the answer's fields beside `"ok": true`, or `"ok": false`
@@ -320,6 +384,35 @@ mod tests {
 
     fn wire(s: &str) -> Result<Request, String> {
         request(serde_json::from_str(s).unwrap())
+    }
+
+    #[tokio::test]
+    async fn reload_takes_no_arguments_and_answers_with_the_report_or_the_refusal() {
+        let (tx, mut rx) = mpsc::channel::<ReloadRequest>(1);
+        let w = |s: &str| serde_json::from_str::<Wire>(s).unwrap();
+        let v = reload_json(&w(r#"{"token":"t","op":"reload","id":3}"#), &tx).await;
+        assert_eq!(
+            v,
+            json!({"ok": false, "error": "reload takes no arguments"})
+        );
+        let daemon = tokio::spawn(async move {
+            let report = ReloadReport {
+                applied: vec!["web endpoint moved".into()],
+                ..ReloadReport::default()
+            };
+            rx.recv().await.unwrap().send(Ok(report)).unwrap();
+            rx.recv()
+                .await
+                .unwrap()
+                .send(Err("bad config".into()))
+                .unwrap();
+        });
+        let v = reload_json(&w(r#"{"token":"t","op":"reload"}"#), &tx).await;
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["applied"], json!(["web endpoint moved"]));
+        let v = reload_json(&w(r#"{"token":"t","op":"reload"}"#), &tx).await;
+        assert_eq!(v, json!({"ok": false, "error": "bad config"}));
+        daemon.await.unwrap();
     }
 
     #[test]

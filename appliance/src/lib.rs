@@ -37,6 +37,7 @@ pub mod human;
 pub mod mitigation;
 pub mod operator;
 pub mod pidlock;
+pub mod redact;
 pub mod rpki;
 pub mod signals;
 pub mod speaker;

@@ -1,5 +1,6 @@
-//! The operator's commands: `levee mitigate add|withdraw|list` (clients of the running
-//! daemon's control socket) and `levee audit verify|show` (readers of the store).
+//! The operator's commands: `levee mitigate add|withdraw|list` and `levee reload`
+//! (clients of the running daemon's control socket) and `levee audit verify|show`
+//! (readers of the store).
 
 use crate::adapters::AdapterStatus;
 use crate::cli::{AuditCommand, MitigateCommand};
@@ -15,6 +16,49 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// `levee reload`: prints what the daemon applied, what needs a restart and what
+/// failed; exit 1 when the config was refused or a change failed.
+pub async fn reload(socket: &std::path::Path, json_out: bool) -> anyhow::Result<ExitCode> {
+    let answer = control::call(socket, json!({"op": "reload"})).await?;
+    if json_out {
+        println!("{answer}");
+    }
+    if answer["ok"] != json!(true) {
+        if !json_out {
+            eprintln!("levee: {}", answer["error"].as_str().unwrap_or("refused"));
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let report: control::ReloadReport = serde_json::from_value(answer)
+        .context("the daemon's reload answer is not what this levee expects")?;
+    if !json_out {
+        print!("{}", reload_text(&report));
+    }
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A reload's report for people.
+fn reload_text(r: &control::ReloadReport) -> String {
+    let mut out = format!("reloaded {}\n", r.origin);
+    if r.applied.is_empty() && r.restart.is_empty() && r.failed.is_empty() {
+        out.push_str("no change\n");
+    }
+    for (head, lines) in [
+        ("applied", &r.applied),
+        ("needs a restart", &r.restart),
+        ("failed", &r.failed),
+    ] {
+        for l in lines {
+            out.push_str(&format!("  {head}: {l}\n"));
+        }
+    }
+    out
+}
 
 /// `levee mitigate ...`: prints the answer; exit 1 when the daemon refuses.
 pub async fn mitigate(socket: &std::path::Path, cmd: &MitigateCommand) -> anyhow::Result<ExitCode> {
@@ -102,6 +146,12 @@ fn table(st: &Status) -> String {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     s += &format!("counters: {}\n", counters.join(", "));
+    s += &format!(
+        "audit: {} entries, head {}{}\n",
+        st.audit.entries,
+        st.audit.head,
+        if st.audit.keyed { " (HMAC)" } else { "" }
+    );
     if let Some(r) = &st.rpki {
         s += &format!(
             "rpki: {}, cache {}, {} VRPs, {} updates, {} failures{}\n",
@@ -152,7 +202,7 @@ fn mitigation_row(m: &MitigationView, now: Timestamp) -> String {
 fn adapter_line(a: &AdapterStatus) -> String {
     format!(
         "adapter {} ({}): {}, {} routes, {} applied, {} pending, {} failures, \
-         {} reconciliations{} ({})\n",
+         {} reconciliations, {} daemon restarts{} ({})\n",
         a.name,
         a.levels,
         a.state(),
@@ -161,6 +211,7 @@ fn adapter_line(a: &AdapterStatus) -> String {
         a.pending,
         a.failures,
         a.reconciled,
+        a.restarts,
         a.last_error
             .as_deref()
             .map(|e| format!(", last error: {e}"))
@@ -173,25 +224,41 @@ fn adapter_line(a: &AdapterStatus) -> String {
 pub fn audit(cfg: &Config, cmd: &AuditCommand) -> anyhow::Result<ExitCode> {
     let db = |d: &Option<PathBuf>| d.clone().unwrap_or_else(|| cfg.mitigation.store.clone());
     match cmd {
-        AuditCommand::Verify { db: d } => {
+        AuditCommand::Verify {
+            db: d,
+            expect_head,
+            expect_entries,
+            hmac_key_file,
+        } => {
             let path = db(d);
             if !path.exists() {
                 bail!("store {}: no such file", path.display());
             }
-            let store = Store::open_read(&path)?;
-            match store.verify()? {
-                Verdict::Intact { entries, head } => {
-                    println!(
-                        "audit log {}: intact, {entries} entries, head {head}",
-                        path.display()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Verdict::Broken { seq, why } => {
-                    println!("audit log {}: BROKEN at entry {seq}: {why}", path.display());
-                    Ok(ExitCode::from(1))
-                }
+            let key = match hmac_key_file {
+                Some(f) => Some(
+                    crate::config::mitigation::read_key(f)
+                        .map_err(|why| anyhow::anyhow!("--hmac-key-file: expected {why}"))?,
+                ),
+                None => cfg.mitigation.audit_key.clone(),
+            };
+            let store = Store::open_read(&path)?.with_key(key);
+            let verdict = store.verify()?;
+            let shown = path.display();
+            if !matches!(verdict, Verdict::Intact { .. }) {
+                println!("audit log {shown}: {}", verdict.describe());
+                return Ok(ExitCode::from(1));
             }
+            if let Some(why) = store.check_anchor(expect_head.as_deref(), *expect_entries)? {
+                println!("audit log {shown}: BROKEN: does not hold the anchor: {why}");
+                return Ok(ExitCode::from(1));
+            }
+            let anchored = if expect_head.is_some() || expect_entries.is_some() {
+                ", holds the anchor"
+            } else {
+                ""
+            };
+            println!("audit log {shown}: {}{anchored}", verdict.describe());
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Show { last, db: d } => {
             let path = db(d);

@@ -3,6 +3,12 @@
 //! detection, the mitigation engine and adapters, BGP peers, RTR), records them through
 //! the `metrics` facade and renders them with `metrics-exporter-prometheus`.
 //!
+//! Per-exporter series are rendered here, not through the recorder, which would keep
+//! every label set it ever saw: each scrape shows every configured exporter and the
+//! [`MAX_EXPORTER_SERIES`] unconfigured ones seen most recently; the rest are left out
+//! and counted in `levee_exporter_series_omitted` (their traffic is still in the
+//! `levee_flow_*` totals). Foreign sources show as the listeners' bounded top-N.
+//!
 //! Bad requests get axum's 404/405; nothing here writes anything.
 
 use crate::flows::IngestCounters;
@@ -34,6 +40,8 @@ pub struct Sources {
     pub commands: mpsc::Sender<Command>,
     /// The BGP speaker (weak: the daemon unwraps it at shutdown).
     pub speaker: Option<std::sync::Weak<Speaker>>,
+    /// Config reloads by outcome.
+    pub reloads: Arc<crate::control::ReloadCounters>,
 }
 
 #[derive(Clone)]
@@ -47,33 +55,65 @@ struct App {
 pub struct Web {
     /// The bound address.
     pub addr: SocketAddr,
+    app: App,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The process-wide `metrics` recorder, installed by the first endpoint started (a
+/// reload that moves or restarts the endpoint keeps it).
+fn prometheus() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Binds `listen` (the web endpoint's address).
+async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))
+}
+
+/// Serves `app` on `listener` until aborted.
+fn serve(listener: tokio::net::TcpListener, app: App) -> tokio::task::JoinHandle<()> {
+    let router = axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .with_state(app);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "web endpoint stopped");
+        }
+    })
+}
+
 impl Web {
-    /// Binds `listen` and serves. The `metrics` recorder is process-wide: one endpoint
-    /// per process.
+    /// Binds `listen` and serves. The `metrics` recorder is process-wide and installed
+    /// once.
     pub async fn start(listen: SocketAddr, sources: Sources) -> anyhow::Result<Web> {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let prometheus = recorder.handle();
-        metrics::set_global_recorder(recorder)
-            .map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))?;
+        let app = App {
+            sources,
+            prometheus: prometheus()?,
+        };
+        let listener = bind(listen).await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/metrics", axum::routing::get(scrape))
-            .with_state(App {
-                sources,
-                prometheus,
-            });
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "web endpoint stopped");
-            }
-        });
-        Ok(Web { addr, task })
+        let task = serve(listener, app.clone());
+        Ok(Web { addr, app, task })
+    }
+
+    /// Moves the endpoint to `listen`: the new address is bound first, and only then
+    /// is the old one closed; if the bind fails, the endpoint stays where it is.
+    pub async fn rebind(&mut self, listen: SocketAddr) -> anyhow::Result<()> {
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let task = serve(listener, self.app.clone());
+        std::mem::replace(&mut self.task, task).abort();
+        self.addr = addr;
+        Ok(())
     }
 
     /// Stops serving.
@@ -99,27 +139,12 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         ("levee_flow_dropped_records_total", &i.dropped_records),
         ("levee_flow_dropped_batches_total", &i.dropped_batches),
         ("levee_mirror_packets_total", &i.mirror_packets),
+        ("levee_flow_foreign_datagrams_total", &i.foreign_datagrams),
+        ("levee_flow_discarded_records_total", &i.discarded_records),
     ] {
         counter!(name).absolute(v.load(Relaxed));
     }
-    for (kind, table) in &s.exporters {
-        let Ok(t) = table.lock() else { continue };
-        for (ip, e) in t.iter() {
-            let l = [("listener", kind.to_string()), ("exporter", ip.to_string())];
-            counter!("levee_exporter_datagrams_total", &l).absolute(e.datagrams);
-            counter!("levee_exporter_records_total", &l).absolute(e.records);
-            counter!("levee_exporter_lost_datagrams_total", &l).absolute(e.lost_datagrams);
-            counter!("levee_exporter_sequence_resets_total", &l).absolute(e.sequence_resets);
-            counter!("levee_exporter_template_misses_total", &l).absolute(e.template_misses);
-            gauge!("levee_exporter_last_seen_seconds", &l)
-                .set(Duration::from_micros(e.last_seen_us).as_secs_f64());
-            for (kind_, n) in &e.errors {
-                let mut le = l.to_vec();
-                le.push(("kind", kind_.to_string()));
-                counter!("levee_exporter_decode_errors_total", &le).absolute(*n);
-            }
-        }
-    }
+    let exporters = exporter_metrics(&s.exporters);
     if let Ok(d) = s.detection.lock() {
         counter!("levee_detection_records_total").absolute(d.records);
         counter!("levee_detection_outside_records_total").absolute(d.outside);
@@ -131,8 +156,16 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
     }
-    if let Some(status) = mitigation_status(&s.commands).await {
-        mitigation_metrics(&status);
+    for (result, n) in [
+        ("applied", &s.reloads.applied),
+        ("refused", &s.reloads.refused),
+        ("partial", &s.reloads.partial),
+    ] {
+        counter!("levee_config_reloads_total", "result" => result).absolute(n.load(Relaxed));
+    }
+    let status = mitigation_status(&s.commands).await;
+    if let Some(status) = &status {
+        mitigation_metrics(status);
     }
     if let Some(sp) = s.speaker.as_ref().and_then(std::sync::Weak::upgrade) {
         for p in sp.status() {
@@ -148,11 +181,176 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
             counter!("levee_bgp_peer_routes_unencodable_total", &l).absolute(p.routes_unencodable);
         }
     }
+    let mut body = app.prometheus.render() + &exporters;
+    if let Some(status) = &status {
+        body += &audit_head(&status.audit);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.prometheus.render(),
+        body,
     )
+}
+
+/// The audit chain's head as an info-style gauge, written here rather than through the
+/// recorder so that only the current head is exposed (the recorder would keep every
+/// head it was ever given as a series of its own).
+fn audit_head(a: &crate::store::Anchor) -> String {
+    format!(
+        "# HELP levee_audit_head_info The audit chain's head (the last entry's hash).\n\
+         # TYPE levee_audit_head_info gauge\n\
+         levee_audit_head_info{{head=\"{}\",entries=\"{}\",keyed=\"{}\"}} 1\n",
+        a.head, a.entries, a.keyed
+    )
+}
+
+/// Unconfigured exporters shown per scrape, most recently seen first.
+pub const MAX_EXPORTER_SERIES: usize = 64;
+
+/// One metric family in the Prometheus text format.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    lines: String,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            kind,
+            help,
+            lines: String::new(),
+        }
+    }
+
+    fn sample(&mut self, labels: &str, v: impl std::fmt::Display) {
+        use std::fmt::Write;
+        let _ = writeln!(self.lines, "{}{{{labels}}} {v}", self.name);
+    }
+
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        if self.lines.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        out.push_str(&self.lines);
+        out.push('\n');
+    }
+}
+
+/// A label value, escaped as the text format asks.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The per-exporter, foreign-source and stream-cache metrics of every listener, capped.
+fn exporter_metrics(tables: &[(&'static str, crate::flows::listen::ExporterTable)]) -> String {
+    let mut rows = Vec::new();
+    let mut foreign = Family::new(
+        "levee_flow_foreign_source_datagrams",
+        "gauge",
+        "Datagrams dropped from a source no exporters: entry covers (top sources per listener; upper bounds).",
+    );
+    for (kind, table) in tables {
+        let Ok(t) = table.lock() else { continue };
+        rows.extend(t.exporters.iter().map(|(ip, e)| (*kind, *ip, e.clone())));
+        for (ip, n) in &t.foreign_top {
+            foreign.sample(&format!("listener=\"{kind}\",source=\"{ip}\""), n);
+        }
+        let c = t.cache;
+        let l = [("listener", kind.to_string())];
+        gauge!("levee_flow_streams", &l).set(c.streams as f64);
+        gauge!("levee_flow_templates", &l).set(c.templates as f64);
+        counter!("levee_flow_streams_evicted_total", &l).absolute(c.streams_evicted);
+        counter!("levee_flow_streams_expired_total", &l).absolute(c.streams_expired);
+        counter!("levee_flow_exporters_evicted_total", &l).absolute(c.exporters_evicted);
+    }
+    // Configured exporters first, then the most recently seen.
+    rows.sort_by(|a, b| {
+        (b.2.name.is_some(), b.2.last_seen_us).cmp(&(a.2.name.is_some(), a.2.last_seen_us))
+    });
+    let configured = rows.iter().filter(|r| r.2.name.is_some()).count();
+    let shown = rows.len().min(configured + MAX_EXPORTER_SERIES);
+    let omitted = rows.len() - shown;
+    let mut f = [
+        Family::new(
+            "levee_exporter_datagrams_total",
+            "counter",
+            "Datagrams received from the exporter.",
+        ),
+        Family::new(
+            "levee_exporter_records_total",
+            "counter",
+            "Flow records kept from the exporter.",
+        ),
+        Family::new(
+            "levee_exporter_lost_datagrams_total",
+            "counter",
+            "Datagrams lost in transit, from sequence numbers.",
+        ),
+        Family::new(
+            "levee_exporter_sequence_resets_total",
+            "counter",
+            "Sequence jumps too large to be loss.",
+        ),
+        Family::new(
+            "levee_exporter_template_misses_total",
+            "counter",
+            "Data sets skipped for want of a template.",
+        ),
+        Family::new(
+            "levee_exporter_last_seen_seconds",
+            "gauge",
+            "Receive time of the last datagram (Unix seconds).",
+        ),
+        Family::new(
+            "levee_exporter_decode_errors_total",
+            "counter",
+            "Decode errors by kind.",
+        ),
+        Family::new(
+            "levee_exporter_discarded_records_total",
+            "counter",
+            "Records discarded by the exporter's policy, by reason.",
+        ),
+    ];
+    for (kind, ip, e) in &rows[..shown] {
+        let mut l = format!("listener=\"{kind}\",exporter=\"{ip}\"");
+        if let Some(n) = &e.name {
+            l += &format!(",name=\"{}\"", label(n));
+        }
+        f[0].sample(&l, e.datagrams);
+        f[1].sample(&l, e.records);
+        f[2].sample(&l, e.lost_datagrams);
+        f[3].sample(&l, e.sequence_resets);
+        f[4].sample(&l, e.template_misses);
+        f[5].sample(&l, Duration::from_micros(e.last_seen_us).as_secs_f64());
+        for (k, n) in &e.errors {
+            f[6].sample(&format!("{l},kind=\"{k}\""), n);
+        }
+        for (reason, n) in e.discarded.named() {
+            f[7].sample(&format!("{l},reason=\"{reason}\""), n);
+        }
+    }
+    let mut out = String::new();
+    for fam in &f {
+        fam.render(&mut out);
+    }
+    foreign.render(&mut out);
+    let mut o = Family::new(
+        "levee_exporter_series_omitted",
+        "gauge",
+        "Unconfigured exporters left out of the per-exporter series (beyond the most recent 64).",
+    );
+    o.lines = format!("levee_exporter_series_omitted {omitted}\n");
+    o.render(&mut out);
+    out
 }
 
 /// The mitigation service's state.
@@ -173,6 +371,7 @@ async fn mitigation_status(commands: &mpsc::Sender<Command>) -> Option<Status> {
 
 fn mitigation_metrics(s: &Status) {
     gauge!("levee_mitigations_active").set(s.mitigations.len() as f64);
+    counter!("levee_audit_entries_total").absolute(s.audit.entries);
     for (kind, n) in s.counters.named() {
         counter!("levee_mitigation_events_total", "kind" => kind).absolute(n);
     }
@@ -183,6 +382,7 @@ fn mitigation_metrics(s: &Status) {
         counter!("levee_adapter_applied_total", &l).absolute(a.applied);
         counter!("levee_adapter_failures_total", &l).absolute(a.failures);
         counter!("levee_adapter_reconciliations_total", &l).absolute(a.reconciled);
+        counter!("levee_adapter_daemon_restarts_total", &l).absolute(a.restarts);
         gauge!("levee_adapter_failing", &l).set(if a.last_error.is_none() { 0.0 } else { 1.0 });
     }
     if let Some(r) = &s.rpki {
@@ -193,5 +393,46 @@ fn mitigation_metrics(s: &Status) {
         gauge!("levee_rtr_vrps").set(r.vrps as f64);
         counter!("levee_rtr_updates_total").absolute(r.updates);
         counter!("levee_rtr_failures_total").absolute(r.failures);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::listen::{ExporterTable, ListenerStatus};
+    use levee_flow::ExporterStats;
+    use std::net::IpAddr;
+
+    #[test]
+    fn per_exporter_series_are_capped_configured_ones_always_shown() {
+        let mut status = ListenerStatus::default();
+        for i in 0..200u32 {
+            let stats = ExporterStats {
+                datagrams: 1,
+                last_seen_us: u64::from(i) + 1,
+                // The two oldest are configured: shown however stale.
+                name: (i < 2).then(|| Arc::from(format!("edge{i}").as_str())),
+                ..ExporterStats::default()
+            };
+            status.exporters.insert(
+                IpAddr::from(std::net::Ipv4Addr::from(0xc633_6400 + i)),
+                stats,
+            );
+        }
+        let table: ExporterTable = Arc::new(Mutex::new(status));
+        let text = exporter_metrics(&[("netflow", table)]);
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("levee_exporter_datagrams_total{"))
+            .count();
+        assert_eq!(series, 2 + MAX_EXPORTER_SERIES);
+        assert!(text.contains("exporter=\"198.51.100.0\",name=\"edge0\""));
+        assert!(text.contains("exporter=\"198.51.100.199\""), "most recent");
+        assert!(
+            !text.contains("exporter=\"198.51.100.2\""),
+            "stale, unconfigured"
+        );
+        assert!(text.contains("levee_exporter_series_omitted 134\n"));
+        assert!(text.contains("# TYPE levee_exporter_datagrams_total counter\n"));
     }
 }

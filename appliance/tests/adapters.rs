@@ -16,6 +16,7 @@
 mod common;
 
 use common::levee_with as levee;
+use common::list;
 use common::scenario::{Site, config, scenario, wrapper};
 use levee_testkit::daemon::bgp::{birdc, gobgp, gobgpd_conf, vtysh};
 use levee_testkit::lab::{Netns, free_port, output, poll, scratch};
@@ -28,7 +29,7 @@ use std::process::Command;
 struct Gobgp {
     dir: PathBuf,
     api: u16,
-    _daemon: Daemon,
+    daemon: Option<Daemon>,
 }
 
 impl Gobgp {
@@ -48,13 +49,32 @@ impl Gobgp {
         let g = Gobgp {
             dir,
             api,
-            _daemon: d,
+            daemon: Some(d),
         };
+        g.wait_for_api();
+        g
+    }
+
+    fn wait_for_api(&self) {
         poll("gobgpd's API", 20, |last| {
-            *last = g.cli(&["global"]);
+            *last = self.cli(&["global"]);
             last.contains("64501").then_some(())
         });
-        g
+    }
+
+    /// Stops gobgpd (its RIB, held in memory, goes with it).
+    fn kill(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.stop();
+        }
+    }
+
+    /// Starts gobgpd again with the same configuration and API port: an empty RIB.
+    fn start_again(&mut self) {
+        let d = Launch::gobgpd(&self.dir.join("gobgpd.toml"), self.api)
+            .start(&self.dir.join("gobgpd-2.log"));
+        self.daemon = Some(d);
+        self.wait_for_api();
     }
 
     fn cli(&self, args: &[&str]) -> String {
@@ -116,6 +136,88 @@ fn run<S: Site>(tools: &[&str], start: fn() -> S) -> Option<S> {
 #[test]
 fn gobgp_adapter() {
     run(&["gobgpd", "gobgp"], Gobgp::start);
+}
+
+/// gobgpd restarts mid-mitigation with an empty RIB: the route is back well before the
+/// minute's resync, and `mitigate list` does not call it applied while it is missing.
+#[test]
+fn gobgpd_restart_is_reconciled_at_once() {
+    if !have_all(&["gobgpd", "gobgp"]) {
+        return;
+    }
+    let mut site = Gobgp::start();
+    restart_scenario(&mut site, Gobgp::kill, Gobgp::start_again);
+    let _ = std::fs::remove_dir_all(site.dir());
+}
+
+// --- daemon restarts --------------------------------------------------------------
+
+/// The gobgp or bird adapter's result for mitigation `id` in `levee mitigate list`:
+/// (state, error).
+fn adapter_result(cfg: &Path, id: u64) -> (String, String) {
+    let l = list(cfg);
+    let m = l["mitigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"].as_u64() == Some(id))
+        .unwrap_or_else(|| panic!("mitigation {id} not listed: {l}"))
+        .clone();
+    let r = &m["adapters"][0];
+    (
+        r["state"].as_str().unwrap_or("").to_string(),
+        r["error"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// levee announces an RTBH route through the site's adapter; the daemon is stopped
+/// (`kill`), which `mitigate list` shows as not applied, then started again without the
+/// route (`start_again`). The route is back within 20 s (the resync is every 60 s), and
+/// at no point meanwhile does `mitigate list` call it applied while the daemon lacks it.
+fn restart_scenario<S: Site>(site: &mut S, kill: fn(&mut S), start_again: fn(&mut S)) {
+    let tool = wrapper(site.dir(), site.tool());
+    let cfg = config(site, &tool);
+    let run = common::Running::start(&cfg, site.dir().join("levee-restart.log"));
+    poll("the control socket", 20, |last| {
+        *last = run.log();
+        last.contains("control socket ready").then_some(())
+    });
+    let (ok, out) = levee(&cfg, &["mitigate", "add", "192.0.2.30", "--level", "3"]);
+    assert!(ok, "{out}");
+    let id = list(&cfg)["mitigations"][0]["id"].as_u64().unwrap();
+    poll("the route applied", 20, |last| {
+        let r = adapter_result(&cfg, id);
+        *last = format!("{r:?} {:?}\n{}", site.rtbh("192.0.2.30"), run.log());
+        (r.0 == "applied" && site.rtbh("192.0.2.30").is_some()).then_some(())
+    });
+
+    kill(site);
+    poll("mitigate list to stop calling it applied", 30, |last| {
+        let r = adapter_result(&cfg, id);
+        *last = format!("{r:?}\n{}", run.log());
+        (r.0 == "failed").then_some(())
+    });
+    // (The adapter may put the route back while `start_again` waits for the daemon.)
+    start_again(site);
+    let restarted = std::time::Instant::now();
+    poll("the route back on the daemon, and applied", 20, |last| {
+        // The list first: if it says applied, the daemon must hold the route by now.
+        let r = adapter_result(&cfg, id);
+        let held = site.rtbh("192.0.2.30");
+        assert!(
+            r.0 != "applied" || held.is_some(),
+            "mitigate list says applied while the daemon lacks the route: {r:?}"
+        );
+        *last = format!("{r:?} {held:?}\n{}", run.log());
+        (r.0 == "applied" && held.is_some_and(|h| site.communities_ok(&h))).then_some(())
+    });
+    assert!(restarted.elapsed() < ::levee::adapters::RESYNC);
+    let a = list(&cfg)["adapters"][0].clone();
+    assert!(
+        a["failures"].as_u64() >= Some(1) || a["restarts"].as_u64() >= Some(1),
+        "{a}"
+    );
+    run.stop();
 }
 
 // --- ExaBGP ---------------------------------------------------------------------
@@ -248,12 +350,12 @@ fn exabgp_adapter() {
 
 struct Bird {
     dir: PathBuf,
-    _daemon: Daemon,
+    daemon: Option<Daemon>,
 }
 
 impl Bird {
     fn start() -> Bird {
-        let dir = scratch("adapter-bird");
+        let dir = scratch(&format!("adapter-bird-{}", free_port()));
         let include = dir.join("levee.conf");
         // BIRD needs the include file to exist; levee rewrites it at start.
         std::fs::write(&include, "").unwrap();
@@ -267,14 +369,28 @@ impl Bird {
             ),
         )
         .unwrap();
-        let sock = dir.join("bird.ctl");
-        let d = Launch::bird(&conf, &sock).start(&dir.join("bird.log"));
-        let b = Bird { dir, _daemon: d };
+        let mut b = Bird { dir, daemon: None };
+        b.start_again();
+        b
+    }
+
+    /// Starts BIRD with the test's bird.conf (and whatever the include file holds).
+    fn start_again(&mut self) {
+        let n = std::fs::read_dir(&self.dir).map_or(0, |d| d.count());
+        let d = Launch::bird(&self.dir.join("bird.conf"), &self.dir.join("bird.ctl"))
+            .start(&self.dir.join(format!("bird-{n}.log")));
+        self.daemon = Some(d);
         poll("birdc", 20, |last| {
-            *last = b.birdc(&["show", "status"]);
+            *last = self.birdc(&["show", "status"]);
             last.contains("Daemon is up").then_some(())
         });
-        b
+    }
+
+    /// Stops BIRD.
+    fn kill(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.stop();
+        }
     }
 
     fn birdc(&self, args: &[&str]) -> String {
@@ -337,6 +453,26 @@ impl Site for Bird {
 #[test]
 fn bird_adapter() {
     run(&["bird", "birdc"], Bird::start);
+}
+
+/// BIRD restarts mid-mitigation with its include file emptied (configuration management
+/// or a package upgrade put another one in place): the restart is noticed by BIRD's
+/// boot time, and the file written and configured again at once.
+#[test]
+fn bird_restart_is_reconciled_at_once() {
+    if !have_all(&["bird", "birdc"]) {
+        return;
+    }
+    let mut site = Bird::start();
+    restart_scenario(
+        &mut site,
+        |b| {
+            b.kill();
+            std::fs::write(b.dir.join("levee.conf"), "").unwrap();
+        },
+        Bird::start_again,
+    );
+    let _ = std::fs::remove_dir_all(site.dir());
 }
 
 // --- FRR ------------------------------------------------------------------------

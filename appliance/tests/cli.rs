@@ -66,6 +66,41 @@ fn check_valid_and_invalid_configs() {
 }
 
 #[test]
+fn check_prints_no_secret() {
+    let dir = tmp("secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("audit.key");
+    std::fs::write(&key, "audit-key-SECRET-0123456789\n").unwrap();
+    let cfg = dir.join("levee.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "bgp:\n  local_as: 64500\n  router_id: 192.0.2.1\n  peers:\n    - {{name: edge, \
+             address: 192.0.2.1, remote_as: 64501, md5_password: md5-SECRET-pw}}\n\
+             mitigation:\n  adapters: [native, webhook]\n  webhook:\n    \
+             url: \"https://ops:userinfo-SECRET@scrub.example.net/hook?token=query-SECRET&x=1\"\n    \
+             secret: hmac-SECRET-0123456789\n\
+             store:\n  path: {d}/levee.db\n  audit_hmac_key_file: {k}\n",
+            d = dir.display(),
+            k = key.display()
+        ),
+    )
+    .unwrap();
+    let out = levee(&["check", "--config", cfg.to_str().unwrap()]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("SECRET"), "a secret printed:\n{text}");
+    assert!(
+        text.contains("webhook posts to https://***:***@scrub.example.net/hook?token=***&x=***")
+            && text.contains("audit chain HMAC-keyed")
+            && text.contains(", MD5"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn usage_errors_exit_2() {
     assert_eq!(levee(&["flows", "decode"]).status.code(), Some(2));
     assert_eq!(levee(&["no-such-command"]).status.code(), Some(2));

@@ -146,7 +146,7 @@ fn flows_in_bgp_out_through_escalation_restart_and_expiry() {
         ],
     );
     assert!(
-        !ok && out.contains("not inside a protected network"),
+        !ok && out.contains("203.0.113.1/32 is outside the protected networks (lab 192.0.2.0/24"),
         "{out}"
     );
     let (ok, out) = levee(

@@ -155,8 +155,16 @@ pub mod attr_type {
     pub const MULTI_EXIT_DISC: u8 = 4;
     /// LOCAL_PREF (5, RFC 4271 §5.1.5).
     pub const LOCAL_PREF: u8 = 5;
+    /// ATOMIC_AGGREGATE (6, RFC 4271 §5.1.6).
+    pub const ATOMIC_AGGREGATE: u8 = 6;
+    /// AGGREGATOR (7, RFC 4271 §5.1.7).
+    pub const AGGREGATOR: u8 = 7;
     /// COMMUNITIES (8, RFC 1997).
     pub const COMMUNITIES: u8 = 8;
+    /// ORIGINATOR_ID (9, RFC 4456 §8).
+    pub const ORIGINATOR_ID: u8 = 9;
+    /// CLUSTER_LIST (10, RFC 4456 §8).
+    pub const CLUSTER_LIST: u8 = 10;
     /// MP_REACH_NLRI (14, RFC 4760 §3).
     pub const MP_REACH_NLRI: u8 = 14;
     /// MP_UNREACH_NLRI (15, RFC 4760 §4).
@@ -165,6 +173,8 @@ pub mod attr_type {
     pub const EXTENDED_COMMUNITIES: u8 = 16;
     /// AS4_PATH (17, RFC 6793 §3).
     pub const AS4_PATH: u8 = 17;
+    /// AS4_AGGREGATOR (18, RFC 6793 §3).
+    pub const AS4_AGGREGATOR: u8 = 18;
     /// LARGE_COMMUNITY (32, RFC 8092 §3).
     pub const LARGE_COMMUNITY: u8 = 32;
 }

@@ -46,6 +46,8 @@
 
 pub mod codes;
 pub mod flowspec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod rib;
 pub mod session;

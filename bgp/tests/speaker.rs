@@ -240,6 +240,25 @@ async fn max_prefixes_resets_the_session() {
         (sent.code, sent.subcode),
         (error::CEASE, cease::MAX_PREFIXES)
     );
+    // RFC 4486 §4: the data names the family that went over, and the bound.
+    assert_eq!(n.max_prefixes_data(), Some((Family::IPV4_UNICAST, 2)));
+}
+
+/// The Cease names the family of the route that crossed the limit: IPv6 FlowSpec here.
+#[tokio::test]
+async fn max_prefixes_cease_names_the_family() {
+    let (a, _b) = pair(|_| {}, |p| p.max_prefixes = 2).await;
+    for i in 1..=3 {
+        announce(
+            &a,
+            &format!("flow destination 2001:db8::{i}/128 protocol ==udp then discard"),
+        )
+        .await;
+    }
+    let st = until(&a, "Cease 1", |s| s.last_notification_received.is_some()).await;
+    let n = st.last_notification_received.unwrap();
+    assert_eq!(n.max_prefixes_data(), Some((Family::IPV6_FLOWSPEC, 2)));
+    assert_eq!(n.data, [0, 2, 133, 0, 0, 0, 2]);
 }
 
 /// Reads until a NOTIFICATION arrives (skipping OPEN/KEEPALIVE) or the peer closes.
@@ -383,4 +402,129 @@ async fn export_groups_choose_the_peers_a_route_goes_to() {
         s.established_count >= 2 && s.routes_received == 1
     })
     .await;
+}
+
+/// One running speaker's peers reconfigured: an added peer establishes and is sent the
+/// table, a changed one is reset (Cease / Administrative Reset) and comes back, a
+/// removed one is shut down (Cease / Administrative Shutdown) and stays away, and the
+/// peers left alone keep their sessions throughout.
+#[tokio::test]
+async fn set_peers_adds_changes_and_removes_peers_and_leaves_the_rest_alone() {
+    let (x_addr, y_addr): (IpAddr, IpAddr) =
+        ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap());
+    let mut x = peer("x", 64501, 64500, 0, true);
+    x.address = x_addr;
+    let b = Speaker::start(SpeakerConfig {
+        listen: Some(SocketAddr::new(x_addr, 0)),
+        peers: vec![x.clone()],
+    })
+    .await
+    .unwrap();
+    announce(&b, "route 192.0.2.1/32 next-hop 192.0.2.66 blackhole").await;
+    let port = b.listen_addr().unwrap().port();
+    // Two routers, each connecting from its own loopback address.
+    let router = |name: &str, from: IpAddr| {
+        let mut p = peer(name, 64500, 64501, port, false);
+        p.address = x_addr;
+        p.local_address = Some(from);
+        p
+    };
+    let a1 = Speaker::start(SpeakerConfig {
+        listen: None,
+        peers: vec![router("b", x_addr)],
+    })
+    .await
+    .unwrap();
+    let a2 = Speaker::start(SpeakerConfig {
+        listen: None,
+        peers: vec![router("b", y_addr)],
+    })
+    .await
+    .unwrap();
+    until(&a1, "x up with the route", |s| {
+        s.state == State::Established && s.routes_received == 1
+    })
+    .await;
+
+    // Added: y establishes and gets the table; x is untouched.
+    let mut y = peer("y", 64501, 64500, 0, true);
+    y.address = y_addr;
+    let changes = b
+        .set_peers(vec![x.clone(), y.clone()], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(changes.added, vec!["y".to_string()]);
+    assert!(changes.removed.is_empty() && changes.changed.is_empty());
+    assert_eq!(changes.unchanged, 1);
+    until(&a2, "y up with the route", |s| {
+        s.state == State::Established && s.routes_received == 1
+    })
+    .await;
+    assert_eq!(a1.status()[0].established_count, 1, "x kept its session");
+    assert_eq!(b.status().len(), 2);
+
+    // The same list again: nothing happens.
+    let same = b
+        .set_peers(vec![x.clone(), y.clone()], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(same.is_empty() && same.unchanged == 2);
+
+    // Changed: x is reset with Administrative Reset and comes back; y is untouched.
+    let mut x2 = x.clone();
+    x2.hold_time = Duration::from_secs(30);
+    let changes = b
+        .set_peers(vec![x2.clone(), y.clone()], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(changes.changed, vec!["x".to_string()]);
+    let st = until(&a1, "x back after its reset", |s| {
+        s.established_count == 2 && s.state == State::Established && s.routes_received == 1
+    })
+    .await;
+    let n = st.last_notification_received.unwrap();
+    assert_eq!((n.code, n.subcode), (error::CEASE, cease::ADMIN_RESET));
+    assert_eq!(a2.status()[0].established_count, 1, "y kept its session");
+    let x_status = b.status().remove(0);
+    assert_eq!(
+        x_status.established_count, 2,
+        "the changed peer's count goes on"
+    );
+    assert_eq!(
+        x_status.last_notification_sent.map(|n| n.subcode),
+        Some(cease::ADMIN_RESET)
+    );
+
+    // Removed: y is shut down with Administrative Shutdown and not let back in.
+    let mut unknown = b.subscribe();
+    let changes = b
+        .set_peers(vec![x2.clone()], Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(changes.removed, vec!["y".to_string()]);
+    let st = until(&a2, "y down", |s| s.state != State::Established).await;
+    let n = st.last_notification_received.unwrap();
+    assert_eq!((n.code, n.subcode), (error::CEASE, cease::ADMIN_SHUTDOWN));
+    // y's router tries again and is turned away as an unknown peer.
+    let from = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Ok(levee_bgp::speaker::Event::UnknownPeer { from }) = unknown.recv().await {
+                return from;
+            }
+        }
+    })
+    .await
+    .expect("y's router reconnects and is refused");
+    assert_eq!(from.ip(), y_addr);
+    assert_eq!(b.status().len(), 1);
+    let x_now = until(&a1, "x still up", |s| s.state == State::Established).await;
+    assert_eq!(x_now.established_count, 2, "x kept its session");
+
+    // A list with one address twice changes nothing.
+    assert!(
+        b.set_peers(vec![x2.clone(), x2], Duration::from_secs(5))
+            .await
+            .is_err()
+    );
+    assert_eq!(b.status().len(), 1);
 }

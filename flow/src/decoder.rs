@@ -1,5 +1,11 @@
 //! The stateful decoder: detects the format of each datagram, keeps templates, sampling
-//! and sequence state per exporter stream, and counts what happened per exporter.
+//! and sequence state per exporter stream, applies what its source is trusted with
+//! ([`SourcePolicy`]) to the records, and counts what happened per exporter (UDP source
+//! address).
+//!
+//! The per-exporter table is bounded by `max_domains`: when full, the eighth least
+//! recently seen exporters that are not configured are evicted (counted); configured
+//! exporters never are. Exporters unseen for the idle timeout are dropped.
 
 use crate::error::DecodeError;
 use crate::ipfix::Ipfix;
@@ -7,9 +13,11 @@ use crate::netflow5;
 use crate::netflow9::Netflow9;
 use crate::record::{FlowRecord, FlowType, InterfaceCounters};
 use crate::sflow;
-use crate::template::{self, Dialect, DomainKey, Limits, StreamSummary, TemplateCache};
+use crate::source::{Budget, Discards, SourcePolicy};
+use crate::template::{self, CacheStats, Dialect, DomainKey, Limits, StreamSummary, TemplateCache};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Records and counters decoded from one or more datagrams.
 #[derive(Debug, Default, Clone)]
@@ -43,6 +51,8 @@ pub struct DatagramResult {
     pub sequence_reset: bool,
     /// The error that cut decoding short; records before it were kept.
     pub error: Option<DecodeError>,
+    /// Records the source's policy discarded (not in `records`).
+    pub discarded: u64,
 }
 
 /// Counters for one exporter (UDP source address), or for all of them.
@@ -66,6 +76,10 @@ pub struct ExporterStats {
     pub last_seen_us: u64,
     /// The format of the last datagram.
     pub last_format: Option<FlowType>,
+    /// The configured exporter's name; `None` when the source is not configured.
+    pub name: Option<Arc<str>>,
+    /// Records discarded by the source's policy, by reason.
+    pub discarded: Discards,
 }
 
 impl ExporterStats {
@@ -89,12 +103,20 @@ impl ExporterStats {
     }
 }
 
+/// One exporter's counters and its spending in the current second.
+#[derive(Debug, Default)]
+struct Exporter {
+    stats: ExporterStats,
+    budget: Budget,
+}
+
 /// Decodes datagrams of any supported format from any number of exporters.
 #[derive(Debug, Default)]
 pub struct Decoder {
     cache: TemplateCache,
-    exporters: HashMap<IpAddr, ExporterStats>,
+    exporters: HashMap<IpAddr, Exporter>,
     totals: ExporterStats,
+    last_sweep_us: u64,
 }
 
 impl Decoder {
@@ -106,11 +128,26 @@ impl Decoder {
         }
     }
 
-    /// Decodes one datagram received from `source` at `time_us`, appending to `out`.
-    /// Never panics; malformed input is reported in the result and counted.
+    /// Decodes one datagram received from `source` at `time_us`, appending to `out`,
+    /// believing everything it says (offline decoding). Never panics; malformed input is
+    /// reported in the result and counted.
     pub fn decode(
         &mut self,
         source: IpAddr,
+        time_us: u64,
+        data: &[u8],
+        out: &mut Batch,
+    ) -> DatagramResult {
+        self.decode_from(source, &SourcePolicy::trusting(), time_us, data, out)
+    }
+
+    /// Decodes one datagram from `source`, which is trusted with `policy`: records it
+    /// discards are counted per exporter and not appended. `DatagramResult::records`
+    /// counts the records kept.
+    pub fn decode_from(
+        &mut self,
+        source: IpAddr,
+        policy: &SourcePolicy,
         time_us: u64,
         data: &[u8],
         out: &mut Batch,
@@ -121,8 +158,9 @@ impl Decoder {
             flow_type: detect(data),
             ..Default::default()
         };
+        self.cache.begin(time_us, policy.configured());
         let res = match r.flow_type {
-            Some(FlowType::Sflow) => self.sflow(data, time_us, out, &mut r),
+            Some(FlowType::Sflow) => self.sflow(source, data, time_us, out, &mut r),
             Some(FlowType::Netflow5) => self.netflow5(source, data, time_us, out, &mut r),
             Some(FlowType::Netflow9) => {
                 self.templated::<Netflow9>(source, data, time_us, out, &mut r)
@@ -131,22 +169,77 @@ impl Decoder {
             Some(FlowType::Mirror) | None => Err(DecodeError::UnknownFormat(first_word(data))),
         };
         r.error = res.err();
-        r.records = out.records.len() - before;
         let counters = out.counters.len() - counters_before;
-        self.totals.add(&r, counters, time_us);
-        let limit = self.cache.limits.max_domains;
-        if self.exporters.len() < limit || self.exporters.contains_key(&source) {
-            self.exporters
-                .entry(source)
-                .or_default()
-                .add(&r, counters, time_us);
+        self.expire_exporters(time_us);
+        let mut exporter = self.exporter(source, time_us);
+        let discarded = match &mut exporter {
+            Some(e) => screen(&mut out.records, before, policy, &mut e.budget),
+            None => screen(&mut out.records, before, policy, &mut Budget::default()),
+        };
+        r.records = out.records.len() - before;
+        r.discarded = discarded.total();
+        if let Some(e) = exporter {
+            e.stats.add(&r, counters, time_us);
+            e.stats.name.clone_from(&policy.name);
+            add_discards(&mut e.stats.discarded, &discarded);
         }
+        self.totals.add(&r, counters, time_us);
+        add_discards(&mut self.totals.discarded, &discarded);
         r
+    }
+
+    /// The source's entry, made room for when the table is full; `None` when only
+    /// configured exporters fill it.
+    fn exporter(&mut self, source: IpAddr, now_us: u64) -> Option<&mut Exporter> {
+        let limit = self.cache.limits.max_domains;
+        if !self.exporters.contains_key(&source) && self.exporters.len() >= limit {
+            let mut old: Vec<(u64, IpAddr)> = self
+                .exporters
+                .iter()
+                .filter(|(_, e)| e.stats.name.is_none())
+                .map(|(a, e)| (e.stats.last_seen_us, *a))
+                .collect();
+            let n = (limit / 8).clamp(1, old.len().max(1));
+            if n < old.len() {
+                old.select_nth_unstable(n - 1);
+            }
+            for (_, a) in old.iter().take(n) {
+                self.exporters.remove(a);
+                self.cache.stats.exporters_evicted += 1;
+            }
+            if self.exporters.len() >= limit {
+                return None;
+            }
+        }
+        let e = self.exporters.entry(source).or_default();
+        if e.stats.last_seen_us == 0 {
+            e.stats.last_seen_us = now_us;
+        }
+        Some(e)
+    }
+
+    /// Drops exporters (not configured) unseen for the idle timeout, now and then.
+    fn expire_exporters(&mut self, now_us: u64) {
+        let idle = self.cache.limits.idle_timeout_us;
+        if now_us.saturating_sub(self.last_sweep_us) < (idle / 8).max(1_000_000) {
+            return;
+        }
+        self.last_sweep_us = now_us;
+        let before = self.exporters.len();
+        self.exporters.retain(|_, e| {
+            e.stats.name.is_some() || now_us.saturating_sub(e.stats.last_seen_us) <= idle
+        });
+        self.cache.stats.exporters_evicted += (before - self.exporters.len()) as u64;
+    }
+
+    /// What the stream cache holds and let go of.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// Counters per exporter (UDP source address).
     pub fn exporters(&self) -> impl Iterator<Item = (&IpAddr, &ExporterStats)> {
-        self.exporters.iter()
+        self.exporters.iter().map(|(a, e)| (a, &e.stats))
     }
 
     /// Counters over all exporters.
@@ -161,6 +254,7 @@ impl Decoder {
 
     fn sflow(
         &mut self,
+        source: IpAddr,
         data: &[u8],
         time_us: u64,
         out: &mut Batch,
@@ -172,9 +266,13 @@ impl Decoder {
                 flow_type: FlowType::Sflow,
                 exporter: h.agent,
                 domain: h.sub_agent,
+                source,
             };
             let gap = self.cache.domain(key)?.sequence.datagrams(h.sequence);
             (r.lost_datagrams, r.sequence_reset) = (gap.lost, gap.reset);
+            if h.samples > 0 {
+                self.cache.used(&key);
+            }
         }
         outcome.error.map_or(Ok(()), Err)
     }
@@ -192,7 +290,10 @@ impl Decoder {
             flow_type: FlowType::Netflow5,
             exporter: source,
             domain: h.engine.into(),
+            source,
         };
+        self.cache.domain(key)?;
+        self.cache.used(&key);
         // v5 sequence numbers count flows: turn lost flows into datagrams of this size.
         let gap = self
             .cache
@@ -242,6 +343,36 @@ impl Decoder {
         }
         res
     }
+}
+
+/// Applies `policy` to the records from `from` on, keeping those it accepts in order;
+/// returns what it discarded.
+fn screen(
+    records: &mut Vec<FlowRecord>,
+    from: usize,
+    policy: &SourcePolicy,
+    budget: &mut Budget,
+) -> Discards {
+    let mut discarded = Discards::default();
+    let mut keep = from;
+    for i in from..records.len() {
+        let mut r = records[i];
+        match policy.check(&mut r, budget) {
+            Some(reason) => discarded.count(reason),
+            None => {
+                records[keep] = r;
+                keep += 1;
+            }
+        }
+    }
+    records.truncate(keep);
+    discarded
+}
+
+fn add_discards(to: &mut Discards, d: &Discards) {
+    to.interface += d.interface;
+    to.sampling += d.sampling;
+    to.rate += d.rate;
 }
 
 fn first_word(data: &[u8]) -> u32 {

@@ -23,6 +23,8 @@
 mod cursor;
 mod decoder;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipfix;
 pub mod mirror;
 pub mod netflow5;
@@ -31,6 +33,7 @@ pub mod packet;
 mod record;
 mod sequence;
 pub mod sflow;
+mod source;
 mod template;
 #[cfg(test)]
 mod testing;
@@ -38,4 +41,5 @@ mod testing;
 pub use decoder::{Batch, DatagramResult, Decoder, ExporterStats, detect};
 pub use error::DecodeError;
 pub use record::{FlowRecord, FlowType, InterfaceCounters};
-pub use template::Limits;
+pub use source::{Discards, MIN_FRAME_BITS, SourcePolicy};
+pub use template::{CacheStats, Limits};

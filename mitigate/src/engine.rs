@@ -5,7 +5,7 @@
 pub use super::model::{
     Counters, Gate, GateVerdict, Holder, Id, Mitigation, Origin, Output, Refusal, WithdrawReason,
 };
-use super::safelist;
+use super::safelist::{self, Safelist};
 use super::settings::{Ladder, Level, Network, Settings};
 use super::signature::{Signature, Target, applies, routes};
 use ipnet::IpNet;
@@ -144,6 +144,8 @@ fn covering(net: &Network, key: &Target) -> Vec<IpNet> {
 #[derive(Debug)]
 pub struct Engine {
     s: Settings,
+    /// `s.safelist`, indexed.
+    safelist: Safelist,
     routes: BTreeMap<Nlri, Mitigation>,
     victims: HashMap<Target, Victim>,
     cooldown: HashMap<Target, u64>,
@@ -164,6 +166,7 @@ impl Engine {
     /// An engine handing out ids from `first_id`.
     pub fn new(s: Settings, first_id: Id) -> Engine {
         Engine {
+            safelist: Safelist::new(&s.safelist),
             s,
             routes: BTreeMap::new(),
             victims: HashMap::new(),
@@ -223,9 +226,27 @@ impl Engine {
     }
 
     /// Replaces the settings (a config reload). Active mitigations stay; the new
-    /// ladders apply from the next event.
-    pub fn set_settings(&mut self, s: Settings) {
+    /// ladders apply from the next event. A change of `dry_run` applies to the active
+    /// routes too: each one comes out as an [`Output::DryRun`] with its new flag (live:
+    /// announce it now; dry run: withdraw it from the routers, keep it recorded), so an
+    /// attack mitigated in dry run is announced the moment dry run ends.
+    #[must_use = "a dry-run flip's outputs must reach the adapters"]
+    pub fn set_settings(&mut self, s: Settings) -> Vec<Output> {
+        let flip = s.dry_run != self.s.dry_run;
+        self.safelist = Safelist::new(&s.safelist);
         self.s = s;
+        if !flip {
+            return Vec::new();
+        }
+        let dry_run = self.s.dry_run;
+        self.routes
+            .values_mut()
+            .filter(|m| m.dry_run != dry_run)
+            .map(|m| {
+                m.dry_run = dry_run;
+                Output::DryRun(m.clone())
+            })
+            .collect()
     }
 
     /// The counters.
@@ -247,11 +268,55 @@ impl Engine {
         self.s.networks.iter().find(|n| n.name == name)
     }
 
-    fn safelisted(&self, p: &IpNet) -> bool {
-        self.s
-            .safelist
-            .iter()
-            .any(|s| s.contains(p) || p.contains(s))
+    /// The protected networks, for a refusal: `name prefix, prefix; name ...`, at
+    /// most eight prefixes named.
+    fn protected_summary(&self) -> String {
+        const SHOWN: usize = 8;
+        let total: usize = self.s.networks.iter().map(|n| n.prefixes.len()).sum();
+        if total == 0 {
+            return "none are configured".into();
+        }
+        let mut shown = 0;
+        let mut parts = Vec::new();
+        for n in &self.s.networks {
+            let ps: Vec<String> = n
+                .prefixes
+                .iter()
+                .take(SHOWN - shown)
+                .map(ToString::to_string)
+                .collect();
+            if ps.is_empty() {
+                break;
+            }
+            shown += ps.len();
+            parts.push(format!("{} {}", n.name, ps.join(", ")));
+        }
+        let mut s = parts.join("; ");
+        if total > shown {
+            s.push_str(&format!(" and {} more", total - shown));
+        }
+        s
+    }
+
+    /// Why `target` may not be mitigated: outside every protected network.
+    fn outside(&self, target: String) -> Refusal {
+        Refusal::OutsideProtected {
+            target,
+            protected: self.protected_summary(),
+        }
+    }
+
+    /// Why a destination may not be mitigated because of the safelist, if it may not:
+    /// it is safelisted, or it covers a safelisted prefix.
+    fn safelist_refusal(&self, p: &IpNet) -> Option<Refusal> {
+        if self.safelist.covers(p) {
+            return Some(Refusal::Safelisted(p.to_string()));
+        }
+        let s = self.safelist.overlap_example(p)?;
+        Some(Refusal::CoversSafelisted {
+            target: p.to_string(),
+            safelisted: s,
+        })
     }
 
     /// Takes an incident event at `now` (µs).
@@ -259,12 +324,8 @@ impl Engine {
         self.now = now;
         let mut out = Vec::new();
         let Some(net) = self.network(&e.network).cloned() else {
-            self.refuse(
-                &mut out,
-                e.id,
-                e.victim.to_string(),
-                Refusal::NotProtected(e.victim.to_string()),
-            );
+            let r = self.outside(e.victim.to_string());
+            self.refuse(&mut out, e.id, e.victim.to_string(), r);
             return self.with_warnings(out);
         };
         let sig = Signature::from_event(e, &net.prefixes);
@@ -311,7 +372,7 @@ impl Engine {
         key: &Target,
     ) -> Result<(), (String, Refusal)> {
         if let Target::Host(ip) = key
-            && self.safelisted(&IpNet::from(*ip))
+            && self.safelist.covers(&IpNet::from(*ip))
         {
             return Err((ip.to_string(), Refusal::Safelisted(ip.to_string())));
         }
@@ -386,10 +447,12 @@ impl Engine {
             return;
         }
         match r {
-            Refusal::Safelisted(_) => self.counters.safelisted += 1,
+            Refusal::Safelisted(_) | Refusal::CoversSafelisted { .. } => {
+                self.counters.safelisted += 1
+            }
             Refusal::Cooldown(_) => self.counters.cooldown += 1,
             Refusal::Cap { .. } => self.counters.capped += 1,
-            Refusal::NotProtected(_) => self.counters.not_protected += 1,
+            Refusal::OutsideProtected { .. } => self.counters.not_protected += 1,
             Refusal::Rpki(_) => self.counters.rpki_refused += 1,
             _ => {}
         }
@@ -516,13 +579,17 @@ impl Engine {
         let mut kept = Vec::new();
         let mut refused = None;
         for r in wanted {
-            match safelist::narrow(r, &self.s.safelist) {
+            let dst = destination(&r.nlri);
+            match safelist::narrow(r, &self.safelist) {
                 Ok(rs) => kept.extend(rs),
-                Err(s) => refused = Some(s),
+                Err(s) => refused = Some((dst, s)),
             }
         }
-        if let Some(s) = refused {
-            let r = Refusal::Safelisted(format!("a route for {victim} covers {s}, which"));
+        if let Some((dst, s)) = refused {
+            let r = Refusal::CoversSafelisted {
+                target: dst.map_or_else(|| victim.to_string(), |d| d.to_string()),
+                safelisted: s,
+            };
             self.refuse(out, incident, victim.to_string(), r);
         }
         (!kept.is_empty()).then_some(kept)
@@ -645,9 +712,6 @@ impl Engine {
     /// The protected network a destination is in, or why it may not be mitigated.
     /// Passes the RPKI gate too (through the prefixes that cover the destination).
     fn admit(&mut self, dst: IpNet) -> Result<String, Refusal> {
-        if self.safelisted(&dst) {
-            return Err(Refusal::Safelisted(dst.to_string()));
-        }
         let (name, covering) = self
             .s
             .networks
@@ -662,7 +726,10 @@ impl Engine {
                     .collect();
                 (n.name.clone(), c)
             })
-            .ok_or_else(|| Refusal::NotProtected(dst.to_string()))?;
+            .ok_or_else(|| self.outside(dst.to_string()))?;
+        if let Some(r) = self.safelist_refusal(&dst) {
+            return Err(r);
+        }
         if let Err(r) = self.gate_check(&dst.to_string(), &covering, 0) {
             self.counters.rpki_refused += 1;
             return Err(r);
@@ -711,7 +778,7 @@ impl Engine {
         let network = self.admit(IpNet::from(ip))?;
         let net = self
             .network(&network)
-            .ok_or(Refusal::NotProtected(ip.to_string()))?;
+            .ok_or_else(|| self.outside(ip.to_string()))?;
         let r = routes(
             &Signature::bare(Target::Host(ip)),
             level,

@@ -102,9 +102,24 @@ pub enum Refusal {
     /// The victim is in the safelist.
     #[error("{0} is safelisted: never mitigated")]
     Safelisted(String),
-    /// The victim is not in a protected network.
-    #[error("{0} is not inside a protected network")]
-    NotProtected(String),
+    /// A route would cover a safelisted prefix and cannot be narrowed around it (a
+    /// unicast route, a rule without a destination, or more pieces than FlowSpec
+    /// narrowing allows).
+    #[error("{target} covers {safelisted}, which is safelisted: never mitigated")]
+    CoversSafelisted {
+        /// The victim or route destination.
+        target: String,
+        /// A safelisted prefix it covers.
+        safelisted: ipnet::IpNet,
+    },
+    /// The victim is outside every protected network.
+    #[error("{target} is outside the protected networks ({protected})")]
+    OutsideProtected {
+        /// The victim or route destination.
+        target: String,
+        /// The protected networks configured, as `name prefix, prefix; name ...`.
+        protected: String,
+    },
     /// The RPKI gate refused.
     #[error("RPKI gate: {0}")]
     Rpki(String),
@@ -137,6 +152,10 @@ pub enum Output {
     Announce(Mitigation),
     /// Withdraw a route.
     Withdraw(Mitigation, WithdrawReason),
+    /// A config reload flipped dry run for an active route: the mitigation with its
+    /// new flag. Live (`dry_run` false): announce its route now; dry run: withdraw it
+    /// from the routers and keep it recorded and active.
+    DryRun(Mitigation),
     /// A route's expiry moved (the attack goes on).
     Extend {
         /// The mitigation.

@@ -5,6 +5,7 @@
 //!   benchmark workload and example input.
 //! - Datagram builders, one module per export format: [`sflow`], [`netflow5`],
 //!   [`netflow9`], [`ipfix`]; big-endian word lists in [`bytes`].
+//! - [`hostile`]: the datagrams of the state-exhaustion attacks (issue 15).
 //! - [`packet`]: Ethernet, IPv4 and UDP framing; [`pcap`]: classic capture files, written
 //!   and read.
 //! - [`traffic`]: synthetic sampled traffic (streams of one packet shape each, sampled
@@ -25,6 +26,7 @@
 
 pub mod bytes;
 pub mod daemon;
+pub mod hostile;
 pub mod ipfix;
 pub mod lab;
 pub mod netflow5;

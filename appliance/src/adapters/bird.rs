@@ -4,7 +4,8 @@
 //! Each change rewrites the file (atomically, through a rename) and runs
 //! `birdc configure`; BIRD diffs the protocols itself and sends what changed to the
 //! peers the operator exports these protocols to. The file is the whole state, so
-//! reconciling is writing it again.
+//! reconciling is writing it again. Between reconciliations the probe compares BIRD's
+//! boot time with the one at the last `configure`: a restart is reconciled at once.
 //!
 //! The operator's bird.conf declares the FlowSpec tables and includes the file:
 //!
@@ -96,6 +97,9 @@ pub struct Bird {
     settings: Settings,
     routes: BTreeMap<Nlri, Attrs>,
     last: String,
+    /// BIRD's boot time (`Last reboot on ...` of `birdc show status`) as of the last
+    /// successful `configure`: another one means BIRD restarted since.
+    booted: Option<String>,
 }
 
 impl Bird {
@@ -105,7 +109,29 @@ impl Bird {
             settings,
             routes: BTreeMap::new(),
             last: "not configured yet".into(),
+            booted: None,
         }
+    }
+
+    /// `birdc [-s SOCKET] ARGS...`.
+    async fn birdc(&self, words: &[&str]) -> Result<String, AdapterError> {
+        let mut args = Vec::new();
+        if let Some(s) = &self.settings.socket {
+            args.extend(["-s".to_string(), s.display().to_string()]);
+        }
+        args.extend(words.iter().map(|w| w.to_string()));
+        process::run(&self.settings.birdc, &args).await
+    }
+
+    /// BIRD's boot time, from `birdc show status`.
+    async fn boot_time(&self) -> Result<String, AdapterError> {
+        let out = self.birdc(&["show", "status"]).await?;
+        boot_time(&out).ok_or_else(|| {
+            AdapterError(format!(
+                "birdc show status: no boot time in {:?}",
+                out.lines().take(3).collect::<Vec<_>>().join("; ")
+            ))
+        })
     }
 
     async fn write_and_configure(&mut self) -> Result<(), AdapterError> {
@@ -118,32 +144,40 @@ impl Bird {
         }
         tokio::fs::write(&tmp, text).await.map_err(io)?;
         tokio::fs::rename(&tmp, path).await.map_err(io)?;
-        let mut args = Vec::new();
-        if let Some(s) = &self.settings.socket {
-            args.extend(["-s".to_string(), s.display().to_string()]);
-        }
-        args.push("configure".into());
-        let r = process::run(&self.settings.birdc, &args)
-            .await
-            .and_then(|out| {
-                // birdc exits 0 even when the configuration is refused; its text says.
-                if out.contains("Reconfigured") || out.contains("Reconfiguration in progress") {
-                    Ok(())
-                } else {
-                    let why = out
-                        .lines()
-                        .filter(|l| !l.starts_with("BIRD "))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Err(AdapterError(format!("birdc configure: {why}")))
-                }
-            });
+        let r = self.birdc(&["configure"]).await.and_then(|out| {
+            // birdc exits 0 even when the configuration is refused; its text says.
+            if out.contains("Reconfigured") || out.contains("Reconfiguration in progress") {
+                Ok(())
+            } else {
+                let why = out
+                    .lines()
+                    .filter(|l| !l.starts_with("BIRD "))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Err(AdapterError(format!("birdc configure: {why}")))
+            }
+        });
         self.last = match &r {
             Ok(()) => format!("{} routes in {}", self.routes.len(), path.display()),
             Err(e) => e.0.clone(),
         };
+        if r.is_ok() {
+            // The BIRD that took this configuration; the probe compares against it.
+            self.booted = self.boot_time().await.ok();
+        }
         r
     }
+}
+
+/// The boot time in `birdc show status` output (`Last reboot on 2026-12-02 20:06:12`).
+fn boot_time(status: &str) -> Option<String> {
+    status.lines().find_map(|l| {
+        let t = l
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .trim();
+        t.strip_prefix("Last reboot on ")
+            .map(|t| t.trim().to_string())
+    })
 }
 
 impl Backend for Bird {
@@ -177,6 +211,24 @@ impl Backend for Bird {
             .filter_map(|c| Some((c.nlri.clone(), c.attrs.clone()?)))
             .collect();
         self.write_and_configure().await
+    }
+
+    /// BIRD reads the include file at start, but a restart can come with another file
+    /// (a package upgrade, configuration management, a tmpfs): a boot time other than
+    /// the one at the last `configure` means BIRD restarted, and the file is written
+    /// and configured again.
+    async fn probe(&mut self, _applied: &[Change]) -> Result<Option<String>, AdapterError> {
+        let now = self.boot_time().await?;
+        Ok(match &self.booted {
+            Some(was) if *was != now => Some(format!(
+                "BIRD restarted (booted {now}, was {was} at the last configure)"
+            )),
+            Some(_) => None,
+            None => {
+                self.booted = Some(now);
+                None
+            }
+        })
     }
 
     fn describe(&self) -> String {
@@ -368,6 +420,21 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert(r.nlri, r.attrs);
         render(&Settings::default(), &m).unwrap()
+    }
+
+    /// The boot time in `birdc show status`, with or without reply codes.
+    #[test]
+    fn boot_time_from_show_status() {
+        let out = "BIRD 2.17.1 ready.\nBIRD 2.17.1\nRouter ID is 192.0.2.3\n\
+                   Current server time is 2026-12-02 20:10:00.123\n\
+                   Last reboot on 2026-12-02 20:06:00.456\n\
+                   Last reconfiguration on 2026-12-02 20:07:00.789\nDaemon is up and running\n";
+        assert_eq!(boot_time(out).as_deref(), Some("2026-12-02 20:06:00.456"));
+        assert_eq!(
+            boot_time("1011-Last reboot on 2026-12-02 20:06:00\n").as_deref(),
+            Some("2026-12-02 20:06:00")
+        );
+        assert_eq!(boot_time("BIRD 2.17.1 ready.\nUnable to connect"), None);
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! ExaBGP keeps the routes in its own adj-RIB-out and sends them to every neighbor
 //! whose families include them. Reconciling uses the default (withdraw stale routes,
 //! announce the desired ones again): ExaBGP does not resend a route it already
-//! holds unchanged, and one that restarted gets everything back.
+//! holds unchanged, and one that restarted gets everything back. Between
+//! reconciliations the probe reads `show adj-rib out` back: an ExaBGP that restarted
+//! lacks levee's routes, and the task reconciles at once.
 
 use super::{AdapterError, Backend, Change, Handle, Report, comparison};
 use crate::yaml::{Ctx, LevelList};
@@ -145,10 +147,8 @@ impl Exabgp {
         r
     }
 
-    async fn send_inner(&mut self, commands: &[String]) -> Result<(), AdapterError> {
-        if commands.is_empty() {
-            return Ok(());
-        }
+    /// Opens the answer pipe (once) and the command pipe, with nothing stale to read.
+    fn open(&mut self) -> Result<pipe::Sender, AdapterError> {
         let answers_path = self.settings.answers();
         if self.answers.is_none() {
             let rx = pipe::OpenOptions::new()
@@ -159,9 +159,53 @@ impl Exabgp {
         }
         self.drain();
         let commands_path = self.settings.commands();
-        let mut tx = pipe::OpenOptions::new()
+        pipe::OpenOptions::new()
             .open_sender(&commands_path)
-            .map_err(|e| pipe_error(&commands_path, &e))?;
+            .map_err(|e| pipe_error(&commands_path, &e))
+    }
+
+    /// Sends a `show` command; the lines ExaBGP answers before its `done`.
+    async fn query(&mut self, command: &str) -> Result<Vec<String>, AdapterError> {
+        let r = self.query_inner(command).await;
+        if r.is_err() {
+            self.answers = None;
+            self.pending.clear();
+        }
+        r
+    }
+
+    async fn query_inner(&mut self, command: &str) -> Result<Vec<String>, AdapterError> {
+        let mut tx = self.open()?;
+        let commands_path = self.settings.commands();
+        tx.write_all(format!("{command}\n").as_bytes())
+            .await
+            .map_err(|e| AdapterError(format!("{}: {e}", commands_path.display())))?;
+        let lines = async {
+            let mut lines = Vec::new();
+            loop {
+                match self.answer().await?.as_str() {
+                    "done" => return Ok(lines),
+                    "error" => return Err(AdapterError(format!("ExaBGP refused `{command}`"))),
+                    "shutdown" => return Err(AdapterError("ExaBGP is shutting down".into())),
+                    other => lines.push(other.to_string()),
+                }
+            }
+        };
+        tokio::time::timeout(ACK_TIMEOUT, lines)
+            .await
+            .map_err(|_| {
+                AdapterError(format!(
+                    "no answer from ExaBGP within {ACK_TIMEOUT:?} to `{command}`"
+                ))
+            })?
+    }
+
+    async fn send_inner(&mut self, commands: &[String]) -> Result<(), AdapterError> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.open()?;
+        let commands_path = self.settings.commands();
         for c in commands {
             let mut line = c.clone();
             line.push('\n');
@@ -208,8 +252,8 @@ impl Exabgp {
         }
     }
 
-    /// The next answer line that ends a command: `done`, `error` or `shutdown`
-    /// (other lines are output of `show` commands, which levee does not send).
+    /// The next answer line: `done`, `error` or `shutdown` end a command; other lines
+    /// are the output of a `show` command (see [`Exabgp::query`]).
     async fn answer(&mut self) -> Result<String, AdapterError> {
         let path = self.settings.answers();
         loop {
@@ -260,11 +304,96 @@ impl Backend for Exabgp {
         self.send(&commands).await
     }
 
+    /// ExaBGP keeps its adj-RIB-out in memory: one that restarted has none of levee's
+    /// routes. `show adj-rib out` is read back and each confirmed route looked up by
+    /// family and destination (per neighbor, so a route counts as held when at least
+    /// as many lines carry its family and destination as confirmed routes do).
+    async fn probe(&mut self, applied: &[Change]) -> Result<Option<String>, AdapterError> {
+        let lines = self.query("show adj-rib out").await?;
+        let missing = missing_from_adj_rib(applied, &lines);
+        Ok((missing > 0).then(|| {
+            format!(
+                "ExaBGP's adj-RIB-out lacks {missing} of the {} routes levee gave it (ExaBGP restarted?)",
+                applied.len()
+            )
+        }))
+    }
+
     fn describe(&self) -> String {
         self.last.clone()
     }
 
     async fn stop(self) {}
+}
+
+/// How a route shows in `show adj-rib out`: its family words and destination
+/// (`ipv4 unicast 192.0.2.30/32`, `ipv4 flow ... destination-ipv4 192.0.2.31/32`).
+fn adj_rib_key(n: &Nlri) -> Option<(&'static str, String)> {
+    match n {
+        Nlri::Unicast(p) if p.addr.is_ipv4() => Some(("ipv4 unicast", p.to_string())),
+        Nlri::Unicast(p) => Some(("ipv6 unicast", p.to_string())),
+        Nlri::Flow(f) => {
+            let dst = f.components.iter().find_map(|c| match c {
+                Component::DestinationPrefix(p) => Some(format!("{}/{}", p.addr, p.len)),
+                _ => None,
+            })?;
+            Some((
+                if f.afi == Afi::IPV4 {
+                    "ipv4 flow"
+                } else {
+                    "ipv6 flow"
+                },
+                dst,
+            ))
+        }
+    }
+}
+
+/// The key of an adj-RIB-out line (see [`adj_rib_key`]).
+fn line_key(line: &str) -> Option<(&'static str, String)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = |w: &str| words.iter().position(|x| *x == w);
+    for (fam, safi, dst_word) in [
+        ("ipv4 unicast", "unicast", None),
+        ("ipv6 unicast", "unicast", None),
+        ("ipv4 flow", "flow", Some("destination-ipv4")),
+        ("ipv6 flow", "flow", Some("destination-ipv6")),
+    ] {
+        let afi = &fam[..4];
+        let Some(i) = words.windows(2).position(|w| w[0] == afi && w[1] == safi) else {
+            continue;
+        };
+        let dst = match dst_word {
+            None => words.get(i + 2)?.to_string(),
+            Some(d) => {
+                // ExaBGP writes an IPv6 destination as PREFIX/LEN/OFFSET.
+                let p = words.get(at(d)? + 1)?;
+                p.split('/').take(2).collect::<Vec<_>>().join("/")
+            }
+        };
+        return Some((fam, dst));
+    }
+    None
+}
+
+/// How many of `applied` have fewer lines in `adj_rib` than they need.
+fn missing_from_adj_rib(applied: &[Change], adj_rib: &[String]) -> usize {
+    use std::collections::BTreeMap;
+    let mut need: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for c in applied {
+        if let Some(k) = adj_rib_key(&c.nlri) {
+            *need.entry(k).or_default() += 1;
+        }
+    }
+    let mut have: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    for l in adj_rib {
+        if let Some(k) = line_key(l) {
+            *have.entry(k).or_default() += 1;
+        }
+    }
+    need.iter()
+        .map(|(k, n)| n.saturating_sub(have.get(k).copied().unwrap_or(0)))
+        .sum()
 }
 
 /// The API command for one change.
@@ -534,6 +663,32 @@ mod pipe_tests {
 
     fn change(text: &str) -> Change {
         Change::announce(1, &text.parse::<RouteText>().unwrap(), Levels::ALL)
+    }
+
+    /// `show adj-rib out` as ExaBGP 4.2 prints it, read back for the confirmed routes.
+    #[test]
+    fn the_adj_rib_out_is_read_back() {
+        let applied = [
+            change("route 192.0.2.30/32 next-hop 192.0.2.254 community 65535:666"),
+            change("flow destination 192.0.2.31/32 protocol udp then discard"),
+            change("flow ipv6 destination 2001:db8::1/128 then discard"),
+        ];
+        let rib: Vec<String> = [
+            "neighbor 127.0.0.1 ipv4 unicast 192.0.2.30/32 next-hop 192.0.2.254",
+            "neighbor 127.0.0.1 ipv4 flow flow destination-ipv4 192.0.2.31/32 protocol =udp",
+            "neighbor 127.0.0.1 ipv6 flow flow destination-ipv6 2001:db8::1/128/0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(missing_from_adj_rib(&applied, &rib), 0);
+        assert_eq!(missing_from_adj_rib(&applied, &rib[1..]), 1);
+        assert_eq!(missing_from_adj_rib(&applied, &[]), 3);
+        // A second rule for the same destination needs a line of its own.
+        let two = [
+            applied[1].clone(),
+            change("flow destination 192.0.2.31/32 protocol tcp then discard"),
+        ];
+        assert_eq!(missing_from_adj_rib(&two, &rib), 1);
     }
 
     #[tokio::test]

@@ -401,6 +401,31 @@ impl Backend for Frr {
         Ok(())
     }
 
+    /// Static routes live in FRR's running config, which a restart without a saved
+    /// config loses: the running config is read back and every confirmed RTBH route
+    /// looked up in it.
+    async fn probe(&mut self, applied: &[Change]) -> Result<Option<String>, AdapterError> {
+        let wanted: Vec<&IpPrefix> = applied
+            .iter()
+            .filter_map(|c| match &c.nlri {
+                Nlri::Unicast(p) => Some(p),
+                Nlri::Flow(_) => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let conf = self.vtysh(&["show running-config".into()]).await?;
+        let held = owned_routes(&conf, &self.settings);
+        let missing = wanted.iter().filter(|p| !held.contains_key(p)).count();
+        Ok((missing > 0).then(|| {
+            format!(
+                "FRR's running config lacks {missing} of the {} routes levee gave it (FRR restarted?)",
+                wanted.len()
+            )
+        }))
+    }
+
     fn describe(&self) -> String {
         if self.skipped_flowspec > 0 {
             format!(

@@ -5,6 +5,8 @@
 //!
 //! Reconciliation reads the RIB back (`gobgp global rib -a FAMILY -j`): desired routes
 //! missing there (gobgpd restarted) are added again, stale ones still there are deleted.
+//! The probe between reconciliations reads the same RIB: a confirmed route missing from
+//! it means gobgpd restarted (or someone deleted it), and the task reconciles at once.
 
 use super::{AdapterError, Backend, Change, Handle, Report, process};
 use crate::yaml::LevelList;
@@ -121,6 +123,23 @@ impl Gobgp {
         Ok(v.as_object()
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default())
+    }
+}
+
+impl Gobgp {
+    /// The routes gobgpd holds in the families of `changes`, as (family, key).
+    async fn held_all(
+        &mut self,
+        changes: impl Iterator<Item = &Change>,
+    ) -> Result<BTreeSet<(&'static str, String)>, AdapterError> {
+        let families: BTreeSet<&'static str> = changes.map(|c| family(&c.nlri)).collect();
+        let mut held = BTreeSet::new();
+        for f in families {
+            for k in self.held(f).await? {
+                held.insert((f, k));
+            }
+        }
+        Ok(held)
     }
 }
 
@@ -274,17 +293,7 @@ impl Backend for Gobgp {
         desired: &[Change],
         stale: &[Change],
     ) -> Result<(), AdapterError> {
-        let families: BTreeSet<&str> = desired
-            .iter()
-            .chain(stale)
-            .map(|c| family(&c.nlri))
-            .collect();
-        let mut held = BTreeSet::new();
-        for f in families {
-            for k in self.held(f).await? {
-                held.insert((f, k));
-            }
-        }
+        let held = self.held_all(desired.iter().chain(stale)).await?;
         let wanted: BTreeSet<&Nlri> = desired.iter().map(|c| &c.nlri).collect();
         let mut todo = Vec::new();
         for s in stale {
@@ -305,6 +314,23 @@ impl Backend for Gobgp {
             tracing::info!(changes = todo.len(), "gobgp: reconciling gobgpd's RIB");
         }
         self.apply(&todo).await
+    }
+
+    /// gobgpd keeps its RIB in memory: one that restarted has none of levee's routes.
+    /// The RIB of each family levee uses is read back and every confirmed route looked
+    /// up in it.
+    async fn probe(&mut self, applied: &[Change]) -> Result<Option<String>, AdapterError> {
+        let held = self.held_all(applied.iter()).await?;
+        let missing = applied
+            .iter()
+            .filter(|c| !held.contains(&(family(&c.nlri), key(&c.nlri))))
+            .count();
+        Ok((missing > 0).then(|| {
+            format!(
+                "gobgpd's RIB lacks {missing} of the {} routes levee gave it (gobgpd restarted?)",
+                applied.len()
+            )
+        }))
     }
 
     fn describe(&self) -> String {

@@ -11,6 +11,13 @@
 //! rest re-apply. So a daemon that restarted, or a withdrawal lost while levee was
 //! down, ends with exactly the desired routes: no orphans.
 //!
+//! Between reconciliations, an idle adapter with routes to hold *probes* its daemon
+//! every [`PROBE`] ([`Backend::probe`]): gobgpd's RIB and FRR's running config are read
+//! back for the confirmed routes, BIRD's boot time is compared with the one it had at
+//! the last `configure`. A daemon that restarted or lost routes, or cannot be reached,
+//! has its routes reported not applied (`failed`, so `levee mitigate list` does not
+//! claim them) and reconciled at once, not a minute later.
+//!
 //! - [`native`]: levee's own BGP speaker (crate `levee-bgp`), peering with the routers.
 //! - [`exabgp`]: ExaBGP through its named pipe, each command acknowledged.
 //! - [`gobgp`]: gobgpd through the `gobgp` CLI.
@@ -45,7 +52,7 @@ pub mod webhook;
 
 pub(crate) use registry::RawSections;
 pub use registry::{Adapter, Kind};
-pub use task::RESYNC;
+pub use task::{PROBE, RESYNC};
 
 use levee_bgp::rib::{Attrs, Nlri, RouteText};
 use levee_mitigate::Levels;
@@ -140,6 +147,20 @@ pub trait Backend: Send + 'static {
         }
     }
 
+    /// Checks that the daemon still holds `applied` (the routes it confirmed): `Ok(None)`
+    /// when it does or the backend cannot tell, `Ok(Some(why))` when it lost them (it
+    /// restarted, or its RIB lacks some), `Err` when the daemon cannot be reached. Run
+    /// every [`PROBE`] while the adapter is idle with routes to hold; on anything but
+    /// `Ok(None)` the routes are reported not applied and reconciled at once, instead
+    /// of at the next [`RESYNC`]. The default cannot tell.
+    fn probe(
+        &mut self,
+        applied: &[Change],
+    ) -> impl std::future::Future<Output = Result<Option<String>, AdapterError>> + Send {
+        let _ = applied;
+        async { Ok(None) }
+    }
+
     /// A one-line description of the backend's own state (sessions, daemon), for status.
     fn describe(&self) -> String;
 
@@ -213,6 +234,10 @@ pub struct AdapterStatus {
     pub failures: u64,
     /// Completed reconciliations.
     pub reconciled: u64,
+    /// Times the daemon was found to have lost confirmed routes (it restarted, or its
+    /// RIB lacked some) and was reconciled at once.
+    #[serde(default)]
+    pub restarts: u64,
     /// The last failure, while failing.
     pub last_error: Option<String>,
     /// The backend's own account of itself.
@@ -243,6 +268,7 @@ impl Default for AdapterStatus {
             applied: 0,
             failures: 0,
             reconciled: 0,
+            restarts: 0,
             last_error: None,
             backend: String::new(),
         }

@@ -1,7 +1,8 @@
 //! The task behind each adapter [`Handle`](super::Handle): it keeps the desired routes
 //! and the changes not yet confirmed, hands them to the backend, retries a failure
-//! with backoff, reconciles at start and every [`RESYNC`], and reports each outcome to
-//! the store and the status.
+//! with backoff, reconciles at start and every [`RESYNC`] (and at once when a probe every
+//! [`PROBE`] finds the daemon lost routes, or cannot reach it), and reports each outcome
+//! to the store and the status.
 
 use super::{AdapterStatus, Backend, Change, Msg, Outcome, Report};
 use levee_bgp::rib::{Attrs, Nlri};
@@ -15,6 +16,10 @@ use tracing::{info, warn};
 
 /// How often a running adapter reconciles with its daemon.
 pub const RESYNC: Duration = Duration::from_secs(60);
+
+/// How often an idle adapter with routes checks that its daemon still holds them
+/// ([`Backend::probe`](super::Backend::probe)).
+pub const PROBE: Duration = Duration::from_secs(5);
 
 /// Backoff after a failure: 1 s, doubling, at most a minute.
 pub(super) fn backoff(failures: u32) -> Duration {
@@ -42,6 +47,9 @@ struct Task<B> {
     retry: Option<Instant>,
     /// Told to stop: no more messages are taken.
     stopping: bool,
+    /// Probes in a row that found routes missing, counting the one that started the
+    /// reconciliation (0: the last probe found them all; see [`Task::probe`]).
+    lost: u8,
 }
 
 /// Runs `backend` until told to stop (or the handle is gone), then stops it.
@@ -62,9 +70,12 @@ pub(super) async fn run<B: Backend>(
         failures: 0,
         retry: None,
         stopping: false,
+        lost: 0,
     };
     let mut resync = tokio::time::interval_at(Instant::now() + RESYNC, RESYNC);
     resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probe = tokio::time::interval_at(Instant::now() + PROBE, PROBE);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !t.done() {
         let retry = t.retry;
         let wait = async move {
@@ -78,6 +89,7 @@ pub(super) async fn run<B: Backend>(
             _ = resync.tick(), if !t.stopping && t.retry.is_none() => {
                 t.full.get_or_insert_with(Vec::new);
             }
+            _ = probe.tick(), if t.probing() => t.probe().await,
             _ = wait => t.retry = None,
         }
         // A failing backend waits for its retry; new changes join the queue.
@@ -104,6 +116,61 @@ impl<B: Backend> Task<B> {
     /// Nothing to apply and no reconciliation due.
     fn idle(&self) -> bool {
         self.pending.is_empty() && self.full.is_none()
+    }
+
+    /// Whether a probe is due when its interval ticks: running, not failing, nothing
+    /// queued, and routes the daemon should hold.
+    fn probing(&self) -> bool {
+        !self.stopping && self.retry.is_none() && self.idle() && !self.desired.is_empty()
+    }
+
+    /// The desired routes as changes (announcements).
+    fn desired_changes(&self) -> Vec<Change> {
+        self.desired
+            .iter()
+            .map(|(n, (id, a, levels))| Change {
+                id: *id,
+                nlri: n.clone(),
+                attrs: Some(a.clone()),
+                levels: *levels,
+            })
+            .collect()
+    }
+
+    /// Asks the backend whether its daemon still holds the confirmed routes. If it lost
+    /// them, they are reported failed and a reconciliation is due now; if it cannot be
+    /// reached, the same, after the failure's backoff.
+    ///
+    /// A daemon that still lacks routes right after the reconciliation is reported once
+    /// more and then left to the next resync: a daemon that cannot hold them (or a
+    /// probe that cannot see them) must not make the adapter reconcile every probe.
+    async fn probe(&mut self) {
+        let applied = self.desired_changes();
+        match self.backend.probe(&applied).await {
+            Ok(None) => self.lost = 0,
+            Ok(Some(why)) if self.lost == 0 => {
+                warn!(adapter = %self.name, why = %why, routes = applied.len(), "the daemon lost routes; reconciling now");
+                self.lost = 1;
+                let ids = applied.iter().map(|c| c.id).collect();
+                self.report(ids, Outcome::Failed, Some(why));
+                if let Ok(mut s) = self.status.lock() {
+                    s.restarts += 1;
+                }
+                self.full.get_or_insert_with(Vec::new);
+            }
+            Ok(Some(why)) if self.lost == 1 => {
+                warn!(adapter = %self.name, why = %why, "the daemon still lacks routes after reconciling; trying again at the resync");
+                self.lost = 2;
+                let why = format!("{why}; still missing after reconciling");
+                let ids = applied.iter().map(|c| c.id).collect();
+                self.report(ids, Outcome::Failed, Some(why));
+            }
+            Ok(Some(_)) => {}
+            Err(e) => {
+                self.full.get_or_insert_with(Vec::new);
+                self.failed(&applied, e.0);
+            }
+        }
     }
 
     /// Takes a message from the handle (`None`: the handle is gone).
@@ -136,16 +203,7 @@ impl<B: Backend> Task<B> {
     async fn attempt(&mut self) {
         let (batch, result) = match self.full.clone() {
             Some(stale) => {
-                let all: Vec<Change> = self
-                    .desired
-                    .iter()
-                    .map(|(n, (id, a, levels))| Change {
-                        id: *id,
-                        nlri: n.clone(),
-                        attrs: Some(a.clone()),
-                        levels: *levels,
-                    })
-                    .collect();
+                let all = self.desired_changes();
                 let mut gone = stale;
                 gone.extend(self.pending.values().filter(|c| c.attrs.is_none()).cloned());
                 let r = self.backend.reconcile(&all, &gone).await;
@@ -172,6 +230,10 @@ impl<B: Backend> Task<B> {
         self.failures = 0;
         self.pending.clear();
         let reconciled = self.full.take().is_some();
+        if reconciled && self.lost > 1 {
+            // The resync tried again: the next probe may report a loss once more.
+            self.lost = 1;
+        }
         let (up, down): (Vec<&Change>, Vec<&Change>) =
             batch.iter().partition(|c| c.attrs.is_some());
         for (state, cs) in [(Outcome::Applied, up), (Outcome::Withdrawn, down)] {

@@ -61,7 +61,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Where and how the webhook posts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// The endpoint (http or https).
     pub url: reqwest::Url,
@@ -73,6 +73,19 @@ pub struct Settings {
     pub attempts: u32,
     /// PEM certificates to trust instead of the system's roots (a private CA).
     pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Settings {
+    /// The URL masked ([`crate::redact`]), the secret and CA by size.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("url", &crate::redact::url(&self.url))
+            .field("secret", &self.secret)
+            .field("timeout", &self.timeout)
+            .field("attempts", &self.attempts)
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Settings {
@@ -94,11 +107,14 @@ const MIN_SECRET: usize = 16;
 /// The `mitigation.webhook` section, as read: `webhook: {url: "https://scrub.example.net/levee",
 /// secret_file: /etc/levee/webhook.secret, timeout: 5s, attempts: 3,
 /// ca_file: /etc/levee/provider-ca.pem, levels: [l4]}` (`secret:` inline instead of
-/// `secret_file:`).
+/// `secret_file:`). An endpoint whose URL carries a token (in its query string or
+/// userinfo) may be given as `url_file:`, a file whose first line is the URL. Either
+/// way the URL is printed masked (`?token=***`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
     url: Option<Spanned<String>>,
+    url_file: Option<Spanned<PathBuf>>,
     secret: Option<Spanned<String>>,
     secret_file: Option<Spanned<PathBuf>>,
     timeout: Option<Spanned<units::Duration>>,
@@ -117,15 +133,35 @@ impl Settings {
         listed: &Spanned<String>,
         ctx: &mut Ctx<'_>,
     ) -> Option<Settings> {
-        let Some(url) = r.url else {
-            ctx.err(
-                listed,
-                "a webhook section with url and secret_file (or secret)",
-            );
-            return None;
+        let (parsed, at) = match (r.url, r.url_file) {
+            (Some(u), None) => (
+                endpoint(&u.value, ctx, &u),
+                Spanned::new((), u.referenced, u.defined),
+            ),
+            (None, Some(f)) => {
+                let url = match std::fs::read_to_string(&f.value) {
+                    Ok(text) => endpoint(text.lines().next().unwrap_or("").trim(), ctx, &f),
+                    Err(e) => {
+                        ctx.err(&f, &format!("a readable file ({}: {e})", f.value.display()));
+                        None
+                    }
+                };
+                (url, Spanned::new((), f.referenced, f.defined))
+            }
+            (Some(u), Some(_)) => {
+                ctx.err(&u, "url or url_file, not both");
+                return None;
+            }
+            (None, None) => {
+                ctx.err(
+                    listed,
+                    "a webhook section with url (or url_file) and secret_file (or secret)",
+                );
+                return None;
+            }
         };
-        let parsed = endpoint(&url, ctx)?;
-        let secret = secret(r.secret, r.secret_file, &url, ctx)?;
+        let secret = secret(r.secret, r.secret_file, &at, ctx);
+        let (parsed, secret) = (parsed?, secret?);
         let mut st = Settings::new(parsed, secret);
         if let Some(t) = r.timeout {
             if t.value.0 == 0 {
@@ -148,16 +184,17 @@ impl Settings {
     }
 }
 
-/// The `url`: http or https, with a host.
-fn endpoint(url: &Spanned<String>, ctx: &mut Ctx<'_>) -> Option<reqwest::Url> {
-    match reqwest::Url::parse(&url.value) {
+/// The URL (of `url`, or `url_file`'s first line, located at `at`): http or https,
+/// with a host. Errors never quote it.
+fn endpoint<T>(url: &str, ctx: &mut Ctx<'_>, at: &Spanned<T>) -> Option<reqwest::Url> {
+    match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         Ok(_) => {
-            ctx.err(url, "an http:// or https:// URL with a host");
+            ctx.err(at, "an http:// or https:// URL with a host");
             None
         }
         Err(e) => {
-            ctx.err(url, &format!("a URL ({e})"));
+            ctx.err(at, &format!("a URL ({e})"));
             None
         }
     }
@@ -168,7 +205,7 @@ fn endpoint(url: &Spanned<String>, ctx: &mut Ctx<'_>) -> Option<reqwest::Url> {
 fn secret(
     inline: Option<Spanned<String>>,
     file: Option<Spanned<PathBuf>>,
-    url: &Spanned<String>,
+    url: &Spanned<()>,
     ctx: &mut Ctx<'_>,
 ) -> Option<Secret> {
     let short =
@@ -200,7 +237,10 @@ fn secret(
             return None;
         }
         (None, None) => {
-            ctx.err(url, "a secret_file (or secret) next to the url");
+            ctx.err(
+                url,
+                "a secret_file (or secret) next to the url (or url_file)",
+            );
             return None;
         }
     };
@@ -233,7 +273,7 @@ pub fn start(settings: &Settings, levels: Levels, reports: UnboundedSender<Repor
 #[derive(Debug)]
 pub struct Webhook {
     settings: Settings,
-    /// The URL without any password, for logs and status.
+    /// The URL masked ([`crate::redact`]), for logs, status and errors.
     shown: String,
     client: Option<reqwest::Client>,
     /// What this process delivered per route (announced attributes), so a retried
@@ -258,12 +298,8 @@ enum Attempt {
 impl Webhook {
     /// An adapter posting to `settings.url`.
     pub fn new(settings: Settings) -> Webhook {
-        let mut shown = settings.url.clone();
-        if shown.password().is_some() {
-            let _ = shown.set_password(Some("***"));
-        }
         Webhook {
-            shown: shown.to_string(),
+            shown: crate::redact::url(&settings.url),
             settings,
             client: None,
             delivered: BTreeMap::new(),
@@ -360,7 +396,7 @@ impl Webhook {
 
     fn failure(&mut self, event: &str, c: &Change, why: &str) -> AdapterError {
         self.last = format!("{event} of mitigation {} failed", c.id);
-        AdapterError(format!("POST {}: {why}", self.shown))
+        AdapterError(format!("POST {}: {}", self.shown, crate::redact::text(why)))
     }
 }
 

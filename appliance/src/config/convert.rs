@@ -41,6 +41,10 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
         &mut cx,
     );
     let ingest = ingest(&raw.ingest, &mut cx);
+    let exporters = raw
+        .exporters
+        .take()
+        .map(|e| super::exporters::convert(e, &mut cx));
     if let Some(b) = &bgp {
         native_levels(b, &mut mitigation);
     }
@@ -65,6 +69,7 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
         mirror,
         protected_networks,
         ingest,
+        exporters,
         detection,
         bgp,
         mitigation,
@@ -187,13 +192,25 @@ fn ingest(i: &RawIngest, cx: &mut Ctx<'_>) -> IngestBounds {
         ("max_exporter_streams", i.max_exporter_streams),
         ("max_templates_per_exporter", i.max_templates_per_exporter),
         ("max_templates_total", i.max_templates_total),
+        ("max_streams_per_source", i.max_streams_per_source),
+        ("max_templates_per_source", i.max_templates_per_source),
+        ("max_sampling_rate", i.max_sampling_rate as usize),
+        ("max_exporter_rate", usize::from(i.max_exporter_rate.0 != 0)),
+        (
+            "stream_idle_timeout",
+            usize::from(i.stream_idle_timeout.secs() != 0),
+        ),
     ] {
         if v == 0 {
             cx.errors.push(ConfigError::at_path(
                 cx.origin,
                 cx.src,
                 &format!("ingest.{key}"),
-                "expected a positive integer",
+                match key {
+                    "max_exporter_rate" => "expected a positive bit rate such as \"400Gbps\"",
+                    "stream_idle_timeout" => "expected a duration of at least 1s, such as \"1h\"",
+                    _ => "expected a positive integer",
+                },
             ));
         }
     }
@@ -203,8 +220,13 @@ fn ingest(i: &RawIngest, cx: &mut Ctx<'_>) -> IngestBounds {
             max_domains: i.max_exporter_streams,
             max_templates_per_domain: i.max_templates_per_exporter,
             max_templates_total: i.max_templates_total,
+            max_domains_per_source: i.max_streams_per_source,
+            max_templates_per_source: i.max_templates_per_source,
+            idle_timeout_us: i.stream_idle_timeout.0,
             ..levee_flow::Limits::default()
         },
+        max_sampling_rate: i.max_sampling_rate,
+        max_exporter_bps: i.max_exporter_rate.0,
     }
 }
 

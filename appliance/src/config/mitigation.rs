@@ -19,6 +19,7 @@
 //!     l4: {enabled: false, trigger: 5Gbps, hold: 10s, prefix_length_v4: 24}
 //! store:
 //!   path: /var/lib/levee/levee.db
+//!   audit_hmac_key_file: /etc/levee/audit.key   # optional: HMAC-SHA256 the audit chain
 //! control:
 //!   socket: /run/levee/control.sock
 //! ```
@@ -48,6 +49,8 @@ pub struct Mitigation {
     pub ladder: Ladder,
     /// The SQLite database.
     pub store: PathBuf,
+    /// The audit chain's HMAC key (`store.audit_hmac_key_file`).
+    pub audit_key: Option<crate::store::audit::Key>,
     /// The control socket.
     pub control_socket: PathBuf,
 }
@@ -56,6 +59,11 @@ pub struct Mitigation {
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/levee/control.sock";
 /// The default store (`store.path`).
 pub const DEFAULT_STORE: &str = "/var/lib/levee/levee.db";
+
+/// The most entries `mitigation.safelist` may hold. The engine indexes them as sorted
+/// ranges (a lookup is a binary search), so the bound is memory and load time
+/// (about 40 bytes and a microsecond per entry), not lookup speed.
+pub const MAX_SAFELIST: usize = 1_000_000;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +128,38 @@ struct RawLevel {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     path: Option<PathBuf>,
+    audit_hmac_key_file: Option<Spanned<PathBuf>>,
+}
+
+/// The audit chain's key: the `audit_hmac_key_file`'s content (trailing whitespace
+/// dropped), at least [`crate::store::audit::MIN_KEY`] bytes.
+fn audit_key(f: &Spanned<PathBuf>, ctx: &mut Ctx<'_>) -> Option<crate::store::audit::Key> {
+    match read_key(&f.value) {
+        Ok(k) => Some(k),
+        Err(why) => {
+            ctx.err(f, &why);
+            None
+        }
+    }
+}
+
+/// Reads an audit key file; the error says what was expected.
+pub fn read_key(path: &std::path::Path) -> Result<crate::store::audit::Key, String> {
+    use crate::store::audit::{Key, MIN_KEY};
+    match std::fs::read(path) {
+        Ok(mut b) => {
+            while b.last().is_some_and(u8::is_ascii_whitespace) {
+                b.pop();
+            }
+            if b.len() < MIN_KEY {
+                return Err(format!(
+                    "a key file of at least {MIN_KEY} bytes (for example `openssl rand -hex 32`)"
+                ));
+            }
+            Ok(Key(b))
+        }
+        Err(e) => Err(format!("a readable key file ({}: {e})", path.display())),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -321,8 +361,18 @@ pub(super) fn convert(
     let max_active = positive(&raw.max_active, d.max_active, ctx);
     let max_active_per_network =
         positive(&raw.max_active_per_network, d.max_active_per_network, ctx);
-    let mut safelist = Vec::new();
-    for p in raw.safelist {
+    if let Some(over) = raw.safelist.get(MAX_SAFELIST) {
+        ctx.err(
+            over,
+            &format!(
+                "at most {MAX_SAFELIST} safelist entries (this list has {}); \
+                 aggregate adjacent prefixes",
+                raw.safelist.len()
+            ),
+        );
+    }
+    let mut safelist = Vec::with_capacity(raw.safelist.len().min(MAX_SAFELIST));
+    for p in raw.safelist.into_iter().take(MAX_SAFELIST) {
         if p.value != p.value.trunc() {
             ctx.err(
                 &p,
@@ -362,6 +412,7 @@ pub(super) fn convert(
         },
         adapters,
         ladder: global,
+        audit_key: store.audit_hmac_key_file.and_then(|f| audit_key(&f, ctx)),
         store: store.path.unwrap_or_else(|| DEFAULT_STORE.into()),
         control_socket: control
             .socket

@@ -15,6 +15,7 @@ mod bytesize;
 mod convert;
 mod detection;
 mod error;
+mod exporters;
 pub mod mitigation;
 mod raw;
 mod rpki;
@@ -34,11 +35,28 @@ pub const DEFAULT_PATH: &str = "/etc/levee/levee.yaml";
 pub const EXAMPLE_PATH: &str = "/etc/levee/levee.yaml.example";
 
 // The settings types of the flows stage, which this module fills from the YAML.
-pub use crate::flows::settings::{IngestBounds, Listener, ListenerKind, Mirror};
+pub use crate::flows::settings::{Exporter, IngestBounds, Listener, ListenerKind, Mirror};
 
 /// The document levee runs on when no config file exists: every listener on its
 /// standard port, no mirror ports, no protected networks yet.
 pub const EMBEDDED_DEFAULTS: &str = include_str!("defaults.yaml");
+
+/// The most YAML nodes (scalars, lists, maps) a config may hold: room for a safelist of
+/// [`mitigation::MAX_SAFELIST`] entries and the rest, where serde-saphyr's default
+/// (250,000) refused a 250k-entry safelist.
+pub const MAX_YAML_NODES: usize = 4_000_000;
+
+/// serde-saphyr's options: its default budget, with [`MAX_YAML_NODES`] nodes (and
+/// parser events to match). Aliases, anchors, depth and string sizes keep their
+/// defaults, which bound what a hostile file can make the parser do.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_YAML_NODES;
+    budget.max_events = 2 * MAX_YAML_NODES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +71,8 @@ pub struct Config {
     pub protected_networks: Vec<ProtectedNetwork>,
     /// Ingest pipeline bounds.
     pub ingest: IngestBounds,
+    /// The allowed exporters; `None` (no section) accepts every source.
+    pub exporters: Option<Vec<Exporter>>,
     /// Detection settings.
     pub detection: Detection,
     /// levee's BGP speaker, if configured.
@@ -86,6 +106,7 @@ impl Config {
             listeners: self.listeners.clone(),
             mirror: self.mirror.clone(),
             bounds: self.ingest,
+            exporters: self.exporters.clone(),
         }
     }
 
@@ -108,7 +129,7 @@ impl Config {
 
     /// Parses and validates YAML; `origin` names the source in errors.
     pub fn parse(src: &str, origin: &str) -> Result<Config, ConfigErrors> {
-        let raw: RawConfig = serde_saphyr::from_str(src)
+        let raw: RawConfig = serde_saphyr::from_str_with_options(src, yaml_options())
             .map_err(|e| ConfigErrors::single(ConfigError::from_yaml(origin, src, &e)))?;
         convert::convert(raw, src, origin)
     }

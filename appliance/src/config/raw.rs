@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
     pub(super) protected_networks: Vec<RawNetwork>,
     #[serde(default)]
     pub(super) ingest: RawIngest,
+    pub(super) exporters: Option<Spanned<Vec<super::exporters::RawExporter>>>,
     #[serde(default)]
     pub(super) detection: RawDetection,
     pub(super) bgp: Option<super::bgp::RawBgp>,
@@ -207,16 +208,27 @@ pub(super) struct RawIngest {
     pub(super) max_exporter_streams: usize,
     pub(super) max_templates_per_exporter: usize,
     pub(super) max_templates_total: usize,
+    pub(super) max_streams_per_source: usize,
+    pub(super) max_templates_per_source: usize,
+    pub(super) stream_idle_timeout: Duration,
+    pub(super) max_sampling_rate: u32,
+    pub(super) max_exporter_rate: BitRate,
 }
 
 impl Default for RawIngest {
     fn default() -> Self {
-        let limits = levee_flow::Limits::default();
+        let b = crate::flows::settings::IngestBounds::default();
+        let limits = b.limits;
         RawIngest {
-            channel_batches: 1024,
+            channel_batches: b.channel_batches,
             max_exporter_streams: limits.max_domains,
             max_templates_per_exporter: limits.max_templates_per_domain,
             max_templates_total: limits.max_templates_total,
+            max_streams_per_source: limits.max_domains_per_source,
+            max_templates_per_source: limits.max_templates_per_source,
+            stream_idle_timeout: Duration(limits.idle_timeout_us),
+            max_sampling_rate: b.max_sampling_rate,
+            max_exporter_rate: BitRate(b.max_exporter_bps),
         }
     }
 }

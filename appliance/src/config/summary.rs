@@ -8,7 +8,7 @@ impl Config {
     pub fn summary(&self) -> String {
         let mut s = format!("config {} is valid\n", self.origin);
         for section in [
-            listeners, mirror, networks, peers, mitigation, rpki, ladders,
+            listeners, exporters, mirror, networks, peers, mitigation, rpki, ladders,
         ] {
             section(self, &mut s);
         }
@@ -36,6 +36,28 @@ fn listeners(c: &Config, s: &mut String) {
              or ask for less\n",
             crate::human::bytes(max),
         );
+    }
+}
+
+/// The allowed exporters, or the warning that anyone may send.
+fn exporters(c: &Config, s: &mut String) {
+    let Some(list) = &c.exporters else {
+        if !c.listeners.is_empty() {
+            *s += &format!("  warning: {}\n", crate::flows::OPEN_LISTENERS);
+        }
+        return;
+    };
+    for e in list {
+        *s += &format!("  exporter {} {}", e.name, e.prefix);
+        if let Some(n) = e.sampling {
+            *s += &format!(" sampling 1:{n}");
+        }
+        if let Some(i) = &e.interfaces {
+            let i: Vec<String> = i.iter().map(u32::to_string).collect();
+            *s += &format!(" interfaces {}", i.join(","));
+        }
+        let bps = e.max_bps.unwrap_or(c.ingest.max_exporter_bps);
+        *s += &format!(" max_rate {}bps\n", crate::human::si(bps));
     }
 }
 
@@ -122,6 +144,21 @@ fn mitigation(c: &Config, s: &mut String) {
         m.settings.max_active,
         m.settings.max_active_per_network,
         if m.settings.dry_run { ", dry run" } else { "" },
+    );
+    for a in &m.adapters {
+        if let crate::adapters::Kind::Webhook(w) = &a.kind {
+            // Masked: a token in the query string or userinfo is a secret.
+            *s += &format!("  webhook posts to {}\n", crate::redact::url(&w.url));
+        }
+    }
+    *s += &format!(
+        "  store {}{}\n",
+        m.store.display(),
+        if m.audit_key.is_some() {
+            ", audit chain HMAC-keyed"
+        } else {
+            ""
+        }
     );
 }
 

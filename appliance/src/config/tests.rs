@@ -473,7 +473,19 @@ fn levels_route_adapters_and_peers() {
     for (src, want) in [
         (
             "mitigation:\n  adapters: [webhook]\n".to_string(),
-            "a webhook section with url and secret_file",
+            "a webhook section with url (or url_file) and secret_file (or secret)",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url: \"https://x.example/\", url_file: {}, secret: 0123456789abcdef}}\n", secret.display()),
+            "url or url_file, not both",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url_file: {}, secret: 0123456789abcdef}}\n", missing.display()),
+            "a readable file (",
+        ),
+        (
+            format!("mitigation:\n  adapters: [webhook]\n  webhook: {{url_file: {}, secret: 0123456789abcdef}}\n", short.display()),
+            "a URL (",
         ),
         (
             "mitigation:\n  adapters: [webhook]\n  webhook: {url: \"ftp://x.example/\", secret: 0123456789abcdef}\n".into(),
@@ -519,5 +531,72 @@ fn levels_route_adapters_and_peers() {
         let e = err(&src);
         assert!(e.contains(want), "{src}: {e}");
     }
+    // url_file: the first line is the URL, printed masked everywhere.
+    let url = dir.join("url");
+    std::fs::write(&url, "https://scrub.example.net/hook?token=tok-4242\n").unwrap();
+    let c = Config::parse(
+        &format!(
+            "mitigation:\n  adapters: [webhook]\n  levels: {{l1: {{enabled: false}}, l2: \
+             {{enabled: false}}, l3: {{enabled: false}}}}\n  webhook: {{url_file: {}, \
+             secret_file: {}}}\n",
+            url.display(),
+            secret.display()
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    let crate::adapters::Kind::Webhook(w) = &c.mitigation.adapters[0].kind else {
+        panic!()
+    };
+    assert_eq!(w.url.query(), Some("token=tok-4242"));
+    let printed = format!("{c:?}\n{}", c.summary());
+    assert!(
+        !printed.contains("tok-4242") && !printed.contains("0123456789abcdef"),
+        "{printed}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A config listing `n` safelisted /32s (block style, one per line), from 198.18.0.0.
+fn with_safelist(n: u32) -> String {
+    let mut s = String::from(
+        "protected_networks:\n  - name: a\n    prefixes: [192.0.2.0/24]\n\
+         mitigation:\n  dry_run: true\n  safelist:\n",
+    );
+    let base = u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0));
+    for i in 0..n {
+        s.push_str("    - ");
+        s.push_str(&std::net::Ipv4Addr::from(base + i).to_string());
+        s.push_str("/32\n");
+    }
+    s
+}
+
+/// A 250k-entry safelist loads (serde-saphyr's default budget of 250,000 nodes refused
+/// it with an internal budget error), and the engine built from it works.
+#[test]
+fn a_250k_entry_safelist_loads() {
+    let c = Config::parse(&with_safelist(250_000), "t.yaml").unwrap();
+    assert_eq!(c.mitigation.settings.safelist.len(), 250_000);
+    let mut e = levee_mitigate::Engine::new(c.mitigation.settings.clone(), 1);
+    // The last entry is safelisted, outside the protected networks: it says the latter.
+    let r = e.level_routes(0, "198.21.208.143".parse().unwrap(), Level::L1);
+    assert!(
+        matches!(r, Err(levee_mitigate::Refusal::OutsideProtected { .. })),
+        "{r:?}"
+    );
+}
+
+/// Past the documented limit the error names the limit and the key, not the parser.
+#[test]
+fn a_safelist_over_the_limit_is_a_clear_error() {
+    let src = format!(
+        "mitigation:\n  safelist: [{}]\n",
+        vec!["192.0.2.53/32"; mitigation::MAX_SAFELIST + 1].join(", ")
+    );
+    let e = err(&src);
+    assert!(
+        e.contains("mitigation.safelist") && e.contains("at most 1000000 safelist entries"),
+        "{e}"
+    );
 }

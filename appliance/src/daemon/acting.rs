@@ -2,14 +2,15 @@
 //! adapters, the RPKI gate, the mitigation service and the control socket; and their
 //! orderly stop.
 
-use crate::adapters::{Kind, native};
 use crate::config::Config;
-use crate::mitigation::service::Service;
+use crate::mitigation::service::{Service, Starter};
+use crate::store::Note;
 use crate::store::Store;
+use crate::store::audit::{Action, Actor, Verdict};
 use levee_bgp::speaker::{ShutdownPolicy, Speaker};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// The acting half of the daemon: the BGP speaker, the adapters, the mitigation task
 /// with its store, and the control socket.
@@ -17,16 +18,18 @@ pub(super) struct Acting {
     pub(super) service: Service,
     control: crate::control::Server,
     pub(super) speaker: Option<(Arc<Speaker>, ShutdownPolicy)>,
-    rpki: Option<crate::rpki::Rpki>,
 }
 
 impl Acting {
-    pub(super) async fn start(cfg: &Config) -> anyhow::Result<Acting> {
+    /// Starts the acting stages; `levee reload` requests arriving on the control socket
+    /// go to `reload`.
+    pub(super) async fn start(
+        cfg: &Config,
+        accept_broken_audit: bool,
+        reload: mpsc::Sender<crate::control::ReloadRequest>,
+    ) -> anyhow::Result<Acting> {
         let m = &cfg.mitigation;
-        let store = Store::open(&m.store)?;
-        info!(path = %m.store.display(), "store opened");
-        let (reports_tx, reports) = mpsc::unbounded_channel();
-        let mut adapters = Vec::new();
+        let store = open_store(m, accept_broken_audit).await?;
         let mut speaker = None;
         if let Some(bgp) = &cfg.bgp {
             let s = Arc::new(Speaker::start(bgp.speaker.clone()).await?);
@@ -36,21 +39,7 @@ impl Acting {
             for p in &bgp.speaker.peers {
                 info!(peer = %p.name, address = %p.address, remote_as = p.remote_as, "BGP peer configured");
             }
-            if let Some(a) = m.adapters.iter().find(|a| a.kind == Kind::Native) {
-                adapters.push(native::start(s.clone(), a.levels, reports_tx.clone()));
-            }
             speaker = Some((s, bgp.shutdown.clone()));
-        }
-        for a in &m.adapters {
-            // The native adapter started with the speaker, above.
-            let Some(h) = a.kind.start(a.levels, reports_tx.clone()) else {
-                continue;
-            };
-            adapters.push(h);
-            info!(adapter = a.kind.name(), levels = %a.levels, "mitigation adapter started");
-        }
-        if adapters.is_empty() {
-            warn!("no mitigation adapters: decisions are recorded, nothing is announced");
         }
         if m.settings.dry_run {
             warn!("dry run: mitigation decisions are logged and stored, nothing is announced");
@@ -59,23 +48,21 @@ impl Acting {
             info!(caches = ?r.caches, policy = ?r.policy, fail = ?r.fail, origins = ?r.origins, "RPKI gate on");
             crate::rpki::Rpki::start(r)
         });
-        let service = Service::start(m.settings.clone(), store, adapters, reports, rpki.as_ref())?;
-        let control = crate::control::Server::start(&m.control_socket, service.commands.clone())?;
+        let starter = Starter::new(speaker.as_ref().map(|(s, _)| s.clone()));
+        let service = Service::start(m.settings.clone(), store, &m.adapters, starter, rpki)?;
+        let control =
+            crate::control::Server::start(&m.control_socket, service.commands.clone(), reload)?;
         info!(socket = %m.control_socket.display(), "control socket ready");
         Ok(Acting {
             service,
             control,
             speaker,
-            rpki,
         })
     }
 
     pub(super) async fn stop(self) {
         self.control.stop();
         self.service.stop().await;
-        if let Some(r) = self.rpki {
-            r.stop();
-        }
         if let Some((s, policy)) = self.speaker {
             match Arc::try_unwrap(s) {
                 Ok(s) => s.shutdown(policy, crate::speaker::SHUTDOWN_WAIT).await,
@@ -85,4 +72,46 @@ impl Acting {
             }
         }
     }
+}
+
+/// Opens the store (off the runtime) and checks its audit chain and the mitigation
+/// rows it anchors: a broken one stops levee, unless the operator said to go on
+/// (`--accept-broken-audit`), which is logged and audited.
+async fn open_store(
+    m: &crate::config::mitigation::Mitigation,
+    accept_broken: bool,
+) -> anyhow::Result<Store> {
+    let (path, key) = (m.store.clone(), m.audit_key.clone());
+    let keyed = key.is_some();
+    let (mut store, verdict) = tokio::task::spawn_blocking(move || {
+        let store = Store::open_keyed(&path, key)?;
+        let verdict = store.verify()?;
+        Ok::<_, crate::store::StoreError>((store, verdict))
+    })
+    .await??;
+    let shown = m.store.display();
+    match &verdict {
+        Verdict::Intact { entries, head } => {
+            info!(path = %shown, entries, head = %head, keyed, "store opened; audit chain intact");
+        }
+        broken if accept_broken => {
+            error!(path = %shown, "AUDIT LOG {}; starting anyway (--accept-broken-audit)", broken.describe());
+            store.audit(
+                crate::clock::now_us(),
+                &[Note::new(
+                    Actor::Operator,
+                    Action::AcceptBroken,
+                    "audit",
+                    broken.describe(),
+                )],
+            )?;
+        }
+        broken => anyhow::bail!(
+            "store {shown}: audit log {}; levee will not act on it. Inspect it (levee audit \
+             verify, levee audit show), then start with --accept-broken-audit to go on \
+             (the break stays on record), or move the store aside to start afresh",
+            broken.describe()
+        ),
+    }
+    Ok(store)
 }

@@ -1,7 +1,8 @@
 //! `levee run`, the daemon: one instance per run directory ([`crate::pidlock`]), the
 //! acting stages first ([`acting`]: store, speaker, adapters, RPKI, mitigation service,
 //! control socket), then the flows stage and the web endpoint, then the detection loop
-//! ([`crate::detection::live`]) until a signal; SIGHUP reloads ([`reload`]).
+//! ([`crate::detection::live`]) until a signal; SIGHUP and `levee reload` reload
+//! ([`reload`]).
 //! `levee flows listen` ([`listen`]) runs the flows stage alone.
 //!
 //! This is the wiring: it imports every stage; no stage imports it.
@@ -18,13 +19,13 @@ use crate::detection::live::{Options, Outlet, Sink, Snapshots, consume};
 use crate::detection::snapshot;
 use crate::flows::Ingest;
 use acting::Acting;
-use reload::reload_on_sighup;
+use reload::Reloader;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// `levee run`.
-pub async fn run(cfg: Config) -> anyhow::Result<()> {
+/// `levee run` (`args`: its flags).
+pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> {
     // Before the store, any socket or any stage: one daemon per run directory.
     let run_dir = cfg
         .mitigation
@@ -52,7 +53,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // then mitigation: the routes active at the last stop go out again before any new
     // flow is read.
     let bound = Ingest::bind(&cfg.flows())?;
-    let acting = Acting::start(&cfg).await?;
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    let acting = Acting::start(&cfg, args.accept_broken_audit, reload_tx).await?;
     let (mut ingest, rx) = match bound.start() {
         Ok(x) => x,
         Err(e) => {
@@ -64,9 +66,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         info!(kind, %addr, "listener bound");
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
+    let web_sources = web_sources(&ingest, &acting, stats.clone());
     let web = match cfg.web {
         None => None,
-        Some(listen) => match start_web(listen, &ingest, &acting, stats.clone()).await {
+        Some(listen) => match start_web(listen, web_sources.clone()).await {
             Ok(w) => Some(w),
             Err(e) => {
                 ingest.stop().await;
@@ -75,10 +78,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         },
     };
-    let reloader = tokio::spawn(reload_on_sighup(
-        cfg.clone(),
-        acting.service.commands.clone(),
-    ));
+    let reloader = Reloader {
+        running: cfg.clone(),
+        commands: acting.service.commands.clone(),
+        speaker: acting.speaker.as_ref().map(|(s, _)| s.clone()),
+        listeners: ingest.rebinder(),
+        web,
+        web_sources,
+    };
+    let (stop_reloader, stopped) = tokio::sync::oneshot::channel();
+    let reloader = tokio::spawn(reloader.serve(reload_rx, stopped));
     let opts = Options {
         sink: Sink::Count,
         stats_every: Duration::from_secs(60),
@@ -91,8 +100,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         snapshots: Some(snapshots),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
-    reloader.abort();
-    if let Some(w) = web {
+    let _ = stop_reloader.send(());
+    // The reloader holds the speaker and the web endpoint: both are let go here.
+    if let Ok(reloader) = reloader.await
+        && let Some(w) = reloader.web
+    {
         w.stop();
     }
     acting.stop().await;
@@ -115,28 +127,35 @@ fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
     }
 }
 
-/// The web endpoint, reading the running stages.
+/// The web endpoint at `listen`.
 async fn start_web(
     listen: std::net::SocketAddr,
+    sources: crate::web::Sources,
+) -> anyhow::Result<crate::web::Web> {
+    let w = crate::web::Web::start(listen, sources).await?;
+    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+    Ok(w)
+}
+
+/// What the web endpoint reads: the running stages.
+fn web_sources(
     ingest: &Ingest,
     acting: &Acting,
     detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
-) -> anyhow::Result<crate::web::Web> {
+) -> crate::web::Sources {
     let kinds = ingest
         .bound
         .iter()
         .map(|(k, _)| *k)
         .chain(std::iter::repeat("mirror"));
-    let sources = crate::web::Sources {
+    crate::web::Sources {
         ingest: ingest.counters.clone(),
         exporters: kinds.zip(ingest.exporters.iter().cloned()).collect(),
         detection,
         commands: acting.service.commands.clone(),
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
-    };
-    let w = crate::web::Web::start(listen, sources).await?;
-    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
-    Ok(w)
+        reloads: Arc::default(),
+    }
 }
 
 /// What to do next, for an operator whose config protects nothing yet.

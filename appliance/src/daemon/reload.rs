@@ -1,72 +1,330 @@
-//! SIGHUP: the config read again and its mitigation settings handed to the running
-//! mitigation service; sections read at start only are named as needing a restart.
+//! Reloading the config while levee runs: on SIGHUP, and on `levee reload` over the
+//! control socket (which gets the [`ReloadReport`] back). The config is read again off
+//! the runtime; one that does not validate is refused, with its errors, and the running
+//! config kept. A valid one is compared with the running config section by section:
+//!
+//! - `mitigation` (settings and adapters) and `rpki`: handed to the mitigation
+//!   service, which applies the settings (a dry-run flip reaches the active routes),
+//!   adds, removes or restarts adapters, and restarts the RTR client behind its gate;
+//! - `bgp.peers`: the speaker's peers added, removed or reset ([`Speaker::set_peers`]);
+//! - `listeners`: each whose address changed is moved (the new address bound before
+//!   the old one is closed; see [`crate::flows::Rebinder`]);
+//! - `exporters`: the allowlist the listeners read replaced;
+//! - `web`: the endpoint moved (the new address bound before the old one is closed),
+//!   started or stopped;
+//! - detection (protected networks, policy, thresholds, threat intel): see
+//!   [`detection`];
+//! - what cannot change in a running process (a listener turned on or off, mirror
+//!   ports, ingest bounds, the BGP listener and shutdown policy, the store and the
+//!   control socket) is reported as needing a restart.
+//!
+//! A change that fails (an address that cannot be bound) is reported as failed and
+//! that section keeps its running value, so the next reload tries it again.
 
 use crate::config::Config;
-use crate::mitigation::service::{Command, Request};
-use tokio::sync::mpsc;
+use crate::control::{ReloadReport, ReloadRequest};
+use crate::mitigation::service::{Command, Reload, Request};
+use crate::mitigation::status::Answer;
+use levee_bgp::speaker::Speaker;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-/// SIGHUP: reads the config again. A config that does not validate is logged and the
-/// running one kept; a valid one gives the mitigation engine its new settings (ladders,
-/// TTL, caps, safelist, dry run). Listeners, peers and detection settings are read at
-/// start only: a change to them is logged as needing a restart.
-pub(super) async fn reload_on_sighup(mut running: Config, commands: mpsc::Sender<Command>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        warn!("cannot listen for SIGHUP: config reload is off");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let fresh = if running.origin == "<embedded defaults>" {
-            Config::parse(crate::config::EMBEDDED_DEFAULTS, &running.origin)
-        } else {
-            Config::load(std::path::Path::new(&running.origin))
+/// The running parts a reload may change.
+pub(super) struct Reloader {
+    /// The config in force.
+    pub(super) running: Config,
+    /// The mitigation service.
+    pub(super) commands: mpsc::Sender<Command>,
+    /// levee's BGP speaker, if the config has a `bgp` section.
+    pub(super) speaker: Option<Arc<Speaker>>,
+    /// The running listeners.
+    pub(super) listeners: crate::flows::Rebinder,
+    /// The web endpoint, and what it reads (to start it if a reload turns it on).
+    pub(super) web: Option<crate::web::Web>,
+    pub(super) web_sources: crate::web::Sources,
+}
+
+impl Reloader {
+    /// Reloads on SIGHUP and on each request from the control socket until `stop`
+    /// fires; gives itself back (the daemon stops the web endpoint it holds).
+    pub(super) async fn serve(
+        mut self,
+        mut requests: mpsc::Receiver<ReloadRequest>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> Reloader {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup())
+            .inspect_err(
+                |e| warn!(error = %e, "cannot listen for SIGHUP: reload with `levee reload`"),
+            )
+            .ok();
+        loop {
+            let signalled = async {
+                match hup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => return self,
+                Some(_) = signalled => {
+                    let _ = self.reload().await;
+                }
+                Some(reply) = requests.recv() => {
+                    let _ = reply.send(self.reload().await);
+                }
+            }
+        }
+    }
+
+    /// Reads the config again and applies what changed; counts the outcome.
+    async fn reload(&mut self) -> Result<ReloadReport, String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let r = self.apply().await;
+        let c = &self.web_sources.reloads;
+        match &r {
+            Ok(report) if report.failed.is_empty() => c.applied.fetch_add(1, Relaxed),
+            Ok(_) => c.partial.fetch_add(1, Relaxed),
+            Err(_) => c.refused.fetch_add(1, Relaxed),
         };
-        let new = match fresh {
-            Ok(c) => c,
-            Err(errors) => {
-                warn!(origin = %running.origin, %errors, "config reload failed; keeping the running config");
-                continue;
+        r
+    }
+
+    /// Reads the config again and applies what changed.
+    async fn apply(&mut self) -> Result<ReloadReport, String> {
+        let origin = self.running.origin.clone();
+        let read = origin.clone();
+        // Reading and checking the config touches the disk (threat intel too): off the
+        // runtime.
+        let fresh = tokio::task::spawn_blocking(move || {
+            if read == "<embedded defaults>" {
+                Config::parse(crate::config::EMBEDDED_DEFAULTS, &read)
+            } else {
+                Config::load(std::path::Path::new(&read))
+            }
+        })
+        .await;
+        let mut new = match fresh {
+            Ok(Ok(c)) => c,
+            Ok(Err(errors)) => {
+                warn!(%origin, %errors, "config reload failed; keeping the running config");
+                return Err(format!(
+                    "config reload failed; keeping the running config:\n{errors}"
+                ));
+            }
+            Err(e) => return Err(format!("config reload failed: {e}")),
+        };
+        let mut report = ReloadReport {
+            origin: origin.clone(),
+            ..ReloadReport::default()
+        };
+        self.restart_only(&new, &mut report);
+        detection(&self.running, &new, &mut report);
+        self.listeners(&mut new, &mut report).await;
+        self.bgp(&mut new, &mut report).await;
+        self.web(&mut new, &mut report).await;
+        if !self.mitigation(&new, &mut report).await {
+            return Err("levee is stopping".into());
+        }
+        for line in &report.applied {
+            info!(%origin, "reload: {line}");
+        }
+        for line in &report.failed {
+            warn!(%origin, "reload: {line}");
+        }
+        if !report.restart.is_empty() {
+            warn!(sections = %report.restart.join(", "), "changed in the config; they take effect at the next restart");
+        }
+        info!(%origin, applied = report.applied.len(), failed = report.failed.len(), "config reloaded");
+        self.running = new;
+        Ok(report)
+    }
+
+    /// Sections a running process cannot change: named as needing a restart.
+    fn restart_only(&self, new: &Config, report: &mut ReloadReport) {
+        let old = &self.running;
+        let mut restart = |changed: bool, what: &str| {
+            if changed {
+                report.restart.push(what.to_string());
             }
         };
-        let mut restart = Vec::new();
-        if new.listeners != running.listeners || new.mirror != running.mirror {
-            restart.push("listeners");
+        restart(
+            new.mirror != old.mirror || new.ingest != old.ingest,
+            "mirror ports and ingest bounds",
+        );
+        restart(new.mitigation.store != old.mitigation.store, "store");
+        restart(
+            new.mitigation.control_socket != old.mitigation.control_socket,
+            "control socket",
+        );
+        let bgp_frame = |c: &Config| {
+            c.bgp.as_ref().map(|b| {
+                (
+                    b.speaker.listen,
+                    b.shutdown.clone(),
+                    b.shutdown_message.clone(),
+                )
+            })
+        };
+        restart(
+            bgp_frame(new) != bgp_frame(old),
+            "bgp (its listener, shutdown policy, or the section itself)",
+        );
+    }
+
+    /// The listeners: moved where their address changed. A failure keeps the running
+    /// ones (and their config).
+    async fn listeners(&self, new: &mut Config, report: &mut ReloadReport) {
+        if new.exporters != self.running.exporters {
+            self.listeners.set_exporters(new.exporters.as_deref());
+            report.applied.push(match &new.exporters {
+                Some(list) => format!(
+                    "exporters: {} allowed, datagrams from other sources dropped",
+                    list.len()
+                ),
+                None => {
+                    warn!("{}", crate::flows::OPEN_LISTENERS);
+                    "exporters: section removed, every source accepted".into()
+                }
+            });
         }
-        if new.bgp != running.bgp {
-            restart.push("bgp");
-        }
-        if new.detection != running.detection
-            || new
-                .protected_networks
-                .iter()
-                .map(|n| (&n.name, &n.prefixes, &n.policy))
-                .ne(running
-                    .protected_networks
-                    .iter()
-                    .map(|n| (&n.name, &n.prefixes, &n.policy)))
-        {
-            restart.push("detection");
-        }
-        if new.rpki != running.rpki {
-            restart.push("rpki");
-        }
-        if new.mitigation.adapters != running.mitigation.adapters
-            || new.mitigation.store != running.mitigation.store
-            || new.mitigation.control_socket != running.mitigation.control_socket
-        {
-            restart.push("adapters, store and control socket");
-        }
-        if !restart.is_empty() {
-            warn!(sections = %restart.join(", "), "changed in the config; they take effect at the next restart");
-        }
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let request = Request::Reconfigure(Box::new(new.mitigation.settings.clone()));
-        if commands.send(Command { request, reply }).await.is_err() {
+        if new.listeners == self.running.listeners {
             return;
         }
-        let _ = rx.await;
-        info!(origin = %new.origin, "config reloaded");
-        running = new;
+        let r = self.listeners.rebind(&new.listeners).await;
+        report.applied.extend(r.moved);
+        if r.restart {
+            report
+                .restart
+                .push("listeners (one turned on or off)".into());
+        }
+        if r.restart || !r.failed.is_empty() {
+            report.failed.extend(r.failed);
+            new.listeners = self.running.listeners.clone();
+        }
+    }
+
+    /// The speaker's peers. A failure keeps the running peers (and their config).
+    async fn bgp(&self, new: &mut Config, report: &mut ReloadReport) {
+        let (Some(speaker), Some(old), Some(bgp)) =
+            (&self.speaker, &self.running.bgp, new.bgp.as_mut())
+        else {
+            return;
+        };
+        if bgp.speaker.peers == old.speaker.peers {
+            return;
+        }
+        match speaker
+            .set_peers(bgp.speaker.peers.clone(), crate::speaker::SHUTDOWN_WAIT)
+            .await
+        {
+            Ok(c) => {
+                for p in &c.added {
+                    report.applied.push(format!("bgp peer {p} added"));
+                }
+                for p in &c.removed {
+                    report.applied.push(format!(
+                        "bgp peer {p} removed (Cease, administrative shutdown)"
+                    ));
+                }
+                for p in &c.changed {
+                    report.applied.push(format!(
+                        "bgp peer {p} changed: reset (Cease, administrative reset) with its new settings"
+                    ));
+                }
+            }
+            Err(e) => {
+                report
+                    .failed
+                    .push(format!("bgp peers: {e}; the running peers stay"));
+                bgp.speaker.peers = old.speaker.peers.clone();
+            }
+        }
+    }
+
+    /// The web endpoint: moved, started or stopped. A failure keeps it as it runs.
+    async fn web(&mut self, new: &mut Config, report: &mut ReloadReport) {
+        if new.web == self.running.web {
+            return;
+        }
+        let result = match (new.web, self.web.as_mut()) {
+            (None, _) => {
+                if let Some(w) = self.web.take() {
+                    w.stop();
+                }
+                Ok("web endpoint stopped".to_string())
+            }
+            (Some(a), Some(w)) => w
+                .rebind(a)
+                .await
+                .map(|()| format!("web endpoint moved to {}", w.addr)),
+            (Some(a), None) => crate::web::Web::start(a, self.web_sources.clone())
+                .await
+                .map(|w| {
+                    let line = format!("web endpoint started on {}", w.addr);
+                    self.web = Some(w);
+                    line
+                }),
+        };
+        match result {
+            Ok(line) => report.applied.push(line),
+            Err(e) => {
+                report
+                    .failed
+                    .push(format!("web: {e}; it stays where it was"));
+                new.web = self.running.web;
+            }
+        }
+    }
+
+    /// The mitigation service's part: settings and adapters. False if the service is
+    /// gone (levee is stopping).
+    async fn mitigation(&self, new: &Config, report: &mut ReloadReport) -> bool {
+        let reload = Reload {
+            settings: new.mitigation.settings.clone(),
+            adapters: new.mitigation.adapters.clone(),
+            rpki: new.rpki.clone(),
+        };
+        let (reply, rx) = oneshot::channel();
+        let request = Request::Reconfigure(Box::new(reload));
+        if self
+            .commands
+            .send(Command { request, reply })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        match rx.await {
+            Ok(Ok(Answer::Changes { changes, restart })) => {
+                report.applied.extend(changes);
+                report.restart.extend(restart);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => report.failed.push(format!("mitigation: {e}")),
+            Err(_) => return false,
+        }
+        true
+    }
+}
+
+/// Detection: protected networks, detection policy, thresholds and threat intel.
+///
+/// The detection engine runs inside the detection loop, which has no way yet to take a
+/// new engine config; until it has, a change here is reported as needing a restart.
+/// (The mitigation side of the protected networks, their ladders and the safelist, is
+/// applied through [`Reloader::mitigation`].)
+fn detection(old: &Config, new: &Config, report: &mut ReloadReport) {
+    let nets = |c: &Config| {
+        c.protected_networks
+            .iter()
+            .map(|n| (n.name.clone(), n.prefixes.clone(), n.policy.clone()))
+            .collect::<Vec<_>>()
+    };
+    if new.detection != old.detection || nets(new) != nets(old) {
+        report
+            .restart
+            .push("detection (protected networks, policy, thresholds, threat intel)".into());
     }
 }

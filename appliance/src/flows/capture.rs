@@ -27,6 +27,12 @@ pub enum CaptureError {
     /// libpcap refused to open the interface or compile the filter.
     #[error("mirror interface {interface}: {reason}")]
     Open { interface: String, reason: String },
+    /// The kernel refused the AF_PACKET socket: the capability is missing.
+    #[error(
+        "mirror interface {interface}: {reason}: capture needs CAP_NET_RAW (the systemd \
+         unit grants it; otherwise run levee as root or with that capability)"
+    )]
+    NoCapability { interface: String, reason: String },
 }
 
 /// Bytes of each packet to keep: enough for Ethernet, two VLAN tags, IPv6 with extension
@@ -95,9 +101,15 @@ impl Opened {
 
 /// Opens the interface promiscuous and non-blocking, with the configured filter.
 fn open(cfg: &Mirror) -> Result<pcap::Capture<pcap::Active>, CaptureError> {
-    let open_err = |e: pcap::Error| CaptureError::Open {
-        interface: cfg.interface.clone(),
-        reason: e.to_string(),
+    let open_err = |e: pcap::Error| {
+        let (interface, reason) = (cfg.interface.clone(), e.to_string());
+        // libpcap says "socket: Operation not permitted" (EPERM) when the process may
+        // not open an AF_PACKET socket.
+        if reason.contains("Operation not permitted") || reason.contains("permission") {
+            CaptureError::NoCapability { interface, reason }
+        } else {
+            CaptureError::Open { interface, reason }
+        }
     };
     let mut cap = pcap::Capture::from_device(cfg.interface.as_str())
         .map_err(open_err)?

@@ -11,12 +11,17 @@
 //! wakes the task for every arriving burst. A thread that drains the socket and then
 //! sleeps [`COALESCE`] (software interrupt coalescing) is woken at most ~1,000 times a
 //! second under load, whatever the exporters' pacing; idle, it blocks in the kernel.
+//!
+//! Before decoding, each datagram's UDP source is looked up in the [`Allowlist`]: a
+//! stranger's datagram is dropped undecoded and counted ([`Strangers`]), an exporter's
+//! is decoded under its policy (sampling override, interfaces, rate budget).
 
+use super::exporters::{Admission, Allowlist, LiveAllowlist, Strangers};
 use super::ratelimit::LogLimiter;
 use super::settings::Listener;
 use super::sys::{BATCH, MultiRecv};
 use super::{FlowBatch, IngestCounters};
-use levee_flow::{Batch, Decoder, ExporterStats, Limits};
+use levee_flow::{Batch, CacheStats, Decoder, ExporterStats, Limits};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
@@ -38,8 +43,24 @@ const BATCH_RECORDS: usize = 2048;
 /// ...or after this long, whichever comes first. Small against the detection budget.
 const FLUSH_AFTER: Duration = Duration::from_millis(5);
 
-/// Per-exporter counters of one listener, refreshed about once a second.
-pub type ExporterTable = Arc<Mutex<HashMap<IpAddr, ExporterStats>>>;
+/// Foreign sources counted per listener (the top of [`Strangers`]).
+const STRANGERS_HELD: usize = 32;
+
+/// What one listener publishes about its sources, about once a second.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerStatus {
+    /// Counters per exporter the decoder holds (bounded by `max_exporter_streams`).
+    pub exporters: HashMap<IpAddr, ExporterStats>,
+    /// Datagrams dropped because no `exporters:` entry covers their source.
+    pub foreign_total: u64,
+    /// The sources of most of them, with their (over-estimated) counts.
+    pub foreign_top: Vec<(IpAddr, u64)>,
+    /// The decoder's stream cache.
+    pub cache: CacheStats,
+}
+
+/// One listener's published status.
+pub type ExporterTable = Arc<Mutex<ListenerStatus>>;
 
 /// Binds a UDP socket with the configured receive buffer (warning when the kernel grants
 /// less).
@@ -80,6 +101,8 @@ pub struct ListenerContext {
     pub name: &'static str,
     /// Decoder state bounds.
     pub limits: Limits,
+    /// Who may send, and what each is trusted with (a reload may replace it).
+    pub allowlist: Arc<LiveAllowlist>,
     /// Where batches go.
     pub tx: mpsc::Sender<FlowBatch>,
     /// Shared ingest counters.
@@ -108,10 +131,15 @@ pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
     let mut rx = Receiver::new(ctx.limits);
     // Block for the first datagram only after the socket was found empty.
     let mut wait = true;
+    let mut allow = (ctx.allowlist.generation(), ctx.allowlist.current());
     while !ctx.stop.load(Relaxed) && !ctx.tx.is_closed() {
         match rx.multi.recv(fd, wait) {
             Ok(n) => {
-                rx.decode_received(n, &ctx.counters);
+                let generation = ctx.allowlist.generation();
+                if generation != allow.0 {
+                    allow = (generation, ctx.allowlist.current());
+                }
+                rx.decode_received(n, &allow.1, &ctx.counters);
                 // A full batch means more may be queued: read on without blocking.
                 wait = false;
                 if n < BATCH {
@@ -150,6 +178,9 @@ struct Receiver {
     batch: Batch,
     /// Rate limit of the decode and receive error logs.
     limiter: LogLimiter,
+    /// Foreign sources, and the rate limit of their log lines.
+    strangers: Strangers,
+    foreign_log: LogLimiter,
     /// Since when the batch holds something not handed over.
     pending_since: Option<Instant>,
     /// When the per-exporter counters were last published.
@@ -164,27 +195,52 @@ impl Receiver {
             decoder: Decoder::new(limits),
             batch: Batch::default(),
             limiter: LogLimiter::new(10, Duration::from_secs(10)),
+            strangers: Strangers::new(STRANGERS_HELD),
+            foreign_log: LogLimiter::new(5, Duration::from_secs(60)),
             pending_since: None,
             published: Instant::now(),
         }
     }
 
     /// Decodes the `n` datagrams just received into the batch and counts them and their
-    /// records; decode errors are counted and logged (rate-limited).
+    /// records; decode errors are counted and logged (rate-limited), and so are
+    /// datagrams from sources the allowlist does not cover, which are not decoded.
     #[inline]
-    fn decode_received(&mut self, n: usize, counters: &IngestCounters) {
+    fn decode_received(&mut self, n: usize, allowlist: &Allowlist, counters: &IngestCounters) {
         let Receiver {
             multi,
             decoder,
             batch,
             limiter,
+            strangers,
+            foreign_log,
             pending_since,
             ..
         } = self;
         let now_us = crate::clock::now_us();
         let before = batch.records.len();
         for (from, data) in (0..n).filter_map(|i| multi.get(i)) {
-            let r = decoder.decode(from.ip(), now_us, data, batch);
+            let source = from.ip().to_canonical();
+            let policy = match allowlist.admit(source) {
+                Admission::Accept(p) => p,
+                Admission::Foreign => {
+                    strangers.count(source);
+                    counters.foreign_datagrams.fetch_add(1, Relaxed);
+                    let (log, suppressed) = foreign_log.allow(Instant::now());
+                    if suppressed > 0 {
+                        warn!(suppressed, "datagrams from unlisted sources not logged");
+                    }
+                    if log {
+                        warn!(
+                            source = %from,
+                            "dropped a datagram from a source no exporters: entry covers"
+                        );
+                    }
+                    continue;
+                }
+            };
+            let r = decoder.decode_from(source, policy, now_us, data, batch);
+            counters.discarded_records.fetch_add(r.discarded, Relaxed);
             if let Some(e) = r.error {
                 counters.decode_errors.fetch_add(1, Relaxed);
                 let (log, suppressed) = limiter.allow(Instant::now());
@@ -238,7 +294,7 @@ impl Receiver {
     fn publish_if_due(&mut self, table: &ExporterTable) {
         if self.published.elapsed() >= Duration::from_secs(1) {
             self.published = Instant::now();
-            publish(&self.decoder, table);
+            publish(&self.decoder, &self.strangers, table);
         }
     }
 
@@ -247,7 +303,7 @@ impl Receiver {
         if !self.batch.records.is_empty() {
             hand_over(&ctx.tx, &mut self.batch, &ctx.counters);
         }
-        publish(&self.decoder, &ctx.table);
+        publish(&self.decoder, &self.strangers, &ctx.table);
     }
 }
 
@@ -265,12 +321,16 @@ fn hand_over(tx: &mpsc::Sender<FlowBatch>, batch: &mut Batch, counters: &IngestC
     }
 }
 
-/// Copies the decoder's per-exporter counters into the shared table.
-fn publish(decoder: &Decoder, table: &ExporterTable) {
+/// Replaces the shared status with the decoder's counters (exporters it evicted leave
+/// the table too) and the count of strangers.
+fn publish(decoder: &Decoder, strangers: &Strangers, table: &ExporterTable) {
     if let Ok(mut t) = table.lock() {
-        for (addr, stats) in decoder.exporters() {
-            t.insert(*addr, stats.clone());
-        }
+        t.exporters.clear();
+        t.exporters
+            .extend(decoder.exporters().map(|(a, s)| (*a, s.clone())));
+        t.foreign_total = strangers.total;
+        t.foreign_top = strangers.top();
+        t.cache = decoder.cache_stats();
     }
 }
 

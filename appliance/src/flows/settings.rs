@@ -1,6 +1,7 @@
 //! The flows stage's settings: which UDP listeners and mirror ports to open, and the
 //! bounds of the ingest pipeline. `config` fills them from the YAML.
 
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
@@ -13,6 +14,25 @@ pub struct Settings {
     pub mirror: Vec<Mirror>,
     /// Ingest pipeline bounds.
     pub bounds: IngestBounds,
+    /// The allowed exporters; `None` (no `exporters:` section) accepts every source.
+    pub exporters: Option<Vec<Exporter>>,
+}
+
+/// An allowed exporter (`exporters:` entry): datagrams are matched to it by their UDP
+/// source address, the most specific prefix winning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exporter {
+    /// Its name, in logs and metrics (unique).
+    pub name: String,
+    /// The source addresses it sends from (a host is a /32 or /128).
+    pub prefix: IpNet,
+    /// Sampling rate that replaces whatever its datagrams say.
+    pub sampling: Option<NonZeroU32>,
+    /// Input interfaces whose records count; `None` counts all.
+    pub interfaces: Option<Vec<u32>>,
+    /// The most it can truthfully report, bits per second; `None` takes
+    /// [`IngestBounds::max_exporter_bps`].
+    pub max_bps: Option<u64>,
 }
 
 /// One UDP listener.
@@ -75,4 +95,26 @@ pub struct IngestBounds {
     pub channel_batches: usize,
     /// Decoder state bounds.
     pub limits: levee_flow::Limits,
+    /// The largest believable sampling rate; records claiming sparser sampling are
+    /// discarded (unless their exporter overrides sampling).
+    pub max_sampling_rate: u32,
+    /// Per-second budget of any exporter without its own `max_rate`, bits per second.
+    pub max_exporter_bps: u64,
 }
+
+impl Default for IngestBounds {
+    fn default() -> Self {
+        IngestBounds {
+            channel_batches: 1024,
+            limits: levee_flow::Limits::default(),
+            max_sampling_rate: DEFAULT_MAX_SAMPLING_RATE,
+            max_exporter_bps: DEFAULT_MAX_EXPORTER_BPS,
+        }
+    }
+}
+
+/// 1:100,000: sparser than any router samples in practice (most stop at 1:65,535), far
+/// below the 1:1,000,000 a forger claims to multiply a trickle into a flood.
+pub const DEFAULT_MAX_SAMPLING_RATE: u32 = 100_000;
+/// 400 Gbit/s: what one exporter may report per second unless configured otherwise.
+pub const DEFAULT_MAX_EXPORTER_BPS: u64 = 400_000_000_000;

@@ -81,7 +81,31 @@ pub fn render_exporters<'a>(it: impl Iterator<Item = (&'a IpAddr, &'a ExporterSt
         for (k, v) in &e.errors {
             let _ = write!(s, " {k}={v}");
         }
+        let _ = write!(s, " discarded {}", e.discarded.total());
+        for (k, v) in e.discarded.named() {
+            if v > 0 {
+                let _ = write!(s, " {k}={v}");
+            }
+        }
+        if let Some(name) = &e.name {
+            let _ = write!(s, " name {name}");
+        }
         s.push('\n');
+    }
+    s
+}
+
+/// Datagrams dropped from sources no `exporters:` entry covers: the total, then one line
+/// per source counted (the listeners' top sources; counts may be over-estimated).
+pub fn render_foreign(total: u64, top: &[(IpAddr, u64)]) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    let mut s = format!("foreign datagrams {total} (sources not listed under exporters:)\n");
+    let mut rows = top.to_vec();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (a, n) in rows {
+        let _ = writeln!(s, "foreign {a} datagrams {n}");
     }
     s
 }

@@ -1,22 +1,28 @@
 //! The mitigation stage as a task of the daemon: incident events and operator requests
-//! in through bounded channels; the [`Engine`] decides; every decision is written to the
-//! [`Store`] (with its audit entries) before it goes to the adapters. At start, the
+//! in through bounded channels; the [`Engine`] decides; every decision is queued to the
+//! [`Store`]'s own thread ([`Writer`], with its audit entries) before it goes to the
+//! adapters, so no SQLite call runs on the runtime; each adapter's results are kept
+//! here too, so a status query reads nothing from the store. At start, the
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
 
+use super::reconfigure::Running;
+pub use super::reconfigure::{Reload, Starter};
 use super::status::{Answer, Counters, MitigationView, Reply, Status};
-use crate::adapters::{Change, Handle, Report};
+use crate::adapters::{Change, Report};
 use crate::clock::now_us;
 use crate::store::audit::{Action, Actor};
-use crate::store::{Note, Store, StoreError};
+use crate::store::writer::Writer;
+use crate::store::{AdapterResult, Note, Store, StoreError, Write};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind};
 use levee_mitigate::engine::{Engine, Mitigation, Output, destination};
 use levee_mitigate::settings::{Level, Levels, Settings};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// Incident events buffered between detection and mitigation.
 pub const EVENT_QUEUE: usize = 4096;
@@ -47,9 +53,11 @@ pub enum Request {
     },
     /// Active mitigations, adapters and counters.
     List,
-    /// New settings from a reloaded config (SIGHUP). Active mitigations stay; the new
-    /// ladders, caps and safelist apply to what comes next.
-    Reconfigure(Box<Settings>),
+    /// The mitigation part of a reloaded config (SIGHUP, `levee reload`): new settings
+    /// (active mitigations stay; the new ladders, caps and safelist apply to what comes
+    /// next; a dry-run flip applies to the active routes at once) and the adapters
+    /// (added, removed, changed).
+    Reconfigure(Box<Reload>),
 }
 
 /// A request with where its answer goes.
@@ -72,16 +80,18 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens nothing itself: takes the opened store and the started adapters, restores
-    /// the last stop's mitigations and starts the task.
+    /// Opens nothing itself: takes the opened store, starts the adapters through
+    /// `starter` (which a reload uses again), restores the last stop's mitigations and
+    /// starts the task.
     pub fn start(
         settings: Settings,
         mut store: Store,
-        adapters: Vec<Handle>,
-        reports: mpsc::UnboundedReceiver<Report>,
-        rpki: Option<&crate::rpki::Rpki>,
+        adapters: &[crate::adapters::Adapter],
+        mut starter: Starter,
+        rpki: Option<crate::rpki::Rpki>,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
+        let mut results = HashMap::new();
         let restored = store.active(|name| {
             networks
                 .iter()
@@ -90,8 +100,16 @@ impl Service {
                 .unwrap_or_default()
         })?;
         let mut engine = Engine::new(settings, store.next_id()?);
-        engine.set_gate(rpki.and_then(crate::rpki::Rpki::gate));
+        engine.set_gate(rpki.as_ref().and_then(crate::rpki::Rpki::gate));
         let n = restored.len();
+        for m in &restored {
+            let r: BTreeMap<String, AdapterResult> = store
+                .adapter_results(m.id)?
+                .into_iter()
+                .map(|r| (r.adapter.clone(), r))
+                .collect();
+            results.insert(m.id, r);
+        }
         engine.restore(restored);
         store.audit(
             now_us(),
@@ -104,8 +122,22 @@ impl Service {
         )?;
         let (events, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let (commands, cmd_rx) = mpsc::channel(64);
-        let rpki = rpki.map(crate::rpki::Rpki::status);
-        let task = tokio::spawn(run(engine, store, adapters, rpki, ev_rx, cmd_rx, reports));
+        let store = Writer::start(store).map_err(|e| StoreError::Open {
+            path: "the store thread".into(),
+            dir: String::new(),
+            source: Box::new(e),
+        })?;
+        let (adapters, reports) = starter.start_all(adapters);
+        let st = State {
+            engine,
+            store,
+            adapters,
+            starter,
+            reports,
+            rpki,
+            results,
+        };
+        let task = tokio::spawn(run(st, ev_rx, cmd_rx));
         Ok(Service {
             events,
             commands,
@@ -121,36 +153,25 @@ impl Service {
     }
 }
 
-struct State {
-    engine: Engine,
-    store: Store,
-    adapters: Vec<Handle>,
-    rpki: Option<crate::rpki::StatusReader>,
-    store_errors: u64,
+pub(super) struct State {
+    pub(super) engine: Engine,
+    pub(super) store: Writer,
+    pub(super) adapters: Vec<Running>,
+    pub(super) starter: Starter,
+    pub(super) reports: mpsc::UnboundedReceiver<Report>,
+    /// The RTR client behind the engine's gate (replaced by a reload).
+    pub(super) rpki: Option<crate::rpki::Rpki>,
+    /// Each active mitigation's adapter results (as stored).
+    results: HashMap<u64, BTreeMap<String, AdapterResult>>,
 }
 
-async fn run(
-    engine: Engine,
-    store: Store,
-    adapters: Vec<Handle>,
-    rpki: Option<crate::rpki::StatusReader>,
-    events: mpsc::Receiver<Event>,
-    commands: mpsc::Receiver<Command>,
-    mut reports: mpsc::UnboundedReceiver<Report>,
-) {
-    let mut st = State {
-        engine,
-        store,
-        adapters,
-        rpki,
-        store_errors: 0,
-    };
+async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
     // What expired while levee was down is withdrawn first (and stored so).
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
     st.reconcile().await;
-    st.serve(events, commands, &mut reports).await;
-    st.finish(&mut reports).await;
+    st.serve(events, commands).await;
+    st.finish().await;
 }
 
 impl State {
@@ -159,12 +180,7 @@ impl State {
     /// never confirmed). Adapters that keep state drop those; everything desired goes
     /// out.
     async fn reconcile(&mut self) {
-        let again: Vec<Change> = self
-            .engine
-            .active()
-            .filter(|m| !m.dry_run)
-            .map(|m| Change::announce(m.id, &m.route, levels(m)))
-            .collect();
+        let again = self.desired();
         if !again.is_empty() {
             info!(
                 routes = again.len(),
@@ -172,17 +188,32 @@ impl State {
             );
         }
         for i in 0..self.adapters.len() {
-            let stale = self.stale(i, &again);
-            self.adapters[i].sync(again.clone(), stale).await;
+            self.reconcile_one(i, &again).await;
         }
+    }
+
+    /// Reconciles adapter `i` with `desired` (see [`State::reconcile`]).
+    pub(super) async fn reconcile_one(&mut self, i: usize, desired: &[Change]) {
+        let stale = self.stale(i, desired).await;
+        self.adapters[i].handle.sync(desired.to_vec(), stale).await;
+    }
+
+    /// What every adapter should hold: the active routes that are not in dry run.
+    pub(super) fn desired(&self) -> Vec<Change> {
+        self.engine
+            .active()
+            .filter(|m| !m.dry_run)
+            .map(|m| Change::announce(m.id, &m.route, levels(m)))
+            .collect()
     }
 
     /// What adapter `i` may hold and should not: routes of ended mitigations, and
     /// active ones of levels it no longer carries (its `levels` changed).
-    fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
-        let handle = &self.adapters[i];
-        let name = handle.status().name;
-        let stale: Vec<Change> = match self.store.held(&name) {
+    async fn stale(&mut self, i: usize, again: &[Change]) -> Vec<Change> {
+        let name = self.adapters[i].handle.status().name;
+        let held = self.store.held(&name).await;
+        let handle = &self.adapters[i].handle;
+        let stale: Vec<Change> = match held {
             Ok(v) => v
                 .iter()
                 .filter(|(id, _)| {
@@ -192,10 +223,8 @@ impl State {
                 })
                 .map(|(id, r)| Change::withdraw(*id, r, Levels::ALL))
                 .collect(),
-            Err(e) => {
-                self.store_error(&e);
-                Vec::new()
-            }
+            // Counted and logged by the store's thread.
+            Err(_) => Vec::new(),
         };
         if !stale.is_empty() {
             info!(adapter = %name, routes = stale.len(), "withdrawing routes whose withdrawal the adapter never confirmed");
@@ -209,7 +238,6 @@ impl State {
         &mut self,
         mut events: mpsc::Receiver<Event>,
         mut commands: mpsc::Receiver<Command>,
-        reports: &mut mpsc::UnboundedReceiver<Report>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -227,10 +255,12 @@ impl State {
                     }
                     None => commands_open = false,
                 },
-                Some(r) = reports.recv() => self.report(r),
+                Some(r) = self.reports.recv() => self.report(r).await,
                 _ = tick.tick() => {
-                    let out = self.engine.tick(now_us());
+                    let now = now_us();
+                    let out = self.engine.tick(now);
                     self.handle(Actor::Expiry, out).await;
+                    self.store.write(Write::Tick { now }).await;
                 }
             }
         }
@@ -238,76 +268,103 @@ impl State {
 
     /// An incident event: stored (starts and ends), then decided on.
     async fn event(&mut self, e: &Event) {
-        if e.kind != EventKind::Update
-            && let Err(err) = self.store.incident(e)
-        {
-            self.store_error(&err);
+        if e.kind != EventKind::Update {
+            self.store.write(Write::Incident(Box::new(e.clone()))).await;
         }
         let out = self.engine.on_event(now_us(), e);
         self.handle(Actor::Detector, out).await;
     }
 
-    /// Stops the adapters (they try what is queued), stores their last reports and
-    /// audits the stop.
-    async fn finish(&mut self, reports: &mut mpsc::UnboundedReceiver<Report>) {
+    /// Stops the adapters (they try what is queued), stores their last reports,
+    /// audits the stop and stops the store's thread once everything is written.
+    async fn finish(mut self) {
         for a in self.adapters.drain(..) {
-            a.stop().await;
+            a.handle.stop().await;
         }
-        while let Ok(r) = reports.try_recv() {
-            self.report(r);
+        self.drain_reports().await;
+        if let Some(r) = self.rpki.take() {
+            r.stop();
         }
         let active = format!("{} active", self.engine.active().count());
-        if let Err(e) = self.store.audit(
-            now_us(),
-            &[Note::new(Actor::Levee, Action::Stop, "mitigations", active)],
-        ) {
-            self.store_error(&e);
-        }
+        let now = now_us();
+        self.audit(
+            now,
+            Note::new(Actor::Levee, Action::Stop, "mitigations", active),
+        )
+        .await;
+        self.store.stop(now).await;
     }
 }
 
 /// The levels a mitigation's route belongs to, for the adapters' and peers' `levels`.
-fn levels(m: &Mitigation) -> Levels {
+pub(super) fn levels(m: &Mitigation) -> Levels {
     Levels::of_route(m.level, &m.route)
 }
 
 impl State {
-    fn store_error(&mut self, e: &StoreError) {
-        self.store_errors += 1;
-        error!(error = %e, "store write failed; the decision stands and is logged here");
+    /// Queues an audit entry.
+    pub(super) async fn audit(&self, now: u64, note: Note) {
+        self.store
+            .write(Write::Audit {
+                now,
+                notes: vec![note],
+            })
+            .await;
     }
 
-    fn report(&mut self, r: Report) {
+    /// Stores the reports the adapters have sent so far.
+    pub(super) async fn drain_reports(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            self.report(r).await;
+        }
+    }
+
+    async fn report(&mut self, r: Report) {
         let now = now_us();
         let state = r.state;
         for id in &r.ids {
-            if let Err(e) =
-                self.store
-                    .adapter_result(now, *id, &r.adapter, state, r.error.as_deref())
-            {
-                self.store_error(&e);
+            if let Some(results) = self.results.get_mut(id) {
+                let e = results
+                    .entry(r.adapter.clone())
+                    .or_insert_with(|| AdapterResult {
+                        adapter: r.adapter.clone(),
+                        state,
+                        attempts: 0,
+                        error: None,
+                    });
+                e.state = state;
+                e.attempts += 1;
+                e.error.clone_from(&r.error);
             }
+            self.store
+                .write(Write::AdapterResult {
+                    now,
+                    id: *id,
+                    adapter: r.adapter.clone(),
+                    state,
+                    error: r.error.clone(),
+                })
+                .await;
         }
     }
 
     /// Logs, stores and dispatches the engine's outputs.
-    async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
+    pub(super) async fn handle(&mut self, actor: Actor, out: Vec<Output>) {
         if out.is_empty() {
             return;
-        }
-        if let Err(e) = self.store.apply(now_us(), actor, &out) {
-            self.store_error(&e);
         }
         let mut changes = Vec::new();
         for o in &out {
             match o {
                 Output::Announce(m) => {
+                    self.results.entry(m.id).or_default();
                     info!(id = m.id, victim = %m.victim, level = m.level.map_or(0, Level::number), dry_run = m.dry_run, route = %m.route, "{}", if m.dry_run { "would announce (dry run)" } else { "announce" });
                     if !m.dry_run {
                         changes.push(Change::announce(m.id, &m.route, levels(m)));
                     }
                 }
                 Output::Withdraw(m, reason) => {
+                    self.results.remove(&m.id);
                     info!(id = m.id, victim = %m.victim, reason = reason.as_str(), route = %m.route, "{}", if m.dry_run { "would withdraw (dry run)" } else { "withdraw" });
                     if !m.dry_run {
                         changes.push(Change::withdraw(m.id, &m.route, levels(m)));
@@ -332,24 +389,38 @@ impl State {
                 Output::GateWarning { victim, why, .. } => {
                     warn!(victim = %victim, "RPKI gate: {why}; announcing anyway");
                 }
+                Output::DryRun(m) => {
+                    info!(id = m.id, victim = %m.victim, route = %m.route, "{}", if m.dry_run { "dry run on: withdraw, kept recorded" } else { "dry run off: announce" });
+                    changes.push(if m.dry_run {
+                        Change::withdraw(m.id, &m.route, levels(m))
+                    } else {
+                        Change::announce(m.id, &m.route, levels(m))
+                    });
+                }
                 Output::Extend { .. } => {}
             }
         }
+        self.store
+            .write(Write::Apply {
+                now: now_us(),
+                actor,
+                outputs: out,
+            })
+            .await;
         for a in &self.adapters {
-            a.send(changes.clone()).await;
+            a.handle.send(changes.clone()).await;
         }
     }
 
     async fn request(&mut self, r: Request) -> Reply {
         let now = now_us();
         let result = self.answer(now, r).await;
-        if let Err(e) = &result
-            && let Err(err) = self.store.audit(
+        if let Err(e) = &result {
+            self.audit(
                 now,
-                &[Note::new(Actor::Operator, Action::Refused, "request", e)],
+                Note::new(Actor::Operator, Action::Refused, "request", e),
             )
-        {
-            self.store_error(&err);
+            .await;
         }
         result
     }
@@ -401,41 +472,30 @@ impl State {
                 Ok(Answer::Ids { ids: vec![id] })
             }
             Request::List => Ok(Answer::Status(Box::new(self.status()))),
-            Request::Reconfigure(settings) => {
-                let note = format!(
-                    "{} networks, ttl {}s, dry run {}",
-                    settings.networks.len(),
-                    Duration::from_micros(settings.ttl_us).as_secs(),
-                    settings.dry_run
-                );
-                self.engine.set_settings(*settings);
-                info!(%note, "mitigation settings reloaded");
-                if let Err(e) = self.store.audit(
-                    now,
-                    &[Note::new(Actor::Operator, Action::Reload, "config", note)],
-                ) {
-                    self.store_error(&e);
-                }
-                Ok(Answer::Done {})
-            }
+            Request::Reconfigure(reload) => Ok(self.reconfigure(now, *reload).await),
         }
     }
 
     fn status(&self) -> Status {
         Status {
             mitigations: self.engine.active().map(|m| self.view(m)).collect(),
-            adapters: self.adapters.iter().map(Handle::status).collect(),
+            adapters: self.adapters.iter().map(|a| a.handle.status()).collect(),
             dry_run: self.engine.settings().dry_run,
             counters: Counters {
                 engine: self.engine.counters(),
-                store_errors: self.store_errors,
+                store_errors: self.store.errors(),
             },
-            rpki: self.rpki.as_ref().map(crate::rpki::StatusReader::get),
+            rpki: self.rpki.as_ref().map(|r| r.status().get()),
+            audit: self.store.anchor(),
         }
     }
 
     fn view(&self, m: &Mitigation) -> MitigationView {
-        let adapters = self.store.adapter_results(m.id).unwrap_or_default();
+        let adapters = self
+            .results
+            .get(&m.id)
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
         MitigationView {
             id: m.id,
             route: m.route.to_string(),

@@ -23,8 +23,13 @@ pub enum Answer {
     },
     /// `list`: the whole state.
     Status(Box<Status>),
-    /// Done, nothing to report (a reload).
-    Done {},
+    /// A reload: what changed and was applied, one line each.
+    Changes {
+        /// What was applied.
+        changes: Vec<String>,
+        /// What changed and could not be applied before a restart.
+        restart: Vec<String>,
+    },
 }
 
 /// The mitigation service's state. Keys a daemon of another version does not send
@@ -42,6 +47,9 @@ pub struct Status {
     pub counters: Counters,
     /// The RTR session, with an `rpki` section.
     pub rpki: Option<crate::rpki::Status>,
+    /// The audit chain's head and entry count after the last batch of entries: an
+    /// anchor for `levee audit verify --expect-head HASH --expect-entries N`.
+    pub audit: crate::store::Anchor,
 }
 
 /// One active mitigation.

@@ -151,6 +151,11 @@ impl Rpki {
         }
     }
 
+    /// Its settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// A reader of the status.
     pub fn status(&self) -> StatusReader {
         StatusReader(self.shared.clone())

@@ -1,9 +1,31 @@
 //! The audit log's hash chain: each entry's hash covers the previous entry's hash and
 //! its own fields, so changing, inserting or removing an entry anywhere but at the very
-//! end breaks every later link. `levee audit verify` walks the chain; the head hash it
-//! prints can be kept elsewhere to catch a cut-off tail too.
+//! end breaks every later link.
+//!
+//! What the chain anchors, and how:
+//!
+//! - **Mitigation rows.** An entry that changes a row of `mitigations` (announce,
+//!   withdraw, extend, and `adopt` for rows written before rows were chained) carries
+//!   the row's `state`: SHA-256 over every column of the row as it was left (see
+//!   [`super::rows`]). The state is part of the entry's hash, so `verify` recomputes
+//!   each current row and compares it with the state of the last entry about it: an
+//!   edited, inserted or deleted row is caught (the table levee re-announces from at
+//!   start is inside the chain).
+//! - **The head.** A chain rewritten from an edited entry onwards, or cut short, is
+//!   again a valid chain; what catches it is an anchor taken earlier: the head hash and
+//!   entry count, which the daemon logs after every batch of entries and shows in
+//!   `levee mitigate list --json` (`audit`) and `/metrics`
+//!   (`levee_audit_entries_total`, `levee_audit_head_info`).
+//!   `levee audit verify --expect-head HASH [--expect-entries N]` checks that entry N
+//!   (or some entry) still has that hash.
+//! - **A key.** With `store.audit_hmac_key_file`, entries are HMAC-SHA256 under that
+//!   key instead of plain SHA-256 (`keyed` is stored per entry, since a chain may
+//!   predate the key). Verifying with the key refuses a chain whose head is not keyed
+//!   and an unkeyed entry after a keyed one, so without the key nobody can rewrite the
+//!   chain and have it verify.
 
 use crate::human::hex;
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// The `prev` of the first entry.
@@ -57,6 +79,12 @@ pub enum Action {
     Refused,
     /// The config was reloaded.
     Reload,
+    /// A route's stored expiry moved (coalesced: at most one a minute per route).
+    Extend,
+    /// A mitigation row written before rows were chained, taken into the chain.
+    Adopt,
+    /// The daemon started on a broken chain because the operator said so.
+    AcceptBroken,
 }
 
 impl Action {
@@ -73,6 +101,9 @@ impl Action {
             Action::Refuse => "refuse",
             Action::Refused => "refused",
             Action::Reload => "reload",
+            Action::Extend => "extend",
+            Action::Adopt => "adopt",
+            Action::AcceptBroken => "accept_broken",
         }
     }
 }
@@ -92,32 +123,81 @@ pub struct Entry {
     pub subject: String,
     /// The details (a route, a reason), as text.
     pub detail: String,
+    /// The digest of the mitigation row this entry left (empty: it changed none).
+    pub state: String,
+    /// Hashed with the HMAC key.
+    pub keyed: bool,
+}
+
+/// The HMAC key of the chain (never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(pub Vec<u8>);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key({} bytes)", self.0.len())
+    }
+}
+
+/// Shortest key accepted (HMAC-SHA256 wants 32 random bytes).
+pub const MIN_KEY: usize = 16;
+
+/// Something that takes the length-prefixed fields of an entry.
+trait Sink {
+    fn put(&mut self, b: &[u8]);
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, b: &[u8]) {
+        self.update((b.len() as u64).to_be_bytes());
+        self.update(b);
+    }
+}
+
+impl Sink for Hmac<Sha256> {
+    fn put(&mut self, b: &[u8]) {
+        self.update(&(b.len() as u64).to_be_bytes());
+        self.update(b);
+    }
 }
 
 impl Entry {
-    /// The entry's hash given the previous one's: SHA-256 over the previous hash and
-    /// each field, every field prefixed by its length so no two entries encode alike.
-    pub fn hash(&self, prev: &str) -> String {
-        let mut h = Sha256::new();
-        let mut field = |b: &[u8]| {
-            h.update((b.len() as u64).to_be_bytes());
-            h.update(b);
-        };
-        field(prev.as_bytes());
-        field(&self.seq.to_be_bytes());
-        field(&self.time_us.to_be_bytes());
-        field(self.actor.as_bytes());
-        field(self.action.as_bytes());
-        field(self.subject.as_bytes());
-        field(self.detail.as_bytes());
-        hex(&h.finalize())
+    /// The entry's hash given the previous one's: SHA-256 (or, for a keyed entry,
+    /// HMAC-SHA256 under `key`) over the previous hash and each field, every field
+    /// prefixed by its length so no two entries encode alike. The state is a field
+    /// only when there is one, so entries written before it existed keep their hashes.
+    /// `None` for a keyed entry without a key.
+    pub fn hash(&self, prev: &str, key: Option<&Key>) -> Option<String> {
+        if self.keyed {
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key?.0).ok()?;
+            self.feed(prev, &mut mac);
+            Some(hex(&mac.finalize().into_bytes()))
+        } else {
+            let mut h = Sha256::new();
+            self.feed(prev, &mut h);
+            Some(hex(&h.finalize()))
+        }
+    }
+
+    fn feed(&self, prev: &str, h: &mut impl Sink) {
+        h.put(prev.as_bytes());
+        h.put(&self.seq.to_be_bytes());
+        h.put(&self.time_us.to_be_bytes());
+        h.put(self.actor.as_bytes());
+        h.put(self.action.as_bytes());
+        h.put(self.subject.as_bytes());
+        h.put(self.detail.as_bytes());
+        if !self.state.is_empty() {
+            h.put(self.state.as_bytes());
+        }
     }
 }
 
 /// What a walk of the chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every link holds.
+    /// Every link holds (and, from [`super::Store::verify`], every mitigation row is
+    /// the state its last entry recorded).
     Intact {
         /// Entries checked.
         entries: u64,
@@ -131,34 +211,64 @@ pub enum Verdict {
         /// How.
         why: String,
     },
+    /// The chain holds but a mitigation row is not what it recorded.
+    RowEdited {
+        /// The mitigation's id.
+        id: u64,
+        /// How.
+        why: String,
+    },
 }
 
-/// Checks stored entries (in `seq` order, with their stored `prev` and `hash`).
-pub fn verify(rows: impl IntoIterator<Item = (Entry, String, String)>) -> Verdict {
+impl Verdict {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Verdict::Intact { entries, head } => format!("intact, {entries} entries, head {head}"),
+            Verdict::Broken { seq, why } => format!("BROKEN at entry {seq}: {why}"),
+            Verdict::RowEdited { id, why } => format!("BROKEN: mitigation {id}: {why}"),
+        }
+    }
+}
+
+/// Checks stored entries (in `seq` order, with their stored `prev` and `hash`); keyed
+/// entries need `key`. With a key, the head must be keyed and no unkeyed entry may
+/// follow a keyed one (see the module overview).
+pub fn verify(
+    rows: impl IntoIterator<Item = (Entry, String, String)>,
+    key: Option<&Key>,
+) -> Verdict {
     let mut prev = GENESIS.to_string();
     let mut n = 0u64;
+    let mut keyed_seen = false;
     for (e, stored_prev, stored_hash) in rows {
         n += 1;
+        let broken = |why: String| Verdict::Broken { seq: e.seq, why };
         if e.seq != n {
-            return Verdict::Broken {
-                seq: e.seq,
-                why: format!("entry {n} is missing (found {} next)", e.seq),
-            };
+            return broken(format!("entry {n} is missing (found {} next)", e.seq));
         }
         if stored_prev != prev {
-            return Verdict::Broken {
-                seq: e.seq,
-                why: "its link to the previous entry does not match".into(),
-            };
+            return broken("its link to the previous entry does not match".into());
         }
-        let h = e.hash(&prev);
-        if h != stored_hash {
-            return Verdict::Broken {
-                seq: e.seq,
-                why: "its contents do not match its hash".into(),
-            };
+        if e.keyed && key.is_none() {
+            return broken(
+                "it is keyed (HMAC): give the key (store.audit_hmac_key_file) to verify".into(),
+            );
         }
-        prev = h;
+        if key.is_some() && keyed_seen && !e.keyed {
+            return broken("an unkeyed entry after keyed ones".into());
+        }
+        keyed_seen |= e.keyed;
+        match e.hash(&prev, key) {
+            Some(h) if h == stored_hash => prev = h,
+            _ => return broken("its contents do not match its hash".into()),
+        }
+    }
+    if key.is_some() && n > 0 && !keyed_seen {
+        return Verdict::Broken {
+            seq: n,
+            why: "a key was given but no entry is keyed: the chain was not written with it".into(),
+        };
     }
     Verdict::Intact {
         entries: n,
@@ -178,15 +288,24 @@ mod tests {
             action: "announce".into(),
             subject: format!("{seq}"),
             detail: detail.into(),
+            state: String::new(),
+            keyed: false,
         }
     }
 
     fn chain(n: u64) -> Vec<(Entry, String, String)> {
+        keyed_chain(n, None)
+    }
+
+    fn keyed_chain(n: u64, key: Option<&Key>) -> Vec<(Entry, String, String)> {
         let mut prev = GENESIS.to_string();
         (1..=n)
             .map(|i| {
-                let e = entry(i, "route 192.0.2.1/32");
-                let h = e.hash(&prev);
+                let e = Entry {
+                    keyed: key.is_some(),
+                    ..entry(i, "route 192.0.2.1/32")
+                };
+                let h = e.hash(&prev, key).unwrap();
                 let row = (e, prev.clone(), h.clone());
                 prev = h;
                 row
@@ -206,21 +325,30 @@ mod tests {
     #[test]
     fn intact_and_every_kind_of_tampering() {
         let rows = chain(5);
-        let Verdict::Intact { entries, head } = verify(rows.clone()) else {
+        let Verdict::Intact { entries, head } = verify(rows.clone(), None) else {
             panic!()
         };
         assert_eq!((entries, head), (5, rows[4].2.clone()));
         let mut edited = rows.clone();
         edited[2].0.detail = "route 192.0.2.2/32".into();
-        assert!(matches!(verify(edited), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify(edited, None),
+            Verdict::Broken { seq: 3, .. }
+        ));
         let mut dropped = rows.clone();
         dropped.remove(1);
-        assert!(matches!(verify(dropped), Verdict::Broken { seq: 3, .. }));
+        assert!(matches!(
+            verify(dropped, None),
+            Verdict::Broken { seq: 3, .. }
+        ));
         // Re-hashing the edited entry is caught at the next link.
         let mut rehashed = rows.clone();
         rehashed[2].0.detail = "x".into();
-        rehashed[2].2 = rehashed[2].0.hash(&rehashed[2].1);
-        assert!(matches!(verify(rehashed), Verdict::Broken { seq: 4, .. }));
+        rehashed[2].2 = rehashed[2].0.hash(&rehashed[2].1, None).unwrap();
+        assert!(matches!(
+            verify(rehashed, None),
+            Verdict::Broken { seq: 4, .. }
+        ));
         // Moving bytes between fields changes the hash.
         let a = Entry {
             actor: "ab".into(),
@@ -232,6 +360,88 @@ mod tests {
             action: "bc".into(),
             ..entry(1, "")
         };
-        assert_ne!(a.hash(GENESIS), b.hash(GENESIS));
+        assert_ne!(a.hash(GENESIS, None), b.hash(GENESIS, None));
+    }
+
+    #[test]
+    fn the_row_state_is_part_of_the_hash_and_old_entries_keep_theirs() {
+        let plain = entry(1, "x");
+        let with_state = Entry {
+            state: "ab".into(),
+            ..entry(1, "x")
+        };
+        assert_ne!(plain.hash(GENESIS, None), with_state.hash(GENESIS, None));
+        // An entry without a state hashes as levee wrote it before states existed:
+        // SHA-256 over the length-prefixed fields, computed here independently.
+        let mut h = Sha256::new();
+        for f in [
+            GENESIS.as_bytes(),
+            &1u64.to_be_bytes(),
+            &10u64.to_be_bytes(),
+            b"detector",
+            b"announce",
+            b"1",
+            b"x",
+        ] {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f);
+        }
+        assert_eq!(plain.hash(GENESIS, None).unwrap(), hex(&h.finalize()));
+    }
+
+    #[test]
+    fn a_keyed_chain_cannot_be_rewritten_without_the_key() {
+        let key = Key(b"0123456789abcdef0123456789abcdef".to_vec());
+        let rows = keyed_chain(4, Some(&key));
+        assert!(matches!(
+            verify(rows.clone(), Some(&key)),
+            Verdict::Intact { entries: 4, .. }
+        ));
+        // Without the key it cannot be checked, and says so.
+        let Verdict::Broken { seq: 1, why } = verify(rows.clone(), None) else {
+            panic!()
+        };
+        assert!(why.contains("give the key"), "{why}");
+        // A wrong key fails at the first entry.
+        let wrong = Key(b"another key of thirty-two bytes!".to_vec());
+        assert!(matches!(
+            verify(rows.clone(), Some(&wrong)),
+            Verdict::Broken { seq: 1, .. }
+        ));
+        // Rewritten from entry 3 without the key: unkeyed SHA-256 links.
+        let mut forged = rows.clone();
+        let mut prev = forged[1].2.clone();
+        for r in &mut forged[2..] {
+            r.0.keyed = false;
+            r.0.detail = "route 192.0.2.99/32".into();
+            r.1 = prev.clone();
+            r.2 = r.0.hash(&prev, None).unwrap();
+            prev = r.2.clone();
+        }
+        assert!(matches!(
+            verify(forged, Some(&key)),
+            Verdict::Broken { seq: 3, .. }
+        ));
+        // Wholly rewritten unkeyed: no keyed entry at all.
+        assert!(matches!(
+            verify(chain(4), Some(&key)),
+            Verdict::Broken { seq: 4, .. }
+        ));
+        // An unkeyed prefix (before the key was configured) is fine.
+        let mut mixed = chain(2);
+        let mut prev = mixed[1].2.clone();
+        for i in 3..=4 {
+            let e = Entry {
+                keyed: true,
+                ..entry(i, "y")
+            };
+            let h = e.hash(&prev, Some(&key)).unwrap();
+            mixed.push((e, prev.clone(), h.clone()));
+            prev = h;
+        }
+        assert!(matches!(
+            verify(mixed, Some(&key)),
+            Verdict::Intact { entries: 4, .. }
+        ));
     }
 }

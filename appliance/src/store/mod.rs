@@ -1,13 +1,30 @@
 //! The store: one SQLite database (WAL) under /var/lib/levee with incidents,
 //! mitigations (intent, state, per-adapter results) and the hash-chained audit log
-//! ([`audit`]). Every engine decision is written in one transaction with its audit
-//! entries, so what levee announced and why survives a restart or a crash.
+//! ([`audit`]), which also anchors every mitigation row ([`rows`]). Every engine
+//! decision is written with its audit entries, so what levee announced and why
+//! survives a restart or a crash.
+//!
+//! The daemon never touches SQLite on its async runtime: [`writer::Writer`] owns the
+//! store on a thread of its own, and each batch of queued writes is one transaction
+//! (one savepoint per write, so a failing write is rolled back and counted alone). A
+//! route's expiry, which the engine moves forward every second while an attack goes
+//! on, is coalesced: written (and audited as `extend`) at most once a minute per route,
+//! and at every stop, so after a crash a restored route may expire up to a minute
+//! early.
+//!
+//! File modes: the database (and its `-wal` and `-shm` files, which SQLite creates
+//! with the database's mode) is 0600, or 0640 when the file's group is a group named
+//! `levee` (levee running as the service user, whose group members may then read and
+//! verify the audit log without write access). `levee audit` opens the database
+//! read-only and changes nothing in it.
 
 pub mod audit;
+pub mod rows;
+pub mod writer;
 
 use crate::adapters::Outcome;
 use crate::pidlock::{PidLock, PidLockError};
-use audit::{Action, Actor, Entry, GENESIS, Verdict};
+use audit::{Action, Actor, Entry, GENESIS, Key, Verdict};
 use levee_bgp::rib::RouteText;
 use levee_detect::{Event, EventKind, Victim};
 use levee_mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
@@ -110,13 +127,24 @@ CREATE TABLE IF NOT EXISTS audit (
     subject TEXT NOT NULL,
     detail TEXT NOT NULL,
     prev TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '',
+    keyed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
+
+/// Columns added to the audit table since its first version (added at open).
+const AUDIT_COLUMNS: [(&str, &str); 2] = [
+    ("state", "TEXT NOT NULL DEFAULT ''"),
+    ("keyed", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+/// How long a route's expiry may wait in memory before it is written.
+pub const EXTEND_EVERY_US: u64 = 60_000_000;
 
 /// The open database.
 #[derive(Debug)]
@@ -127,6 +155,73 @@ pub struct Store {
     _writer: Option<PidLock>,
     /// The last audit entry's (seq, hash).
     head: (u64, String),
+    /// The chain's HMAC key: entries written are keyed, and verification needs it.
+    key: Option<Key>,
+    /// Expiries the engine moved, not yet written (mitigation id → expiry).
+    extends: std::collections::BTreeMap<u64, u64>,
+    /// When they were last written (µs).
+    extends_written_us: u64,
+    /// The audit table has the row-state columns (a database an older levee wrote and
+    /// no newer writer has opened since has not: read as unkeyed, without states).
+    chained: bool,
+}
+
+/// One write; a batch of them is one transaction ([`Store::write`]).
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// The engine's outputs, with their audit entries by `actor`.
+    Apply {
+        /// When (µs).
+        now: u64,
+        /// Who decided.
+        actor: Actor,
+        /// What.
+        outputs: Vec<Output>,
+    },
+    /// Audit entries.
+    Audit {
+        /// When (µs).
+        now: u64,
+        /// The entries.
+        notes: Vec<Note>,
+    },
+    /// An incident's start or end.
+    Incident(Box<Event>),
+    /// What an adapter did with a mitigation.
+    AdapterResult {
+        /// When (µs).
+        now: u64,
+        /// The mitigation.
+        id: u64,
+        /// The adapter.
+        adapter: String,
+        /// What it did.
+        state: Outcome,
+        /// Its error.
+        error: Option<String>,
+    },
+    /// Time passes: the coalesced expiries are written when they are due.
+    Tick {
+        /// Now (µs).
+        now: u64,
+    },
+    /// Write the coalesced expiries now (a stop).
+    Flush {
+        /// Now (µs).
+        now: u64,
+    },
+}
+
+/// The chain's head: entries so far and the last one's hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Anchor {
+    /// Entries in the chain.
+    pub entries: u64,
+    /// The last entry's hash.
+    pub head: String,
+    /// Entries are written with the HMAC key.
+    pub keyed: bool,
 }
 
 /// One adapter's result for a mitigation.
@@ -189,6 +284,11 @@ impl Store {
     /// second writer (another levee on the same file) is refused with the first one's
     /// PID.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_keyed(path, None)
+    }
+
+    /// [`Store::open`], writing entries keyed with `key`.
+    pub fn open_keyed(path: &Path, key: Option<Key>) -> Result<Store, StoreError> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -211,13 +311,14 @@ impl Store {
             },
             PidLockError::Io { source, .. } => unwritable(Box::new(source)),
         })?;
+        // The store is levee's alone (see the module overview): created with that mode
+        // before SQLite opens it, and files left by an older levee set to it.
+        let mode = restrict(path).map_err(|e| unwritable(Box::new(e)))?;
         let conn = Connection::open(path).map_err(|e| unwritable(Box::new(e)))?;
-        // The store is levee's alone: 0600 (SQLite gives its WAL and shared-memory
-        // files the database's mode).
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| unwritable(Box::new(e)))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            set_mode(Path::new(&side), mode).map_err(|e| unwritable(Box::new(e)))?;
         }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| match e.sqlite_error_code() {
@@ -229,7 +330,62 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Store::with(conn, Some(writer))
+        add_audit_columns(&conn)?;
+        let mut st = Store::with(conn, Some(writer))?;
+        st.key = key;
+        st.adopt_rows(crate::clock::now_us())?;
+        Ok(st)
+    }
+
+    /// The chain's key (for verifying; a writer is opened with its key).
+    pub fn with_key(mut self, key: Option<Key>) -> Store {
+        self.key = key;
+        self
+    }
+
+    /// The chain's head.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            entries: self.head.0,
+            head: self.head.1.clone(),
+            keyed: self.key.is_some(),
+        }
+    }
+
+    /// A database from before rows were chained: its rows are taken in, one `adopt`
+    /// entry each, once (while no entry carries a row state).
+    fn adopt_rows(&mut self, now: u64) -> Result<(), StoreError> {
+        let chained: i64 =
+            self.conn
+                .query_row("SELECT COUNT(*) FROM audit WHERE state <> ''", [], |r| {
+                    r.get(0)
+                })?;
+        if chained > 0 {
+            return Ok(());
+        }
+        let ids: Vec<i64> = {
+            let mut q = self
+                .conn
+                .prepare("SELECT id FROM mitigations ORDER BY id")?;
+            q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        let mut head = self.head.clone();
+        for id in ids {
+            let note = Note::new(
+                Actor::Levee,
+                Action::Adopt,
+                id,
+                "row written before rows were chained",
+            );
+            Self::append_row(&tx, &mut head, self.key.as_ref(), now, &note, id as u64)?;
+        }
+        tx.commit()?;
+        self.head = head;
+        Ok(())
     }
 
     /// Opens an existing database read-only, beside a running writer (`levee audit`).
@@ -253,9 +409,13 @@ impl Store {
             .optional()?
             .unwrap_or((0, GENESIS.to_string()));
         Ok(Store {
-            conn,
             _writer: writer,
             head,
+            key: None,
+            extends: std::collections::BTreeMap::new(),
+            extends_written_us: crate::clock::now_us(),
+            chained: has_audit_columns(&conn)?,
+            conn,
         })
     }
 
@@ -267,11 +427,14 @@ impl Store {
         Ok(max.map_or(1, |m| m as u64 + 1))
     }
 
-    fn append(
-        tx: &rusqlite::Transaction<'_>,
+    /// Appends one entry (with the row state `state`, or none) under `head`.
+    fn append_with(
+        tx: &Connection,
         head: &mut (u64, String),
+        key: Option<&Key>,
         now: u64,
         n: &Note,
+        state: String,
     ) -> Result<(), StoreError> {
         let e = Entry {
             seq: head.0 + 1,
@@ -280,11 +443,14 @@ impl Store {
             action: n.action.as_str().to_string(),
             subject: n.subject.clone(),
             detail: n.detail.clone(),
+            state,
+            keyed: key.is_some(),
         };
-        let hash = e.hash(&head.1);
+        let hash = e.hash(&head.1, key).unwrap_or_default();
         tx.execute(
-            "INSERT INTO audit (seq, time_us, actor, action, subject, detail, prev, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO audit (seq, time_us, actor, action, subject, detail, prev, hash, state,
+                                keyed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 e.seq as i64,
                 now as i64,
@@ -293,32 +459,187 @@ impl Store {
                 e.subject,
                 e.detail,
                 head.1,
-                hash
+                hash,
+                e.state,
+                e.keyed
             ],
         )?;
         *head = (e.seq, hash);
         Ok(())
     }
 
+    /// Appends an entry that changes no mitigation row.
+    fn append(
+        tx: &Connection,
+        head: &mut (u64, String),
+        key: Option<&Key>,
+        now: u64,
+        n: &Note,
+    ) -> Result<(), StoreError> {
+        Self::append_with(tx, head, key, now, n, String::new())
+    }
+
+    /// Appends the entry of a change to mitigation `id`'s row, with the row's state.
+    fn append_row(
+        tx: &Connection,
+        head: &mut (u64, String),
+        key: Option<&Key>,
+        now: u64,
+        n: &Note,
+        id: u64,
+    ) -> Result<(), StoreError> {
+        let state = rows::digest(tx, id)?.unwrap_or_default();
+        Self::append_with(tx, head, key, now, n, state)
+    }
+
+    /// Writes a batch in one transaction, each write in a savepoint of its own: a
+    /// failing write is rolled back alone. Returns each failure.
+    pub fn write(&mut self, batch: &[Write]) -> Vec<StoreError> {
+        let mut errors = Vec::new();
+        let mut head = self.head.clone();
+        let result = (|| -> Result<(), StoreError> {
+            let mut tx = self.conn.transaction()?;
+            for w in batch {
+                let sp = tx.savepoint()?;
+                let before = head.clone();
+                let done = Self::write_one(
+                    &sp,
+                    &mut head,
+                    self.key.as_ref(),
+                    &mut self.extends,
+                    &mut self.extends_written_us,
+                    w,
+                )
+                .and_then(|()| Ok(sp.commit()?));
+                if let Err(e) = done {
+                    head = before;
+                    errors.push(e);
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => self.head = head,
+            Err(e) => errors.push(e),
+        }
+        errors
+    }
+
+    fn write_one(
+        tx: &Connection,
+        head: &mut (u64, String),
+        key: Option<&Key>,
+        extends: &mut std::collections::BTreeMap<u64, u64>,
+        written_us: &mut u64,
+        w: &Write,
+    ) -> Result<(), StoreError> {
+        match w {
+            Write::Apply {
+                now,
+                actor,
+                outputs,
+            } => {
+                for o in outputs {
+                    match o {
+                        Output::Extend { id, expires_us } => {
+                            let e = extends.entry(*id).or_insert(0);
+                            *e = (*e).max(*expires_us);
+                        }
+                        Output::Announce(m) | Output::Withdraw(m, _) => {
+                            extends.remove(&m.id);
+                        }
+                        _ => {}
+                    }
+                    if let Some((note, row)) = Self::write_output(tx, *now, *actor, o)? {
+                        match row {
+                            Some(id) => Self::append_row(tx, head, key, *now, &note, id)?,
+                            None => Self::append(tx, head, key, *now, &note)?,
+                        }
+                    }
+                }
+            }
+            Write::Audit { now, notes } => {
+                for n in notes {
+                    Self::append(tx, head, key, *now, n)?;
+                }
+            }
+            Write::Incident(e) => Self::write_incident(tx, e)?,
+            Write::AdapterResult {
+                now,
+                id,
+                adapter,
+                state,
+                error,
+            } => {
+                tx.execute(
+                    "INSERT INTO adapter_results (mitigation, adapter, state, attempts, error,
+                                                  updated_us)
+                     VALUES (?1, ?2, ?3, 1, ?4, ?5)
+                     ON CONFLICT(mitigation, adapter) DO UPDATE SET state = ?3,
+                        attempts = attempts + 1, error = ?4, updated_us = ?5",
+                    params![*id as i64, adapter, state.as_str(), error, *now as i64],
+                )?;
+            }
+            Write::Tick { now } if now.saturating_sub(*written_us) < EXTEND_EVERY_US => {}
+            Write::Tick { now } | Write::Flush { now } => {
+                Self::write_extends(tx, head, key, *now, extends)?;
+                *written_us = *now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the coalesced expiries of routes still active, one `extend` entry each.
+    fn write_extends(
+        tx: &Connection,
+        head: &mut (u64, String),
+        key: Option<&Key>,
+        now: u64,
+        extends: &mut std::collections::BTreeMap<u64, u64>,
+    ) -> Result<(), StoreError> {
+        for (id, expires_us) in std::mem::take(extends) {
+            let changed = tx.execute(
+                "UPDATE mitigations SET expires_us = ?2
+                 WHERE id = ?1 AND state = 'active' AND expires_us < ?2",
+                params![id as i64, expires_us as i64],
+            )?;
+            if changed == 1 {
+                let detail = format!("until {}", crate::clock::rfc3339(expires_us));
+                let note = Note::new(Actor::Detector, Action::Extend, id, detail);
+                Self::append_row(tx, head, key, now, &note, id)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Appends audit entries in one transaction.
     pub fn audit(&mut self, now: u64, notes: &[Note]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut head = self.head.clone();
-        for n in notes {
-            Self::append(&tx, &mut head, now, n)?;
+        self.one(Write::Audit {
+            now,
+            notes: notes.to_vec(),
+        })
+    }
+
+    /// One write as its own transaction: its error, if it failed.
+    fn one(&mut self, w: Write) -> Result<(), StoreError> {
+        match self.write(&[w]).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        tx.commit()?;
-        self.head = head;
-        Ok(())
     }
 
     /// Records an incident's start or end.
     pub fn incident(&mut self, e: &Event) -> Result<(), StoreError> {
+        self.one(Write::Incident(Box::new(e.clone())))
+    }
+
+    fn write_incident(tx: &Connection, e: &Event) -> Result<(), StoreError> {
         let victim = match &e.victim {
             Victim::Host(ip) => ip.to_string(),
             Victim::Network(n) => n.clone(),
         };
-        self.conn.execute(
+        tx.execute(
             "INSERT INTO incidents (id, victim, network, family, vector, start_us, end_us,
                                     peak_pps, peak_bps, confidence)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -341,28 +662,28 @@ impl Store {
     }
 
     /// Writes the engine's outputs and their audit entries (by `actor`) in one
-    /// transaction.
+    /// transaction. Expiries are coalesced (see the module overview).
     pub fn apply(&mut self, now: u64, actor: Actor, outputs: &[Output]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut head = self.head.clone();
-        for o in outputs {
-            if let Some(note) = Self::write_output(&tx, now, actor, o)? {
-                Self::append(&tx, &mut head, now, &note)?;
-            }
-        }
-        tx.commit()?;
-        self.head = head;
-        Ok(())
+        self.one(Write::Apply {
+            now,
+            actor,
+            outputs: outputs.to_vec(),
+        })
+    }
+
+    /// Writes the coalesced expiries now.
+    pub fn flush(&mut self, now: u64) -> Result<(), StoreError> {
+        self.one(Write::Flush { now })
     }
 
     /// Writes one output's change to the mitigations table; returns its audit note, if
-    /// it gets one.
+    /// it gets one, with the mitigation whose row it changed.
     fn write_output(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &Connection,
         now: u64,
         actor: Actor,
         o: &Output,
-    ) -> Result<Option<Note>, StoreError> {
+    ) -> Result<Option<(Note, Option<u64>)>, StoreError> {
         Ok(match o {
             Output::Announce(m) => {
                 Self::upsert(tx, m)?;
@@ -371,7 +692,7 @@ impl Store {
                 } else {
                     Action::Announce
                 };
-                Some(Note::new(actor, action, m.id, &m.route))
+                Some((Note::new(actor, action, m.id, &m.route), Some(m.id)))
             }
             Output::Withdraw(m, reason) => {
                 tx.execute(
@@ -385,15 +706,25 @@ impl Store {
                     Action::Withdraw
                 };
                 let detail = format!("{} ({})", m.route, reason.as_str());
-                Some(Note::new(actor, action, m.id, detail))
+                Some((Note::new(actor, action, m.id, detail), Some(m.id)))
             }
-            Output::Extend { id, expires_us } => {
+            Output::DryRun(m) => {
                 tx.execute(
-                    "UPDATE mitigations SET expires_us = ?2 WHERE id = ?1",
-                    params![*id as i64, *expires_us as i64],
+                    "UPDATE mitigations SET dry_run = ?2 WHERE id = ?1",
+                    params![m.id as i64, m.dry_run],
                 )?;
-                None
+                let (action, detail) = if m.dry_run {
+                    (
+                        Action::Withdraw,
+                        format!("{} (dry run on: kept recorded)", m.route),
+                    )
+                } else {
+                    (Action::Announce, format!("{} (dry run off)", m.route))
+                };
+                Some((Note::new(actor, action, m.id, detail), Some(m.id)))
             }
+            // Coalesced by the caller.
+            Output::Extend { .. } => None,
             Output::Level {
                 victim,
                 network,
@@ -403,7 +734,7 @@ impl Store {
             } => {
                 let from = from.map_or("none".to_string(), |l| l.to_string());
                 let detail = format!("{from} -> {to} in {network}, incident {incident}");
-                Some(Note::new(actor, Action::Level, victim, detail))
+                Some((Note::new(actor, Action::Level, victim, detail), None))
             }
             Output::Skip {
                 victim,
@@ -411,7 +742,7 @@ impl Store {
                 reason,
             } => {
                 let detail = format!("incident {incident}: {reason}");
-                Some(Note::new(actor, Action::Refuse, victim, detail))
+                Some((Note::new(actor, Action::Refuse, victim, detail), None))
             }
             // Logged by the service; not a decision.
             Output::GateWarning { .. } => None,
@@ -419,7 +750,7 @@ impl Store {
     }
 
     /// Inserts an announced mitigation, or updates its route, holders and expiry.
-    fn upsert(tx: &rusqlite::Transaction<'_>, m: &Mitigation) -> Result<(), StoreError> {
+    fn upsert(tx: &Connection, m: &Mitigation) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO mitigations (id, route, victim, network, level, origin, incident,
                                       holders, created_us, expires_us, dry_run, state)
@@ -451,16 +782,14 @@ impl Store {
         state: Outcome,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO adapter_results (mitigation, adapter, state, attempts, error, updated_us)
-             VALUES (?1, ?2, ?3, 1, ?4, ?5)
-             ON CONFLICT(mitigation, adapter) DO UPDATE SET state = ?3, attempts = attempts + 1,
-                error = ?4, updated_us = ?5",
-            params![id as i64, adapter, state.as_str(), error, now as i64],
-        )?;
-        Ok(())
+        self.one(Write::AdapterResult {
+            now,
+            id,
+            adapter: adapter.to_string(),
+            state,
+            error: error.map(str::to_string),
+        })
     }
-
     /// What each adapter did with a mitigation.
     pub fn adapter_results(&self, id: u64) -> Result<Vec<AdapterResult>, StoreError> {
         let mut q = self.conn.prepare(
@@ -596,28 +925,91 @@ impl Store {
 
     /// The last `n` audit entries, oldest first.
     pub fn audit_tail(&self, n: u64) -> Result<Vec<Entry>, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT seq, time_us, actor, action, subject, detail FROM
+        let mut q = self.conn.prepare(&format!(
+            "SELECT seq, time_us, actor, action, subject, detail, {} FROM
                (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
-        )?;
+            self.state_columns()
+        ))?;
         let rows = q.query_map([n as i64], entry)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Walks the audit chain.
+    /// Walks the audit chain (with the store's key), then checks every mitigation row
+    /// against the state its last entry recorded.
     pub fn verify(&self) -> Result<Verdict, StoreError> {
-        let mut q = self.conn.prepare(
-            "SELECT seq, time_us, actor, action, subject, detail, prev, hash FROM audit ORDER BY seq",
-        )?;
+        let mut q = self.conn.prepare(&format!(
+            "SELECT seq, time_us, actor, action, subject, detail, {}, prev, hash
+             FROM audit ORDER BY seq",
+            self.state_columns()
+        ))?;
         let rows = q.query_map([], |r| {
-            Ok((entry(r)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?))
+            Ok((entry(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?))
         })?;
         let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
-        Ok(audit::verify(rows))
+        let verdict = audit::verify(rows, self.key.as_ref());
+        // Rows are checked once they are chained (a writer adopts them at its start).
+        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
+            return Ok(verdict);
+        }
+        Ok(match rows::check(&self.conn)? {
+            Some((id, why)) => Verdict::RowEdited { id, why },
+            None => verdict,
+        })
+    }
+
+    /// Checks an anchor taken earlier: entry `entries` (or, without it, some entry)
+    /// has the hash `head`. `None` when it holds, else what is wrong. Meaningful after
+    /// [`Store::verify`] found the chain intact.
+    pub fn check_anchor(
+        &self,
+        head: Option<&str>,
+        entries: Option<u64>,
+    ) -> Result<Option<String>, StoreError> {
+        let count = self.head.0;
+        if let Some(n) = entries
+            && n > count
+        {
+            return Ok(Some(format!(
+                "the anchor counts {n} entries, the log has {count}: entries were cut off"
+            )));
+        }
+        let Some(want) = head else {
+            return Ok(None);
+        };
+        let want = want.trim().to_ascii_lowercase();
+        Ok(match entries {
+            Some(0) => (want != GENESIS).then(|| "entry 0 has no hash but the genesis".into()),
+            Some(n) => {
+                let found: Option<String> = self
+                    .conn
+                    .query_row("SELECT hash FROM audit WHERE seq = ?1", [n as i64], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                match found {
+                    Some(h) if h == want => None,
+                    _ => Some(format!(
+                        "entry {n} does not have the anchored hash: the log was rewritten"
+                    )),
+                }
+            }
+            None => {
+                let found: Option<i64> = self
+                    .conn
+                    .query_row("SELECT seq FROM audit WHERE hash = ?1", [&want], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                found.is_none().then(|| {
+                    "no entry has the anchored hash: the log was rewritten or cut off".into()
+                })
+            }
+        })
     }
 }
 
-/// An audit entry from the first six columns of a row.
+/// An audit entry from the first eight columns of a row (seq, time_us, actor,
+/// action, subject, detail, state, keyed).
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         seq: r.get::<_, i64>(0)? as u64,
@@ -626,6 +1018,82 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         action: r.get(3)?,
         subject: r.get(4)?,
         detail: r.get(5)?,
+        state: r.get(6)?,
+        keyed: r.get(7)?,
+    })
+}
+
+impl Store {
+    /// The state and keyed columns, or their values for entries written before they
+    /// existed.
+    fn state_columns(&self) -> &'static str {
+        if self.chained {
+            "state, keyed"
+        } else {
+            "'' AS state, 0 AS keyed"
+        }
+    }
+}
+
+/// Whether the audit table has every column added since its first version.
+fn has_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
+    let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
+    let have: Vec<String> = q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(AUDIT_COLUMNS
+        .iter()
+        .all(|(name, _)| have.iter().any(|h| h == name)))
+}
+
+/// Adds the audit columns a database from an older levee lacks.
+fn add_audit_columns(conn: &Connection) -> Result<(), StoreError> {
+    let have: Vec<String> = {
+        let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
+        q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    for (name, decl) in AUDIT_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {name} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the database file if need be, with the store's mode, and sets that mode
+/// (see the module overview); returns it.
+fn restrict(path: &Path) -> std::io::Result<u32> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let gid = f.metadata()?.gid();
+    let mode = if levee_gid() == Some(gid) {
+        0o640
+    } else {
+        0o600
+    };
+    set_mode(path, mode)?;
+    Ok(mode)
+}
+
+/// Sets a file's mode, if it exists.
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+}
+
+/// The id of the group named `levee`, from /etc/group.
+fn levee_gid() -> Option<u32> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == "levee").then_some(())?;
+        f.nth(1)?.parse().ok()
     })
 }
 

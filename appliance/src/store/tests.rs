@@ -160,6 +160,12 @@ fn a_second_writer_is_refused_and_readers_are_not() {
         assert_eq!(mode & 0o777, 0o600, "the store is levee's alone");
     }
     st.audit(1, &[announce(1)]).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let mode = std::fs::metadata(&wal).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the WAL takes the database's mode");
+    }
     let err = Store::open(&path).unwrap_err();
     assert!(
         matches!(&err, StoreError::Locked { pid, .. } if *pid == std::process::id().to_string()),
@@ -204,4 +210,257 @@ fn an_unwritable_store_names_its_path_and_what_to_do() {
         )) && err.contains("run levee as root, or as the user that owns"),
         "{err}"
     );
+}
+
+/// A store with mitigations 1 (active) and 2 (withdrawn), both chained.
+fn with_rows(tag: &str) -> (TempDir, PathBuf, Store, Engine) {
+    let (dir, path, mut st) = fresh(tag);
+    let mut e = engine(1);
+    for (t, r) in [
+        (5, "route 192.0.2.7/32 community 65535:666"),
+        (6, "route 192.0.2.8/32 community 65535:666"),
+    ] {
+        let (_, out) = e.manual_add(t, r.parse().unwrap(), 100, None).unwrap();
+        st.apply(t, Actor::Operator, &out).unwrap();
+    }
+    let out = e.manual_withdraw(9, 2).unwrap();
+    st.apply(9, Actor::Operator, &out).unwrap();
+    (dir, path, st, e)
+}
+
+#[test]
+fn an_edited_inserted_or_deleted_mitigation_row_is_caught() {
+    let (_dir, path, st, _) = with_rows("rows");
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 3, .. }
+    ));
+    let conn = Connection::open(&path).unwrap();
+    // The withdrawn route made active again, so a restart would re-announce it.
+    conn.execute("UPDATE mitigations SET state = 'active' WHERE id = 2", [])
+        .unwrap();
+    let Verdict::RowEdited { id: 2, why } = st.verify().unwrap() else {
+        panic!("{:?}", st.verify())
+    };
+    assert!(why.contains("edited by hand"), "{why}");
+    conn.execute(
+        "UPDATE mitigations SET state = 'withdrawn' WHERE id = 2",
+        [],
+    )
+    .unwrap();
+    assert!(matches!(st.verify().unwrap(), Verdict::Intact { .. }));
+    // A longer expiry is an edit too.
+    conn.execute(
+        "UPDATE mitigations SET expires_us = expires_us + 1 WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::RowEdited { id: 1, .. }
+    ));
+    conn.execute(
+        "UPDATE mitigations SET expires_us = expires_us - 1 WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    // A row nobody announced.
+    conn.execute(
+        "INSERT INTO mitigations SELECT 3, 'route 192.0.2.0/24 community 65535:666', victim,
+           network, level, origin, incident, holders, created_us, expires_us, dry_run,
+           'active', NULL, NULL FROM mitigations WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    let Verdict::RowEdited { id: 3, why } = st.verify().unwrap() else {
+        panic!()
+    };
+    assert!(why.contains("inserted by hand"), "{why}");
+    // A row deleted.
+    conn.execute("DELETE FROM mitigations WHERE id IN (1, 3)", [])
+        .unwrap();
+    let Verdict::RowEdited { id: 1, why } = st.verify().unwrap() else {
+        panic!()
+    };
+    assert!(why.contains("deleted by hand"), "{why}");
+}
+
+#[test]
+fn expiries_are_coalesced_written_when_due_and_chained() {
+    let (_dir, path, mut st, _) = with_rows("extend");
+    let stored = |id: i64| -> i64 {
+        Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT expires_us FROM mitigations WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let before = stored(1);
+    let t0 = st.extends_written_us;
+    for s in 1..=30u64 {
+        let out = [Output::Extend {
+            id: 1,
+            expires_us: before as u64 + s * 1_000_000,
+        }];
+        st.apply(t0 + s * 1_000_000, Actor::Detector, &out).unwrap();
+        st.write(&[Write::Tick {
+            now: t0 + s * 1_000_000,
+        }]);
+    }
+    assert_eq!(stored(1), before, "not written before a minute has passed");
+    assert!(
+        st.write(&[Write::Tick {
+            now: t0 + EXTEND_EVERY_US
+        }])
+        .is_empty()
+    );
+    assert_eq!(stored(1), before + 30_000_000);
+    let tail = st.audit_tail(1).unwrap();
+    assert_eq!(
+        (tail[0].action.as_str(), tail[0].subject.as_str()),
+        ("extend", "1")
+    );
+    // A stop writes what is pending.
+    st.apply(
+        t0 + EXTEND_EVERY_US + 1,
+        Actor::Detector,
+        &[Output::Extend {
+            id: 1,
+            expires_us: before as u64 + 90_000_000,
+        }],
+    )
+    .unwrap();
+    st.flush(t0 + EXTEND_EVERY_US + 2).unwrap();
+    assert_eq!(stored(1), before + 90_000_000);
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 5, .. }
+    ));
+}
+
+#[test]
+fn a_failing_write_is_rolled_back_alone_and_the_batch_commits() {
+    let (_dir, path, mut st) = fresh("batch");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_results BEFORE INSERT ON adapter_results
+               BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+        )
+        .unwrap();
+    let errors = st.write(&[
+        Write::Audit {
+            now: 1,
+            notes: vec![announce(1)],
+        },
+        Write::AdapterResult {
+            now: 2,
+            id: 1,
+            adapter: "native".into(),
+            state: Outcome::Applied,
+            error: None,
+        },
+        Write::Audit {
+            now: 3,
+            notes: vec![announce(2)],
+        },
+    ]);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].to_string().contains("disk says no"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(st.anchor().entries, 2);
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 2, .. }
+    ));
+}
+
+#[test]
+fn rows_of_an_older_database_are_adopted_once() {
+    let dir = TempDir::new("adopt");
+    let path = dir.0.join("levee.db");
+    {
+        // A store as an older levee left it: no state column, rows outside the chain.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            &SCHEMA.replace(
+                "hash TEXT NOT NULL,\n    state TEXT NOT NULL DEFAULT '',\n    keyed INTEGER NOT NULL DEFAULT 0",
+                "hash TEXT NOT NULL",
+            ),
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO mitigations (id, route, victim, network, level, origin, holders,
+               created_us, expires_us, dry_run, state)
+             VALUES (1, 'route 192.0.2.7/32 community 65535:666', '192.0.2.7', 'web', NULL,
+               'manual', '[\"manual\"]', 1, 2, 0, 'active')",
+            [],
+        )
+        .unwrap();
+    }
+    // A reader (levee audit verify) of the old file changes nothing and checks the chain.
+    let old = Store::open_read(&path).unwrap();
+    assert!(matches!(
+        old.verify().unwrap(),
+        Verdict::Intact { entries: 0, .. }
+    ));
+    drop(old);
+    let st = Store::open(&path).unwrap();
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 1, .. }
+    ));
+    assert_eq!(st.audit_tail(1).unwrap()[0].action, "adopt");
+    drop(st);
+    let st = Store::open(&path).unwrap();
+    assert_eq!(st.anchor().entries, 1, "adopted once");
+}
+
+#[test]
+fn the_writer_thread_batches_answers_reads_and_flushes_at_stop() {
+    let (_dir, path, st) = fresh("thread");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let w = writer::Writer::start(st).unwrap();
+        for i in 1..=50 {
+            w.write(Write::Audit {
+                now: i,
+                notes: vec![announce(i)],
+            })
+            .await;
+        }
+        w.write(Write::AdapterResult {
+            now: 60,
+            id: 1,
+            adapter: "native".into(),
+            state: Outcome::Applied,
+            error: None,
+        })
+        .await;
+        // The read comes after the writes queued before it.
+        assert!(w.held("native").await.unwrap().is_empty());
+        assert_eq!(w.anchor().entries, 50);
+        assert_eq!(w.errors(), 0);
+        w.write(Write::Audit {
+            now: 61,
+            notes: vec![announce(51)],
+        })
+        .await;
+        w.stop(62).await;
+    });
+    let st = Store::open_read(&path).unwrap();
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 51, .. }
+    ));
+    assert!(st.check_anchor(None, Some(52)).unwrap().is_some());
 }

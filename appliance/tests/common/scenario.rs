@@ -262,6 +262,12 @@ pub(crate) fn scenario(site: &impl Site) {
         second
     };
 
+    // Two probe intervals with routes held: the probe reads the daemon's routes back
+    // and must not take a route it holds for a lost one (a daemon restart is the
+    // adapters test's own case).
+    std::thread::sleep(::levee::adapters::PROBE * 2);
+    assert_eq!(adapter(&cfg)["restarts"], 0, "{}", last.log());
+
     // Everything withdrawn; nothing left in the daemon.
     for m in list(&cfg)["mitigations"].as_array().unwrap() {
         withdraw(&cfg, m["id"].as_u64().unwrap());

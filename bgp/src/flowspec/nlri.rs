@@ -70,7 +70,11 @@ fn get_prefix(buf: &[u8], at: &mut usize, afi: Afi) -> Result<Prefix, Error> {
     } else {
         u128::MAX << (128 - keep)
     };
-    let v = (u128::from_be_bytes(raw) & mask) >> offset;
+    // An IPv6 offset may be 128 (with a length of 128: an empty pattern), a shift the
+    // width of the value: nothing is left.
+    let v = (u128::from_be_bytes(raw) & mask)
+        .checked_shr(u32::from(offset))
+        .unwrap_or(0);
     let addr = if afi == Afi::IPV4 {
         IpAddr::V4(Ipv4Addr::from((v >> 96) as u32))
     } else {

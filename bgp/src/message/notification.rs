@@ -7,6 +7,7 @@
 //! +---------------+---------------+-------------------------------+
 //! ```
 
+use super::Family;
 use crate::codes::error::{self, cease, header, open, update};
 use std::fmt;
 
@@ -36,6 +37,43 @@ impl Notification {
             subcode: cease::ADMIN_SHUTDOWN,
             data,
         }
+    }
+
+    /// Cease / Maximum Number of Prefixes Reached (RFC 4486 §4): the data is the AFI
+    /// (2 octets), the SAFI (1) and the prefix upper bound (4). A bound above `u32::MAX`
+    /// is sent as `u32::MAX`.
+    ///
+    /// ```text
+    /// +-------------------------------+---------------+
+    /// | AFI (2)                       | SAFI (1)      |
+    /// +-------------------------------+---------------+
+    /// | Prefix upper bound (4)                        |
+    /// +-----------------------------------------------+
+    /// ```
+    pub fn max_prefixes(family: Family, limit: usize) -> Self {
+        let mut data = Vec::with_capacity(7);
+        data.extend_from_slice(&family.afi.to_be_bytes());
+        data.push(family.safi.0);
+        data.extend_from_slice(&u32::try_from(limit).unwrap_or(u32::MAX).to_be_bytes());
+        Notification {
+            code: error::CEASE,
+            subcode: cease::MAX_PREFIXES,
+            data,
+        }
+    }
+
+    /// The AFI/SAFI and prefix upper bound of a Maximum Number of Prefixes Reached Cease
+    /// (RFC 4486 §4), if this is one with its seven octets of data.
+    pub fn max_prefixes_data(&self) -> Option<(Family, u32)> {
+        if (self.code, self.subcode) != (error::CEASE, cease::MAX_PREFIXES) {
+            return None;
+        }
+        let d: &[u8; 7] = self.data.as_slice().try_into().ok()?;
+        let family = Family::new(
+            crate::codes::Afi::from_be_bytes([d[0], d[1]]),
+            crate::codes::Safi(d[2]),
+        );
+        Some((family, u32::from_be_bytes([d[3], d[4], d[5], d[6]])))
     }
 
     /// The shutdown communication, if this carries a well-formed one.

@@ -172,6 +172,35 @@ fn shutdown_communication() {
     assert_eq!(n.shutdown_message().unwrap().chars().count(), 127);
 }
 
+/// RFC 4486 §4: the max-prefix Cease carries AFI, SAFI and the bound, both ways.
+#[test]
+fn max_prefixes_cease_carries_the_family() {
+    let n = Notification::max_prefixes(Family::IPV4_FLOWSPEC, 1000);
+    let bytes = Message::Notification(n.clone()).to_bytes();
+    assert_eq!(&bytes[19..], &hex("06 01 00 01 85 00 00 03 e8")[..]);
+    let Message::Notification(back) = Message::decode(&bytes).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        back.max_prefixes_data(),
+        Some((Family::IPV4_FLOWSPEC, 1000))
+    );
+    // A bound beyond 32 bits is sent as the largest one.
+    let big = Notification::max_prefixes(Family::IPV6_UNICAST, usize::MAX);
+    assert_eq!(
+        big.max_prefixes_data(),
+        Some((Family::IPV6_UNICAST, u32::MAX))
+    );
+    // Other notifications, and a short one from a peer, carry none.
+    assert_eq!(Notification::shutdown("x").max_prefixes_data(), None);
+    let short = Notification {
+        code: error::CEASE,
+        subcode: error::cease::MAX_PREFIXES,
+        data: vec![0, 0, 0],
+    };
+    assert_eq!(short.max_prefixes_data(), None);
+}
+
 /// Random frames never panic the decoder.
 #[test]
 fn noise_never_panics() {

@@ -5,7 +5,8 @@ use super::{Command, Event, PeerConfig, sys};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
-use tokio::net::TcpSocket;
+use std::sync::{Arc, Mutex};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
@@ -20,12 +21,60 @@ pub(super) fn canonical(a: IpAddr) -> IpAddr {
     }
 }
 
+/// Per peer address: its GTSM hops and its task; changed by a reconfiguration.
+pub(super) type Routes = Arc<Mutex<Vec<(IpAddr, Option<u8>, mpsc::Sender<Command>)>>>;
+
+/// The listening socket, its accept task and the table it hands connections by.
+pub(super) struct Listening {
+    pub(super) addr: SocketAddr,
+    pub(super) task: JoinHandle<()>,
+    socket: Arc<TcpListener>,
+    pub(super) routes: Routes,
+    v6: bool,
+}
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listening")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Listening {
+    /// Sets (a key) or removes (`None`) the MD5 key for a peer address on the socket.
+    pub(super) fn set_md5(&self, peer: IpAddr, key: Option<&str>) -> io::Result<()> {
+        let key = key.map_or(&[][..], str::as_bytes);
+        sys::set_md5(self.socket.as_fd(), self.v6, peer, key)
+    }
+
+    /// Sets the socket's GTSM minimum for `peers` (see [`gtsm_floor`]).
+    pub(super) fn set_gtsm(&self, peers: &[PeerConfig]) -> io::Result<()> {
+        sys::set_gtsm(
+            self.socket.as_fd(),
+            self.v6,
+            gtsm_floor(peers).unwrap_or(255),
+        )
+    }
+}
+
+/// The GTSM hop limit the listener itself enforces: our SYN-ACK must leave with TTL
+/// 255 for a GTSM peer to accept it, and the minimum on arrival is set per connection
+/// once the peer is known. A minimum on the listener would also turn away peers
+/// without GTSM, so it is set there (to the loosest one) only when every peer uses
+/// GTSM. `None`: no peer uses GTSM.
+fn gtsm_floor(peers: &[PeerConfig]) -> Option<u8> {
+    let loosest = peers.iter().filter_map(|p| p.ttl_security).max()?;
+    let all = peers.iter().all(|p| p.ttl_security.is_some());
+    Some(if all { loosest } else { 255 })
+}
+
 pub(super) fn start(
     addr: SocketAddr,
     peers: &[PeerConfig],
     senders: Vec<mpsc::Sender<Command>>,
     events: broadcast::Sender<Event>,
-) -> io::Result<(SocketAddr, JoinHandle<()>)> {
+) -> io::Result<Listening> {
     let v6 = addr.is_ipv6();
     let sock = if v6 {
         TcpSocket::new_v6()?
@@ -38,23 +87,20 @@ pub(super) fn start(
             sys::set_md5(sock.as_fd(), v6, p.address, key.as_bytes())?;
         }
     }
-    // Our SYN-ACK must leave with TTL 255 for a GTSM peer to accept it; the minimum on
-    // arrival is set per connection once the peer is known.
-    // A minimum on the listener itself would also turn away peers without GTSM, so it
-    // is set there (to the loosest one) only when every peer uses GTSM.
-    if let Some(loosest) = peers.iter().filter_map(|p| p.ttl_security).max() {
-        let all = peers.iter().all(|p| p.ttl_security.is_some());
-        sys::set_gtsm(sock.as_fd(), v6, if all { loosest } else { 255 })?;
+    if let Some(hops) = gtsm_floor(peers) {
+        sys::set_gtsm(sock.as_fd(), v6, hops)?;
     }
     sock.bind(addr)?;
-    let listener = sock.listen(128)?;
-    let bound = listener.local_addr()?;
-    // Per peer address: its GTSM hops and its task.
-    let routes: Vec<(IpAddr, Option<u8>, mpsc::Sender<Command>)> = peers
-        .iter()
-        .zip(senders)
-        .map(|(p, tx)| (p.address, p.ttl_security, tx))
-        .collect();
+    let socket = Arc::new(sock.listen(128)?);
+    let bound = socket.local_addr()?;
+    let routes: Routes = Arc::new(Mutex::new(
+        peers
+            .iter()
+            .zip(senders)
+            .map(|(p, tx)| (p.address, p.ttl_security, tx))
+            .collect(),
+    ));
+    let (listener, table) = (socket.clone(), routes.clone());
     let task = tokio::spawn(async move {
         loop {
             let (stream, from) = match listener.accept().await {
@@ -66,13 +112,19 @@ pub(super) fn start(
                 }
             };
             let ip = canonical(from.ip());
-            let Some((_, gtsm, tx)) = routes.iter().find(|(a, _, _)| *a == ip) else {
+            let found = table
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .find(|(a, _, _)| *a == ip)
+                .map(|(_, gtsm, tx)| (*gtsm, tx.clone()));
+            let Some((gtsm, tx)) = found else {
                 tracing::warn!(%from, "BGP connection from an address that is not a peer: closed");
                 let _ = events.send(Event::UnknownPeer { from });
                 continue;
             };
             if let Some(hops) = gtsm
-                && let Err(e) = sys::set_gtsm(stream.as_fd(), v6, *hops)
+                && let Err(e) = sys::set_gtsm(stream.as_fd(), v6, hops)
             {
                 tracing::warn!(%from, error = %e, "cannot set GTSM on the connection: closed");
                 continue;
@@ -83,5 +135,11 @@ pub(super) fn start(
             }
         }
     });
-    Ok((bound, task))
+    Ok(Listening {
+        addr: bound,
+        task,
+        socket,
+        routes,
+        v6,
+    })
 }

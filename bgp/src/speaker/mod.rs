@@ -12,6 +12,10 @@
 //!   routes that share a group with its `export` set (levee puts each escalation level
 //!   in its own group, so a scrubbing provider's session gets only the diversion).
 //! - Each peer's [`PeerStatus`] is readable at any time; [`Event`]s report state changes.
+//! - [`Speaker::set_peers`] reconfigures the peers while running: added ones start,
+//!   removed ones end with a Cease / Administrative Shutdown, changed ones with a Cease
+//!   / Administrative Reset (RFC 4486, with an RFC 9003 communication) and start again
+//!   with their new settings; the others keep their sessions.
 //! - [`Speaker::shutdown`] ends every session as [`ShutdownPolicy`] says.
 
 mod listener;
@@ -238,6 +242,17 @@ pub enum SpeakerError {
         /// Cause.
         source: std::io::Error,
     },
+    /// The kernel refused the port (below 1024, such as 179): the capability is missing.
+    #[error(
+        "cannot listen on {addr}: {source}; a port below 1024 needs CAP_NET_BIND_SERVICE \
+         (the systemd unit grants it; otherwise run levee as root or with that capability)"
+    )]
+    ListenNoCapability {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
     /// Two peers with the same address.
     #[error("peer {0} is configured twice")]
     DuplicatePeer(IpAddr),
@@ -250,12 +265,14 @@ pub(crate) enum Command {
     Changes(Arc<Vec<Grouped>>),
     Incoming(tokio::net::TcpStream),
     Reset(Notification),
+    /// End the session with this NOTIFICATION and the task (the peer is removed or
+    /// replaced).
+    Close(Notification, oneshot::Sender<()>),
     Shutdown(ShutdownPolicy, oneshot::Sender<()>),
 }
 
 struct PeerHandle {
-    name: String,
-    address: IpAddr,
+    cfg: PeerConfig,
     tx: mpsc::Sender<Command>,
     status: Arc<Mutex<PeerStatus>>,
     task: JoinHandle<()>,
@@ -271,15 +288,36 @@ const COMMANDS: usize = 1024;
 #[derive(Debug)]
 pub struct Speaker {
     loc: LocRib,
-    peers: Vec<PeerHandle>,
+    peers: Mutex<Vec<PeerHandle>>,
     events: broadcast::Sender<Event>,
-    listener: Option<(SocketAddr, JoinHandle<()>)>,
+    listener: Option<listener::Listening>,
+}
+
+/// What [`Speaker::set_peers`] did, by peer name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerChanges {
+    /// Peers started.
+    pub added: Vec<String>,
+    /// Peers ended (Cease / Administrative Shutdown).
+    pub removed: Vec<String>,
+    /// Peers whose settings changed: ended (Cease / Administrative Reset) and started
+    /// again.
+    pub changed: Vec<String>,
+    /// Peers left as they were, with their sessions.
+    pub unchanged: usize,
+}
+
+impl PeerChanges {
+    /// Whether anything changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
 }
 
 impl std::fmt::Debug for PeerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerHandle")
-            .field("address", &self.address)
+            .field("address", &self.cfg.address)
             .finish()
     }
 }
@@ -290,38 +328,32 @@ impl Speaker {
     pub async fn start(cfg: SpeakerConfig) -> Result<Speaker, SpeakerError> {
         let loc: LocRib = Arc::default();
         let (events, _) = broadcast::channel(1024);
-        let mut peers: Vec<PeerHandle> = Vec::new();
-        for p in &cfg.peers {
-            if peers.iter().any(|h| h.address == p.address) {
-                return Err(SpeakerError::DuplicatePeer(p.address));
-            }
-            let (tx, rx) = mpsc::channel(COMMANDS);
-            let status = Arc::new(Mutex::new(PeerStatus::new(p)));
-            let span = tracing::info_span!("peer", name = %p.name, addr = %p.address);
-            let task = tokio::spawn(
-                peer::run(p.clone(), rx, loc.clone(), status.clone(), events.clone())
-                    .instrument(span),
-            );
-            peers.push(PeerHandle {
-                name: p.name.clone(),
-                address: p.address,
-                tx,
-                status,
-                task,
-            });
-        }
+        duplicates(&cfg.peers)?;
+        let peers: Vec<PeerHandle> = cfg
+            .peers
+            .iter()
+            .map(|p| spawn_peer(p, PeerStatus::new(p), &loc, &events))
+            .collect();
         let listener = match cfg.listen {
             Some(addr) => {
                 let senders = peers.iter().map(|h| h.tx.clone()).collect();
-                let (bound, task) = listener::start(addr, &cfg.peers, senders, events.clone())
-                    .map_err(|source| SpeakerError::Listen { addr, source })?;
-                Some((bound, task))
+                Some(
+                    listener::start(addr, &cfg.peers, senders, events.clone()).map_err(
+                        |source| {
+                            if source.kind() == std::io::ErrorKind::PermissionDenied {
+                                SpeakerError::ListenNoCapability { addr, source }
+                            } else {
+                                SpeakerError::Listen { addr, source }
+                            }
+                        },
+                    )?,
+                )
             }
             None => None,
         };
         Ok(Speaker {
             loc,
-            peers,
+            peers: Mutex::new(peers),
             events,
             listener,
         })
@@ -329,7 +361,121 @@ impl Speaker {
 
     /// The address the listener is bound to.
     pub fn listen_addr(&self) -> Option<SocketAddr> {
-        self.listener.as_ref().map(|(a, _)| *a)
+        self.listener.as_ref().map(|l| l.addr)
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, Vec<PeerHandle>> {
+        self.peers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The peers' settings, in configuration order.
+    pub fn peer_configs(&self) -> Vec<PeerConfig> {
+        self.peers().iter().map(|p| p.cfg.clone()).collect()
+    }
+
+    /// Reconfigures the peers (matched by address) while the speaker runs:
+    ///
+    /// - a peer no longer configured ends with a Cease / Administrative Shutdown;
+    /// - a peer whose settings changed ends with a Cease / Administrative Reset (RFC
+    ///   4486; both carry an RFC 9003 communication) and starts again with its new
+    ///   settings, once the old session is closed (so the two never collide);
+    /// - a new peer starts; it is sent the whole table when it establishes;
+    /// - the others are untouched and keep their sessions.
+    ///
+    /// The listener hands connections by the new table and holds the new MD5 keys.
+    /// Waits at most `timeout` for each closing session's NOTIFICATION to go out.
+    /// A list with a duplicate address changes nothing.
+    pub async fn set_peers(
+        &self,
+        new: Vec<PeerConfig>,
+        timeout: Duration,
+    ) -> Result<PeerChanges, SpeakerError> {
+        duplicates(&new)?;
+        let mut changes = PeerChanges::default();
+        let closing: Vec<(PeerHandle, Notification)> = {
+            let mut peers = self.peers();
+            let mut kept = Vec::new();
+            let mut closing = Vec::new();
+            for h in peers.drain(..) {
+                match new.iter().find(|c| c.address == h.cfg.address) {
+                    Some(c) if *c == h.cfg => kept.push(h),
+                    Some(_) => {
+                        changes.changed.push(h.cfg.name.clone());
+                        let n = notification(
+                            error::cease::ADMIN_RESET,
+                            "levee: peer configuration changed",
+                        );
+                        closing.push((h, n));
+                    }
+                    None => {
+                        changes.removed.push(h.cfg.name.clone());
+                        let n = notification(
+                            error::cease::ADMIN_SHUTDOWN,
+                            "levee: peer removed from the configuration",
+                        );
+                        closing.push((h, n));
+                    }
+                }
+            }
+            changes.unchanged = kept.len();
+            *peers = kept;
+            closing
+        };
+        // A changed peer's status goes on: its counter of sessions keeps counting, and
+        // the reset shows as the last NOTIFICATION sent.
+        let mut carried: Vec<(IpAddr, PeerStatus)> = Vec::new();
+        for (h, n) in closing {
+            if new.iter().any(|c| c.address == h.cfg.address) {
+                let mut st = h.status.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                st.last_notification_sent = Some(n.clone());
+                carried.push((h.cfg.address, st));
+            }
+            let (ack, done) = oneshot::channel();
+            if h.tx.send(Command::Close(n, ack)).await.is_ok() {
+                let _ = tokio::time::timeout(timeout, done).await;
+            }
+            h.task.abort();
+            if let Some(l) = &self.listener
+                && h.cfg.md5_password.is_some()
+                && let Err(e) = l.set_md5(h.cfg.address, None)
+            {
+                tracing::warn!(peer = %h.cfg.name, error = %e, "cannot remove the peer's MD5 key from the listener");
+            }
+        }
+        let mut peers = self.peers();
+        let mut old: Vec<PeerHandle> = peers.drain(..).collect();
+        for c in &new {
+            match old.iter().position(|h| h.cfg.address == c.address) {
+                Some(i) => peers.push(old.swap_remove(i)),
+                None => {
+                    if !changes.changed.contains(&c.name) {
+                        changes.added.push(c.name.clone());
+                    }
+                    if let Some(l) = &self.listener
+                        && let Some(key) = &c.md5_password
+                        && let Err(e) = l.set_md5(c.address, Some(key))
+                    {
+                        tracing::warn!(peer = %c.name, error = %e, "cannot set the peer's MD5 key on the listener");
+                    }
+                    let mut status = PeerStatus::new(c);
+                    if let Some((_, old)) = carried.iter().find(|(a, _)| *a == c.address) {
+                        status.established_count = old.established_count;
+                        status.last_notification_sent = old.last_notification_sent.clone();
+                    }
+                    peers.push(spawn_peer(c, status, &self.loc, &self.events));
+                }
+            }
+        }
+        if let Some(l) = &self.listener {
+            *l.routes.lock().unwrap_or_else(|e| e.into_inner()) = peers
+                .iter()
+                .map(|h| (h.cfg.address, h.cfg.ttl_security, h.tx.clone()))
+                .collect();
+            if let Err(e) = l.set_gtsm(&new) {
+                tracing::warn!(error = %e, "cannot set GTSM on the listener");
+            }
+        }
+        Ok(changes)
     }
 
     /// Events from now on.
@@ -366,9 +512,10 @@ impl Speaker {
             return;
         }
         let batch = Arc::new(effective);
-        for p in &self.peers {
+        let senders: Vec<_> = self.peers().iter().map(|p| p.tx.clone()).collect();
+        for tx in senders {
             // A peer task that has ended (after shutdown) no longer needs changes.
-            let _ = p.tx.send(Command::Changes(batch.clone())).await;
+            let _ = tx.send(Command::Changes(batch.clone())).await;
         }
     }
 
@@ -395,7 +542,7 @@ impl Speaker {
 
     /// Every peer's status, in configuration order.
     pub fn status(&self) -> Vec<PeerStatus> {
-        self.peers
+        self.peers()
             .iter()
             .map(|p| p.status.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect()
@@ -404,28 +551,26 @@ impl Speaker {
     /// Drops the session with `peer` (by name) with a Cease and lets it come back.
     /// Returns false if there is no such peer.
     pub async fn reset(&self, peer: &str, message: &str) -> bool {
-        let Some(p) = self.peers.iter().find(|p| p.name == peer) else {
+        let Some(tx) = self
+            .peers()
+            .iter()
+            .find(|p| p.cfg.name == peer)
+            .map(|p| p.tx.clone())
+        else {
             return false;
         };
-        let n = Notification {
-            code: error::CEASE,
-            subcode: error::cease::ADMIN_RESET,
-            data: Notification::shutdown(message).data,
-        };
-        p.tx.send(Command::Reset(n)).await.is_ok()
+        let n = notification(error::cease::ADMIN_RESET, message);
+        tx.send(Command::Reset(n)).await.is_ok()
     }
 
     /// Ends every session as `policy` says and stops the tasks. Waits at most `timeout`
     /// for the peers to take their withdrawals.
     pub async fn shutdown(self, policy: ShutdownPolicy, timeout: Duration) {
         let mut acks = Vec::new();
-        for p in &self.peers {
+        let senders: Vec<_> = self.peers().iter().map(|p| p.tx.clone()).collect();
+        for p in senders {
             let (tx, rx) = oneshot::channel();
-            if p.tx
-                .send(Command::Shutdown(policy.clone(), tx))
-                .await
-                .is_ok()
-            {
+            if p.send(Command::Shutdown(policy.clone(), tx)).await.is_ok() {
                 acks.push(rx);
             }
         }
@@ -441,11 +586,51 @@ impl Speaker {
 
 impl Drop for Speaker {
     fn drop(&mut self) {
-        for p in &self.peers {
+        for p in self.peers().iter() {
             p.task.abort();
         }
-        if let Some((_, t)) = &self.listener {
-            t.abort();
+        if let Some(l) = &self.listener {
+            l.task.abort();
         }
+    }
+}
+
+/// Refuses a peer list with two peers at one address.
+fn duplicates(peers: &[PeerConfig]) -> Result<(), SpeakerError> {
+    for (i, p) in peers.iter().enumerate() {
+        if peers[..i].iter().any(|q| q.address == p.address) {
+            return Err(SpeakerError::DuplicatePeer(p.address));
+        }
+    }
+    Ok(())
+}
+
+/// A Cease with `subcode` and an RFC 9003 shutdown communication.
+fn notification(subcode: u8, message: &str) -> Notification {
+    Notification {
+        code: error::CEASE,
+        subcode,
+        data: Notification::shutdown(message).data,
+    }
+}
+
+/// Starts one peer's task.
+fn spawn_peer(
+    p: &PeerConfig,
+    status: PeerStatus,
+    loc: &LocRib,
+    events: &broadcast::Sender<Event>,
+) -> PeerHandle {
+    let (tx, rx) = mpsc::channel(COMMANDS);
+    let status = Arc::new(Mutex::new(status));
+    let span = tracing::info_span!("peer", name = %p.name, addr = %p.address);
+    let task = tokio::spawn(
+        peer::run(p.clone(), rx, loc.clone(), status.clone(), events.clone()).instrument(span),
+    );
+    PeerHandle {
+        cfg: p.clone(),
+        tx,
+        status,
+        task,
     }
 }

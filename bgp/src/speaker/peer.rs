@@ -3,7 +3,6 @@
 
 use super::listener::canonical;
 use super::{Command, Event, LocRib, PeerConfig, PeerStatus, ShutdownPolicy, sys};
-use crate::codes::error::{self, cease};
 use crate::codes::{Afi, Safi, route_refresh};
 use crate::flowspec::FlowSpec;
 use crate::message::{Family, Message, Notification, RouteRefresh};
@@ -208,6 +207,12 @@ impl Peer {
                 }
                 Command::Incoming(s) => self.incoming(s).await,
                 Command::Reset(n) => self.input(Input::Reset(n)).await,
+                Command::Close(n, ack) => {
+                    self.stopping = true;
+                    self.input(Input::Stop(Some(n))).await;
+                    let _ = ack.send(());
+                    return true;
+                }
                 Command::Shutdown(policy, ack) => {
                     self.shutdown(policy).await;
                     let _ = ack.send(());
@@ -458,6 +463,7 @@ impl Peer {
         for k in del {
             self.received.remove(&k);
         }
+        let last_added = add.last().map(|(f, _)| *f);
         self.received.extend(add);
         let count = self.received.len();
         self.set_status(|s| {
@@ -465,19 +471,21 @@ impl Peer {
             s.routes_received = count;
             s.routes_rejected += rejected;
         });
-        if count > self.cfg.max_prefixes {
+        // Only an UPDATE that added routes can cross the limit (one queued behind the
+        // crossing one, such as an End-of-RIB, must not send a second Cease).
+        if let Some(family) = last_added
+            && count > self.cfg.max_prefixes
+        {
             self.note_error(format!(
                 "the peer sent {count} routes, more than max_prefixes {}",
                 self.cfg.max_prefixes
             ));
-            // Cease, Maximum Number of Prefixes Reached (RFC 4486 §4): AFI, SAFI, limit.
-            let mut data = vec![0, 0, 0];
-            data.extend_from_slice(&(self.cfg.max_prefixes as u32).to_be_bytes());
-            return Some(Input::Reset(Notification {
-                code: error::CEASE,
-                subcode: cease::MAX_PREFIXES,
-                data,
-            }));
+            // Cease, Maximum Number of Prefixes Reached (RFC 4486 §4), naming the family
+            // of the route that went over the limit.
+            return Some(Input::Reset(Notification::max_prefixes(
+                family,
+                self.cfg.max_prefixes,
+            )));
         }
         None
     }

@@ -204,6 +204,64 @@ pub struct AttrError {
     pub handling: Handling,
 }
 
+/// The Optional and Transitive bits a recognised attribute must carry (RFC 4271 §5 for
+/// the well-known and §5.1.4/§5.1.7 for MED and AGGREGATOR, RFC 1997, RFC 4456 §8,
+/// RFC 4760 §3–4, RFC 4360 §2, RFC 6793 §3, RFC 8092 §3), or `None` for a type code
+/// levee does not recognise.
+pub fn expected_flags(type_code: u8) -> Option<u8> {
+    Some(match type_code {
+        code::ORIGIN
+        | code::AS_PATH
+        | code::NEXT_HOP
+        | code::LOCAL_PREF
+        | code::ATOMIC_AGGREGATE => TRANSITIVE,
+        code::MULTI_EXIT_DISC
+        | code::ORIGINATOR_ID
+        | code::CLUSTER_LIST
+        | code::MP_REACH_NLRI
+        | code::MP_UNREACH_NLRI => OPTIONAL,
+        code::AGGREGATOR
+        | code::COMMUNITIES
+        | code::EXTENDED_COMMUNITIES
+        | code::AS4_PATH
+        | code::AS4_AGGREGATOR
+        | code::LARGE_COMMUNITY => OPTIONAL | TRANSITIVE,
+        _ => return None,
+    })
+}
+
+/// What is wrong with an attribute's flags, before its value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagError {
+    /// A recognised attribute whose Optional or Transitive bit conflicts with its type
+    /// (RFC 7606 §3 c).
+    Conflict,
+    /// The Optional bit is clear, so the attribute claims to be well-known, but levee does
+    /// not recognise its type code (RFC 4271 §6.3 "Unrecognized Well-known Attribute";
+    /// under RFC 7606 §2 a malformed UPDATE is treated-as-withdraw, not a reset).
+    UnrecognisedWellKnown,
+}
+
+/// Checks an attribute's flags against its type code.
+pub fn check_flags(flags: u8, type_code: u8) -> Result<(), FlagError> {
+    match expected_flags(type_code) {
+        Some(want) if flags & (OPTIONAL | TRANSITIVE) != want => Err(FlagError::Conflict),
+        Some(_) => Ok(()),
+        None if flags & OPTIONAL == 0 => Err(FlagError::UnrecognisedWellKnown),
+        None => Ok(()),
+    }
+}
+
+/// How RFC 7606 handles a flag error: treat-as-withdraw (§3 c), except where the
+/// attribute's own specification says otherwise: a malformed AS4_PATH or AS4_AGGREGATOR
+/// is discarded (RFC 6793 §6, which RFC 7606 §3 c defers to).
+pub fn flag_error_handling(type_code: u8) -> Handling {
+    match type_code {
+        code::AS4_PATH | code::AS4_AGGREGATOR => Handling::Discard,
+        _ => Handling::TreatAsWithdraw,
+    }
+}
+
 fn segments(v: &[u8], width: usize) -> Option<Vec<Segment>> {
     let mut out = Vec::new();
     let mut p = v;

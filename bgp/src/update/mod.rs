@@ -50,6 +50,11 @@ pub struct Decoded {
     pub treat_as_withdraw: bool,
     /// Type codes of attributes discarded ([`crate::codes::attr_type`]).
     pub discarded: Vec<u8>,
+    /// Type codes of attributes whose Optional/Transitive flags conflicted with their
+    /// type, or that claimed to be well-known without being recognised (RFC 7606 §3 c);
+    /// each made the UPDATE treat-as-withdraw (or was discarded, for AS4_PATH and
+    /// AS4_AGGREGATOR, then also listed in `discarded`).
+    pub flag_errors: Vec<u8>,
 }
 
 /// An UPDATE Message Error, Malformed Attribute List (RFC 4271 §6.3).
@@ -143,6 +148,7 @@ impl Update {
             },
             treat_as_withdraw: scan.treat_as_withdraw || (reach && !mandatory),
             discarded: scan.discarded,
+            flag_errors: scan.flag_errors,
         })
     }
 }
@@ -212,6 +218,9 @@ struct Scan {
     attributes: Vec<Attribute>,
     discarded: Vec<u8>,
     treat_as_withdraw: bool,
+    /// Type codes of attributes whose flags were wrong (RFC 7606 §3 c) or that claimed to
+    /// be well-known without being recognised.
+    flag_errors: Vec<u8>,
     /// Type codes met.
     seen: [bool; 256],
 }
@@ -223,6 +232,7 @@ impl Scan {
             attributes: Vec::new(),
             discarded: Vec::new(),
             treat_as_withdraw: false,
+            flag_errors: Vec::new(),
             seen: [false; 256],
         };
         while !p.is_empty() {
@@ -257,6 +267,19 @@ impl Scan {
             return Ok(());
         }
         self.seen[usize::from(type_code)] = true;
+        if attr::check_flags(flags, type_code).is_err() {
+            self.flag_errors.push(type_code);
+            if attr::flag_error_handling(type_code) == Handling::Discard {
+                self.discarded.push(type_code);
+                return Ok(());
+            }
+            self.treat_as_withdraw = true;
+            // An MP attribute is still read, so that the routes it carries can be
+            // withdrawn (§5.3: if they cannot be found, the session is reset below).
+            if !is_mp(type_code) {
+                return Ok(());
+            }
+        }
         match attr::decode(flags, type_code, v, four_octet) {
             Ok(a) => self.attributes.push(a),
             Err(AttrError {

@@ -175,3 +175,83 @@ fn noise_never_panics() {
         let _ = Update::decode(&m, true);
     }
 }
+
+/// RFC 7606 §3 c: a recognised attribute with the wrong Optional/Transitive bits, and an
+/// attribute that claims to be well-known without being recognised, make the UPDATE
+/// treat-as-withdraw instead of being accepted; AS4_PATH is discarded (RFC 6793 §6).
+#[test]
+fn rfc7606_attribute_flag_errors() {
+    let route = |attrs: &[u8]| {
+        let mut b = vec![0, 0];
+        b.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        b.extend_from_slice(attrs);
+        b.extend_from_slice(&[24, 198, 51, 100]);
+        b
+    };
+    let good = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1];
+    let with = |extra: &[u8]| {
+        let mut a = good.to_vec();
+        a.extend_from_slice(extra);
+        Update::decode(&route(&a), true).unwrap()
+    };
+    // The control: the same attributes with the right flags are accepted.
+    let d = with(&[0xc0, 8, 4, 0xff, 0xff, 0x02, 0x9a, 0x80, 4, 4, 0, 0, 0, 1]);
+    assert!(!d.treat_as_withdraw && d.flag_errors.is_empty(), "{d:?}");
+    // ORIGIN marked optional: treat-as-withdraw.
+    let mut a = good.to_vec();
+    a[0] = 0xc0;
+    let d = Update::decode(&route(&a), true).unwrap();
+    assert_eq!(
+        (d.treat_as_withdraw, d.flag_errors),
+        (true, vec![code::ORIGIN])
+    );
+    // COMMUNITIES (optional transitive) sent as well-known: treat-as-withdraw.
+    let d = with(&[0x40, 8, 4, 0xff, 0xff, 0x02, 0x9a]);
+    assert_eq!(
+        (d.treat_as_withdraw, d.flag_errors),
+        (true, vec![code::COMMUNITIES])
+    );
+    assert!(
+        !d.update
+            .attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::Communities(_)))
+    );
+    // MED (optional non-transitive) marked transitive: treat-as-withdraw.
+    assert!(with(&[0xc0, 4, 4, 0, 0, 0, 1]).treat_as_withdraw);
+    // ATOMIC_AGGREGATE is well-known: with the right flags it is fine, optional is not.
+    assert!(!with(&[0x40, code::ATOMIC_AGGREGATE, 0]).treat_as_withdraw);
+    assert!(with(&[0x80, code::ATOMIC_AGGREGATE, 0]).treat_as_withdraw);
+    // An unrecognised type code with the Optional bit clear: treat-as-withdraw; the
+    // same code with the Optional bit set is an ordinary unknown optional attribute.
+    let d = with(&[0x40, 99, 2, 1, 2]);
+    assert_eq!((d.treat_as_withdraw, d.flag_errors), (true, vec![99]));
+    let d = with(&[0xc0, 99, 2, 1, 2]);
+    assert!(!d.treat_as_withdraw);
+    assert!(
+        d.update
+            .attributes
+            .contains(&Attribute::Unknown(0xc0, 99, vec![1, 2]))
+    );
+    // AS4_PATH with wrong flags: discarded, the route kept (RFC 6793 §6).
+    let d = with(&[0x40, code::AS4_PATH, 6, 2, 1, 0, 0, 0xfd, 0xe9]);
+    assert_eq!(
+        (d.treat_as_withdraw, d.discarded, d.flag_errors),
+        (false, vec![code::AS4_PATH], vec![code::AS4_PATH])
+    );
+    // MP_REACH_NLRI marked transitive: still read, so its routes are withdrawn.
+    let mut mp = good[..7].to_vec();
+    mp.extend_from_slice(&[0xc0, 14, 11, 0, 1, 133, 0, 0, 5, 1, 0x18, 0xc0, 0x00, 0x02]);
+    let mut b = vec![0, 0];
+    b.extend_from_slice(&(mp.len() as u16).to_be_bytes());
+    b.extend_from_slice(&mp);
+    let d = Update::decode(&b, true).unwrap();
+    assert!(d.treat_as_withdraw);
+    assert_eq!(d.flag_errors, vec![code::MP_REACH_NLRI]);
+    assert!(
+        d.update
+            .attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::MpReach { nlri, .. } if nlri.len() == 6))
+    );
+}

@@ -1,21 +1,7 @@
-//! IPFIX messages. The input is split at "IPFX" into several datagrams from one
-//! exporter, so templates learned from one are used by the next; tight limits make the
-//! bounds reachable.
+//! IPFIX messages, several per input (split at "IPFX"), from one exporter.
+//! The body is `levee_flow::fuzzing::ipfix`, shared with the regression test that runs
+//! every input under `regressions/ipfix/` in `cargo test`.
 #![no_main]
-use levee_flow::{Batch, Decoder, Limits};
-use levee_flow_fuzz::split;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_domains: 4, max_templates_per_domain: 8, max_templates_total: 16, max_samplers_per_domain: 4 };
-    let mut dec = Decoder::new(limits);
-    let mut out = Batch::default();
-    for (i, part) in split(data, b"IPFX").enumerate() {
-        // Version 10 and a length that matches, so the fuzzer explores the sets.
-        let mut d = vec![0, 10];
-        d.extend_from_slice(&((part.len() + 4).min(65535) as u16).to_be_bytes());
-        d.extend_from_slice(part);
-        dec.decode("192.0.2.1".parse().unwrap(), i as u64, &d, &mut out);
-    }
-    assert!(dec.templates() <= 16);
-});
+fuzz_target!(|data: &[u8]| levee_flow::fuzzing::ipfix(data));

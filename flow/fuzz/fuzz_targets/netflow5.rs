@@ -1,13 +1,7 @@
 //! NetFlow v5 datagrams.
+//! The body is `levee_flow::fuzzing::netflow5`, shared with the regression test that runs
+//! every input under `regressions/netflow5/` in `cargo test`.
 #![no_main]
-use levee_flow::{Batch, Decoder};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let mut d = vec![0, 5];
-    d.extend_from_slice(data);
-    let mut dec = Decoder::default();
-    let mut out = Batch::default();
-    dec.decode("192.0.2.1".parse().unwrap(), 0, &d, &mut out);
-    dec.decode("192.0.2.1".parse().unwrap(), 1, &d, &mut out);
-});
+fuzz_target!(|data: &[u8]| levee_flow::fuzzing::netflow5(data));

@@ -1,9 +1,7 @@
 //! Sampled packet headers: Ethernet (tags, MPLS) and bare IPv4/IPv6 with extension headers.
+//! The body is `levee_flow::fuzzing::packet_header`, shared with the regression test that runs
+//! every input under `regressions/packet_header/` in `cargo test`.
 #![no_main]
-use levee_flow::packet;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = packet::parse_ethernet(data);
-    let _ = packet::parse_ip(data);
-});
+fuzz_target!(|data: &[u8]| levee_flow::fuzzing::packet_header(data));

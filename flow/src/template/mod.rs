@@ -9,7 +9,7 @@ mod cache;
 mod fields;
 mod sets;
 
-pub use cache::Limits;
+pub use cache::{CacheStats, Limits};
 pub(crate) use cache::{DomainKey, TemplateCache};
 pub(crate) use fields::{Kind, RawFields, kind_for};
 pub(crate) use sets::{Dialect, Header, StreamSummary, check_template_id, decode, read_fields};

@@ -93,6 +93,7 @@ pub(crate) fn decode<D: Dialect>(
         flow_type: D::FLOW_TYPE,
         exporter,
         domain,
+        source: exporter,
     };
     summary.sequence = sequence;
     summary.key = Some(key);
@@ -189,11 +190,16 @@ fn data_set(
     } else {
         let blank = FlowRecord::blank(time_us, key.exporter, key.flow_type);
         let d = &*d;
-        t.walk(body, |raw| {
+        let before = out.len();
+        let n = t.walk(body, |raw| {
             if let Some(r) = (*raw).to_record(blank, d.rate_for(raw)) {
                 out.push(r);
             }
-        })?
+        })?;
+        if out.len() > before {
+            cache.used(&key);
+        }
+        n
     };
     summary.data_records += n;
     Ok(())

@@ -397,7 +397,7 @@ fn safelist_and_unprotected_victims_are_refused_once() {
     assert!(matches!(
         &e.on_event(0, &ev)[..],
         [Output::Skip {
-            reason: Refusal::NotProtected(_),
+            reason: Refusal::OutsideProtected { .. },
             ..
         }]
     ));
@@ -412,15 +412,15 @@ fn safelist_and_unprotected_victims_are_refused_once() {
         e.manual_add(0, r, S, None).unwrap_err(),
         Refusal::Safelisted("192.0.2.53/32".into())
     );
-    let r: RouteText = "route 192.0.2.0/23".parse().unwrap();
+    let r: RouteText = "route 192.0.2.0/24".parse().unwrap();
     assert!(matches!(
         e.manual_add(0, r, S, None),
-        Err(Refusal::Safelisted(_))
+        Err(Refusal::CoversSafelisted { .. })
     ));
     let r: RouteText = "route 203.0.113.1/32".parse().unwrap();
     assert!(matches!(
         e.manual_add(0, r, S, None),
-        Err(Refusal::NotProtected(_))
+        Err(Refusal::OutsideProtected { .. })
     ));
     let r: RouteText = "flow protocol udp then discard".parse().unwrap();
     assert_eq!(
@@ -568,7 +568,7 @@ fn level_routes_for_a_manual_host() {
     assert_eq!(text(Level::L4), ["route 198.51.100.0/26"]);
     assert!(matches!(
         e.level_routes(0, "203.0.113.1".parse().unwrap(), Level::L1),
-        Err(Refusal::NotProtected(_))
+        Err(Refusal::OutsideProtected { .. })
     ));
 }
 
@@ -812,4 +812,62 @@ fn gate_warnings_are_outputs_once_per_incident_and_per_request() {
 }
 
 mod bounds;
+mod dry_run;
 mod safelist;
+
+/// A destination outside every protected network is refused as that, naming the
+/// networks configured, even when it also covers a safelisted prefix (the old message
+/// called it "safelisted"); one inside that covers a safelisted prefix says so.
+#[test]
+fn refusals_say_what_is_true() {
+    let mut e = Engine::new(settings(), 1);
+    let r: RouteText = "route 192.0.2.0/23".parse().unwrap();
+    let err = e.manual_add(0, r, S, None).unwrap_err();
+    assert_eq!(
+        err,
+        Refusal::OutsideProtected {
+            target: "192.0.2.0/23".into(),
+            protected: "web 192.0.2.0/24, 2001:db8::/48; small 198.51.100.0/26".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "192.0.2.0/23 is outside the protected networks \
+         (web 192.0.2.0/24, 2001:db8::/48; small 198.51.100.0/26)"
+    );
+    assert!(!err.to_string().contains("safelisted"));
+    let r: RouteText = "route 203.0.113.7/32".parse().unwrap();
+    let err = e.manual_add(0, r, S, None).unwrap_err();
+    assert!(matches!(err, Refusal::OutsideProtected { .. }), "{err}");
+    // Inside, covering the safelisted address: says which.
+    let r: RouteText = "route 192.0.2.0/25".parse().unwrap();
+    assert_eq!(
+        e.manual_add(0, r, S, None).unwrap_err().to_string(),
+        "192.0.2.0/25 covers 192.0.2.53/32, which is safelisted: never mitigated"
+    );
+    // The safelisted address itself.
+    assert_eq!(
+        e.level_routes(0, "192.0.2.53".parse().unwrap(), Level::L1)
+            .unwrap_err()
+            .to_string(),
+        "192.0.2.53/32 is safelisted: never mitigated"
+    );
+    assert_eq!(
+        (e.counters().safelisted, e.counters().not_protected),
+        (0, 0),
+        "manual refusals are answered, not counted as automatic ones"
+    );
+    // With no networks at all, the message says so.
+    let mut bare = Engine::new(
+        Settings {
+            networks: Vec::new(),
+            ..settings()
+        },
+        1,
+    );
+    let r: RouteText = "route 192.0.2.1/32".parse().unwrap();
+    assert_eq!(
+        bare.manual_add(0, r, S, None).unwrap_err().to_string(),
+        "192.0.2.1/32 is outside the protected networks (none are configured)"
+    );
+}

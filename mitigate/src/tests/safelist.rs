@@ -52,7 +52,11 @@ fn a_diversion_covering_the_safelist_is_refused_and_the_level_kept() {
     // L4 would divert 192.0.2.0/24, .53 with it: refused once, L3's RTBH stays.
     assert_eq!(e.level_of(&host("192.0.2.10")), Some(Level::L3));
     assert_eq!(refusals.len(), 1, "{refusals:?}");
-    assert!(matches!(&refusals[0], Refusal::Safelisted(s) if s.contains("192.0.2.53")));
+    assert!(
+        matches!(&refusals[0], Refusal::CoversSafelisted { safelisted, .. } if safelisted.to_string() == "192.0.2.53/32"),
+        "{:?}",
+        refusals[0]
+    );
     assert_eq!(e.counters().safelisted, 1);
     assert!(
         e.active()

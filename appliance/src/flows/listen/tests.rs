@@ -41,6 +41,12 @@ fn lagging_consumer_drops_and_counts_without_blocking_the_socket() {
     let ctx = ListenerContext {
         name: "sflow",
         limits: Limits::default(),
+        allowlist: Arc::new(crate::flows::exporters::LiveAllowlist::new(
+            crate::flows::exporters::Allowlist::new(
+                None,
+                &crate::flows::settings::IngestBounds::default(),
+            ),
+        )),
         tx,
         counters: Arc::new(IngestCounters::default()),
         table: ExporterTable::default(),
@@ -77,7 +83,7 @@ fn lagging_consumer_drops_and_counts_without_blocking_the_socket() {
     let queued = rx.try_recv().unwrap().records.len() as u64;
     assert_eq!(queued + dropped, total);
     let t = ctx.table.lock().unwrap();
-    let stats = t.values().next().unwrap();
+    let stats = t.exporters.values().next().unwrap();
     assert_eq!(
         (stats.datagrams, stats.records, stats.lost_datagrams),
         (total, total, 0)
