@@ -8,6 +8,10 @@
 //! engine could never report it as a baseline detection while it lasts: until 20 s of
 //! history it judges on the warm-up thresholds, and a host past half a threshold learns
 //! nothing. So a `reason=baseline` start after the restart is the restored baseline.
+//!
+//! Then `levee reload` with a second protected prefix and lower warm-up thresholds: the
+//! engine takes them without a restart, keeping the victim's baseline, and a flood
+//! inside the new prefix is detected.
 
 use levee_testkit::lab::free_udp_port;
 use levee_testkit::traffic::{Scenario, UDP};
@@ -113,20 +117,19 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("levee.yaml");
-    std::fs::write(
-        &cfg,
+    let yaml = |prefixes: &str, warmup_pps: &str| {
         format!(
             "listeners:\n  sflow: {{bind: 127.0.0.1:{port}}}\n  netflow: {{enabled: false}}\n  \
              ipfix: {{enabled: false}}\n\
-             protected_networks:\n  - name: lab\n    prefixes: [203.0.113.0/24]\n\
+             protected_networks:\n  - name: lab\n    prefixes: [{prefixes}]\n\
              detection:\n  multiplier: 3\n  floor: {{pps: 5k}}\n  \
-             warmup: {{duration: 20s, thresholds: {{pps: 10M, bps: 100Gbps}}}}\n\
+             warmup: {{duration: 20s, thresholds: {{pps: {warmup_pps}, bps: 100Gbps}}}}\n\
              mitigation: {{dry_run: true}}\n\
              store: {{path: {dir}/levee.db}}\ncontrol: {{socket: {dir}/control.sock}}\n",
             dir = dir.display()
-        ),
-    )
-    .unwrap();
+        )
+    };
+    std::fs::write(&cfg, yaml("203.0.113.0/24", "10M")).unwrap();
 
     // First run: 24 s of background (20 s of warm-up and the first p99s), then the
     // flood, detected against the baseline.
@@ -158,8 +161,52 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
     while !baseline_start(&second.log()) && Instant::now() < deadline {
         send(port, 1.0, true, &|| baseline_start(&second.log()));
     }
+    assert!(
+        baseline_start(&second.log()),
+        "second run:\n{}",
+        second.log()
+    );
+
+    // A reload adds 198.51.100.0/24 and lowers the warm-up thresholds to 100k pps:
+    // applied by the running engine, the victim's baseline kept; a 300k pps flood in
+    // the new prefix (no history there: judged on the new warm-up thresholds) is then
+    // detected.
+    std::fs::write(&cfg, yaml("203.0.113.0/24, 198.51.100.0/24", "100k")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args(["--config", cfg.to_str().unwrap(), "reload", "--socket"])
+        .arg(dir.join("control.sock"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{}", second.log());
+    assert!(
+        text.contains("detection: 1 tracked IPs kept with their baselines"),
+        "{text}"
+    );
+    let other = "198.51.100.20";
+    let started = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("incident started") && l.contains(other))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started(&second.log()) && Instant::now() < deadline {
+        let mut s = Scenario::default();
+        s.stream(0, other, 300_000.0, 0.0, 1.0, 1000, UDP);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let start = Instant::now();
+        for (t, d) in s.datagrams(1000) {
+            if let Some(wait) = Duration::from_micros(t).checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            sock.send_to(&d, ("127.0.0.1", port)).unwrap();
+        }
+    }
     let log = second.terminate();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(baseline_start(&log), "second run:\n{log}");
-    assert!(!log.contains("reason=warmup"), "{log}");
+    assert!(started(&log), "after the reload:\n{log}");
+    let warmup_on_victim = log.lines().any(|l| {
+        l.contains("incident started") && l.contains(VICTIM) && l.contains("reason=warmup")
+    });
+    assert!(!warmup_on_victim, "{log}");
 }

@@ -78,6 +78,8 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
             }
         },
     };
+    // A reload hands the detection thread its new settings through this channel.
+    let (updates_tx, updates) = tokio::sync::mpsc::channel(4);
     let reloader = Reloader {
         running: cfg.clone(),
         commands: acting.service.commands.clone(),
@@ -85,6 +87,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         listeners: ingest.rebinder(),
         web,
         web_sources,
+        detection: updates_tx,
     };
     let (stop_reloader, stopped) = tokio::sync::oneshot::channel();
     let reloader = tokio::spawn(reloader.serve(reload_rx, stopped));
@@ -96,7 +99,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
-        updates: None,
+        updates: Some(updates),
         snapshots: Some(snapshots),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
