@@ -151,6 +151,7 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_detection_untracked_records_total").absolute(d.untracked);
         gauge!("levee_detection_tracked_hosts").set(d.tracked as f64);
         counter!("levee_detection_evicted_hosts_total").absolute(d.evicted);
+        counter!("levee_detection_displaced_hosts_total").absolute(d.displaced);
         counter!("levee_incidents_started_total").absolute(d.incidents_started);
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);

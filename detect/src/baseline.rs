@@ -78,6 +78,44 @@ impl Baseline {
         }
     }
 
+    /// The samples held, oldest first, as (pps, bps) [`logcode`](crate::logcode)s: what
+    /// a snapshot saves ([`Baseline::restore`] takes them back).
+    pub fn codes(&self) -> impl Iterator<Item = (u8, u8)> + '_ {
+        let len = usize::from(self.len);
+        let first = (usize::from(self.next) + SAMPLES - len) % SAMPLES;
+        (0..len).map(move |k| {
+            let i = (first + k) % SAMPLES;
+            (self.pps[i], self.bps[i])
+        })
+    }
+
+    /// Forgets every sample (without clearing the arrays: only held samples are read).
+    pub fn clear(&mut self) {
+        (self.len, self.next, self.pending, self.p99) = (0, 0, 0, [0; 2]);
+    }
+
+    /// Whether every sample held is zero (nothing learned worth saving).
+    pub fn is_silent(&self) -> bool {
+        self.codes().all(|(p, b)| p == 0 && b == 0)
+    }
+
+    /// A baseline holding `codes` (oldest first, as [`Baseline::codes`] gives them),
+    /// its p99 computed at once; `None` for more than [`SAMPLES`].
+    pub fn restore(codes: &[(u8, u8)]) -> Option<Baseline> {
+        if codes.len() > SAMPLES {
+            return None;
+        }
+        let mut b = Baseline::default();
+        for (i, &(p, by)) in codes.iter().enumerate() {
+            b.pps[i] = p;
+            b.bps[i] = by;
+        }
+        b.len = codes.len() as u16;
+        b.next = (codes.len() % SAMPLES) as u16;
+        b.recompute();
+        Some(b)
+    }
+
     fn recompute(&mut self) {
         let n = usize::from(self.len);
         self.p99 = [p99_code(&self.pps[..n]), p99_code(&self.bps[..n])];
@@ -186,6 +224,41 @@ mod tests {
             });
         }
         assert!(b.p99().pps.abs_diff(5_000) <= 250);
+    }
+
+    #[test]
+    fn codes_round_trip_through_restore_oldest_first() {
+        for n in [0usize, 1, 7, 299, 300, 301, 777] {
+            let mut b = Baseline::default();
+            for i in 0..n as u64 {
+                b.learn(Rates {
+                    pps: i * 37 % 5000,
+                    bps: i * 91_000 % 80_000_000,
+                });
+            }
+            let codes: Vec<_> = b.codes().collect();
+            assert_eq!(codes.len(), n.min(SAMPLES));
+            // Oldest first: the last code is the last second learned.
+            if n > 0 {
+                let last = (n as u64 - 1) * 37 % 5000;
+                assert_eq!(codes.last().unwrap().0, encode(last));
+            }
+            let r = Baseline::restore(&codes).unwrap();
+            assert_eq!(r.codes().collect::<Vec<_>>(), codes);
+            assert_eq!(r.samples(), b.samples());
+            // The restored p99 is that of every sample held (b's may be up to nine
+            // samples stale); one more learned second keeps both in step.
+            let mut fresh = Baseline::default();
+            fresh.pps[..codes.len()]
+                .copy_from_slice(&codes.iter().map(|c| c.0).collect::<Vec<_>>());
+            fresh.bps[..codes.len()]
+                .copy_from_slice(&codes.iter().map(|c| c.1).collect::<Vec<_>>());
+            fresh.len = codes.len() as u16;
+            fresh.recompute();
+            assert_eq!(r.p99(), fresh.p99());
+        }
+        assert!(Baseline::restore(&[(1, 1); SAMPLES + 1]).is_none());
+        assert!(Baseline::default().is_silent());
     }
 
     #[test]

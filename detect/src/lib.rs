@@ -14,8 +14,9 @@
 //!   one-byte logarithmic codes ([`logcode`]);
 //! - [`policy`]: multiplier × p99 above a floor, static warm-up thresholds, hard
 //!   thresholds per protocol;
-//! - [`engine`]: tracking (capped, idle eviction), incidents (start, updates each
-//!   second, end after a quiet period with hysteresis);
+//! - [`engine`]: tracking (capped: a full table evicts the least active of a random
+//!   sample, never a victim; idle eviction), incidents (start, updates each second, end
+//!   after a quiet period with hysteresis), reconfiguration and baseline restore;
 //! - [`classify`]: family, vector and confidence;
 //! - [`hll`], [`heavy`], [`ttl`], [`threatintel`]: distinct sources (HyperLogLog),
 //!   heavy hitters (Space-Saving), the TTL spoofing indicator, threat-intelligence

@@ -15,7 +15,8 @@ pub use listen::listen;
 
 use crate::clock::now_us;
 use crate::config::Config;
-use crate::detection::live::{Options, Outlet, Sink, consume};
+use crate::detection::live::{Options, Outlet, Sink, Snapshots, consume};
+use crate::detection::snapshot;
 use crate::flows::Ingest;
 use acting::Acting;
 use reload::Reloader;
@@ -35,7 +36,13 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     let _instance = crate::pidlock::PidLock::instance(run_dir)?;
     info!(origin = %cfg.origin, "levee starting");
     let intel = crate::detection::load_threat_intel(&cfg.detection.threat_intel)?;
-    let engine = crate::detection::engine(cfg.engine_config(), intel, now_us(), seed(), first_id());
+    let engine_cfg = cfg.engine_config();
+    let snapshots = Snapshots {
+        path: snapshot::path_beside(&cfg.mitigation.store),
+        fingerprint: snapshot::fingerprint(&engine_cfg.networks),
+    };
+    let mut engine = crate::detection::engine(engine_cfg, intel, now_us(), seed(), first_id());
+    warm_start(&mut engine, &snapshots);
     if cfg.protected_networks.is_empty() {
         warn!("no protected networks configured: flows are counted, nothing is detected");
         for line in next_steps(&cfg).lines() {
@@ -71,6 +78,8 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
             }
         },
     };
+    // A reload hands the detection thread its new settings through this channel.
+    let (updates_tx, updates) = tokio::sync::mpsc::channel(4);
     let reloader = Reloader {
         running: cfg.clone(),
         commands: acting.service.commands.clone(),
@@ -78,6 +87,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         listeners: ingest.rebinder(),
         web,
         web_sources,
+        detection: updates_tx,
     };
     let (stop_reloader, stopped) = tokio::sync::oneshot::channel();
     let reloader = tokio::spawn(reloader.serve(reload_rx, stopped));
@@ -89,6 +99,8 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
+        updates: Some(updates),
+        snapshots: Some(snapshots),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
     let _ = stop_reloader.send(());
@@ -100,6 +112,22 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     }
     acting.stop().await;
     r
+}
+
+/// Puts back the baselines saved at the last stop, unless the snapshot is missing,
+/// older than the baseline window, made for other protected networks or damaged
+/// (each said in one log line; the engine then warms up).
+fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
+    let path = s.path.display();
+    match snapshot::read(&s.path, &s.fingerprint, now_us()) {
+        Ok(Some(snap)) => {
+            let age_s = now_us().saturating_sub(snap.written_at_us) / 1_000_000;
+            let (networks, hosts) = snapshot::restore(engine, snap);
+            info!(%path, age_s, networks, hosts, "baselines restored from the last run");
+        }
+        Ok(None) => info!(%path, "no baseline snapshot: baselines warm up"),
+        Err(err) => warn!(%path, %err, "baseline snapshot ignored: baselines warm up"),
+    }
 }
 
 /// The web endpoint at `listen`.

@@ -12,8 +12,9 @@
 //! - `exporters`: the allowlist the listeners read replaced;
 //! - `web`: the endpoint moved (the new address bound before the old one is closed),
 //!   started or stopped;
-//! - detection (protected networks, policy, thresholds, threat intel): see
-//!   [`detection`];
+//! - detection (protected networks, policy, thresholds, threat intel): handed to the
+//!   detection thread, which reconfigures the engine between two batches, keeping the
+//!   baselines and incidents of what stays protected ([`Reloader::detection`]);
 //! - what cannot change in a running process (a listener turned on or off, mirror
 //!   ports, ingest bounds, the BGP listener and shutdown policy, the store and the
 //!   control socket) is reported as needing a restart.
@@ -43,6 +44,8 @@ pub(super) struct Reloader {
     /// The web endpoint, and what it reads (to start it if a reload turns it on).
     pub(super) web: Option<crate::web::Web>,
     pub(super) web_sources: crate::web::Sources,
+    /// The detection thread's updates ([`crate::detection::Update`]).
+    pub(super) detection: mpsc::Sender<crate::detection::Update>,
 }
 
 impl Reloader {
@@ -120,7 +123,7 @@ impl Reloader {
             ..ReloadReport::default()
         };
         self.restart_only(&new, &mut report);
-        detection(&self.running, &new, &mut report);
+        self.detection(&mut new, &mut report).await;
         self.listeners(&mut new, &mut report).await;
         self.bgp(&mut new, &mut report).await;
         self.web(&mut new, &mut report).await;
@@ -309,22 +312,57 @@ impl Reloader {
     }
 }
 
-/// Detection: protected networks, detection policy, thresholds and threat intel.
-///
-/// The detection engine runs inside the detection loop, which has no way yet to take a
-/// new engine config; until it has, a change here is reported as needing a restart.
-/// (The mitigation side of the protected networks, their ladders and the safelist, is
-/// applied through [`Reloader::mitigation`].)
-fn detection(old: &Config, new: &Config, report: &mut ReloadReport) {
-    let nets = |c: &Config| {
-        c.protected_networks
-            .iter()
-            .map(|n| (n.name.clone(), n.prefixes.clone(), n.policy.clone()))
-            .collect::<Vec<_>>()
-    };
-    if new.detection != old.detection || nets(new) != nets(old) {
-        report
-            .restart
-            .push("detection (protected networks, policy, thresholds, threat intel)".into());
+impl Reloader {
+    /// Detection: protected networks, detection policy, thresholds and threat intel.
+    /// The lists are read off the runtime, then the new engine settings go to the
+    /// detection thread, which applies them between two batches and answers what it
+    /// kept. A failure (an unreadable list, settings the engine refuses, a stopping
+    /// loop) keeps the running detection settings, so the next reload tries again.
+    /// (The mitigation side of the protected networks, their ladders and the safelist,
+    /// is applied through [`Reloader::mitigation`].)
+    async fn detection(&mut self, new: &mut Config, report: &mut ReloadReport) {
+        let nets = |c: &Config| {
+            c.protected_networks
+                .iter()
+                .map(|n| (n.name.clone(), n.prefixes.clone(), n.policy.clone()))
+                .collect::<Vec<_>>()
+        };
+        let old = &self.running;
+        if new.detection == old.detection && nets(new) == nets(old) {
+            return;
+        }
+        let lists = new.detection.threat_intel.clone();
+        let intel =
+            tokio::task::spawn_blocking(move || crate::detection::load_threat_intel(&lists)).await;
+        let result = match intel {
+            Ok(Ok(intel)) => {
+                let (reply, answer) = oneshot::channel();
+                let update = crate::detection::Update {
+                    config: new.engine_config(),
+                    intel,
+                    reply,
+                };
+                match self.detection.send(update).await {
+                    Ok(()) => match answer.await {
+                        Ok(Ok(done)) => Ok(done),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("the detection loop is stopping".to_string()),
+                    },
+                    Err(_) => Err("the detection loop is stopping".to_string()),
+                }
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(done) => report.applied.push(format!(
+                "detection: {} tracked IPs kept with their baselines, {} dropped, {} networks kept, {} incidents ended",
+                done.hosts_kept, done.hosts_dropped, done.networks_kept, done.incidents_ended
+            )),
+            Err(e) => {
+                report.failed.push(format!("detection: {e}"));
+                new.detection = old.detection.clone();
+            }
+        }
     }
 }

@@ -6,17 +6,22 @@ use levee_detect::policy::Reason;
 use levee_detect::{Event, Victim};
 use serde_json::{Value, json};
 
+/// What fired, as events and logs name it: `baseline`, `warmup` or `hard_<scope>`.
+pub fn reason(r: Reason) -> String {
+    match r {
+        Reason::Baseline => "baseline".to_string(),
+        Reason::Warmup => "warmup".to_string(),
+        Reason::Hard(s) => format!("hard_{}", s.as_str()),
+    }
+}
+
 /// The event as one JSON object.
 pub fn to_json(e: &Event) -> Value {
     let (victim, scope) = match &e.victim {
         Victim::Host(ip) => (ip.to_string(), "host"),
         Victim::Network(n) => (n.clone(), "network"),
     };
-    let reason = match e.trigger.reason {
-        Reason::Baseline => "baseline".to_string(),
-        Reason::Warmup => "warmup".to_string(),
-        Reason::Hard(s) => format!("hard_{}", s.as_str()),
-    };
+    let reason = reason(e.trigger.reason);
     let top = |v: Vec<Value>| Value::Array(v);
     json!({
         "event": e.kind.as_str(),

@@ -1,16 +1,35 @@
 //! The detection stage of the appliance: builds the `levee-detect` engine from its
 //! settings (loading threat-intelligence files), runs it live over the record batches
-//! of the flows stage ([`live`]), renders its events ([`events`]), and replays captures
-//! through it (`levee replay`, [`replay`]).
+//! of the flows stage on its own thread ([`live`]), takes new settings while running
+//! ([`Update`]), saves and restores its baselines for warm restarts ([`snapshot`]),
+//! renders its events ([`events`]), and replays captures through it (`levee replay`,
+//! [`replay`]).
 
 pub mod events;
 pub mod live;
 pub mod replay;
+pub mod snapshot;
 
-use levee_detect::engine::ThreatIntel;
+use levee_detect::engine::{ReconfigureError, Reconfigured, ThreatIntel};
 use levee_detect::prefixset::PrefixSet;
 use levee_detect::{Engine, threatintel};
 use tracing::{info, warn};
+
+/// New settings for the running engine (a config reload): protected networks,
+/// policies, thresholds, limits and threat intel. Sent on the channel given to the live
+/// loop ([`live::Outlet::updates`]), applied between two batches with
+/// [`Engine::reconfigure`] (baselines and incidents of what stays protected are kept),
+/// and answered on `reply`: what was kept and dropped, or why the settings were refused
+/// (the running ones are then kept).
+#[derive(Debug)]
+pub struct Update {
+    /// The new engine settings.
+    pub config: levee_detect::EngineConfig,
+    /// The new threat-intelligence lists (from [`load_threat_intel`]).
+    pub intel: Option<ThreatIntel>,
+    /// Where the result goes.
+    pub reply: tokio::sync::oneshot::Sender<Result<Reconfigured, ReconfigureError>>,
+}
 
 /// A threat-intelligence file that could not be read.
 #[derive(Debug, thiserror::Error)]

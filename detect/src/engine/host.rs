@@ -22,6 +22,9 @@ pub(super) struct Host {
     pub(super) last_seen: u32,
     /// Incident slot, or [`NONE`].
     pub(super) incident: u32,
+    /// Engine second it was first tracked (in the same cache line as the window's sums
+    /// and the incident slot, so judging it for eviction costs one line).
+    pub(super) first_seen: u32,
     pub(super) ip: IpAddr,
     /// Only read once a second, and when a rate is high.
     pub(super) baseline: Baseline,
@@ -33,12 +36,38 @@ impl Host {
         self.window.touch() ^ u64::from(self.incident)
     }
 
+    /// How much this host is worth keeping when the table is full, as one number (the
+    /// least is evicted first): whether it had traffic over the last second, then how
+    /// long it has been tracked (its baseline's seconds, up to 300), then its packets
+    /// over the last second. Idle hosts go first; among active ones, those with the
+    /// least history, which is what a spray of random destinations creates (one record,
+    /// then nothing); a server with steady traffic and a warm baseline goes last.
+    /// `now_s` is the engine second.
+    #[inline]
+    pub(super) fn activity(&self, now_s: u32) -> u64 {
+        let packets = self.window.totals().packets.min(u64::from(u32::MAX >> 1));
+        let tenure = now_s.saturating_sub(self.first_seen).min(300);
+        u64::from(packets > 0) << 63 | u64::from(tenure) << 32 | packets
+    }
+
+    /// Makes this slot a new host's: fresh window, empty baseline (its arrays are not
+    /// cleared: only the samples it holds are ever read).
+    pub(super) fn reset(&mut self, ip: IpAddr, now_s: u32) {
+        self.window = SlidingWindow::default();
+        self.baseline.clear();
+        self.ip = ip;
+        self.last_seen = now_s;
+        self.first_seen = now_s;
+        self.incident = NONE;
+    }
+
     pub(super) fn new(ip: IpAddr, now_s: u32) -> Self {
         Host {
             window: SlidingWindow::default(),
             baseline: Baseline::default(),
             ip,
             last_seen: now_s,
+            first_seen: now_s,
             incident: NONE,
         }
     }

@@ -12,10 +12,14 @@
 
 mod host;
 mod incident;
+mod reconfigure;
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;
 
 pub use incident::{Event, EventKind, ThreatIntel, Top, Victim};
+pub use reconfigure::{ReconfigureError, Reconfigured};
 
 use crate::breakdown::Breakdown;
 use crate::netmatch::NetMatcher;
@@ -36,6 +40,9 @@ const NO_NET: u16 = u16::MAX;
 
 /// Suspects (victims past half their threshold, gathering evidence) held at most.
 const MAX_SUSPECTS: u32 = 4096;
+/// Tracked IPs sampled when the table is full and a new IP needs a slot: the least
+/// recently active (then lowest-rate) of them that is not under an incident makes room.
+const EVICTION_SAMPLES: usize = 8;
 
 /// The tick period: rates are judged and incidents advanced this often.
 pub const TICK_US: u64 = SLOT_US;
@@ -57,7 +64,10 @@ pub struct NetworkConfig {
 pub struct EngineConfig {
     /// The protected networks. Traffic to anything else is counted and ignored.
     pub networks: Vec<NetworkConfig>,
-    /// Tracked IPs at most; beyond, new IPs are counted per network only.
+    /// Tracked IPs at most. When the table is full, a new IP takes the slot of the least
+    /// active (idle first, then shortest history, then lowest rate) of a few sampled IPs, never one under an
+    /// incident or suspected; only when all the sampled ones are is the new IP counted
+    /// per network only (untracked).
     pub max_tracked: usize,
     /// Seconds without traffic after which a tracked IP is dropped.
     pub idle_timeout_s: u32,
@@ -96,12 +106,16 @@ pub struct EngineStats {
     pub records: u64,
     /// Records for destinations outside every protected network.
     pub outside: u64,
-    /// Records for IPs not tracked because the cap was reached (counted per network).
+    /// Records for IPs not tracked because the table was full of IPs under incidents
+    /// (counted per network).
     pub untracked: u64,
     /// IPs tracked now.
     pub tracked: u64,
     /// IPs dropped after the idle timeout.
     pub evicted: u64,
+    /// IPs dropped from a full table to make room for a new one (the least active of a
+    /// random sample).
+    pub displaced: u64,
     /// Incidents started and ended.
     pub incidents_started: u64,
     /// Incidents ended.
@@ -130,6 +144,12 @@ pub struct Engine {
     next_second_us: u64,
     next_id: u64,
     seed: u64,
+    /// State of the xorshift generator that picks eviction candidates (seeded, so an
+    /// attacker cannot predict which slots are sampled).
+    rng: u64,
+    /// Set when a host slot is reused inside an [`Engine::ingest`] chunk: the hints of
+    /// pass 1 may then point at the new occupant, so pass 2 looks them up again.
+    hints_stale: bool,
     suspects: u32,
     /// Where the prefetching loads of [`Engine::ingest`] go, so they are not optimized out.
     sink: u64,
@@ -168,6 +188,8 @@ impl Engine {
             next_second_us: (now_us / SECOND_US + 1) * SECOND_US,
             next_id: first_id,
             seed,
+            rng: seed | 1,
+            hints_stale: false,
             suspects: 0,
             sink: 0,
             stats: EngineStats::default(),
@@ -178,6 +200,15 @@ impl Engine {
     /// Replaces the threat-intelligence lists.
     pub fn set_threat_intel(&mut self, intel: Option<ThreatIntel>) {
         self.intel = intel;
+    }
+
+    /// Bytes the host table and its index hold (their allocated capacity), the bound a
+    /// spray of destinations cannot push past: at `max_tracked` = 1M, under 1 GiB.
+    pub fn table_bytes(&self) -> usize {
+        use std::mem::size_of;
+        // hashbrown: buckets are a power of two at most 7/8 full, one control byte each.
+        let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
+        self.hosts.capacity() * size_of::<Host>() + buckets * (size_of::<(IpAddr, u32)>() + 1)
     }
 
     /// Counters.
@@ -199,29 +230,44 @@ impl Engine {
             // Pass 1: find each record's network and host and load the host's hot cache
             // lines. The lookups are independent, so their cache misses overlap instead
             // of queueing one behind the other (what the per-record cost is made of
-            // once the tracked IPs outgrow the cache).
-            let mut found = [(NO_NET, NONE); LOOKAHEAD];
+            // once the tracked IPs outgrow the cache). A new IP meeting a full table
+            // draws its eviction candidates here too, and loads them the same way.
+            let mut found = [(NO_NET, NONE, 0u64); LOOKAHEAD];
+            let full = self.hosts.len() >= self.cfg.max_tracked && !self.hosts.is_empty();
             let mut sink = 0u64;
             for (slot, r) in found.iter_mut().zip(chunk) {
                 if let Some(net) = self.matcher.get(r.dst_addr) {
                     let i = self.index.get(&r.dst_addr).copied().unwrap_or(NONE);
+                    let mut draw = 0;
                     if let Some(h) = self.hosts.get(i as usize) {
                         sink = sink.wrapping_add(h.touch());
+                    } else if full {
+                        // The generator's state, from which pass 2 draws the same slots.
+                        draw = self.next_draw();
+                        let mut g = draw;
+                        for _ in 0..EVICTION_SAMPLES {
+                            let c = self.slot_of(&mut g);
+                            sink = sink.wrapping_add(self.hosts[c].activity(0));
+                        }
                     }
-                    *slot = (net, i);
+                    *slot = (net, i, draw);
                 }
             }
             self.sink = self.sink.wrapping_add(sink);
             // Pass 2: account.
-            for (&(net, i), r) in found.iter().zip(chunk) {
-                self.account(r, net, i);
+            self.hints_stale = false;
+            for (&(net, i, draw), r) in found.iter().zip(chunk) {
+                let hint = if self.hints_stale { NONE } else { i };
+                self.account(r, net, hint, draw);
             }
         }
     }
 
     /// Accounts one record whose network and host pass 1 of [`Engine::ingest`] found
-    /// (`hint` is [`NONE`] when the host was not tracked then).
-    fn account(&mut self, r: &FlowRecord, net: u16, hint: u32) {
+    /// (`hint` is [`NONE`] when the host was not tracked then; `draw`, the eviction
+    /// candidates drawn for it then, if any).
+    #[inline]
+    fn account(&mut self, r: &FlowRecord, net: u16, hint: u32, draw: u64) {
         self.stats.records += 1;
         if net == NO_NET {
             self.stats.outside += 1;
@@ -232,7 +278,7 @@ impl Engine {
         self.now_us = t;
         self.account_network(net, t, r);
         let now_s = self.now_s();
-        let Some(i) = self.host_slot(r, hint, now_s) else {
+        let Some(i) = self.host_slot(r, hint, now_s, draw) else {
             return;
         };
         if self.account_host(i, net, t, now_s, r) {
@@ -242,9 +288,11 @@ impl Engine {
 
     /// The slot of the record's destination host: the one pass 1 found (`hint`), else
     /// looked up again (an earlier record of the same chunk may have created it), else a
-    /// new one while fewer than `max_tracked` are. `None` past the cap, counted untracked.
+    /// new one while fewer than `max_tracked` are, else the slot of an evicted host
+    /// ([`Engine::eviction_candidate`]). `None` when no host could make room, counted
+    /// untracked.
     #[inline]
-    fn host_slot(&mut self, r: &FlowRecord, hint: u32, now_s: u32) -> Option<usize> {
+    fn host_slot(&mut self, r: &FlowRecord, hint: u32, now_s: u32, draw: u64) -> Option<usize> {
         let found = if hint == NONE {
             // Perhaps created by an earlier record of the same chunk.
             self.index.get(&r.dst_addr).copied()
@@ -258,11 +306,68 @@ impl Engine {
                 self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
                 Some(self.hosts.len() - 1)
             }
-            None => {
-                self.stats.untracked += 1;
-                None
+            None => match self.eviction_candidate(now_s, draw) {
+                Some(i) => {
+                    self.index.remove(&self.hosts[i].ip);
+                    self.hosts[i].reset(r.dst_addr, now_s);
+                    self.index.insert(r.dst_addr, i as u32);
+                    self.hints_stale = true;
+                    self.stats.displaced += 1;
+                    Some(i)
+                }
+                None => {
+                    self.stats.untracked += 1;
+                    None
+                }
+            },
+        }
+    }
+
+    /// A fresh generator state for one record's eviction candidates (never 0).
+    #[inline]
+    fn next_draw(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// The next random slot of the host table from generator state `g` (xorshift64,
+    /// then a multiply-shift into range: no division).
+    #[inline]
+    fn slot_of(&self, g: &mut u64) -> usize {
+        *g ^= *g << 13;
+        *g ^= *g >> 7;
+        *g ^= *g << 17;
+        (((*g >> 32) * self.hosts.len() as u64) >> 32) as usize
+    }
+
+    /// The host to evict from a full table: of [`EVICTION_SAMPLES`] slots drawn at
+    /// random, the least active (no traffic over the last second first, then the
+    /// shortest history, then the lowest rate: `Host::activity`) that is neither
+    /// under an incident nor a suspect. Sampling keeps this O(1) per new IP (no ordered
+    /// structure to maintain on the per-record path); a host with more traffic than
+    /// nearly all the table (a real server among sprayed addresses) is almost never the
+    /// least active of its sample, and a spray cannot displace a victim under attack.
+    fn eviction_candidate(&mut self, now_s: u32, draw: u64) -> Option<usize> {
+        if self.hosts.is_empty() {
+            return None;
+        }
+        // Drawn in pass 1 unless the table filled up within this chunk.
+        let mut g = if draw == 0 { self.next_draw() } else { draw };
+        let mut best: Option<(u64, usize)> = None;
+        for _ in 0..EVICTION_SAMPLES {
+            let k = self.slot_of(&mut g);
+            let h = &self.hosts[k];
+            if h.incident != NONE {
+                continue;
+            }
+            let score = h.activity(now_s);
+            if best.is_none_or(|(s, _)| score < s) {
+                best = Some((score, k));
             }
         }
+        best.map(|(_, i)| i)
     }
 
     /// Adds the record to host `i`'s window, and to its incident's evidence when it has
