@@ -625,12 +625,14 @@ impl Engine {
         } = ask;
         if let Some(m) = self.routes.get_mut(&r.nlri) {
             self.counters.deduplicated += 1;
-            m.holders.insert(holder);
+            let added = m.holders.insert(holder);
             m.expires_us = m.expires_us.max(expires_us);
             if m.route.attrs != r.attrs {
                 m.route.attrs = r.attrs;
                 self.counters.announced += 1;
                 out.push(Output::Announce(m.clone()));
+            } else if added {
+                out.push(Output::Holders(m.clone()));
             } else {
                 out.push(Output::Extend {
                     id: m.id,
@@ -676,10 +678,12 @@ impl Engine {
         let Some(m) = self.routes.get_mut(n) else {
             return;
         };
-        m.holders.remove(holder);
-        if m.holders.is_empty()
-            && let Some(m) = self.routes.remove(n)
-        {
+        if !m.holders.remove(holder) {
+            return;
+        }
+        if !m.holders.is_empty() {
+            out.push(Output::Holders(m.clone()));
+        } else if let Some(m) = self.routes.remove(n) {
             self.counters.withdrawn += 1;
             out.push(Output::Withdraw(m, reason));
         }

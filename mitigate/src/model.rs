@@ -159,6 +159,10 @@ pub enum Output {
     /// new flag. Live (`dry_run` false): announce its route now; dry run: withdraw it
     /// from the routers and keep it recorded and active.
     DryRun(Mitigation),
+    /// Who holds an active route changed (another incident or an operator holds it
+    /// too, or one let go while others still hold it); the route itself is unchanged,
+    /// so the routers are not told, but the record is (a restart restores the holders).
+    Holders(Mitigation),
     /// A route's expiry moved (the attack goes on).
     Extend {
         /// The mitigation.

@@ -221,6 +221,11 @@ fn bgp_section_parses_and_rejects_with_locations() {
     );
     let b = Config::parse(&with_file, "t.yaml").unwrap().bgp.unwrap();
     assert_eq!(b.speaker.peers[0].md5_password.as_deref(), Some("s3cret"));
+    let shown = format!("{b:?}");
+    assert!(
+        !shown.contains("s3cret") && shown.contains("md5_password: Some(\"***\")"),
+        "{shown}"
+    );
     let both = with_file.replace(
         "      md5_password_file:",
         "      md5_password: x\n      md5_password_file:",

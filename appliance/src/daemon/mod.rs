@@ -177,7 +177,7 @@ fn next_steps(cfg: &Config) -> String {
          protected_networks (and a bgp peer for your edge router);\n\
          next steps: 2. point your routers' sFlow/NetFlow/IPFIX exports at this host \
          ({listeners});\n\
-         next steps: 3. validate with `levee check`, then restart levee (or send it SIGHUP);\n\
+         next steps: 3. validate with `levee check`, then `levee reload` (or SIGHUP) applies it;\n\
          next steps: metrics: {page}",
         example = crate::config::EXAMPLE_PATH,
         default = crate::config::DEFAULT_PATH,

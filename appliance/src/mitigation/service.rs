@@ -397,7 +397,7 @@ impl State {
                         Change::announce(m.id, &m.route, levels(m))
                     });
                 }
-                Output::Extend { .. } => {}
+                Output::Extend { .. } | Output::Holders(_) => {}
             }
         }
         self.store

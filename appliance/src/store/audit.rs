@@ -81,6 +81,8 @@ pub enum Action {
     Reload,
     /// A route's stored expiry moved (coalesced: at most one a minute per route).
     Extend,
+    /// Who holds a route changed (the route itself did not).
+    Hold,
     /// A mitigation row written before rows were chained, taken into the chain.
     Adopt,
     /// The daemon started on a broken chain because the operator said so.
@@ -102,6 +104,7 @@ impl Action {
             Action::Refused => "refused",
             Action::Reload => "reload",
             Action::Extend => "extend",
+            Action::Hold => "hold",
             Action::Adopt => "adopt",
             Action::AcceptBroken => "accept_broken",
         }

@@ -546,7 +546,7 @@ impl Store {
                             let e = extends.entry(*id).or_insert(0);
                             *e = (*e).max(*expires_us);
                         }
-                        Output::Announce(m) | Output::Withdraw(m, _) => {
+                        Output::Announce(m) | Output::Withdraw(m, _) | Output::Holders(m) => {
                             extends.remove(&m.id);
                         }
                         _ => {}
@@ -722,6 +722,14 @@ impl Store {
                     (Action::Announce, format!("{} (dry run off)", m.route))
                 };
                 Some((Note::new(actor, action, m.id, detail), Some(m.id)))
+            }
+            Output::Holders(m) => {
+                tx.execute(
+                    "UPDATE mitigations SET holders = ?2, expires_us = ?3 WHERE id = ?1",
+                    params![m.id as i64, holders_json(&m.holders), m.expires_us as i64],
+                )?;
+                let detail = format!("{} (held by {})", m.route, holders_json(&m.holders));
+                Some((Note::new(actor, Action::Hold, m.id, detail), Some(m.id)))
             }
             // Coalesced by the caller.
             Output::Extend { .. } => None,

@@ -464,3 +464,33 @@ fn the_writer_thread_batches_answers_reads_and_flushes_at_stop() {
     ));
     assert!(st.check_anchor(None, Some(52)).unwrap().is_some());
 }
+
+#[test]
+fn a_new_holder_is_stored_chained_and_restored() {
+    let (_dir, _path, mut st, _) = with_rows("hold");
+    let mut m = st
+        .active(|_| Vec::new())
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == 1)
+        .unwrap();
+    m.holders.insert(levee_mitigate::engine::Holder::Auto(
+        levee_mitigate::Target::Host("192.0.2.7".parse().unwrap()),
+    ));
+    m.expires_us += 50;
+    st.apply(20, Actor::Detector, &[Output::Holders(m.clone())])
+        .unwrap();
+    let back = st.active(|_| Vec::new()).unwrap();
+    let back = back.iter().find(|b| b.id == 1).unwrap();
+    assert_eq!(back.holders, m.holders, "a restart restores both holders");
+    assert_eq!(back.expires_us, m.expires_us);
+    let tail = st.audit_tail(1).unwrap();
+    assert_eq!(
+        (tail[0].action.as_str(), tail[0].subject.as_str()),
+        ("hold", "1")
+    );
+    assert!(matches!(
+        st.verify().unwrap(),
+        Verdict::Intact { entries: 4, .. }
+    ));
+}

@@ -34,8 +34,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-/// One peer's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One peer's settings. Its `Debug` masks the MD5 key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     /// A name for logs and status.
     pub name: String,
@@ -73,6 +73,31 @@ pub struct PeerConfig {
     pub next_hop_v6: Option<std::net::Ipv6Addr>,
     /// The groups of routes this peer is sent ([`Groups::ALL`]: every route).
     pub export: Groups,
+}
+
+impl std::fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConfig")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("port", &self.port)
+            .field("local_address", &self.local_address)
+            .field("local_as", &self.local_as)
+            .field("remote_as", &self.remote_as)
+            .field("router_id", &self.router_id)
+            .field("hold_time", &self.hold_time)
+            .field("connect_retry", &self.connect_retry)
+            .field("families", &self.families)
+            .field("passive", &self.passive)
+            .field("md5_password", &self.md5_password.as_ref().map(|_| "***"))
+            .field("ttl_security", &self.ttl_security)
+            .field("graceful_restart", &self.graceful_restart)
+            .field("max_prefixes", &self.max_prefixes)
+            .field("next_hop_v4", &self.next_hop_v4)
+            .field("next_hop_v6", &self.next_hop_v6)
+            .field("export", &self.export)
+            .finish()
+    }
 }
 
 /// A set of export groups (bit `i` is group `i`): a route goes to the peers whose

@@ -8,6 +8,7 @@ use levee_bgp::rib::{Nlri, RouteText};
 use levee_detect::classify::Family;
 use levee_detect::policy::{self, Current, Reason};
 use levee_detect::{Event, EventKind, Victim};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 const S: u64 = 1_000_000;
@@ -492,12 +493,24 @@ fn manual_and_automatic_requests_for_one_route_are_one_announcement() {
     let m = e.active().next().unwrap();
     assert_eq!(m.holders.len(), 2);
     assert_eq!(m.expires_us, 1001 * S);
-    // The attack ends and moves on to L2; the manual hold keeps the L1 rule.
+    // The new holder is told to the record (a restart restores both holders).
+    assert!(
+        matches!(&out[..], [Output::Holders(h)] if h.id == 100 && h.holders.len() == 2),
+        "{out:?}"
+    );
+    // The attack ends and moves on to L2; the manual hold keeps the L1 rule, and the
+    // record loses the automatic holder.
     let out = e.on_event(
         2 * S,
         &event(EventKind::Update, 1, "192.0.2.10", "udp_flood", 900 * MBPS),
     );
     assert!(withdrawn(&out).is_empty());
+    assert!(
+        out.iter().any(
+            |o| matches!(o, Output::Holders(h) if h.id == 100 && h.holders == BTreeSet::from([Holder::Manual]))
+        ),
+        "{out:?}"
+    );
     assert_eq!(e.active().count(), 2);
     // An operator withdrawal wins over the automatic hold, and starts the cooldown.
     let l2 = e.active().find(|m| m.level == Some(Level::L2)).unwrap().id;
