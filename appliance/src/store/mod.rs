@@ -1017,8 +1017,8 @@ impl Store {
 }
 
 /// An audit entry from the first eight columns of a row (seq, time_us, actor,
-/// action, subject, detail, state, keyed).
-fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+/// action, subject, detail, state, keyed), as `audit verify` reads it.
+pub fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         seq: r.get::<_, i64>(0)? as u64,
         time_us: r.get::<_, i64>(1)? as u64,
