@@ -330,10 +330,12 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        add_audit_columns(&conn)?;
+        let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;
-        st.adopt_rows(crate::clock::now_us())?;
+        if migrated {
+            st.adopt_rows(crate::clock::now_us())?;
+        }
         Ok(st)
     }
 
@@ -352,15 +354,13 @@ impl Store {
         }
     }
 
-    /// A database from before rows were chained: its rows are taken in, one `adopt`
-    /// entry each, once (while no entry carries a row state).
+    /// A database from before rows were chained (its audit table has just been given
+    /// the row-state columns): its rows are taken in, one `adopt` entry each, once, and
+    /// only onto an intact chain. Never otherwise: a row with no entry in a chained
+    /// database was inserted by hand, and `verify` says so (an audit log wiped beside
+    /// forged rows must not make them legitimate).
     fn adopt_rows(&mut self, now: u64) -> Result<(), StoreError> {
-        let chained: i64 =
-            self.conn
-                .query_row("SELECT COUNT(*) FROM audit WHERE state <> ''", [], |r| {
-                    r.get(0)
-                })?;
-        if chained > 0 {
+        if !matches!(self.verify_chain()?, Verdict::Intact { .. }) {
             return Ok(());
         }
         let ids: Vec<i64> = {
@@ -945,6 +945,19 @@ impl Store {
     /// Walks the audit chain (with the store's key), then checks every mitigation row
     /// against the state its last entry recorded.
     pub fn verify(&self) -> Result<Verdict, StoreError> {
+        let verdict = self.verify_chain()?;
+        // Rows are checked once they are chained (a writer adopts them at its start).
+        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
+            return Ok(verdict);
+        }
+        Ok(match rows::check(&self.conn)? {
+            Some((id, why)) => Verdict::RowEdited { id, why },
+            None => verdict,
+        })
+    }
+
+    /// Walks the audit chain alone (with the store's key).
+    fn verify_chain(&self) -> Result<Verdict, StoreError> {
         let mut q = self.conn.prepare(&format!(
             "SELECT seq, time_us, actor, action, subject, detail, {}, prev, hash
              FROM audit ORDER BY seq",
@@ -954,15 +967,7 @@ impl Store {
             Ok((entry(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?))
         })?;
         let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
-        let verdict = audit::verify(rows, self.key.as_ref());
-        // Rows are checked once they are chained (a writer adopts them at its start).
-        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
-            return Ok(verdict);
-        }
-        Ok(match rows::check(&self.conn)? {
-            Some((id, why)) => Verdict::RowEdited { id, why },
-            None => verdict,
-        })
+        Ok(audit::verify(rows, self.key.as_ref()))
     }
 
     /// Checks an anchor taken earlier: entry `entries` (or, without it, some entry)
@@ -1053,17 +1058,19 @@ fn has_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
 }
 
 /// Adds the audit columns a database from an older levee lacks.
-fn add_audit_columns(conn: &Connection) -> Result<(), StoreError> {
+fn add_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
     let have: Vec<String> = {
         let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
         q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
     };
+    let mut added = false;
     for (name, decl) in AUDIT_COLUMNS {
         if !have.iter().any(|h| h == name) {
             conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {name} {decl}"))?;
+            added = true;
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 /// Creates the database file if need be, with the store's mode, and sets that mode
