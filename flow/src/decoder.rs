@@ -53,6 +53,8 @@ pub struct DatagramResult {
     pub error: Option<DecodeError>,
     /// Records the source's policy discarded (not in `records`).
     pub discarded: u64,
+    /// Of those, records beyond the source's per-second budget (`max_rate`).
+    pub discarded_rate: u64,
 }
 
 /// Counters for one exporter (UDP source address), or for all of them.
@@ -158,7 +160,7 @@ impl Decoder {
             flow_type: detect(data),
             ..Default::default()
         };
-        self.cache.begin(time_us, policy.configured());
+        self.cache.begin(time_us, policy.name.as_ref());
         let res = match r.flow_type {
             Some(FlowType::Sflow) => self.sflow(source, data, time_us, out, &mut r),
             Some(FlowType::Netflow5) => self.netflow5(source, data, time_us, out, &mut r),
@@ -178,6 +180,7 @@ impl Decoder {
         };
         r.records = out.records.len() - before;
         r.discarded = discarded.total();
+        r.discarded_rate = discarded.rate;
         if let Some(e) = exporter {
             e.stats.add(&r, counters, time_us);
             e.stats.name.clone_from(&policy.name);
@@ -230,6 +233,17 @@ impl Decoder {
             e.stats.name.is_some() || now_us.saturating_sub(e.stats.last_seen_us) <= idle
         });
         self.cache.stats.exporters_evicted += (before - self.exporters.len()) as u64;
+    }
+
+    /// Re-reads which configured exporter (if any) every known source belongs to, from
+    /// `exporter_of` (the current allowlist): call it when the allowlist changes, so an
+    /// exporter a reload removed loses its protection from eviction and ageing at once,
+    /// and one it added gains it.
+    pub fn reclassify(&mut self, exporter_of: impl Fn(IpAddr) -> Option<Arc<str>>) {
+        self.cache.reclassify(&exporter_of);
+        for (a, e) in &mut self.exporters {
+            e.stats.name = exporter_of(*a);
+        }
     }
 
     /// What the stream cache holds and let go of.
