@@ -187,7 +187,7 @@ impl Reloader {
                     list.len()
                 ),
                 None => {
-                    warn!("{}", crate::flows::OPEN_LISTENERS);
+                    warn!("{}", crate::flows::open_listeners(&new.ingest));
                     "exporters: section removed, every source accepted".into()
                 }
             });
