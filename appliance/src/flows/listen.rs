@@ -74,6 +74,16 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
         // [::] also receives IPv4 exports (dual-stack), as operators expect.
         let _ = sock.set_only_v6(false);
     }
+    set_receive_buffer(&sock, cfg);
+    sock.set_read_timeout(Some(IDLE_WAKE))?;
+    sock.bind(&cfg.bind.into())?;
+    Ok(sock.into())
+}
+
+/// Asks for `cfg.receive_buffer` as SO_RCVBUF on `sock` (bound or not), warning when the
+/// kernel grants less; returns the usable size granted.
+pub fn set_receive_buffer(sock: &impl std::os::fd::AsFd, cfg: &Listener) -> u64 {
+    let sock = socket2::SockRef::from(sock);
     let want = usize::try_from(cfg.receive_buffer).unwrap_or(usize::MAX);
     if let Err(e) = sock.set_recv_buffer_size(want) {
         warn!(bind = %cfg.bind, "cannot set receive buffer: {e}");
@@ -89,9 +99,7 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
             crate::human::bytes(want as u64)
         );
     }
-    sock.set_read_timeout(Some(IDLE_WAKE))?;
-    sock.bind(&cfg.bind.into())?;
-    Ok(sock.into())
+    (got / 2) as u64
 }
 
 /// What a listener thread needs besides its socket.

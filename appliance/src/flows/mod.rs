@@ -185,12 +185,14 @@ impl Bound {
             let addr = sock
                 .local_addr()
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let socket = sock.try_clone().ok();
             let thread =
                 listen::spawn(sock, ctx).map_err(|source| IngestError::bind(kind, addr, source))?;
             ingest.slots().push(Slot {
                 listener,
                 addr,
                 table,
+                socket,
                 stop: own,
                 thread: Some(thread),
             });
