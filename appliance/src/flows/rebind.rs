@@ -262,11 +262,12 @@ mod tests {
                 r.moved[0].starts_with("listener sflow receive buffer set to 128 KiB"),
                 "{r:?}"
             );
-            let slots = ingest.slots();
-            assert_eq!((slots[0].addr, &slots[0].listener), (addr, &wanted));
-            let after = rcvbuf(&slots[0]);
-            assert!(after > before, "{before} -> {after}");
-            drop(slots);
+            {
+                let slots = ingest.slots();
+                assert_eq!((slots[0].addr, &slots[0].listener), (addr, &wanted));
+                let after = rcvbuf(&slots[0]);
+                assert!(after > before, "{before} -> {after}");
+            }
             ingest.stop().await;
         });
     }
