@@ -5,7 +5,9 @@
 //!
 //! The per-exporter table is bounded by `max_domains`: when full, the eighth least
 //! recently seen exporters that are not configured are evicted (counted); configured
-//! exporters never are. Exporters unseen for the idle timeout are dropped.
+//! exporters never are. Exporters unseen for the idle timeout are dropped. A source left
+//! out because configured exporters fill the table (a spoofed listed prefix) shares one
+//! per-second budget with the others left out.
 
 use crate::error::DecodeError;
 use crate::ipfix::Ipfix;
@@ -119,6 +121,8 @@ pub struct Decoder {
     exporters: HashMap<IpAddr, Exporter>,
     totals: ExporterStats,
     last_sweep_us: u64,
+    /// The per-second budget shared by the sources the full exporter table left out.
+    overflow: Budget,
 }
 
 impl Decoder {
@@ -173,15 +177,18 @@ impl Decoder {
         r.error = res.err();
         let counters = out.counters.len() - counters_before;
         self.expire_exporters(time_us);
-        let mut exporter = self.exporter(source, time_us);
-        let discarded = match &mut exporter {
-            Some(e) => screen(&mut out.records, before, policy, &mut e.budget),
-            None => screen(&mut out.records, before, policy, &mut Budget::default()),
+        self.exporter(source, time_us);
+        // A source the full table could not take shares one budget with the others
+        // left out, rather than getting a fresh one per datagram.
+        let budget = match self.exporters.get_mut(&source) {
+            Some(e) => &mut e.budget,
+            None => &mut self.overflow,
         };
+        let discarded = screen(&mut out.records, before, policy, budget);
         r.records = out.records.len() - before;
         r.discarded = discarded.total();
         r.discarded_rate = discarded.rate;
-        if let Some(e) = exporter {
+        if let Some(e) = self.exporters.get_mut(&source) {
             e.stats.add(&r, counters, time_us);
             e.stats.name.clone_from(&policy.name);
             add_discards(&mut e.stats.discarded, &discarded);
@@ -191,9 +198,9 @@ impl Decoder {
         r
     }
 
-    /// The source's entry, made room for when the table is full; `None` when only
-    /// configured exporters fill it.
-    fn exporter(&mut self, source: IpAddr, now_us: u64) -> Option<&mut Exporter> {
+    /// Makes the source's entry, making room when the table is full; leaves it out when
+    /// only configured exporters fill it.
+    fn exporter(&mut self, source: IpAddr, now_us: u64) {
         let limit = self.cache.limits.max_domains;
         if !self.exporters.contains_key(&source) && self.exporters.len() >= limit {
             let mut old: Vec<(u64, IpAddr)> = self
@@ -211,14 +218,13 @@ impl Decoder {
                 self.cache.stats.exporters_evicted += 1;
             }
             if self.exporters.len() >= limit {
-                return None;
+                return;
             }
         }
         let e = self.exporters.entry(source).or_default();
         if e.stats.last_seen_us == 0 {
             e.stats.last_seen_us = now_us;
         }
-        Some(e)
     }
 
     /// Drops exporters (not configured) unseen for the idle timeout, now and then.

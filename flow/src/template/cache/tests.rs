@@ -295,3 +295,34 @@ fn a_reload_that_removes_an_exporter_unconfigures_its_streams() {
     let anyone = SourcePolicy::trusting();
     assert_eq!(still_decodes(&mut dec, addr, &anyone, 40_000), (0, 1));
 }
+
+/// Sources the full exporter table leaves out (only configured exporters fill it) share
+/// one per-second budget: none gets a fresh budget per datagram.
+#[test]
+fn sources_left_out_of_a_full_exporter_table_share_one_budget() {
+    let limits = Limits {
+        max_domains: 8,
+        ..Limits::default()
+    };
+    let mut dec = Decoder::new(limits);
+    // Each data datagram below is 3 records of 1,000 bytes: 24,000 bits.
+    let pop = SourcePolicy {
+        max_bps: 30_000,
+        ..listed("pop")
+    };
+    let from = |i: u32| IpAddr::V4(Ipv4Addr::from(0xc633_6400 + i)); // 198.51.100.0/24
+    for i in 0..8 {
+        assert_eq!(
+            stream_decodes(&mut dec, from(i), &pop, 1, 1_000 + u64::from(i)).0,
+            3
+        );
+    }
+    assert_eq!(dec.exporters().count(), 8);
+    // Two newcomers in the same second: the first fits the shared budget, the second
+    // does not.
+    assert_eq!(stream_decodes(&mut dec, from(8), &pop, 1, 500_000).0, 3);
+    let (kept, _) = stream_decodes(&mut dec, from(9), &pop, 1, 500_100);
+    assert_eq!(kept, 0);
+    assert_eq!(dec.totals().discarded.rate, 3);
+    assert_eq!(dec.exporters().count(), 8, "still bounded");
+}
