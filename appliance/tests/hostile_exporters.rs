@@ -352,3 +352,73 @@ fn a_legit_netflow9_exporter_decodes_after_each_exhaustion_attack() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A NetFlow v9 datagram with its source id (header bytes 16..20, RFC 3954 §5.1)
+/// replaced by `id`: another stream of the same exporter.
+fn with_source_id(mut d: Vec<u8>, id: u32) -> Vec<u8> {
+    d[16..20].copy_from_slice(&id.to_be_bytes());
+    d
+}
+
+#[test]
+fn the_exhaustion_attacks_from_a_listed_exporters_address_churn_only_its_streams() {
+    let dir = scratch("hostile-listed");
+    let port = free_udp_port();
+    let cfg = write(
+        &dir,
+        &format!(
+            "listeners:\n  netflow: {{bind: 127.0.0.1:{port}}}\n  sflow: {{enabled: false}}\n  \
+             ipfix: {{enabled: false}}\nexporters:\n  - name: edge1\n    address: 127.0.0.2\n  \
+             - name: edge2\n    address: 127.0.0.3\n"
+        ),
+    );
+    let levee = Listening::start(&cfg, &[], "listening for");
+    // edge2 announces its template before the attacks and never again.
+    let edge2 = sender("127.0.0.3");
+    edge2
+        .send_to(&netflow9_template(1), ("127.0.0.1", port))
+        .unwrap();
+    // Both attacks from edge1's address (a forger, or edge1 itself gone mad).
+    let spoofed = sender("127.0.0.2");
+    let agent = Ipv4Addr::new(203, 0, 113, 66);
+    send_all(
+        &spoofed,
+        port,
+        (0..SFLOW_SUB_AGENTS).map(|i| sflow_sub_agent(agent, i)),
+    );
+    send_all(
+        &spoofed,
+        port,
+        (0..NETFLOW9_TEMPLATE_DATAGRAMS).map(netflow9_templates),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // edge2's stream still decodes, without its template re-sent...
+    let first = Ipv4Addr::new(198, 51, 100, 7);
+    edge2
+        .send_to(&netflow9_data(2, &[first; 3], 10), ("127.0.0.1", port))
+        .unwrap();
+    // ...and edge1's real router opens a new stream (source id 4242).
+    let second = Ipv4Addr::new(198, 51, 100, 8);
+    spoofed
+        .send_to(
+            &with_source_id(netflow9_template(1), 4242),
+            ("127.0.0.1", port),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    spoofed
+        .send_to(
+            &with_source_id(netflow9_data(2, &[second; 3], 10), 4242),
+            ("127.0.0.1", port),
+        )
+        .unwrap();
+    levee.wait_for("both exporters' records", |t| {
+        t.contains_key(&first.into()) && t.contains_key(&second.into())
+    });
+    let (t, summary) = levee.stop();
+    assert_eq!(t.get(&first.into()), Some(&(3, 30, 3000)), "{summary}");
+    assert_eq!(t.get(&second.into()), Some(&(3, 30, 3000)), "{summary}");
+    let l = exporter_line(&summary, "127.0.0.3").expect(&summary);
+    assert!(l.contains("errors 0 "), "{l}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

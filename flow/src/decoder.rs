@@ -5,7 +5,9 @@
 //!
 //! The per-exporter table is bounded by `max_domains`: when full, the eighth least
 //! recently seen exporters that are not configured are evicted (counted); configured
-//! exporters never are. Exporters unseen for the idle timeout are dropped.
+//! exporters never are. Exporters unseen for the idle timeout are dropped. A source left
+//! out because configured exporters fill the table (a spoofed listed prefix) shares one
+//! per-second budget with the others left out.
 
 use crate::error::DecodeError;
 use crate::ipfix::Ipfix;
@@ -53,6 +55,8 @@ pub struct DatagramResult {
     pub error: Option<DecodeError>,
     /// Records the source's policy discarded (not in `records`).
     pub discarded: u64,
+    /// Of those, records beyond the source's per-second budget (`max_rate`).
+    pub discarded_rate: u64,
 }
 
 /// Counters for one exporter (UDP source address), or for all of them.
@@ -117,6 +121,8 @@ pub struct Decoder {
     exporters: HashMap<IpAddr, Exporter>,
     totals: ExporterStats,
     last_sweep_us: u64,
+    /// The per-second budget shared by the sources the full exporter table left out.
+    overflow: Budget,
 }
 
 impl Decoder {
@@ -158,7 +164,7 @@ impl Decoder {
             flow_type: detect(data),
             ..Default::default()
         };
-        self.cache.begin(time_us, policy.configured());
+        self.cache.begin(time_us, policy.name.as_ref());
         let res = match r.flow_type {
             Some(FlowType::Sflow) => self.sflow(source, data, time_us, out, &mut r),
             Some(FlowType::Netflow5) => self.netflow5(source, data, time_us, out, &mut r),
@@ -171,14 +177,18 @@ impl Decoder {
         r.error = res.err();
         let counters = out.counters.len() - counters_before;
         self.expire_exporters(time_us);
-        let mut exporter = self.exporter(source, time_us);
-        let discarded = match &mut exporter {
-            Some(e) => screen(&mut out.records, before, policy, &mut e.budget),
-            None => screen(&mut out.records, before, policy, &mut Budget::default()),
+        self.exporter(source, time_us);
+        // A source the full table could not take shares one budget with the others
+        // left out, rather than getting a fresh one per datagram.
+        let budget = match self.exporters.get_mut(&source) {
+            Some(e) => &mut e.budget,
+            None => &mut self.overflow,
         };
+        let discarded = screen(&mut out.records, before, policy, budget);
         r.records = out.records.len() - before;
         r.discarded = discarded.total();
-        if let Some(e) = exporter {
+        r.discarded_rate = discarded.rate;
+        if let Some(e) = self.exporters.get_mut(&source) {
             e.stats.add(&r, counters, time_us);
             e.stats.name.clone_from(&policy.name);
             add_discards(&mut e.stats.discarded, &discarded);
@@ -188,9 +198,9 @@ impl Decoder {
         r
     }
 
-    /// The source's entry, made room for when the table is full; `None` when only
-    /// configured exporters fill it.
-    fn exporter(&mut self, source: IpAddr, now_us: u64) -> Option<&mut Exporter> {
+    /// Makes the source's entry, making room when the table is full; leaves it out when
+    /// only configured exporters fill it.
+    fn exporter(&mut self, source: IpAddr, now_us: u64) {
         let limit = self.cache.limits.max_domains;
         if !self.exporters.contains_key(&source) && self.exporters.len() >= limit {
             let mut old: Vec<(u64, IpAddr)> = self
@@ -208,14 +218,13 @@ impl Decoder {
                 self.cache.stats.exporters_evicted += 1;
             }
             if self.exporters.len() >= limit {
-                return None;
+                return;
             }
         }
         let e = self.exporters.entry(source).or_default();
         if e.stats.last_seen_us == 0 {
             e.stats.last_seen_us = now_us;
         }
-        Some(e)
     }
 
     /// Drops exporters (not configured) unseen for the idle timeout, now and then.
@@ -230,6 +239,17 @@ impl Decoder {
             e.stats.name.is_some() || now_us.saturating_sub(e.stats.last_seen_us) <= idle
         });
         self.cache.stats.exporters_evicted += (before - self.exporters.len()) as u64;
+    }
+
+    /// Re-reads which configured exporter (if any) every known source belongs to, from
+    /// `exporter_of` (the current allowlist): call it when the allowlist changes, so an
+    /// exporter a reload removed loses its protection from eviction and ageing at once,
+    /// and one it added gains it.
+    pub fn reclassify(&mut self, exporter_of: impl Fn(IpAddr) -> Option<Arc<str>>) {
+        self.cache.reclassify(&exporter_of);
+        for (a, e) in &mut self.exporters {
+            e.stats.name = exporter_of(*a);
+        }
     }
 
     /// What the stream cache holds and let go of.

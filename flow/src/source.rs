@@ -14,7 +14,10 @@
 //! - `max_bps`: a per-second budget of scaled bits (and `max_bps / 512` packets, the rate
 //!   of minimum-size frames); records beyond it in the current second are discarded.
 //!
-//! Every discard is counted per exporter by reason ([`Discards`]).
+//! Every discard is counted per exporter by reason ([`Discards`]). The budget is spent
+//! first come, first served: without authentication, a forger of a listed source's
+//! address can spend it before the real exporter; the `rate` count (and the listener's
+//! warning) is how that shows.
 
 use crate::record::FlowRecord;
 use std::num::NonZeroU32;
@@ -27,7 +30,8 @@ pub const MIN_FRAME_BITS: u64 = 512;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcePolicy {
     /// The configured exporter's name; `None` for a source nobody configured. Named
-    /// sources' state is never evicted.
+    /// sources' streams count against their exporter's quota and are never evicted by
+    /// strangers; their counters are never evicted.
     pub name: Option<Arc<str>>,
     /// Sampling rate that replaces the datagram's.
     pub sampling: Option<NonZeroU32>,

@@ -194,6 +194,14 @@ fn ingest(i: &RawIngest, cx: &mut Ctx<'_>) -> IngestBounds {
         ("max_templates_total", i.max_templates_total),
         ("max_streams_per_source", i.max_streams_per_source),
         ("max_templates_per_source", i.max_templates_per_source),
+        (
+            "max_streams_per_listed_exporter",
+            i.max_streams_per_listed_exporter,
+        ),
+        (
+            "max_templates_per_listed_exporter",
+            i.max_templates_per_listed_exporter,
+        ),
         ("max_sampling_rate", i.max_sampling_rate as usize),
         ("max_exporter_rate", usize::from(i.max_exporter_rate.0 != 0)),
         (
@@ -222,6 +230,8 @@ fn ingest(i: &RawIngest, cx: &mut Ctx<'_>) -> IngestBounds {
             max_templates_total: i.max_templates_total,
             max_domains_per_source: i.max_streams_per_source,
             max_templates_per_source: i.max_templates_per_source,
+            max_domains_per_exporter: i.max_streams_per_listed_exporter,
+            max_templates_per_exporter: i.max_templates_per_listed_exporter,
             idle_timeout_us: i.stream_idle_timeout.0,
             ..levee_flow::Limits::default()
         },

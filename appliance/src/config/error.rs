@@ -64,7 +64,11 @@ fn hint(path: &str) -> Option<&'static str> {
         "channel_batches"
         | "max_exporter_streams"
         | "max_templates_per_exporter"
-        | "max_templates_total" => "a positive integer",
+        | "max_templates_total"
+        | "max_streams_per_source"
+        | "max_templates_per_source"
+        | "max_streams_per_listed_exporter"
+        | "max_templates_per_listed_exporter" => "a positive integer",
         _ => return None,
     })
 }

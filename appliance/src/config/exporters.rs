@@ -144,9 +144,13 @@ mod tests {
         // Without the section: no allowlist, and `levee check` warns.
         let open = Config::parse("", "t.yaml").unwrap();
         assert_eq!(open.flows().exporters, None);
+        let summary = open.summary();
+        assert!(summary.contains("anyone who can reach the flow ports"));
         assert!(
-            open.summary()
-                .contains("anyone who can reach the flow ports")
+            summary.contains(
+                "up to ingest.max_exporter_rate (400.00Gbps) at sampling rates up to 1:100000"
+            ),
+            "{summary}"
         );
     }
 
@@ -183,6 +187,30 @@ mod tests {
         assert!(
             e.contains("ingest.max_exporter_rate: expected a positive bit rate"),
             "{e}"
+        );
+        let e = err("ingest:\n  max_streams_per_listed_exporter: 0\n");
+        assert!(
+            e.contains("ingest.max_streams_per_listed_exporter: expected a positive integer"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn listed_exporters_have_their_own_quotas() {
+        let c = Config::parse(
+            "ingest:\n  max_streams_per_listed_exporter: 64\n  max_templates_per_listed_exporter: 512\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let l = c.flows().bounds.limits;
+        assert_eq!(
+            (l.max_domains_per_exporter, l.max_templates_per_exporter),
+            (64, 512)
+        );
+        let d = Config::parse("", "t.yaml").unwrap().flows().bounds.limits;
+        assert_eq!(
+            (d.max_domains_per_exporter, d.max_templates_per_exporter),
+            (1_024, 16_384)
         );
     }
 }

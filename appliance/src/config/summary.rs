@@ -43,7 +43,7 @@ fn listeners(c: &Config, s: &mut String) {
 fn exporters(c: &Config, s: &mut String) {
     let Some(list) = &c.exporters else {
         if !c.listeners.is_empty() {
-            *s += &format!("  warning: {}\n", crate::flows::OPEN_LISTENERS);
+            *s += &format!("  warning: {}\n", crate::flows::open_listeners(&c.ingest));
         }
         return;
     };

@@ -8,8 +8,10 @@
 //!   adds, removes or restarts adapters, and restarts the RTR client behind its gate;
 //! - `bgp.peers`: the speaker's peers added, removed or reset ([`Speaker::set_peers`]);
 //! - `listeners`: each whose address changed is moved (the new address bound before
-//!   the old one is closed; see [`crate::flows::Rebinder`]);
-//! - `exporters`: the allowlist the listeners read replaced;
+//!   the old one is closed; see [`crate::flows::Rebinder`]), a changed receive buffer
+//!   alone set in place;
+//! - `exporters`: the allowlist the listeners read replaced; each listener re-reads
+//!   which of its streams are configured exporters';
 //! - `web`: the endpoint moved (the new address bound before the old one is closed),
 //!   started or stopped;
 //! - detection (protected networks, policy, thresholds, threat intel): handed to the
@@ -191,7 +193,7 @@ impl Reloader {
                     list.len()
                 ),
                 None => {
-                    warn!("{}", crate::flows::OPEN_LISTENERS);
+                    warn!("{}", crate::flows::open_listeners(&new.ingest));
                     "exporters: section removed, every source accepted".into()
                 }
             });

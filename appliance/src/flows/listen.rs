@@ -74,6 +74,16 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
         // [::] also receives IPv4 exports (dual-stack), as operators expect.
         let _ = sock.set_only_v6(false);
     }
+    set_receive_buffer(&sock, cfg);
+    sock.set_read_timeout(Some(IDLE_WAKE))?;
+    sock.bind(&cfg.bind.into())?;
+    Ok(sock.into())
+}
+
+/// Asks for `cfg.receive_buffer` as SO_RCVBUF on `sock` (bound or not), warning when the
+/// kernel grants less; returns the usable size granted.
+pub fn set_receive_buffer(sock: &impl std::os::fd::AsFd, cfg: &Listener) -> u64 {
+    let sock = socket2::SockRef::from(sock);
     let want = usize::try_from(cfg.receive_buffer).unwrap_or(usize::MAX);
     if let Err(e) = sock.set_recv_buffer_size(want) {
         warn!(bind = %cfg.bind, "cannot set receive buffer: {e}");
@@ -89,9 +99,7 @@ pub fn bind(cfg: &Listener) -> std::io::Result<UdpSocket> {
             crate::human::bytes(want as u64)
         );
     }
-    sock.set_read_timeout(Some(IDLE_WAKE))?;
-    sock.bind(&cfg.bind.into())?;
-    Ok(sock.into())
+    (got / 2) as u64
 }
 
 /// What a listener thread needs besides its socket.
@@ -138,6 +146,7 @@ pub fn run(sock: &UdpSocket, ctx: &ListenerContext) {
                 let generation = ctx.allowlist.generation();
                 if generation != allow.0 {
                     allow = (generation, ctx.allowlist.current());
+                    rx.reclassify(&allow.1);
                 }
                 rx.decode_received(n, &allow.1, &ctx.counters);
                 // A full batch means more may be queued: read on without blocking.
@@ -181,6 +190,8 @@ struct Receiver {
     /// Foreign sources, and the rate limit of their log lines.
     strangers: Strangers,
     foreign_log: LogLimiter,
+    /// Rate limit of the "exceeded its max_rate" warnings.
+    rate_log: LogLimiter,
     /// Since when the batch holds something not handed over.
     pending_since: Option<Instant>,
     /// When the per-exporter counters were last published.
@@ -197,9 +208,20 @@ impl Receiver {
             limiter: LogLimiter::new(10, Duration::from_secs(10)),
             strangers: Strangers::new(STRANGERS_HELD),
             foreign_log: LogLimiter::new(5, Duration::from_secs(60)),
+            rate_log: LogLimiter::new(5, Duration::from_secs(60)),
             pending_since: None,
             published: Instant::now(),
         }
+    }
+
+    /// The allowlist changed (a reload): every stream and exporter the decoder holds is
+    /// re-read against it, so an exporter it no longer lists loses its protection.
+    fn reclassify(&mut self, allowlist: &Allowlist) {
+        self.decoder
+            .reclassify(|source| match allowlist.admit(source) {
+                Admission::Accept(p) => p.name.clone(),
+                Admission::Foreign => None,
+            });
     }
 
     /// Decodes the `n` datagrams just received into the batch and counts them and their
@@ -214,6 +236,7 @@ impl Receiver {
             limiter,
             strangers,
             foreign_log,
+            rate_log,
             pending_since,
             ..
         } = self;
@@ -241,6 +264,9 @@ impl Receiver {
             };
             let r = decoder.decode_from(source, policy, now_us, data, batch);
             counters.discarded_records.fetch_add(r.discarded, Relaxed);
+            if r.discarded_rate > 0 {
+                over_budget(rate_log, source, policy.name.as_deref(), r.discarded_rate);
+            }
             if let Some(e) = r.error {
                 counters.decode_errors.fetch_add(1, Relaxed);
                 let (log, suppressed) = limiter.allow(Instant::now());
@@ -304,6 +330,27 @@ impl Receiver {
             hand_over(&ctx.tx, &mut self.batch, &ctx.counters);
         }
         publish(&self.decoder, &self.strangers, &ctx.table);
+    }
+}
+
+/// Warns (rate-limited) that a source spent its per-second budget: whoever spends it
+/// first in a second, possibly a forger using its address, has the rest discarded.
+fn over_budget(log: &mut LogLimiter, source: IpAddr, name: Option<&str>, discarded: u64) {
+    let (allow, suppressed) = log.allow(Instant::now());
+    if suppressed > 0 {
+        warn!(
+            suppressed,
+            "max_rate warnings not logged in the last window"
+        );
+    }
+    if allow {
+        let exporter = name.map_or_else(|| source.to_string(), str::to_owned);
+        warn!(
+            %source,
+            discarded,
+            "exporter {exporter} exceeded its max_rate: records discarded; a spoofed \
+             source may be using its address"
+        );
     }
 }
 

@@ -18,16 +18,25 @@ use levee_flow::{FlowRecord, InterfaceCounters};
 use listen::{ExporterTable, ListenerContext};
 pub use rebind::Rebinder;
 use rebind::{Listeners, Slot};
-use settings::Settings;
+use settings::{IngestBounds, Settings};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// The start-up warning of listeners without an `exporters:` section.
-pub const OPEN_LISTENERS: &str = "no exporters: section: the flow listeners accept \
-    datagrams from any source, so anyone who can reach the flow ports can forge traffic \
-    and trigger mitigations; list your routers under exporters: (see configs/levee.yaml)";
+/// The start-up warning of listeners without an `exporters:` section: what any source
+/// is then trusted with, under `bounds`.
+pub fn open_listeners(bounds: &IngestBounds) -> String {
+    format!(
+        "no exporters: section: the flow listeners accept datagrams from any source, so \
+         anyone who can reach the flow ports can forge traffic and trigger mitigations: \
+         each source is trusted to report up to ingest.max_exporter_rate ({}bps) at \
+         sampling rates up to 1:{} (ingest.max_sampling_rate), enough to trigger \
+         mitigations; list your routers under exporters: (see configs/levee.yaml)",
+        crate::human::si(bounds.max_exporter_bps),
+        bounds.max_sampling_rate
+    )
+}
 
 /// Records handed from ingestion to its consumer.
 #[derive(Debug, Default)]
@@ -176,12 +185,14 @@ impl Bound {
             let addr = sock
                 .local_addr()
                 .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+            let socket = sock.try_clone().ok();
             let thread =
                 listen::spawn(sock, ctx).map_err(|source| IngestError::bind(kind, addr, source))?;
             ingest.slots().push(Slot {
                 listener,
                 addr,
                 table,
+                socket,
                 stop: own,
                 thread: Some(thread),
             });
@@ -220,7 +231,7 @@ impl Ingest {
             bound.mirrors.push(capture::open_mirror(m)?);
         }
         if open {
-            tracing::warn!("{OPEN_LISTENERS}");
+            tracing::warn!("{}", open_listeners(&cfg.bounds));
         }
         Ok(bound)
     }

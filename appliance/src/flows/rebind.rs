@@ -4,6 +4,12 @@
 //! listener stays where it is and the reload reports why. The listener keeps its
 //! per-exporter table, so its counters go on.
 //!
+//! A changed `receive_buffer` alone is set on the live socket (SO_RCVBUF), no rebind.
+//! Because the new socket is bound while the old one is open (no SO_REUSEADDR/PORT),
+//! moving between the wildcard and an address on the *same port* (`0.0.0.0:P` and
+//! `192.0.2.1:P`) fails with "address in use": move through another port in two
+//! reloads, or restart.
+//!
 //! A listener kind turned on or off, or mirror ports changed, need a restart.
 
 use super::listen::{self, ExporterTable, ListenerContext};
@@ -24,6 +30,8 @@ pub(super) struct Slot {
     pub(super) addr: SocketAddr,
     /// Its per-exporter counters (kept across a move).
     pub(super) table: ExporterTable,
+    /// A duplicate of its socket's descriptor, to change the receive buffer in place.
+    pub(super) socket: Option<std::net::UdpSocket>,
     /// Stops its thread alone.
     pub(super) stop: Arc<AtomicBool>,
     /// Its thread (taken when it is stopped).
@@ -82,7 +90,8 @@ impl Rebinder {
     }
 
     /// Gives the listeners the settings of `wanted` (one per kind, as configured):
-    /// each whose address or receive buffer changed is moved.
+    /// each whose address changed is moved; one whose receive buffer alone changed has
+    /// it set in place.
     pub async fn rebind(&self, wanted: &[Listener]) -> Rebound {
         let mut out = Rebound::default();
         let retired = {
@@ -103,8 +112,27 @@ impl Rebinder {
                 if slot.listener == *l {
                     continue;
                 }
+                if slot.listener.bind == l.bind
+                    && let Some(sock) = &slot.socket
+                {
+                    let got = listen::set_receive_buffer(sock, l);
+                    let kind = l.kind.as_str();
+                    out.moved.push(format!(
+                        "listener {kind} receive buffer set to {} ({} granted)",
+                        crate::human::bytes(l.receive_buffer),
+                        crate::human::bytes(got)
+                    ));
+                    info!(
+                        kind,
+                        bytes = l.receive_buffer,
+                        granted = got,
+                        "receive buffer set"
+                    );
+                    slot.listener = l.clone();
+                    continue;
+                }
                 match self.start(l, slot.table.clone()) {
-                    Ok((addr, stop, thread)) => {
+                    Ok((addr, socket, stop, thread)) => {
                         let kind = l.kind.as_str();
                         out.moved.push(format!(
                             "listener {kind} moved from {} to {addr}",
@@ -117,16 +145,28 @@ impl Rebinder {
                             listener: l.clone(),
                             addr,
                             table: slot.table.clone(),
+                            socket,
                             stop,
                             thread: Some(thread),
                         };
                     }
-                    Err(e) => out.failed.push(format!(
-                        "listener {}: cannot bind {}: {e}; it stays on {}",
-                        l.kind.as_str(),
-                        l.bind,
-                        slot.addr
-                    )),
+                    Err(e) => {
+                        let same_port = e.kind() == std::io::ErrorKind::AddrInUse
+                            && l.bind.port() == slot.addr.port();
+                        out.failed.push(format!(
+                            "listener {}: cannot bind {}: {e}; it stays on {}{}",
+                            l.kind.as_str(),
+                            l.bind,
+                            slot.addr,
+                            if same_port {
+                                " (the old socket holds the port until the new one is \
+                                 bound: move through another port in two reloads, or \
+                                 restart)"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
                 }
             }
             retired
@@ -143,12 +183,18 @@ impl Rebinder {
         &self,
         l: &Listener,
         table: ExporterTable,
-    ) -> std::io::Result<(SocketAddr, Arc<AtomicBool>, std::thread::JoinHandle<()>)> {
+    ) -> std::io::Result<(
+        SocketAddr,
+        Option<std::net::UdpSocket>,
+        Arc<AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )> {
         let tx = self.tx.upgrade().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::BrokenPipe, "levee is stopping")
         })?;
         let sock = listen::bind(l)?;
         let addr = sock.local_addr()?;
+        let socket = sock.try_clone().ok();
         let stop = Arc::new(AtomicBool::new(false));
         let ctx = ListenerContext {
             name: l.kind.as_str(),
@@ -160,6 +206,69 @@ impl Rebinder {
             stop: stop.clone(),
         };
         let thread = listen::spawn(sock, ctx)?;
-        Ok((addr, stop, thread))
+        Ok((addr, socket, stop, thread))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::settings::{IngestBounds, ListenerKind, Settings};
+    use super::*;
+
+    /// The SO_RCVBUF the kernel reports for `slot`'s socket (twice the usable size).
+    fn rcvbuf(slot: &Slot) -> usize {
+        socket2::SockRef::from(slot.socket.as_ref().unwrap())
+            .recv_buffer_size()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_changed_receive_buffer_alone_is_set_in_place() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = Listener {
+                kind: ListenerKind::Sflow,
+                bind: "127.0.0.1:0".parse().unwrap(),
+                receive_buffer: 64 << 10,
+            };
+            let cfg = Settings {
+                listeners: vec![listener.clone()],
+                mirror: Vec::new(),
+                bounds: IngestBounds::default(),
+                exporters: None,
+            };
+            let (mut ingest, _rx) = Ingest::start(&cfg).unwrap();
+            let addr = ingest.slots()[0].addr;
+            let before = rcvbuf(&ingest.slots()[0]);
+            // The same address (the bound port, as a reload would name it) with another
+            // buffer: no rebind, which would fail with "address in use".
+            let wanted = Listener {
+                bind: addr,
+                receive_buffer: 128 << 10,
+                ..listener
+            };
+            // First make the slot's settings name the bound port, as configured.
+            ingest.slots()[0].listener.bind = addr;
+            let r = ingest
+                .rebinder()
+                .rebind(std::slice::from_ref(&wanted))
+                .await;
+            assert!(r.failed.is_empty(), "{r:?}");
+            assert_eq!(r.moved.len(), 1, "{r:?}");
+            assert!(
+                r.moved[0].starts_with("listener sflow receive buffer set to 128 KiB"),
+                "{r:?}"
+            );
+            {
+                let slots = ingest.slots();
+                assert_eq!((slots[0].addr, &slots[0].listener), (addr, &wanted));
+                let after = rcvbuf(&slots[0]);
+                assert!(after > before, "{before} -> {after}");
+            }
+            ingest.stop().await;
+        });
     }
 }

@@ -89,3 +89,82 @@ fn lagging_consumer_drops_and_counts_without_blocking_the_socket() {
         (total, total, 0)
     );
 }
+
+/// Log lines written while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || out.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, f);
+    let text = buf.0.lock().unwrap().clone();
+    String::from_utf8(text).unwrap()
+}
+
+#[test]
+fn an_exhausted_budget_is_warned_about_rate_limited() {
+    let mut log = LogLimiter::new(5, Duration::from_secs(60));
+    let source: IpAddr = "192.0.2.1".parse().unwrap();
+    let text = logged(|| {
+        for _ in 0..20 {
+            over_budget(&mut log, source, Some("edge1"), 7);
+        }
+    });
+    let want = "exporter edge1 exceeded its max_rate: records discarded; a spoofed source \
+                may be using its address";
+    assert_eq!(text.matches(want).count(), 5, "{text}");
+    assert!(text.contains("discarded=7"), "{text}");
+    // An unconfigured source is named by its address.
+    let mut log = LogLimiter::new(5, Duration::from_secs(60));
+    let text = logged(|| over_budget(&mut log, source, None, 1));
+    assert!(
+        text.contains("exporter 192.0.2.1 exceeded its max_rate"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_new_allowlist_reclassifies_what_the_decoder_holds() {
+    let bounds = crate::flows::settings::IngestBounds::default();
+    let edge = crate::flows::settings::Exporter {
+        name: "edge1".into(),
+        prefix: "192.0.2.0/24".parse().unwrap(),
+        sampling: None,
+        interfaces: None,
+        max_bps: None,
+    };
+    let listed = Allowlist::new(Some(std::slice::from_ref(&edge)), &bounds);
+    let source: IpAddr = "192.0.2.1".parse().unwrap();
+    let mut rx = Receiver::new(Limits::default());
+    let Admission::Accept(policy) = listed.admit(source) else {
+        panic!("listed");
+    };
+    rx.decoder
+        .decode_from(source, policy, 1, &sflow_datagram(1), &mut rx.batch);
+    let name = |rx: &Receiver| rx.decoder.exporters().next().unwrap().1.name.clone();
+    assert_eq!(name(&rx).as_deref(), Some("edge1"));
+    // A reload removes the exporter (another one is listed): no longer configured.
+    let other = crate::flows::settings::Exporter {
+        name: "edge2".into(),
+        prefix: "198.51.100.1/32".parse().unwrap(),
+        ..edge
+    };
+    rx.reclassify(&Allowlist::new(Some(&[other]), &bounds));
+    assert_eq!(name(&rx), None);
+    // ...and a reload that lists it again protects it again.
+    rx.reclassify(&listed);
+    assert_eq!(name(&rx).as_deref(), Some("edge1"));
+}
