@@ -95,12 +95,16 @@ impl Baseline {
     /// The samples held, oldest first, as (pps, bps) [`logcode`](crate::logcode)s: what
     /// a snapshot saves ([`Baseline::restore`] takes them back).
     pub fn codes(&self) -> impl Iterator<Item = (u8, u8)> + '_ {
-        let len = usize::from(self.len);
-        let first = (usize::from(self.next) + SAMPLES - len) % SAMPLES;
-        (0..len).map(move |k| {
-            let i = (first + k) % SAMPLES;
-            (self.pps[i], self.bps[i])
-        })
+        // Until the ring is full the samples are `0..len` (`next` is `len`); once it is,
+        // `next..` then `..next`: two plain runs, no index arithmetic per sample.
+        let (len, next) = (usize::from(self.len), usize::from(self.next));
+        let (old, new) = if len == SAMPLES {
+            (next..SAMPLES, 0..next)
+        } else {
+            (0..len, 0..0)
+        };
+        let run = |r: std::ops::Range<usize>| self.pps[r.clone()].iter().zip(&self.bps[r]);
+        run(old).chain(run(new)).map(|(&p, &b)| (p, b))
     }
 
     /// Forgets every sample (without clearing the arrays: only held samples are read).

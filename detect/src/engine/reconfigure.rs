@@ -172,6 +172,15 @@ impl Engine {
         self.hosts.iter().map(|h| (h.ip, &h.baseline))
     }
 
+    /// The baselines of the tracked IPs from table slot `start` on, for a snapshot taken
+    /// in steps between batches (slots shift as IPs come and go, so a step-wise
+    /// snapshot may miss or repeat an IP that moved meanwhile).
+    pub fn host_baselines_from(&self, start: usize) -> impl Iterator<Item = (IpAddr, &Baseline)> {
+        self.hosts[start.min(self.hosts.len())..]
+            .iter()
+            .map(|h| (h.ip, &h.baseline))
+    }
+
     /// The baselines of the protected networks as a whole, by name, for a snapshot.
     pub fn network_baselines(&self) -> impl Iterator<Item = (&str, &Baseline)> {
         self.nets.iter().map(|n| (n.name.as_str(), &n.baseline))
