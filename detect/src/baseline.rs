@@ -205,7 +205,9 @@ mod tests {
                 assert_eq!(b.p99(), expect);
                 assert_eq!(b.samples(), learned.len().min(SAMPLES));
                 let held = learned.iter().rev().take(SAMPLES);
-                let active = held.filter(|s| encode(s.0) != 0 || encode(s.1) != 0).count();
+                let active = held
+                    .filter(|s| encode(s.0) != 0 || encode(s.1) != 0)
+                    .count();
                 assert_eq!(b.active(), active);
             }
         }

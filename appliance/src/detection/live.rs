@@ -35,9 +35,10 @@ use tracing::{debug, info, warn};
 const MAX_INTERFACES: usize = 65_536;
 /// How often the baselines are saved.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
-/// Host-table slots a snapshot encodes per tick (100 ms): a few milliseconds of the
-/// detection thread each (docs/PERFORMANCE.md); 1M IPs take 5 s of ticks.
-const SNAPSHOT_SLOTS_PER_TICK: usize = 20_000;
+/// Host-table slots a snapshot encodes per tick (100 ms): about 8 ms of the detection
+/// thread each on a loaded 2-core machine (docs/PERFORMANCE.md); 1M IPs take 20 s of
+/// ticks, well inside the minute between snapshots.
+const SNAPSHOT_SLOTS_PER_TICK: usize = 5_000;
 
 /// What the consumer does with records besides detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,7 +351,9 @@ impl State {
             let done = snapshot::encode(e, &s.networks, now_us());
             log_capped(&done);
             match snapshot::write(&s.path, &done.bytes) {
-                Ok(()) => info!(path = %s.path.display(), hosts = done.hosts, bytes = done.bytes.len(), "baselines saved for the next start"),
+                Ok(()) => {
+                    info!(path = %s.path.display(), hosts = done.hosts, bytes = done.bytes.len(), "baselines saved for the next start")
+                }
                 Err(err) => warn!(%err, "cannot save the baselines"),
             }
         } else if self.encoding.is_none() {
@@ -382,9 +385,9 @@ impl State {
         let done = enc.finish();
         log_capped(&done);
         let path = s.path.clone();
-        let write = move || match snapshot::write(&path, &done.bytes) {
+        let write = move || match snapshot::write(&path, &done.seal().bytes) {
             Ok(()) => {
-                debug!(path = %path.display(), hosts = done.hosts, bytes = done.bytes.len(), "baselines saved")
+                debug!(path = %path.display(), "baselines saved")
             }
             Err(err) => warn!(%err, "cannot save the baselines"),
         };

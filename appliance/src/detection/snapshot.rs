@@ -21,8 +21,8 @@
 //!
 //! Cost: at 1M tracked IPs the encoding reads about 0.6 GB of baselines, far too long
 //! for one go on the detection thread (docs/PERFORMANCE.md), so the live loop encodes
-//! [`Encoder::step`] by step, a slice of the host table per tick; the file is written by
-//! a thread of its own. Past [`MAX_FILE_BYTES`] the remaining IPs are left out and
+//! [`Encoder::step`] by step, a slice of the host table per tick; the checksum
+//! ([`Encoded::seal`]) and the write are done by a thread of its own. Past [`MAX_FILE_BYTES`] the remaining IPs are left out and
 //! counted ([`Encoded::left_out`]). Restoring decodes straight into the engine.
 //!
 //! Format, version 2, integers little-endian:
@@ -52,9 +52,9 @@ const MAGIC: &[u8; 8] = b"LEVEEBSN";
 const VERSION: u16 = 2;
 /// A snapshot older than this is ignored: the baseline window.
 pub const MAX_AGE_US: u64 = SAMPLES as u64 * 1_000_000;
-/// The largest snapshot written or read: 256 MiB, room for about 2M quiet IPs or 280k
-/// IPs whose every second differs (the worst case, 921 bytes an IP).
-pub const MAX_FILE_BYTES: usize = 256 << 20;
+/// The largest snapshot written or read: 512 MiB, room for 1M IPs averaging 530 bytes
+/// (a quiet IP takes a few runs; one whose every second differs, 921 bytes).
+pub const MAX_FILE_BYTES: usize = 512 << 20;
 /// Bytes one IP takes at most: family, IPv6 address, the series' counts, 300 runs.
 const MAX_HOST_BYTES: usize = 1 + 16 + 4 + 3 * SAMPLES;
 
@@ -134,7 +134,8 @@ pub struct Encoder {
 /// A finished snapshot.
 #[derive(Debug)]
 pub struct Encoded {
-    /// The file's bytes.
+    /// The file's bytes, without the checksum until [`Encoded::seal`] (which hashes
+    /// the whole file: a writer thread's work, not the detection thread's).
     pub bytes: Vec<u8>,
     /// IPs saved.
     pub hosts: u32,
@@ -208,12 +209,10 @@ impl Encoder {
         seen < max_hosts
     }
 
-    /// The file's bytes, with its host count and checksum.
+    /// The file's bytes with its host count; [`Encoded::seal`] adds the checksum.
     pub fn finish(mut self) -> Encoded {
         let at = self.count_at;
         self.out[at..at + 4].copy_from_slice(&self.hosts.to_le_bytes());
-        let digest: [u8; 32] = Sha256::digest(&self.out).into();
-        self.out.extend_from_slice(&digest);
         Encoded {
             bytes: self.out,
             hosts: self.hosts,
@@ -222,11 +221,20 @@ impl Encoder {
     }
 }
 
-/// The engine's baselines encoded in one go (at shutdown, and in tests).
+impl Encoded {
+    /// Appends the checksum: the file is complete.
+    pub fn seal(mut self) -> Encoded {
+        let digest: [u8; 32] = Sha256::digest(&self.bytes).into();
+        self.bytes.extend_from_slice(&digest);
+        self
+    }
+}
+
+/// The engine's baselines encoded in one go and sealed (at shutdown, and in tests).
 pub fn encode(engine: &Engine, networks: &Fingerprints, now_us: u64) -> Encoded {
     let mut e = Encoder::start(engine, networks, now_us, MAX_FILE_BYTES);
     while !e.step(engine, usize::MAX) {}
-    e.finish()
+    e.finish().seal()
 }
 
 fn series(out: &mut Vec<u8>, b: &Baseline) {
@@ -351,8 +359,8 @@ fn walk(bytes: &[u8], now_us: u64, mut visit: impl FnMut(Item)) -> Result<u64, S
     let mut codes = Vec::with_capacity(SAMPLES);
     for _ in 0..c.u32()? {
         let len = usize::from(c.u16()?);
-        let name =
-            std::str::from_utf8(c.take(len)?).map_err(|_| SnapshotError::Corrupt("network name"))?;
+        let name = std::str::from_utf8(c.take(len)?)
+            .map_err(|_| SnapshotError::Corrupt("network name"))?;
         let fp = c.take(32)?;
         c.series(&mut codes)?;
         visit(Item::Network(name, fp, &codes));
@@ -386,8 +394,8 @@ pub fn restore(
     let written_at_us = walk(bytes, now_us, |item| match item {
         Item::Network(name, fp, codes) => {
             let same = networks.iter().any(|(n, f)| n == name && f[..] == *fp);
-            let put = same
-                && Baseline::restore(codes).is_some_and(|b| engine.restore_network(name, b));
+            let put =
+                same && Baseline::restore(codes).is_some_and(|b| engine.restore_network(name, b));
             match put {
                 true => done.networks += 1,
                 false => done.networks_changed += 1,
@@ -538,7 +546,7 @@ mod tests {
             steps += 1;
         }
         assert_eq!(steps, 2);
-        assert_eq!(step.finish().bytes, enc.bytes);
+        assert_eq!(step.finish().seal().bytes, enc.bytes);
     }
 
     /// Changed protected networks keep what still applies: a network's baseline only
@@ -573,7 +581,12 @@ mod tests {
         let mut fresh = engine_for(narrow.clone(), T0);
         let done = restore(&mut fresh, &bytes, &fingerprints(&narrow), T0).unwrap();
         assert_eq!(
-            (done.networks, done.networks_changed, done.hosts, done.hosts_left_out),
+            (
+                done.networks,
+                done.networks_changed,
+                done.hosts,
+                done.hosts_left_out
+            ),
             (0, 1, 1, 1)
         );
         let kept = hosts(&fresh);
@@ -653,7 +666,7 @@ mod tests {
         let cap = Encoder::start(&e, &fp, T0, MAX_FILE_BYTES).out.len() + MAX_HOST_BYTES + 32;
         let mut enc = Encoder::start(&e, &fp, T0, cap);
         assert!(enc.step(&e, 100));
-        let enc = enc.finish();
+        let enc = enc.finish().seal();
         assert_eq!((enc.hosts, enc.left_out), (1, 1));
         assert!(enc.bytes.len() <= cap);
         let mut fresh = engine_for(networks("203.0.113.0/24"), T0);
@@ -681,5 +694,102 @@ mod tests {
         let done = restore(&mut fresh, &bytes, &fp, T0 + 2).unwrap();
         assert_eq!(done.written_at_us, T0 + 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The cost at 1M tracked IPs with varied baselines: encoding (in the live loop's
+    /// slices), writing, reading and restoring, and the file's size. A measurement, not
+    /// a check; the figures are in docs/PERFORMANCE.md with the command that prints them.
+    #[test]
+    #[ignore = "a measurement: 1M IPs, about 2 GB of memory"]
+    fn cost_at_1m_ips() {
+        use std::time::Instant;
+        const IPS: u32 = 1_000_000;
+        const SLICE: usize = 5_000;
+        let nets = networks("10.0.0.0/8");
+        let fp = fingerprints(&nets);
+        let mut e = engine_for(nets.clone(), T0);
+        // 60 % quiet (traffic one second in ten, one rate), 30 % steady (a rate that
+        // moves between three codes), 10 % busy (every second a different code).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut codes = Vec::with_capacity(SAMPLES);
+        for i in 0..IPS {
+            codes.clear();
+            let kind = rnd() % 10;
+            let base = 40 + (rnd() % 120) as u8;
+            for s in 0..SAMPLES {
+                let r = rnd();
+                codes.push(match kind {
+                    0..=5 if s % 10 != 0 => (0, 0),
+                    0..=5 => (base, base + 60),
+                    6..=8 => {
+                        let c = base + (r % 3) as u8;
+                        (c, c + 60)
+                    }
+                    _ => ((r % 200) as u8 + 1, (r >> 8) as u8 | 1),
+                });
+            }
+            let ip = IpAddr::from((0x0a00_0000u32 + i).to_be_bytes());
+            assert!(e.restore_host(ip, Baseline::restore(&codes).unwrap()));
+        }
+        let t = Instant::now();
+        let mut enc = Encoder::start(&e, &fp, T0, MAX_FILE_BYTES);
+        let mut slices = vec![t.elapsed()];
+        loop {
+            let s = Instant::now();
+            let end = enc.step(&e, SLICE);
+            slices.push(s.elapsed());
+            if end {
+                break;
+            }
+        }
+        let s = Instant::now();
+        let done = enc.finish();
+        slices.push(s.elapsed());
+        let encode_total = t.elapsed();
+        // On the writer thread in the live loop.
+        let s = Instant::now();
+        let done = done.seal();
+        let seal_t = s.elapsed();
+        let slice_max = slices.iter().max().copied().unwrap_or_default();
+        drop(e);
+        eprintln!(
+            "snapshot at 1M IPs: {} bytes, {} IPs saved, {} left out; encode {:?} in all, \
+             {} slices of {SLICE} slots, the longest {:?}; checksum {:?}",
+            done.bytes.len(),
+            done.hosts,
+            done.left_out,
+            encode_total,
+            slices.len(),
+            slice_max,
+            seal_t,
+        );
+        // LEVEE_SNAP_DIR: where to write it (the temporary directory by default).
+        let dir = std::env::var_os("LEVEE_SNAP_DIR")
+            .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+            .join(format!("levee-snap-1m-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("baselines.snap");
+        let t = Instant::now();
+        write(&path, &done.bytes).unwrap();
+        let write_t = t.elapsed();
+        let t = Instant::now();
+        let bytes = read(&path).unwrap().unwrap();
+        let read_t = t.elapsed();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut fresh = engine_for(nets, T0);
+        let t = Instant::now();
+        let restored = restore(&mut fresh, &bytes, &fp, T0).unwrap();
+        let restore_t = t.elapsed();
+        eprintln!(
+            "snapshot at 1M IPs: write {:?}; read {:?}; check + restore {:?} ({} IPs)",
+            write_t, read_t, restore_t, restored.hosts,
+        );
+        assert_eq!(restored.hosts as u32 + done.left_out as u32, IPS);
     }
 }

@@ -60,7 +60,11 @@ fn a_spray_of_random_destinations_does_not_blind_per_host_detection() {
     for ms in 0..SECS * 1000 {
         let t0 = T0 + ms * 1000;
         chunk.clear();
-        let spray = if ms >= SPRAY_FROM_MS { SPRAY_PER_S / 1000 } else { 0 };
+        let spray = if ms >= SPRAY_FROM_MS {
+            SPRAY_PER_S / 1000
+        } else {
+            0
+        };
         for k in 0..spray {
             let mut r = template;
             r.time_us = t0 + k;
@@ -118,7 +122,11 @@ fn a_spray_of_random_destinations_does_not_blind_per_host_detection() {
         );
     }
     for srv in &quiet {
-        let i = e.index.get(srv).copied().expect("a quiet server lost its slot");
+        let i = e
+            .index
+            .get(srv)
+            .copied()
+            .expect("a quiet server lost its slot");
         // Tracked since its first record in the first second, never displaced: a
         // displaced one would come back with at most ten seconds of baseline.
         let b = &e.hosts[i as usize].baseline;
@@ -378,7 +386,11 @@ fn restored_baselines_outrank_a_spray_after_a_restart() {
     let s = e.stats();
     assert!(s.displaced > 15_000, "{s:?}");
     for a in &restored {
-        let i = e.index.get(a).copied().expect("a restored IP lost its slot");
+        let i = e
+            .index
+            .get(a)
+            .copied()
+            .expect("a restored IP lost its slot");
         // Five seconds of zeros learned since: the oldest sample with traffic rotated out.
         assert_eq!(e.hosts[i as usize].baseline.active(), 29);
     }
