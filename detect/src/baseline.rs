@@ -14,7 +14,7 @@ pub const SAMPLES: usize = 300;
 /// The p99 is recomputed after this many learned samples.
 pub const RECOMPUTE_EVERY: u16 = 10;
 
-/// The 300-sample baseline of one tracked IP or network: 608 bytes.
+/// The 300-sample baseline of one tracked IP or network: 610 bytes.
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pps: [u8; SAMPLES],
@@ -27,6 +27,8 @@ pub struct Baseline {
     pending: u16,
     /// The p99 codes (pps, bps) as of the last recompute.
     p99: [u8; 2],
+    /// Samples held with any traffic (a non-zero pps or bps code).
+    active: u16,
 }
 
 /// A pair of rates.
@@ -47,6 +49,7 @@ impl Default for Baseline {
             next: 0,
             pending: 0,
             p99: [0; 2],
+            active: 0,
         }
     }
 }
@@ -55,8 +58,13 @@ impl Baseline {
     /// Learns one second of normal traffic.
     pub fn learn(&mut self, second: Rates) {
         let i = usize::from(self.next);
+        if usize::from(self.len) == SAMPLES {
+            // The oldest sample, about to be overwritten, leaves the window.
+            self.active -= u16::from(self.pps[i] != 0 || self.bps[i] != 0);
+        }
         self.pps[i] = encode(second.pps);
         self.bps[i] = encode(second.bps);
+        self.active += u16::from(self.pps[i] != 0 || self.bps[i] != 0);
         self.next = ((i + 1) % SAMPLES) as u16;
         self.len = (self.len + 1).min(SAMPLES as u16);
         self.pending += 1;
@@ -70,6 +78,12 @@ impl Baseline {
         usize::from(self.len)
     }
 
+    /// Samples held with any traffic: how much of its history an IP was seen in (a
+    /// spray's one-record destination holds at most one).
+    pub fn active(&self) -> usize {
+        usize::from(self.active)
+    }
+
     /// The p99 as of the last recompute (zero until the first ten samples).
     pub fn p99(&self) -> Rates {
         Rates {
@@ -81,22 +95,26 @@ impl Baseline {
     /// The samples held, oldest first, as (pps, bps) [`logcode`](crate::logcode)s: what
     /// a snapshot saves ([`Baseline::restore`] takes them back).
     pub fn codes(&self) -> impl Iterator<Item = (u8, u8)> + '_ {
-        let len = usize::from(self.len);
-        let first = (usize::from(self.next) + SAMPLES - len) % SAMPLES;
-        (0..len).map(move |k| {
-            let i = (first + k) % SAMPLES;
-            (self.pps[i], self.bps[i])
-        })
+        // Until the ring is full the samples are `0..len` (`next` is `len`); once it is,
+        // `next..` then `..next`: two plain runs, no index arithmetic per sample.
+        let (len, next) = (usize::from(self.len), usize::from(self.next));
+        let (old, new) = if len == SAMPLES {
+            (next..SAMPLES, 0..next)
+        } else {
+            (0..len, 0..0)
+        };
+        let run = |r: std::ops::Range<usize>| self.pps[r.clone()].iter().zip(&self.bps[r]);
+        run(old).chain(run(new)).map(|(&p, &b)| (p, b))
     }
 
     /// Forgets every sample (without clearing the arrays: only held samples are read).
     pub fn clear(&mut self) {
-        (self.len, self.next, self.pending, self.p99) = (0, 0, 0, [0; 2]);
+        (self.len, self.next, self.pending, self.p99, self.active) = (0, 0, 0, [0; 2], 0);
     }
 
     /// Whether every sample held is zero (nothing learned worth saving).
     pub fn is_silent(&self) -> bool {
-        self.codes().all(|(p, b)| p == 0 && b == 0)
+        self.active == 0
     }
 
     /// A baseline holding `codes` (oldest first, as [`Baseline::codes`] gives them),
@@ -109,6 +127,7 @@ impl Baseline {
         for (i, &(p, by)) in codes.iter().enumerate() {
             b.pps[i] = p;
             b.bps[i] = by;
+            b.active += u16::from(p != 0 || by != 0);
         }
         b.len = codes.len() as u16;
         b.next = (codes.len() % SAMPLES) as u16;
@@ -185,6 +204,11 @@ mod tests {
                 }
                 assert_eq!(b.p99(), expect);
                 assert_eq!(b.samples(), learned.len().min(SAMPLES));
+                let held = learned.iter().rev().take(SAMPLES);
+                let active = held
+                    .filter(|s| encode(s.0) != 0 || encode(s.1) != 0)
+                    .count();
+                assert_eq!(b.active(), active);
             }
         }
     }
@@ -245,6 +269,7 @@ mod tests {
             }
             let r = Baseline::restore(&codes).unwrap();
             assert_eq!(r.codes().collect::<Vec<_>>(), codes);
+            assert_eq!(r.active(), b.active());
             assert_eq!(r.samples(), b.samples());
             // The restored p99 is that of every sample held (b's may be up to nine
             // samples stale); one more learned second keeps both in step.

@@ -39,7 +39,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     let engine_cfg = cfg.engine_config();
     let snapshots = Snapshots {
         path: snapshot::path_beside(&cfg.mitigation.store),
-        fingerprint: snapshot::fingerprint(&engine_cfg.networks),
+        networks: snapshot::fingerprints(&engine_cfg.networks),
     };
     let mut engine = crate::detection::engine(engine_cfg, intel, now_us(), seed(), first_id());
     warm_start(&mut engine, &snapshots);
@@ -115,15 +115,28 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
 }
 
 /// Puts back the baselines saved at the last stop, unless the snapshot is missing,
-/// older than the baseline window, made for other protected networks or damaged
-/// (each said in one log line; the engine then warms up).
+/// older than the baseline window, too large or damaged (each said in one log line; the
+/// engine then warms up). Networks whose prefixes changed, and IPs no longer protected,
+/// warm up; the rest is restored.
 fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
     let path = s.path.display();
-    match snapshot::read(&s.path, &s.fingerprint, now_us()) {
-        Ok(Some(snap)) => {
-            let age_s = now_us().saturating_sub(snap.written_at_us) / 1_000_000;
-            let (networks, hosts) = snapshot::restore(engine, snap);
-            info!(%path, age_s, networks, hosts, "baselines restored from the last run");
+    let now = now_us();
+    let r = snapshot::read(&s.path).and_then(|b| {
+        b.map(|b| snapshot::restore(engine, &b, &s.networks, now))
+            .transpose()
+    });
+    match r {
+        Ok(Some(done)) => {
+            let age_s = now.saturating_sub(done.written_at_us) / 1_000_000;
+            info!(
+                %path,
+                age_s,
+                networks = done.networks,
+                networks_changed = done.networks_changed,
+                hosts = done.hosts,
+                hosts_left_out = done.hosts_left_out,
+                "baselines restored from the last run"
+            );
         }
         Ok(None) => info!(%path, "no baseline snapshot: baselines warm up"),
         Err(err) => warn!(%path, %err, "baseline snapshot ignored: baselines warm up"),

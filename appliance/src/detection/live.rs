@@ -35,6 +35,10 @@ use tracing::{debug, info, warn};
 const MAX_INTERFACES: usize = 65_536;
 /// How often the baselines are saved.
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
+/// Host-table slots a snapshot encodes per tick (100 ms): about 8 ms of the detection
+/// thread each on a loaded 2-core machine (docs/PERFORMANCE.md); 1M IPs take 20 s of
+/// ticks, well inside the minute between snapshots.
+const SNAPSHOT_SLOTS_PER_TICK: usize = 5_000;
 
 /// What the consumer does with records besides detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,9 +65,9 @@ pub struct Options {
 pub struct Snapshots {
     /// The file (`<store dir>/baselines.snap`).
     pub path: PathBuf,
-    /// The fingerprint of the protected networks ([`snapshot::fingerprint`]); a
-    /// reconfiguration that changes them updates it.
-    pub fingerprint: [u8; 32],
+    /// The protected networks' fingerprints ([`snapshot::fingerprints`]); a
+    /// reconfiguration updates them.
+    pub networks: snapshot::Fingerprints,
 }
 
 /// Where `levee run` sends what detection produces, and what it takes besides flows:
@@ -170,6 +174,7 @@ impl Detector {
             },
             updates: None,
             snapshots: None,
+            encoding: None,
             writer: None,
             forward: Forward {
                 outlet: None,
@@ -202,6 +207,8 @@ struct State {
     forward: Forward,
     updates: Option<mpsc::Receiver<Update>>,
     snapshots: Option<Snapshots>,
+    /// The snapshot being encoded, a slice per tick.
+    encoding: Option<snapshot::Encoder>,
     /// The snapshot being written, off this thread.
     writer: Option<std::thread::JoinHandle<()>>,
     counters: Arc<IngestCounters>,
@@ -242,7 +249,10 @@ impl State {
                         break;
                     }
                 }
-                _ = ticks.tick(), if detecting => self.tick(),
+                _ = ticks.tick(), if detecting => {
+                    self.tick();
+                    self.encode_step();
+                }
                 u = next_update(&mut self.updates) => match u {
                     Some(u) => self.apply(u),
                     None => self.updates = None,
@@ -299,7 +309,7 @@ impl State {
             // reply channel closed.
             return;
         };
-        let fingerprint = snapshot::fingerprint(&u.config.networks);
+        let fingerprint = snapshot::fingerprints(&u.config.networks);
         let r = e.reconfigure(u.config, u.intel, now_us());
         match &r {
             Ok(done) => {
@@ -311,17 +321,20 @@ impl State {
                     "detection reconfigured"
                 );
                 if let Some(s) = self.snapshots.as_mut() {
-                    s.fingerprint = fingerprint;
+                    s.networks = fingerprint;
                 }
+                // Its slots moved: the next minute's snapshot starts over.
+                self.encoding = None;
             }
             Err(err) => warn!(%err, "detection configuration refused; keeping the running one"),
         }
         let _ = u.reply.send(r);
     }
 
-    /// Encodes the baselines here and writes them on a thread of their own (at
-    /// shutdown, here and now). A minute's snapshot is skipped while the last one is
-    /// still being written.
+    /// Starts a snapshot (every minute; encoded a slice per tick by
+    /// [`State::encode_step`], written off this thread), or at shutdown (`last`) encodes
+    /// and writes one here and now. A minute's snapshot is skipped while the last one is
+    /// still being encoded or written.
     fn save(&mut self, last: bool) {
         let (Some(e), Some(s)) = (self.engine.as_ref(), self.snapshots.as_ref()) else {
             return;
@@ -333,24 +346,70 @@ impl State {
             }
             let _ = w.join();
         }
-        let bytes = snapshot::encode(e, &s.fingerprint, now_us());
+        if last {
+            self.encoding = None;
+            let done = snapshot::encode(e, &s.networks, now_us());
+            log_capped(&done);
+            match snapshot::write(&s.path, &done.bytes) {
+                Ok(()) => {
+                    info!(path = %s.path.display(), hosts = done.hosts, bytes = done.bytes.len(), "baselines saved for the next start")
+                }
+                Err(err) => warn!(%err, "cannot save the baselines"),
+            }
+        } else if self.encoding.is_none() {
+            self.encoding = Some(snapshot::Encoder::start(
+                e,
+                &s.networks,
+                now_us(),
+                snapshot::MAX_FILE_BYTES,
+            ));
+        }
+    }
+
+    /// Encodes the next slice of the snapshot under way; at the table's end, hands the
+    /// file to a writer thread.
+    fn encode_step(&mut self) {
+        let (Some(e), Some(s), Some(enc)) = (
+            self.engine.as_ref(),
+            self.snapshots.as_ref(),
+            self.encoding.as_mut(),
+        ) else {
+            return;
+        };
+        if !enc.step(e, SNAPSHOT_SLOTS_PER_TICK) {
+            return;
+        }
+        let Some(enc) = self.encoding.take() else {
+            return;
+        };
+        let done = enc.finish();
+        log_capped(&done);
         let path = s.path.clone();
-        let write = move || match snapshot::write(&path, &bytes) {
-            Ok(()) => debug!(path = %path.display(), bytes = bytes.len(), "baselines saved"),
+        let write = move || match snapshot::write(&path, &done.seal().bytes) {
+            Ok(()) => {
+                debug!(path = %path.display(), "baselines saved")
+            }
             Err(err) => warn!(%err, "cannot save the baselines"),
         };
-        if last {
-            write();
-            info!(path = %s.path.display(), "baselines saved for the next start");
-        } else {
-            match std::thread::Builder::new()
-                .name("levee-snapshot".into())
-                .spawn(write)
-            {
-                Ok(h) => self.writer = Some(h),
-                Err(err) => warn!(%err, "cannot start the snapshot writer"),
-            }
+        match std::thread::Builder::new()
+            .name("levee-snapshot".into())
+            .spawn(write)
+        {
+            Ok(h) => self.writer = Some(h),
+            Err(err) => warn!(%err, "cannot start the snapshot writer"),
         }
+    }
+}
+
+/// Says so when a snapshot reached its size cap.
+fn log_capped(done: &snapshot::Encoded) {
+    if done.left_out > 0 {
+        warn!(
+            saved = done.hosts,
+            left_out = done.left_out,
+            max_bytes = snapshot::MAX_FILE_BYTES,
+            "baseline snapshot reached its size cap: the IPs left out warm up after a restart"
+        );
     }
 }
 

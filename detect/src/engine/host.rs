@@ -22,9 +22,11 @@ pub(super) struct Host {
     pub(super) last_seen: u32,
     /// Incident slot, or [`NONE`].
     pub(super) incident: u32,
-    /// Engine second it was first tracked (in the same cache line as the window's sums
-    /// and the incident slot, so judging it for eviction costs one line).
-    pub(super) first_seen: u32,
+    /// Seconds of its baseline with any traffic, and seconds its baseline holds (both
+    /// at most 300): copies kept up by the once-a-second sweep, in the same cache line as
+    /// the window's sums and the incident slot, so judging a host for eviction costs
+    /// one line and never reads the baseline.
+    pub(super) history: [u16; 2],
     pub(super) ip: IpAddr,
     /// Only read once a second, and when a rate is high.
     pub(super) baseline: Baseline,
@@ -37,17 +39,25 @@ impl Host {
     }
 
     /// How much this host is worth keeping when the table is full, as one number (the
-    /// least is evicted first): whether it had traffic over the last second, then how
-    /// long it has been tracked (its baseline's seconds, up to 300), then its packets
-    /// over the last second. Idle hosts go first; among active ones, those with the
-    /// least history, which is what a spray of random destinations creates (one record,
-    /// then nothing); a server with steady traffic and a warm baseline goes last.
-    /// `now_s` is the engine second.
+    /// least is evicted first): how many seconds of its baseline had traffic, then how
+    /// many seconds its baseline holds, then its packets over the last second. A spray of
+    /// random destinations creates IPs with one record, so at most one second with
+    /// traffic: any IP with a learned baseline (even a server seen once every ten
+    /// seconds, quiet over the last one) outranks them, as does a restored baseline.
     #[inline]
-    pub(super) fn activity(&self, now_s: u32) -> u64 {
-        let packets = self.window.totals().packets.min(u64::from(u32::MAX >> 1));
-        let tenure = now_s.saturating_sub(self.first_seen).min(300);
-        u64::from(packets > 0) << 63 | u64::from(tenure) << 32 | packets
+    pub(super) fn activity(&self) -> u64 {
+        let packets = self.window.totals().packets.min(u64::from(u32::MAX));
+        u64::from(self.history[0]) << 48 | u64::from(self.history[1]) << 32 | packets
+    }
+
+    /// Copies the baseline's counts into [`Host::history`] (after it learned, or was
+    /// replaced).
+    #[inline]
+    pub(super) fn note_history(&mut self) {
+        self.history = [
+            self.baseline.active() as u16,
+            self.baseline.samples() as u16,
+        ];
     }
 
     /// Makes this slot a new host's: fresh window, empty baseline (its arrays are not
@@ -57,7 +67,7 @@ impl Host {
         self.baseline.clear();
         self.ip = ip;
         self.last_seen = now_s;
-        self.first_seen = now_s;
+        self.history = [0; 2];
         self.incident = NONE;
     }
 
@@ -67,7 +77,7 @@ impl Host {
             baseline: Baseline::default(),
             ip,
             last_seen: now_s,
-            first_seen: now_s,
+            history: [0; 2],
             incident: NONE,
         }
     }

@@ -41,7 +41,7 @@ const NO_NET: u16 = u16::MAX;
 /// Suspects (victims past half their threshold, gathering evidence) held at most.
 const MAX_SUSPECTS: u32 = 4096;
 /// Tracked IPs sampled when the table is full and a new IP needs a slot: the least
-/// recently active (then lowest-rate) of them that is not under an incident makes room.
+/// active of them (`Host::activity`) that is not under an incident makes room.
 const EVICTION_SAMPLES: usize = 8;
 
 /// The tick period: rates are judged and incidents advanced this often.
@@ -65,8 +65,8 @@ pub struct EngineConfig {
     /// The protected networks. Traffic to anything else is counted and ignored.
     pub networks: Vec<NetworkConfig>,
     /// Tracked IPs at most. When the table is full, a new IP takes the slot of the least
-    /// active (idle first, then shortest history, then lowest rate) of a few sampled IPs, never one under an
-    /// incident or suspected; only when all the sampled ones are is the new IP counted
+    /// active (fewest seconds with traffic in its baseline, then shortest baseline, then
+    /// lowest rate) of a few sampled IPs, never one under an incident or suspected; only when all the sampled ones are is the new IP counted
     /// per network only (untracked).
     pub max_tracked: usize,
     /// Seconds without traffic after which a tracked IP is dropped.
@@ -247,7 +247,7 @@ impl Engine {
                         let mut g = draw;
                         for _ in 0..EVICTION_SAMPLES {
                             let c = self.slot_of(&mut g);
-                            sink = sink.wrapping_add(self.hosts[c].activity(0));
+                            sink = sink.wrapping_add(self.hosts[c].activity());
                         }
                     }
                     *slot = (net, i, draw);
@@ -306,7 +306,7 @@ impl Engine {
                 self.index.insert(r.dst_addr, (self.hosts.len() - 1) as u32);
                 Some(self.hosts.len() - 1)
             }
-            None => match self.eviction_candidate(now_s, draw) {
+            None => match self.eviction_candidate(draw) {
                 Some(i) => {
                     self.index.remove(&self.hosts[i].ip);
                     self.hosts[i].reset(r.dst_addr, now_s);
@@ -343,13 +343,13 @@ impl Engine {
     }
 
     /// The host to evict from a full table: of [`EVICTION_SAMPLES`] slots drawn at
-    /// random, the least active (no traffic over the last second first, then the
-    /// shortest history, then the lowest rate: `Host::activity`) that is neither
+    /// random, the least active (fewest seconds with traffic in its baseline, then the
+    /// shortest baseline, then the lowest rate: `Host::activity`) that is neither
     /// under an incident nor a suspect. Sampling keeps this O(1) per new IP (no ordered
     /// structure to maintain on the per-record path); a host with more traffic than
     /// nearly all the table (a real server among sprayed addresses) is almost never the
     /// least active of its sample, and a spray cannot displace a victim under attack.
-    fn eviction_candidate(&mut self, now_s: u32, draw: u64) -> Option<usize> {
+    fn eviction_candidate(&mut self, draw: u64) -> Option<usize> {
         if self.hosts.is_empty() {
             return None;
         }
@@ -362,7 +362,7 @@ impl Engine {
             if h.incident != NONE {
                 continue;
             }
-            let score = h.activity(now_s);
+            let score = h.activity();
             if best.is_none_or(|(s, _)| score < s) {
                 best = Some((score, k));
             }
@@ -563,6 +563,7 @@ impl Engine {
             }
             // Neither attacked nor (any more) suspect: this second is normal traffic.
             learn_second(&mut h.baseline, t);
+            h.note_history();
             if let Some(inc) = inc
                 && !self.policies[usize::from(inc.net)].near(Current::from_totals(t, 10))
             {

@@ -131,13 +131,12 @@ impl Engine {
 
         // Hosts: those still protected stay; then the least active go, past the cap.
         let before = self.hosts.len();
-        let now_s = self.now_s();
         self.hosts.retain(|h| matcher.get(h.ip).is_some());
         let excess = self.hosts.len().saturating_sub(cfg.max_tracked);
         if excess > 0 {
             let mut order: Vec<(u64, u32)> = (0..self.hosts.len())
                 .filter(|&i| self.hosts[i].incident == NONE)
-                .map(|i| (self.hosts[i].activity(now_s), i as u32))
+                .map(|i| (self.hosts[i].activity(), i as u32))
                 .collect();
             order.sort_unstable();
             let mut gone = vec![false; self.hosts.len()];
@@ -173,20 +172,32 @@ impl Engine {
         self.hosts.iter().map(|h| (h.ip, &h.baseline))
     }
 
+    /// The baselines of the tracked IPs from table slot `start` on, for a snapshot taken
+    /// in steps between batches (slots shift as IPs come and go, so a step-wise
+    /// snapshot may miss or repeat an IP that moved meanwhile).
+    pub fn host_baselines_from(&self, start: usize) -> impl Iterator<Item = (IpAddr, &Baseline)> {
+        self.hosts[start.min(self.hosts.len())..]
+            .iter()
+            .map(|h| (h.ip, &h.baseline))
+    }
+
     /// The baselines of the protected networks as a whole, by name, for a snapshot.
     pub fn network_baselines(&self) -> impl Iterator<Item = (&str, &Baseline)> {
         self.nets.iter().map(|n| (n.name.as_str(), &n.baseline))
     }
 
     /// Puts back a saved baseline for `ip`: tracked from now on with it (replacing the
-    /// baseline of an IP already tracked). False when the IP is not in a protected
-    /// network or the table is full (a restore never evicts).
+    /// baseline of an IP already tracked), and ranked for eviction by it, as if it had
+    /// been tracked all along. False when the IP is not in a protected network or the
+    /// table is full (a restore never evicts).
     pub fn restore_host(&mut self, ip: IpAddr, baseline: Baseline) -> bool {
         if self.matcher.get(ip).is_none() {
             return false;
         }
         if let Some(&i) = self.index.get(&ip) {
-            self.hosts[i as usize].baseline = baseline;
+            let h = &mut self.hosts[i as usize];
+            h.baseline = baseline;
+            h.note_history();
             return true;
         }
         if self.hosts.len() >= self.cfg.max_tracked {
@@ -194,6 +205,7 @@ impl Engine {
         }
         let mut h = Host::new(ip, self.now_s());
         h.baseline = baseline;
+        h.note_history();
         self.hosts.push(h);
         self.index.insert(ip, (self.hosts.len() - 1) as u32);
         true
