@@ -13,7 +13,10 @@
 //!   passes first;
 //! - [`adapters`]: where routes go (the native BGP speaker, gobgpd, BIRD, FRR), each
 //!   behind a retrying, reconciling task;
-//! - [`store`]: SQLite with incidents, mitigations and the hash-chained audit log;
+//! - [`store`]: SQLite with incidents, mitigations, the hash-chained audit log and the
+//!   traffic history's minutes and incident series;
+//! - [`history`]: traffic history: the last hour in memory, per-minute rollups and
+//!   incident series in the store, and the query over both (`levee traffic`);
 //! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
 //!   operator's commands (`levee mitigate`, `levee audit`);
 //! - [`pidlock`]: the single-instance lock of `levee run` and the store's writer lock;
@@ -33,6 +36,7 @@ pub mod control;
 pub mod daemon;
 pub mod detection;
 pub mod flows;
+pub mod history;
 pub mod human;
 pub mod mitigation;
 pub mod operator;

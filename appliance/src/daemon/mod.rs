@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::detection::live::{Options, Outlet, Sink, Snapshots, consume};
 use crate::detection::snapshot;
 use crate::flows::Ingest;
+use crate::history::History;
 use acting::Acting;
 use reload::Reloader;
 use std::sync::{Arc, Mutex};
@@ -96,13 +97,18 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         stats_every: Duration::from_secs(60),
         duration: None,
     };
+    let (history, seconds) = History::start(cfg.history, acting.service.store.clone());
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
         updates: Some(updates),
         snapshots: Some(snapshots),
+        history: Some(seconds),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
+    // The detection thread has ended (its sender with it): the recorder writes the
+    // minute in progress and the open incidents' series before the store stops.
+    history.stop().await;
     let _ = stop_reloader.send(());
     // The reloader holds the speaker and the web endpoint: both are let go here.
     if let Ok(reloader) = reloader.await

@@ -81,6 +81,10 @@ pub struct Outlet {
     pub updates: Option<mpsc::Receiver<Update>>,
     /// Where to save the baselines every minute and at shutdown (`None`: never).
     pub snapshots: Option<Snapshots>,
+    /// Where each closed second's traffic goes (the traffic history), handed over
+    /// without waiting: a full channel drops the seconds and counts them. `None`: the
+    /// engine keeps no history.
+    pub history: Option<mpsc::Sender<Vec<levee_detect::engine::history::Second>>>,
 }
 
 /// Consumes batches until a signal, the deadline, the end of input or a closed
@@ -131,6 +135,12 @@ pub async fn consume(
             "incident events were dropped because mitigation lagged"
         );
     }
+    if forward.history_dropped > 0 {
+        warn!(
+            dropped_seconds = forward.history_dropped,
+            "traffic history seconds were dropped because the recorder lagged"
+        );
+    }
     let dropped = ingest.counters.dropped_records.load(Relaxed);
     if dropped > 0 {
         eprintln!("levee: {dropped} records were dropped because the consumer lagged");
@@ -174,6 +184,7 @@ impl Detector {
             forward: Forward {
                 outlet: None,
                 dropped: 0,
+                history_dropped: 0,
             },
             counters,
             stats_every: opts.stats_every,
@@ -181,6 +192,9 @@ impl Detector {
         if let Some(mut o) = outlet {
             state.updates = o.updates.take();
             state.snapshots = o.snapshots.take();
+            if let Some(e) = state.engine.as_mut() {
+                e.record_history(o.history.is_some());
+            }
             state.forward.outlet = Some(o);
         }
         let thread = std::thread::Builder::new()
@@ -279,6 +293,7 @@ impl State {
                 .into_iter()
                 .for_each(|ev| self.forward.send(ev));
             self.forward.publish(e.stats());
+            self.forward.history(&mut e);
         }
         (self.consumer, self.forward)
     }
@@ -289,6 +304,7 @@ impl State {
                 .into_iter()
                 .for_each(|ev| self.forward.send(ev));
             self.forward.publish(e.stats());
+            self.forward.history(e);
         }
     }
 
@@ -379,6 +395,8 @@ fn log_stats(s: &EngineStats) {
 struct Forward {
     outlet: Option<Outlet>,
     dropped: u64,
+    /// Seconds of traffic history the recorder could not take (its queue was full).
+    history_dropped: u64,
 }
 
 impl Forward {
@@ -388,6 +406,24 @@ impl Forward {
             && o.events.try_send(e).is_err()
         {
             self.dropped += 1;
+        }
+    }
+
+    /// Hands the seconds the engine closed to the traffic history, without waiting.
+    fn history(&mut self, e: &mut Engine) {
+        let Some(tx) = self.outlet.as_ref().and_then(|o| o.history.as_ref()) else {
+            return;
+        };
+        let seconds = e.take_history();
+        if seconds.is_empty() {
+            return;
+        }
+        let n = seconds.len() as u64;
+        if tx.try_send(seconds).is_err() {
+            if self.history_dropped == 0 {
+                warn!("traffic history lagging: seconds dropped (counted)");
+            }
+            self.history_dropped += n;
         }
     }
 
@@ -531,6 +567,7 @@ mod tests {
             stats: Arc::default(),
             updates: Some(updates),
             snapshots: None,
+            history: None,
         };
         let opts = Options {
             sink: Sink::Count,

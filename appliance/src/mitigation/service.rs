@@ -76,6 +76,9 @@ pub struct Service {
     pub events: mpsc::Sender<Event>,
     /// Operator requests in.
     pub commands: mpsc::Sender<Command>,
+    /// Writes of other stages (the traffic history) to the store's thread, queued with
+    /// the service's own; it does not keep the thread alive past [`Service::stop`].
+    pub store: crate::store::writer::Sender,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -128,6 +131,7 @@ impl Service {
             source: Box::new(e),
         })?;
         let (adapters, reports) = starter.start_all(adapters);
+        let sender = store.sender();
         let st = State {
             engine,
             store,
@@ -141,6 +145,7 @@ impl Service {
         Ok(Service {
             events,
             commands,
+            store: sender,
             task,
         })
     }

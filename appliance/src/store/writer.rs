@@ -27,6 +27,9 @@ enum Msg {
     Write(Write),
     Held(String, oneshot::Sender<Held>),
     Flush(u64, oneshot::Sender<()>),
+    /// Ends the thread (after what is queued before it), even while other senders
+    /// ([`Sender`]) are still held.
+    Stop,
 }
 
 /// What the thread shares.
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Msg {
             Msg::Write(w) => write!(f, "Write({w:?})"),
             Msg::Held(a, _) => write!(f, "Held({a})"),
             Msg::Flush(now, _) => write!(f, "Flush({now})"),
+            Msg::Stop => f.write_str("Stop"),
         }
     }
 }
@@ -108,10 +112,21 @@ impl Writer {
         let _ = rx.await;
     }
 
+    /// Another handle for queueing writes (traffic history), which does not keep the
+    /// thread alive: [`Writer::stop`] ends it, and writes queued after that are counted
+    /// as lost.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Flushes, then ends the thread.
     pub async fn stop(self, now: u64) {
         self.flush(now).await;
         let Writer { tx, thread, .. } = self;
+        let _ = tx.send(Msg::Stop).await;
         drop(tx);
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -138,8 +153,26 @@ impl Writer {
     }
 }
 
-/// The thread: batches until the channel closes.
+/// A handle queueing writes on the store's thread ([`Writer::sender`]).
+#[derive(Debug, Clone)]
+pub struct Sender {
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl Sender {
+    /// Queues a write (waits while the queue is full).
+    pub async fn write(&self, w: Write) {
+        if self.tx.send(Msg::Write(w)).await.is_err() {
+            self.shared.errors.fetch_add(1, Relaxed);
+            error!("store write lost: the store thread has ended");
+        }
+    }
+}
+
+/// The thread: batches until the channel closes or a stop.
 fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
+    let mut stopping = false;
     while let Some(first) = rx.blocking_recv() {
         let mut writes = Vec::new();
         let mut next = Some(first);
@@ -161,6 +194,10 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
                     commit(&mut store, &mut writes, shared);
                     let _ = reply.send(());
                 }
+                Msg::Stop => {
+                    stopping = true;
+                    break;
+                }
             }
             next = if taken < MAX_BATCH {
                 rx.try_recv().ok()
@@ -169,6 +206,9 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
             };
         }
         commit(&mut store, &mut writes, shared);
+        if stopping {
+            return;
+        }
     }
 }
 
