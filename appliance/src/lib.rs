@@ -23,6 +23,7 @@
 //! - [`run`]: the daemon: ingestion, detection and mitigation wired together;
 //! - [`web`]: the local web endpoint, Prometheus `/metrics`;
 //! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
+//! - [`traffic`]: `levee traffic`, the traffic history read from the store;
 //! - [`cli`]: the command line.
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
@@ -46,5 +47,6 @@ pub mod rpki;
 pub mod signals;
 pub mod speaker;
 pub mod store;
+pub mod traffic;
 pub mod web;
 pub mod yaml;

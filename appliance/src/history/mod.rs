@@ -242,7 +242,10 @@ mod tests {
         // Open from 100 s to 249 s: minutes closing at 120 and 180 and 240, then its end.
         assert_eq!(series.len(), 4);
         let last = series.last().unwrap();
-        assert_eq!((last.incident, last.start_s, last.points.len()), (3, t0 + 100, 150));
+        assert_eq!(
+            (last.incident, last.start_s, last.points.len()),
+            (3, t0 + 100, 150)
+        );
         let rest = rec.finish(2);
         assert!(matches!(&rest[0], Write::Traffic { minutes, .. } if minutes[0].seconds == 60));
     }

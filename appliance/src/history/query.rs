@@ -155,10 +155,9 @@ impl Acc {
             pps: p / n,
             bps: b.saturating_mul(8) / n,
         };
-        let total = self
-            .protocols
-            .iter()
-            .fold((0u64, 0u64), |a, r| (a.0.saturating_add(r.0), a.1.saturating_add(r.1)));
+        let total = self.protocols.iter().fold((0u64, 0u64), |a, r| {
+            (a.0.saturating_add(r.0), a.1.saturating_add(r.1))
+        });
         let t = rates(total);
         Point {
             time,
@@ -281,19 +280,46 @@ mod tests {
     #[test]
     fn plan_chooses_resolution_and_bounds_points() {
         let oldest = Some(NOW - 3599);
-        assert_eq!(plan(oldest, NOW - 600, NOW, None).unwrap(), (Resolution::Second, 1));
-        assert_eq!(plan(oldest, NOW - 600, NOW, Some(10)).unwrap(), (Resolution::Second, 10));
-        assert_eq!(plan(oldest, NOW - 3599, NOW, None).unwrap(), (Resolution::Second, 3));
-        assert_eq!(plan(oldest, NOW - 7200, NOW, None).unwrap(), (Resolution::Minute, 60));
-        assert_eq!(plan(None, NOW - 600, NOW, Some(1)).unwrap(), (Resolution::Minute, 60));
-        assert_eq!(plan(None, NOW - 600, NOW, Some(90)).unwrap(), (Resolution::Minute, 120));
+        assert_eq!(
+            plan(oldest, NOW - 600, NOW, None).unwrap(),
+            (Resolution::Second, 1)
+        );
+        assert_eq!(
+            plan(oldest, NOW - 600, NOW, Some(10)).unwrap(),
+            (Resolution::Second, 10)
+        );
+        assert_eq!(
+            plan(oldest, NOW - 3599, NOW, None).unwrap(),
+            (Resolution::Second, 3)
+        );
+        assert_eq!(
+            plan(oldest, NOW - 7200, NOW, None).unwrap(),
+            (Resolution::Minute, 60)
+        );
+        assert_eq!(
+            plan(None, NOW - 600, NOW, Some(1)).unwrap(),
+            (Resolution::Minute, 60)
+        );
+        assert_eq!(
+            plan(None, NOW - 600, NOW, Some(90)).unwrap(),
+            (Resolution::Minute, 120)
+        );
         // 30 days: 43,200 minutes, so at least 30 minutes a point.
         let (_, step) = plan(None, NOW - 30 * 86_400, NOW, None).unwrap();
         assert_eq!(step, 1800);
         assert!(30 * 86_400 / step <= MAX_POINTS);
-        assert!(matches!(plan(oldest, NOW, NOW, None), Err(QueryError::EmptyRange { .. })));
-        assert!(matches!(plan(oldest, 0, NOW, None), Err(QueryError::TooLong)));
-        assert!(matches!(plan(oldest, NOW - 1, NOW, Some(0)), Err(QueryError::ZeroStep)));
+        assert!(matches!(
+            plan(oldest, NOW, NOW, None),
+            Err(QueryError::EmptyRange { .. })
+        ));
+        assert!(matches!(
+            plan(oldest, 0, NOW, None),
+            Err(QueryError::TooLong)
+        ));
+        assert!(matches!(
+            plan(oldest, NOW - 1, NOW, Some(0)),
+            Err(QueryError::ZeroStep)
+        ));
     }
 
     fn second(s: u64, udp: u64) -> Second {
@@ -321,7 +347,11 @@ mod tests {
     fn query_reads_the_ring_or_the_store() {
         let mut ring = Ring::default();
         for k in 0..600 {
-            let udp = if (300..305).contains(&k) { 100_000 } else { 1000 };
+            let udp = if (300..305).contains(&k) {
+                100_000
+            } else {
+                1000
+            };
             ring.push(&second(NOW - 600 + k, udp));
         }
         let src = Sources {
@@ -329,7 +359,10 @@ mod tests {
             store: None,
         };
         let s = query(src, "customers", NOW - 600, NOW, None).unwrap();
-        assert_eq!((s.resolution, s.step, s.points.len()), (Resolution::Second, 1, 600));
+        assert_eq!(
+            (s.resolution, s.step, s.points.len()),
+            (Resolution::Second, 1, 600)
+        );
         assert_eq!(s.points[300].pps, 100_000);
         assert_eq!(s.points[300].protocols.udp.bps, 100_000 * 512 * 8);
         let s = query(src, "customers", NOW - 600, NOW, Some(10)).unwrap();
@@ -362,7 +395,10 @@ mod tests {
             store: Some(&st),
         };
         let s = query(src, "customers", NOW - 7200, NOW - 3600, Some(600)).unwrap();
-        assert_eq!((s.resolution, s.step, s.points.len()), (Resolution::Minute, 600, 6));
+        assert_eq!(
+            (s.resolution, s.step, s.points.len()),
+            (Resolution::Minute, 600, 6)
+        );
         assert!(s.points.iter().all(|p| p.pps == 1000 && p.seconds == 600));
         assert!(matches!(
             query(src, "nope", NOW - 7200, NOW, None),

@@ -124,7 +124,10 @@ mod tests {
         assert_eq!(a[1].peak_bps, (90_000 * 64 + 100) * 8);
         let rest = r.finish();
         assert_eq!(rest.len(), 2);
-        assert!(rest.iter().all(|m| m.seconds == 30 && m.minute_s == t0 + 120));
+        assert!(
+            rest.iter()
+                .all(|m| m.seconds == 30 && m.minute_s == t0 + 120)
+        );
         assert!(r.finish().is_empty());
     }
 

@@ -69,7 +69,11 @@ impl Series {
             .chunks(2)
             .map(|c| c.iter().fold(Rate::default(), |a, &r| a.plus(r)))
             .collect();
-        self.filled += if self.points.len() % 2 == 0 { self.step_s } else { 0 };
+        self.filled += if self.points.len() % 2 == 0 {
+            self.step_s
+        } else {
+            0
+        };
         self.points = merged;
         self.step_s *= 2;
     }
@@ -182,9 +186,7 @@ mod tests {
             victims: victims
                 .iter()
                 .map(|(id, p)| VictimSecond {
-                    victim: Victim::Host(
-                        std::net::Ipv4Addr::new(203, 0, 113, *id as u8).into(),
-                    ),
+                    victim: Victim::Host(std::net::Ipv4Addr::new(203, 0, 113, *id as u8).into()),
                     network: "customers".into(),
                     incident: Some(*id),
                     rate: Rate {

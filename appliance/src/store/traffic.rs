@@ -171,7 +171,12 @@ fn minute_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MinuteRow> {
         network: r.get(0)?,
         minute_s: g(1)?,
         seconds: u32::try_from(g(2)?).unwrap_or(u32::MAX),
-        protocols: [(g(3)?, g(4)?), (g(5)?, g(6)?), (g(7)?, g(8)?), (g(9)?, g(10)?)],
+        protocols: [
+            (g(3)?, g(4)?),
+            (g(5)?, g(6)?),
+            (g(7)?, g(8)?),
+            (g(9)?, g(10)?),
+        ],
         peak_pps: g(11)?,
         peak_bps: g(12)?,
     })
@@ -213,9 +218,10 @@ impl Store {
         let mut out: Vec<String> = Vec::new();
         loop {
             let next: Option<String> = match out.last() {
-                None => self
-                    .conn
-                    .query_row("SELECT MIN(network) FROM traffic_minutes", [], |r| r.get(0))?,
+                None => {
+                    self.conn
+                        .query_row("SELECT MIN(network) FROM traffic_minutes", [], |r| r.get(0))?
+                }
                 Some(last) => self.conn.query_row(
                     "SELECT MIN(network) FROM traffic_minutes WHERE network > ?1",
                     params![last],
@@ -324,7 +330,10 @@ mod tests {
         };
         assert!(st.write(&[w]).is_empty());
         let m = &st.minutes("a", t0 + 9 * 60, t0 + 10 * 60, 10).unwrap()[0];
-        assert_eq!((m.seconds, m.protocols[0].0, m.peak_pps), (120, 12_000, 200));
+        assert_eq!(
+            (m.seconds, m.protocols[0].0, m.peak_pps),
+            (120, 12_000, 200)
+        );
         // A reader sees the same.
         drop(st);
         let r = Store::open_read(&path).unwrap();
