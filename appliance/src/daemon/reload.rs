@@ -157,6 +157,7 @@ impl Reloader {
             "mirror ports and ingest bounds",
         );
         restart(new.mitigation.store != old.mitigation.store, "store");
+        restart(new.history != old.history, "history");
         restart(
             new.mitigation.control_socket != old.mitigation.control_socket,
             "control socket",

@@ -69,11 +69,10 @@ impl Series {
             .chunks(2)
             .map(|c| c.iter().fold(Rate::default(), |a, &r| a.plus(r)))
             .collect();
-        self.filled += if self.points.len() % 2 == 0 {
-            self.step_s
-        } else {
-            0
-        };
+        // The last merged point holds the last two (or, with an odd count, the last).
+        if self.points.len().is_multiple_of(2) {
+            self.filled += self.step_s;
+        }
         self.points = merged;
         self.step_s *= 2;
     }
