@@ -1,9 +1,13 @@
 //! Traffic history end to end: `levee run` takes a flood over sFlow on loopback, is
 //! stopped, and `levee traffic --json` (the daemon no longer running) shows the
 //! network's minute with the flood's rate as its busiest second, the packets sent, and
-//! the incident's per-second series stored with it.
+//! the incident's per-second series stored with it. While it runs, /metrics shows the
+//! history recording.
 
-use levee_testkit::lab::free_udp_port;
+mod common;
+
+use common::{http_get, metric};
+use levee_testkit::lab::{free_port, free_udp_port};
 use levee_testkit::traffic::{Scenario, UDP};
 use std::io::Read;
 use std::net::UdpSocket;
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn a_replayed_flood_shows_in_levee_traffic() {
     let port = free_udp_port();
+    let web = format!("127.0.0.1:{}", free_port());
     let dir = std::env::temp_dir().join(format!("levee-history-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -23,7 +28,7 @@ fn a_replayed_flood_shows_in_levee_traffic() {
             "listeners:\n  sflow: {{bind: 127.0.0.1:{port}}}\n  netflow: {{enabled: false}}\n  \
              ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    prefixes: [203.0.113.0/24]\n\
              store: {{path: {dir}/levee.db}}\ncontrol: {{socket: {dir}/control.sock}}\n\
-             history: {{retention: 2d}}\n",
+             history: {{retention: 2d}}\nweb: {{listen: {web}}}\n",
             dir = dir.display()
         ),
     )
@@ -54,8 +59,24 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         }
         sock.send_to(&d, ("127.0.0.1", port)).unwrap();
     }
-    // Every second with traffic closed before the stop.
+    // Every second with traffic closed before the stop, and the history counting them:
+    // the network's hour is allocated, the victim followed.
     std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = http_get(&web, "/metrics");
+        let seconds = metric(&body, "levee_history_seconds_total").unwrap_or(0.0);
+        let bytes = metric(&body, "levee_history_memory_bytes").unwrap_or(0.0);
+        if seconds >= 5.0 && bytes >= 230_400.0 {
+            assert_eq!(
+                metric(&body, "levee_history_dropped_seconds_total"),
+                Some(0.0)
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

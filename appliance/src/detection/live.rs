@@ -81,10 +81,19 @@ pub struct Outlet {
     pub updates: Option<mpsc::Receiver<Update>>,
     /// Where to save the baselines every minute and at shutdown (`None`: never).
     pub snapshots: Option<Snapshots>,
-    /// Where each closed second's traffic goes (the traffic history), handed over
-    /// without waiting: a full channel drops the seconds and counts them. `None`: the
+    /// Where each closed second's traffic goes (the traffic history). `None`: the
     /// engine keeps no history.
-    pub history: Option<mpsc::Sender<Vec<levee_detect::engine::history::Second>>>,
+    pub history: Option<HistoryOutlet>,
+}
+
+/// The traffic history's input: each closed second is handed over without waiting; a
+/// full channel drops the seconds and counts them in `dropped`.
+#[derive(Debug)]
+pub struct HistoryOutlet {
+    /// The recorder's channel.
+    pub seconds: mpsc::Sender<Vec<levee_detect::engine::history::Second>>,
+    /// Seconds dropped (shared with /metrics).
+    pub dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Consumes batches until a signal, the deadline, the end of input or a closed
@@ -411,7 +420,7 @@ impl Forward {
 
     /// Hands the seconds the engine closed to the traffic history, without waiting.
     fn history(&mut self, e: &mut Engine) {
-        let Some(tx) = self.outlet.as_ref().and_then(|o| o.history.as_ref()) else {
+        let Some(h) = self.outlet.as_ref().and_then(|o| o.history.as_ref()) else {
             return;
         };
         let seconds = e.take_history();
@@ -419,11 +428,12 @@ impl Forward {
             return;
         }
         let n = seconds.len() as u64;
-        if tx.try_send(seconds).is_err() {
+        if h.seconds.try_send(seconds).is_err() {
             if self.history_dropped == 0 {
                 warn!("traffic history lagging: seconds dropped (counted)");
             }
             self.history_dropped += n;
+            h.dropped.fetch_add(n, Relaxed);
         }
     }
 

@@ -27,6 +27,7 @@ use crate::store::Write;
 use crate::store::writer::Sender;
 use levee_detect::engine::history::Second;
 use ring::Ring;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -50,6 +51,28 @@ impl Default for Settings {
             retention_s: 30 * 86_400,
         }
     }
+}
+
+/// What the history counts, for /metrics (`levee_history_*`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Closed seconds recorded.
+    pub seconds: AtomicU64,
+    /// Closed seconds the detection thread dropped because the recorder lagged (the
+    /// detection thread counts them: `detection::live::HistoryOutlet::dropped`).
+    pub dropped_seconds: Arc<AtomicU64>,
+    /// Minute rows sent to the store.
+    pub minutes_written: AtomicU64,
+    /// Incident series sent to the store (each incident once a minute and at its end).
+    pub series_written: AtomicU64,
+    /// Victims followed in the last hour now.
+    pub victims: AtomicU64,
+    /// Victims not followed (the cap was full of stronger ones).
+    pub victims_refused: AtomicU64,
+    /// Incidents whose series were not kept (too many open at once).
+    pub series_refused: AtomicU64,
+    /// Bytes the last hour holds.
+    pub memory_bytes: AtomicU64,
 }
 
 /// The recorder's core (sans-IO): seconds in, store writes out.
@@ -130,15 +153,21 @@ pub struct History {
 }
 
 impl History {
-    /// Starts the recorder task; the detection thread sends on the returned channel.
-    pub fn start(settings: Settings, store: Sender) -> (History, mpsc::Sender<Vec<Second>>) {
+    /// Starts the recorder task, counting into `counters`; the detection thread sends
+    /// on the returned channel.
+    pub fn start(
+        settings: Settings,
+        store: Sender,
+        counters: Arc<Counters>,
+    ) -> (History, mpsc::Sender<Vec<Second>>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let ring = Arc::new(RwLock::new(Ring::default()));
         info!(
             retention_days = settings.retention_s as f64 / 86_400.0,
             "traffic history: the last hour in memory, minutes in the store"
         );
-        let task = tokio::spawn(record(Recorder::new(settings), rx, ring.clone(), store));
+        let rec = Recorder::new(settings);
+        let task = tokio::spawn(record(rec, rx, ring.clone(), store, counters));
         (History { ring, task }, tx)
     }
 
@@ -154,6 +183,7 @@ async fn record(
     mut rx: mpsc::Receiver<Vec<Second>>,
     ring: Arc<RwLock<Ring>>,
     store: Sender,
+    counters: Arc<Counters>,
 ) {
     while let Some(batch) = rx.recv().await {
         let now = crate::clock::now_us();
@@ -162,17 +192,18 @@ async fn record(
             for sec in &batch {
                 r.push(sec);
             }
+            counters.victims.store(r.victims() as u64, Relaxed);
+            counters.victims_refused.store(r.victims_refused(), Relaxed);
+            counters.memory_bytes.store(r.bytes() as u64, Relaxed);
         }
         for sec in &batch {
             writes.extend(rec.push(sec, now));
         }
-        for w in writes {
-            store.write(w).await;
-        }
+        counters.seconds.fetch_add(batch.len() as u64, Relaxed);
+        counters.series_refused.store(rec.series_refused(), Relaxed);
+        write(&store, &counters, writes).await;
     }
-    for w in rec.finish(crate::clock::now_us()) {
-        store.write(w).await;
-    }
+    write(&store, &counters, rec.finish(crate::clock::now_us())).await;
     let (victims, refused) = ring
         .read()
         .map(|r| (r.victims(), r.victims_refused()))
@@ -183,6 +214,24 @@ async fn record(
         series_refused = rec.series_refused(),
         "traffic history written"
     );
+}
+
+/// Sends writes to the store, counting what they carry.
+async fn write(store: &Sender, counters: &Counters, writes: Vec<Write>) {
+    for w in writes {
+        match &w {
+            Write::Traffic { minutes, .. } => {
+                counters
+                    .minutes_written
+                    .fetch_add(minutes.len() as u64, Relaxed);
+            }
+            Write::Series { .. } => {
+                counters.series_written.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+        store.write(w).await;
+    }
 }
 
 #[cfg(test)]
