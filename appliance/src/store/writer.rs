@@ -236,3 +236,41 @@ fn count(shared: &Shared, e: &StoreError) {
     shared.errors.fetch_add(1, Relaxed);
     error!(error = %e, "store write failed; the decision stands and is logged here");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::traffic::MinuteRow;
+
+    /// A write queued through another sender is written; stopping ends the thread
+    /// while that sender is still held; a write after the stop is counted as lost.
+    #[tokio::test(flavor = "current_thread")]
+    async fn stop_ends_the_thread_while_other_senders_live() {
+        let (_d, path, st) = crate::store::tests::fresh("writer-stop");
+        let w = Writer::start(st).unwrap();
+        let other = w.sender();
+        let row = MinuteRow {
+            network: "a".into(),
+            minute_s: 1_800_000_000 / 60 * 60,
+            seconds: 60,
+            ..MinuteRow::default()
+        };
+        other
+            .write(Write::Traffic {
+                minutes: vec![row.clone()],
+                prune_before_s: None,
+            })
+            .await;
+        let errors = other.shared.clone();
+        w.stop(1).await;
+        other
+            .write(Write::Traffic {
+                minutes: vec![row.clone()],
+                prune_before_s: None,
+            })
+            .await;
+        assert_eq!(errors.errors.load(Relaxed), 1);
+        let r = Store::open_read(&path).unwrap();
+        assert_eq!(r.minutes("a", 0, u64::MAX >> 2, 10).unwrap(), vec![row]);
+    }
+}
