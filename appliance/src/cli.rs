@@ -71,7 +71,11 @@ pub struct TrafficArgs {
     /// points [default: 1m]
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
-    /// Print JSON: {"networks": [{network, from, to, step, resolution, points: [...]}]}
+    /// Print this incident's stored per-second series instead (pps and bps per point)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["network", "since", "step"])]
+    pub incident: Option<u64>,
+    /// Print JSON: {"networks": [{network, from, to, step, resolution, points: [...]}]},
+    /// or with --incident {incident, victim, network, start, step, points: [[pps, bps], ...]}
     #[arg(long)]
     pub json: bool,
     /// The store [default: store.path from the config]

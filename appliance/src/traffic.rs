@@ -4,6 +4,7 @@
 //!
 //! The last hour at one-second resolution lives in the daemon's memory; this command
 //! reads what the daemon wrote: a minute is written when it is over and at every stop.
+//! `--incident ID` prints the per-second series stored with an incident instead.
 
 use crate::cli::TrafficArgs;
 use crate::clock::{now_us, rfc3339};
@@ -26,6 +27,9 @@ pub fn run(cfg: &Config, args: &TrafficArgs) -> anyhow::Result<ExitCode> {
             "store {}: no such file (has levee run written it yet?)",
             path.display()
         );
+    }
+    if let Some(id) = args.incident {
+        return incident(&Store::open_read(&path)?, id, args.json);
     }
     let since = duration("--since", &args.since)?;
     let step = args
@@ -79,6 +83,43 @@ pub fn run(cfg: &Config, args: &TrafficArgs) -> anyhow::Result<ExitCode> {
         for s in &all {
             print_table(s);
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `levee traffic --incident ID`: the series stored with the incident.
+fn incident(store: &Store, id: u64, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(s) = store.incident_series(id)? else {
+        bail!("no traffic series stored for incident {id}");
+    };
+    if json {
+        let doc = serde_json::json!({
+            "incident": s.incident,
+            "victim": s.victim,
+            "network": s.network,
+            "start": s.start_s,
+            "step": s.step_s,
+            "points": s.points,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "incident {id}: {} in {}, {} points of {} s",
+        s.victim,
+        s.network,
+        s.points.len(),
+        s.step_s
+    );
+    println!("  {:<20} {:>9} {:>9}", "time", "pps", "bps");
+    for (k, (pps, bps)) in s.points.iter().enumerate() {
+        let t = rfc3339((s.start_s + k as u64 * u64::from(s.step_s)) * 1_000_000);
+        println!(
+            "  {:<20} {:>9} {:>9}",
+            t.get(..19).unwrap_or(&t),
+            si(*pps),
+            si(*bps)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! Traffic history end to end: `levee run` takes a flood over sFlow on loopback, is
 //! stopped, and `levee traffic --json` (the daemon no longer running) shows the
 //! network's minute with the flood's rate as its busiest second, the packets sent, and
-//! the incident's per-second series stored with it. While it runs, /metrics shows the
+//! (`--incident`) the incident's per-second series stored with it. While it runs, /metrics shows the
 //! history recording.
 
 mod common;
@@ -167,17 +167,48 @@ fn a_replayed_flood_shows_in_levee_traffic() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no traffic history for network"));
 
     // The incident's per-second series is stored with it: the flood's seconds.
-    let db = rusqlite::Connection::open(dir.join("levee.db")).unwrap();
-    let (victim, step, points): (String, i64, String) = db
-        .query_row(
-            "SELECT victim, step_s, points FROM incident_series",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+    let id = log
+        .lines()
+        .find(|l| l.contains("incident started"))
+        .and_then(|l| l.split(" id=").nth(1))
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap_or_else(|| panic!("no incident id: {log}"))
+        .to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "traffic",
+            "--incident",
+            &id,
+            "--json",
+        ])
+        .output()
         .unwrap();
-    assert_eq!((victim.as_str(), step), ("203.0.113.20", 1));
-    let series: Vec<(u64, u64)> = serde_json::from_str(&points).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["victim"], "203.0.113.20", "{text}");
+    assert_eq!(doc["step"], 1, "{text}");
+    let series: Vec<(u64, u64)> = serde_json::from_value(doc["points"].clone()).unwrap();
     let top = series.iter().map(|p| p.0).max().unwrap();
     assert!((100_000..=400_000).contains(&top), "{series:?}");
+    // An incident with no stored series: a clear error.
+    let out = Command::new(env!("CARGO_BIN_EXE_levee"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "traffic",
+            "--incident",
+            "999999",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no traffic series stored"));
     let _ = std::fs::remove_dir_all(&dir);
 }
