@@ -612,7 +612,11 @@ fn history_retention_parses_in_days_and_is_bounded() {
     assert_eq!(d.history.retention_s, 30 * 86_400, "the default");
     let c = Config::parse("history:\n  retention: 7d\n", "t.yaml").unwrap();
     assert_eq!(c.history.retention_s, 7 * 86_400);
-    assert!(c.summary().contains("minutes kept 7 days"), "{}", c.summary());
+    assert!(
+        c.summary().contains("minutes kept 7 days"),
+        "{}",
+        c.summary()
+    );
     let c = Config::parse("history: {retention: 90m}\n", "t.yaml").unwrap();
     assert_eq!(c.history.retention_s, 5400);
     let e = err("history:\n  retention: 10m\n");
