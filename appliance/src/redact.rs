@@ -1,7 +1,11 @@
-//! Secrets out of everything levee prints: URLs lose their userinfo and the values of
+//! Secrets out of everything levee prints: URLs lose their userinfo, the values of
 //! their query string and fragment (`https://u:p@h/x?token=abc` prints as
-//! `https://***:***@h/x?token=***`), whether printed as a URL ([`url`]) or inside a
-//! message, such as an HTTP client's error, that quotes one ([`text`]). A leaf.
+//! `https://***:***@h/x?token=***`), and every path segment that could be a token
+//! (Slack, Discord and many other webhooks carry theirs in the path:
+//! `https://hooks.slack.com/services/T0/B0/XyZ` prints as
+//! `https://hooks.slack.com/services/***/***/***`), whether printed as a URL ([`url`])
+//! or inside a message, such as an HTTP client's error, that quotes one ([`text`]).
+//! A leaf.
 
 /// What stands in for a secret.
 pub const MASK: &str = "***";
@@ -30,7 +34,23 @@ pub fn url(u: &reqwest::Url) -> String {
     if u.fragment().is_some() {
         m.set_fragment(Some(MASK));
     }
+    let path: Vec<&str> = u
+        .path()
+        .split('/')
+        .map(|seg| if plain_word(seg) { seg } else { MASK })
+        .collect();
+    m.set_path(&path.join("/"));
     m.to_string()
+}
+
+/// A path segment that cannot be a token: empty, or a short word of lowercase letters,
+/// `-` and `_` (`services`, `api`, `webhooks`, `levee-routes`). Anything with a digit,
+/// a capital or more than 16 characters is masked.
+fn plain_word(seg: &str) -> bool {
+    seg.len() <= 16
+        && seg
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
 }
 
 /// `s` with every http(s) URL in it masked as [`url`] does.
@@ -91,6 +111,23 @@ mod tests {
         // Percent-encoded secrets go too.
         let m = masked("https://h/?key=s%20cret&sig=a%2Bb");
         assert!(!m.contains("cret") && !m.contains("a%2Bb"), "{m}");
+    }
+
+    #[test]
+    fn tokens_in_the_path_are_masked() {
+        assert_eq!(
+            masked("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"),
+            "https://hooks.slack.com/services/***/***/***"
+        );
+        assert_eq!(
+            masked("https://discord.com/api/webhooks/123456789012345678/abcDEF-token_x"),
+            "https://discord.com/api/webhooks/***/***"
+        );
+        assert_eq!(
+            masked("https://scrub.example.net/levee-routes/"),
+            "https://scrub.example.net/levee-routes/"
+        );
+        assert_eq!(masked("https://h/averyveryverylongtoken"), "https://h/***");
     }
 
     #[test]

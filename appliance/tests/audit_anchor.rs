@@ -103,25 +103,10 @@ fn rows(conn: &Connection) -> Vec<(Entry, String, String)> {
              FROM audit ORDER BY seq",
         )
         .unwrap();
-    q.query_map([], |r| {
-        Ok((
-            Entry {
-                seq: r.get::<_, i64>(0)? as u64,
-                time_us: r.get::<_, i64>(1)? as u64,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                subject: r.get(4)?,
-                detail: r.get(5)?,
-                state: r.get(6)?,
-                keyed: r.get(7)?,
-            },
-            r.get(8)?,
-            r.get(9)?,
-        ))
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
+    q.query_map([], |r| Ok((levee::store::entry(r)?, r.get(8)?, r.get(9)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 /// What an attacker with the file and without any key does: drops the triggers,

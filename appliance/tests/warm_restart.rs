@@ -13,73 +13,35 @@
 //! engine takes them without a restart, keeping the victim's baseline, and a flood
 //! inside the new prefix is detected.
 
+mod common;
+
+use common::Running;
 use levee_testkit::lab::free_udp_port;
 use levee_testkit::traffic::{Scenario, UDP};
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const VICTIM: &str = "203.0.113.10";
 
-/// A running daemon and the log it has written so far.
-struct Daemon {
-    child: Child,
-    log: Arc<Mutex<String>>,
+/// `levee run` on `cfg`, once its listener is bound.
+fn start(cfg: &Path, log: PathBuf) -> Running {
+    let d = Running::start(cfg, log);
+    wait_for(&d, |l| l.contains("listener bound"), "the listener");
+    d
 }
 
-impl Daemon {
-    fn start(cfg: &std::path::Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_levee"))
-            .args(["--log", "info", "--config", cfg.to_str().unwrap(), "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut l = sink.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let d = Daemon { child, log };
-        d.wait_for(|l| l.contains("listener bound"), "the listener");
-        d
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Polls the log (generous deadline: the machine is loaded).
-    fn wait_for(&self, f: impl Fn(&str) -> bool, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            if self.log().lines().any(&f) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+/// Polls the daemon's log (generous deadline: the machine is loaded).
+fn wait_for(d: &Running, f: impl Fn(&str) -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if d.log().lines().any(&f) {
+            return;
         }
-        panic!("no {what} in the log:\n{}", self.log());
+        std::thread::sleep(Duration::from_millis(50));
     }
-
-    fn terminate(mut self) -> String {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        // The reader thread sees EOF once the process is gone.
-        std::thread::sleep(Duration::from_millis(200));
-        let log = self.log();
-        assert!(status.success(), "{log}");
-        log
-    }
+    panic!("no {what} in the log:\n{}", d.log());
 }
 
 /// Sends `secs` of traffic paced in real time: 1k pps of background to the victim,
@@ -133,7 +95,7 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
 
     // First run: 24 s of background (20 s of warm-up and the first p99s), then the
     // flood, detected against the baseline.
-    let first = Daemon::start(&cfg);
+    let first = start(&cfg, dir.join("first.log"));
     send(port, 24.0, false, &|| false);
     assert!(!first.log().contains("incident started"), "{}", first.log());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -142,7 +104,7 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
     }
     // Mid-attack: the flood is still being sent when the daemon is stopped.
     send(port, 0.5, true, &|| false);
-    let log = first.terminate();
+    let log = first.stop();
     assert!(baseline_start(&log), "first run:\n{log}");
     assert!(log.contains("baselines saved for the next start"), "{log}");
     let snap = dir.join("baselines.snap");
@@ -152,8 +114,9 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
 
     // Second run: the baselines come back and the ongoing flood is a baseline
     // detection again (never a warm-up one: those thresholds are far above it).
-    let second = Daemon::start(&cfg);
-    second.wait_for(
+    let second = start(&cfg, dir.join("second.log"));
+    wait_for(
+        &second,
         |l| l.contains("baselines restored from the last run") && l.contains("hosts=1"),
         "restore",
     );
@@ -202,7 +165,7 @@ fn baseline_detection_continues_across_a_restart_mid_attack() {
             sock.send_to(&d, ("127.0.0.1", port)).unwrap();
         }
     }
-    let log = second.terminate();
+    let log = second.stop();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(started(&log), "after the reload:\n{log}");
     let warmup_on_victim = log.lines().any(|l| {

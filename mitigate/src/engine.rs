@@ -226,43 +226,56 @@ impl Engine {
     }
 
     /// Replaces the settings (a config reload). Active mitigations stay; the new
-    /// ladders apply from the next event. Two changes reach the active routes too:
-    /// - an active route that covers an address the new safelist holds is withdrawn
-    ///   ([`WithdrawReason::Safelisted`]): the safelist holds on every path, including
-    ///   routes made before it;
-    /// - a change of `dry_run`: each remaining route comes out as an [`Output::DryRun`]
-    ///   with its new flag (live: announce it now; dry run: withdraw it from the routers,
-    ///   keep it recorded), so an attack mitigated in dry run is announced the moment dry
-    ///   run ends.
+    /// ladders apply from the next event; then [`Engine::revalidate`] brings the active
+    /// routes in line with the new safelist, protected networks and dry-run flag.
     #[must_use = "a reload's outputs must reach the adapters"]
     pub fn set_settings(&mut self, s: Settings, now: u64) -> Vec<Output> {
-        let flip = s.dry_run != self.s.dry_run;
         self.safelist = Safelist::new(&s.safelist);
         self.s = s;
+        self.revalidate(now)
+    }
+
+    /// Brings the active routes in line with the settings, after a reload or a restart
+    /// (the config may have changed while levee was down):
+    /// - a route that covers a safelisted address is withdrawn
+    ///   ([`WithdrawReason::Safelisted`]): the safelist holds on every path, including
+    ///   routes made before it;
+    /// - a route whose destination is outside every protected network is withdrawn
+    ///   ([`WithdrawReason::Unprotected`]);
+    /// - a route whose dry-run flag differs from the settings' comes out as an
+    ///   [`Output::DryRun`] with the new flag (live: announce it now; dry run: withdraw
+    ///   it from the routers, keep it recorded), so an attack mitigated in dry run is
+    ///   announced the moment dry run ends.
+    #[must_use = "the outputs must reach the adapters"]
+    pub fn revalidate(&mut self, now: u64) -> Vec<Output> {
         let mut out = Vec::new();
-        if !self.safelist.is_empty() {
-            let covering: Vec<Nlri> = self
-                .routes
+        let mut gone: Vec<(Nlri, WithdrawReason)> = Vec::new();
+        for n in self.routes.keys() {
+            let Some(d) = destination(n) else { continue };
+            if self.safelist.overlaps(&d) {
+                gone.push((n.clone(), WithdrawReason::Safelisted));
+            } else if !self
+                .s
+                .networks
                 .iter()
-                .filter(|(n, _)| destination(n).is_some_and(|d| self.safelist.overlaps(&d)))
-                .map(|(n, _)| n.clone())
-                .collect();
-            for n in covering {
-                self.remove(now, &n, WithdrawReason::Safelisted, &mut out);
+                .any(|net| net.prefixes.iter().any(|p| p.contains(&d)))
+            {
+                gone.push((n.clone(), WithdrawReason::Unprotected));
             }
         }
-        if flip {
-            let dry_run = self.s.dry_run;
-            out.extend(
-                self.routes
-                    .values_mut()
-                    .filter(|m| m.dry_run != dry_run)
-                    .map(|m| {
-                        m.dry_run = dry_run;
-                        Output::DryRun(m.clone())
-                    }),
-            );
+        for (n, why) in gone {
+            self.remove(now, &n, why, &mut out);
         }
+        let dry_run = self.s.dry_run;
+        out.extend(
+            self.routes
+                .values_mut()
+                .filter(|m| m.dry_run != dry_run)
+                .map(|m| {
+                    m.dry_run = dry_run;
+                    Output::DryRun(m.clone())
+                }),
+        );
         out
     }
 

@@ -81,8 +81,12 @@ pub enum WithdrawReason {
     Deescalated,
     /// The attack's classification changed; replaced by routes for the new one.
     Reclassified,
-    /// A reload safelisted an address the route covers.
+    /// The safelist (changed by a reload, or while levee was down) holds an address
+    /// the route covers.
     Safelisted,
+    /// The route's destination is no longer inside a protected network (the config
+    /// changed).
+    Unprotected,
 }
 
 impl WithdrawReason {
@@ -95,6 +99,7 @@ impl WithdrawReason {
             WithdrawReason::Deescalated => "deescalated",
             WithdrawReason::Reclassified => "reclassified",
             WithdrawReason::Safelisted => "safelisted",
+            WithdrawReason::Unprotected => "unprotected",
         }
     }
 }

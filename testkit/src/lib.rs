@@ -14,6 +14,7 @@
 //!   (gobgpd, BIRD, FRR, ExaBGP, StayRTR, softflowd, pmacct), their control programs,
 //!   and [`have`], which skips a test whose tool is missing (and fails it in CI).
 //! - [`lab`]: free ports, scratch directories, polling.
+//! - [`fuzz`]: the fuzz targets' corpora run as regression tests.
 //! - `webhook` (feature `webhook`): an HTTP(S) webhook endpoint in a thread of its own.
 //!
 //! It is dev-only (`publish = false`, a `[dev-dependencies]` entry only) and depends on
@@ -26,6 +27,7 @@
 
 pub mod bytes;
 pub mod daemon;
+pub mod fuzz;
 pub mod hostile;
 pub mod ipfix;
 pub mod lab;

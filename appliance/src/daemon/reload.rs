@@ -159,6 +159,10 @@ impl Reloader {
         restart(new.mitigation.store != old.mitigation.store, "store");
         restart(new.history != old.history, "history");
         restart(
+            new.mitigation.audit_key != old.mitigation.audit_key,
+            "store.audit_hmac_key_file",
+        );
+        restart(
             new.mitigation.control_socket != old.mitigation.control_socket,
             "control socket",
         );
@@ -361,8 +365,14 @@ impl Reloader {
                 done.hosts_kept, done.hosts_dropped, done.networks_kept, done.incidents_ended
             )),
             Err(e) => {
-                report.failed.push(format!("detection: {e}"));
+                // Neither side takes the new networks: detection and mitigation keep
+                // agreeing on what is protected, and the next reload tries again.
+                report.failed.push(format!(
+                    "detection: {e}; the protected networks and detection settings stay as they were"
+                ));
                 new.detection = old.detection.clone();
+                new.protected_networks = old.protected_networks.clone();
+                new.mitigation.settings.networks = old.mitigation.settings.networks.clone();
             }
         }
     }

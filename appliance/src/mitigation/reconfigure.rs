@@ -17,7 +17,7 @@ use crate::adapters::{Adapter, Change, Handle, Kind, Report, native};
 use crate::store::Note;
 use crate::store::audit::{Action, Actor};
 use levee_bgp::speaker::Speaker;
-use levee_mitigate::engine::Output;
+use levee_mitigate::engine::{Output, WithdrawReason};
 use levee_mitigate::settings::{Levels, Settings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,18 +119,29 @@ impl State {
             ));
             let dry_run = s.dry_run;
             let out = self.engine.set_settings(r.settings, now);
-            let safelisted = out
-                .iter()
-                .filter(|o| matches!(o, Output::Withdraw(..)))
-                .count();
+            let withdrawn = |why: WithdrawReason| {
+                out.iter()
+                    .filter(|o| matches!(o, Output::Withdraw(_, r) if *r == why))
+                    .count()
+            };
             let flipped = out
                 .iter()
                 .filter(|o| matches!(o, Output::DryRun(..)))
                 .count();
-            if safelisted > 0 {
-                changes.push(format!(
-                    "safelist: {safelisted} active routes that cover a safelisted address withdrawn"
-                ));
+            for (why, what) in [
+                (
+                    WithdrawReason::Safelisted,
+                    "that cover a safelisted address",
+                ),
+                (
+                    WithdrawReason::Unprotected,
+                    "outside the protected networks",
+                ),
+            ] {
+                let n = withdrawn(why);
+                if n > 0 {
+                    changes.push(format!("{n} active routes {what} withdrawn"));
+                }
             }
             if flipped > 0 {
                 changes.push(if dry_run {

@@ -1,7 +1,8 @@
 //! The mitigation stage as a task of the daemon: incident events and operator requests
-//! in through bounded channels; the [`Engine`] decides; every decision is queued to the
-//! [`Store`]'s own thread ([`Writer`], with its audit entries) before it goes to the
-//! adapters, so no SQLite call runs on the runtime; each adapter's results are kept
+//! in through bounded channels; the [`Engine`] decides; every decision is written by the
+//! [`Store`]'s own thread ([`Writer`], with its audit entries), and committed before it
+//! goes to the adapters, so no SQLite call runs on the runtime and a crash never leaves
+//! a route on a router that the store does not know; each adapter's results are kept
 //! here too, so a status query reads nothing from the store. At start, the
 //! mitigations active at the last stop are restored and re-sent, and those that expired
 //! meanwhile are withdrawn, so an adapter that kept state holds exactly what should be.
@@ -171,7 +172,11 @@ pub(super) struct State {
 }
 
 async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
-    // What expired while levee was down is withdrawn first (and stored so).
+    // Routes the config no longer allows (safelisted or unprotected since the last
+    // stop, or of the other dry-run mode) are put right first, then what expired while
+    // levee was down is withdrawn (both stored so).
+    let out = st.engine.revalidate(now_us());
+    st.handle(Actor::Levee, out).await;
     let out = st.engine.tick(now_us());
     st.handle(Actor::Expiry, out).await;
     st.reconcile().await;
@@ -412,6 +417,12 @@ impl State {
                 outputs: out,
             })
             .await;
+        if changes.is_empty() {
+            return;
+        }
+        // Stored before any router hears of it: after a crash, the store knows every
+        // route an adapter may hold, so the next start withdraws what has ended.
+        self.store.sync().await;
         for a in &self.adapters {
             a.handle.send(changes.clone()).await;
         }

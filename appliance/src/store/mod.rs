@@ -355,10 +355,12 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(traffic::SCHEMA)?;
-        add_audit_columns(&conn)?;
+        let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;
-        st.adopt_rows(crate::clock::now_us())?;
+        if migrated {
+            st.adopt_rows(crate::clock::now_us())?;
+        }
         Ok(st)
     }
 
@@ -377,15 +379,13 @@ impl Store {
         }
     }
 
-    /// A database from before rows were chained: its rows are taken in, one `adopt`
-    /// entry each, once (while no entry carries a row state).
+    /// A database from before rows were chained (its audit table has just been given
+    /// the row-state columns): its rows are taken in, one `adopt` entry each, once, and
+    /// only onto an intact chain. Never otherwise: a row with no entry in a chained
+    /// database was inserted by hand, and `verify` says so (an audit log wiped beside
+    /// forged rows must not make them legitimate).
     fn adopt_rows(&mut self, now: u64) -> Result<(), StoreError> {
-        let chained: i64 =
-            self.conn
-                .query_row("SELECT COUNT(*) FROM audit WHERE state <> ''", [], |r| {
-                    r.get(0)
-                })?;
-        if chained > 0 {
+        if !matches!(self.verify_chain()?, Verdict::Intact { .. }) {
             return Ok(());
         }
         let ids: Vec<i64> = {
@@ -980,6 +980,19 @@ impl Store {
     /// Walks the audit chain (with the store's key), then checks every mitigation row
     /// against the state its last entry recorded.
     pub fn verify(&self) -> Result<Verdict, StoreError> {
+        let verdict = self.verify_chain()?;
+        // Rows are checked once they are chained (a writer adopts them at its start).
+        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
+            return Ok(verdict);
+        }
+        Ok(match rows::check(&self.conn)? {
+            Some((id, why)) => Verdict::RowEdited { id, why },
+            None => verdict,
+        })
+    }
+
+    /// Walks the audit chain alone (with the store's key).
+    fn verify_chain(&self) -> Result<Verdict, StoreError> {
         let mut q = self.conn.prepare(&format!(
             "SELECT seq, time_us, actor, action, subject, detail, {}, prev, hash
              FROM audit ORDER BY seq",
@@ -989,15 +1002,7 @@ impl Store {
             Ok((entry(r)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?))
         })?;
         let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
-        let verdict = audit::verify(rows, self.key.as_ref());
-        // Rows are checked once they are chained (a writer adopts them at its start).
-        if !matches!(verdict, Verdict::Intact { .. }) || !self.chained {
-            return Ok(verdict);
-        }
-        Ok(match rows::check(&self.conn)? {
-            Some((id, why)) => Verdict::RowEdited { id, why },
-            None => verdict,
-        })
+        Ok(audit::verify(rows, self.key.as_ref()))
     }
 
     /// Checks an anchor taken earlier: entry `entries` (or, without it, some entry)
@@ -1052,8 +1057,8 @@ impl Store {
 }
 
 /// An audit entry from the first eight columns of a row (seq, time_us, actor,
-/// action, subject, detail, state, keyed).
-fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+/// action, subject, detail, state, keyed), as `audit verify` reads it.
+pub fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         seq: r.get::<_, i64>(0)? as u64,
         time_us: r.get::<_, i64>(1)? as u64,
@@ -1088,17 +1093,19 @@ fn has_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
 }
 
 /// Adds the audit columns a database from an older levee lacks.
-fn add_audit_columns(conn: &Connection) -> Result<(), StoreError> {
+fn add_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
     let have: Vec<String> = {
         let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
         q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
     };
+    let mut added = false;
     for (name, decl) in AUDIT_COLUMNS {
         if !have.iter().any(|h| h == name) {
             conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {name} {decl}"))?;
+            added = true;
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 /// Creates the database file if need be, with the store's mode, and sets that mode

@@ -494,3 +494,40 @@ fn a_new_holder_is_stored_chained_and_restored() {
         Verdict::Intact { entries: 4, .. }
     ));
 }
+
+#[test]
+fn a_wiped_log_beside_a_forged_row_is_not_adopted() {
+    let (_dir, path, st, _) = with_rows("wiped");
+    drop(st);
+    {
+        // Someone with the file: the append-only triggers dropped, the log wiped, an
+        // active RTBH row forged.
+        let conn = Connection::open(&path).unwrap();
+        let triggers: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for t in triggers {
+            conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+        }
+        conn.execute_batch("DELETE FROM audit").unwrap();
+        conn.execute(
+            "INSERT INTO mitigations (id, route, victim, network, level, origin, holders,
+               created_us, expires_us, dry_run, state)
+             VALUES (9, 'route 192.0.2.9/32 community 65535:666', '192.0.2.9', 'web', NULL,
+               'manual', '[\"manual\"]', 1, 99999999999, 0, 'active')",
+            [],
+        )
+        .unwrap();
+    }
+    let st = Store::open(&path).unwrap();
+    assert_eq!(st.anchor().entries, 0, "nothing adopted");
+    assert!(
+        matches!(st.verify().unwrap(), Verdict::RowEdited { .. }),
+        "{:?}",
+        st.verify()
+    );
+}

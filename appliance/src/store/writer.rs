@@ -27,6 +27,7 @@ enum Msg {
     Write(Write),
     Held(String, oneshot::Sender<Held>),
     Flush(u64, oneshot::Sender<()>),
+    Sync(oneshot::Sender<()>),
     /// Ends the thread (after what is queued before it), even while other senders
     /// ([`Sender`]) are still held.
     Stop,
@@ -53,6 +54,7 @@ impl std::fmt::Debug for Msg {
             Msg::Write(w) => write!(f, "Write({w:?})"),
             Msg::Held(a, _) => write!(f, "Held({a})"),
             Msg::Flush(now, _) => write!(f, "Flush({now})"),
+            Msg::Sync(_) => write!(f, "Sync"),
             Msg::Stop => f.write_str("Stop"),
         }
     }
@@ -100,6 +102,17 @@ impl Writer {
             return Ok(Vec::new());
         }
         rx.await.unwrap_or_else(|_| Ok(Vec::new()))
+    }
+
+    /// Waits until everything queued so far is committed (not the coalesced expiries):
+    /// a decision is on disk before any router hears of it.
+    pub async fn sync(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Sync(reply)).await.is_err() {
+            self.lost("the store thread has ended");
+            return;
+        }
+        let _ = rx.await;
     }
 
     /// Writes the coalesced expiries and waits until everything queued is written.
@@ -191,6 +204,10 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
                 }
                 Msg::Flush(now, reply) => {
                     writes.push(Write::Flush { now });
+                    commit(&mut store, &mut writes, shared);
+                    let _ = reply.send(());
+                }
+                Msg::Sync(reply) => {
                     commit(&mut store, &mut writes, shared);
                     let _ = reply.send(());
                 }

@@ -116,3 +116,60 @@ fn a_reload_that_safelists_an_active_target_withdraws_its_routes() {
         "the other victim's routes stay"
     );
 }
+
+#[test]
+fn restored_routes_are_revalidated_against_the_config_of_this_start() {
+    // Last run: two victims mitigated, live.
+    let mut before = Engine::new(settings(), 1);
+    for (id, ip) in [(1, "192.0.2.10"), (2, "192.0.2.20")] {
+        let out = before.on_event(0, &event(EventKind::Start, id, ip, "udp_flood", 200 * MBPS));
+        assert!(!announced(&out).is_empty());
+    }
+    let rows: Vec<Mitigation> = before.active().cloned().collect();
+
+    // This start: .10 safelisted meanwhile, dry run on.
+    let mut s = settings();
+    s.safelist.push("192.0.2.10/32".parse().unwrap());
+    s.dry_run = true;
+    let mut e = Engine::new(s, 100);
+    e.restore(rows.clone());
+    let out = e.revalidate(S);
+    let gone = withdrawn(&out);
+    assert!(
+        !gone.is_empty()
+            && gone
+                .iter()
+                .all(|(r, why)| r.contains("192.0.2.10/32") && *why == WithdrawReason::Safelisted),
+        "{out:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::DryRun(m) if m.dry_run && m.victim == "192.0.2.20")),
+        "{out:?}"
+    );
+    assert!(e.active().all(|m| m.dry_run && m.victim == "192.0.2.20"));
+    assert!(
+        e.revalidate(2 * S).is_empty(),
+        "in line: nothing more to do"
+    );
+
+    // Another start: the network is gone from the config.
+    let mut s = settings();
+    s.networks.retain(|n| {
+        !n.prefixes
+            .iter()
+            .any(|p| p.contains(&"192.0.2.10".parse::<IpAddr>().unwrap()))
+    });
+    let mut e = Engine::new(s, 100);
+    e.restore(rows);
+    let out = e.revalidate(S);
+    let gone = withdrawn(&out);
+    assert!(
+        !gone.is_empty()
+            && gone
+                .iter()
+                .all(|(_, why)| *why == WithdrawReason::Unprotected),
+        "{out:?}"
+    );
+    assert_eq!(e.active().count(), 0);
+}
