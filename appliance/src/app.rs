@@ -66,6 +66,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::operator::mitigate(&socket, cmd))
         }
         Command::Audit(cmd) => crate::operator::audit(&load(cli)?, cmd),
+        Command::Traffic(args) => crate::traffic::run(&load(cli)?, args),
         Command::Reload { json, socket } => {
             // With --socket the config is not read here: the daemon reads it and
             // answers with its errors.

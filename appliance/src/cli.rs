@@ -45,6 +45,9 @@ pub enum Command {
     /// The audit log in the store
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Traffic history from the store (per-minute rates towards each protected network,
+    /// per protocol, with the busiest second); works with the daemon stopped
+    Traffic(TrafficArgs),
     /// Make the running daemon read its config again (as SIGHUP does) and print what
     /// changed; exit 1 if the config was refused or a change could not be applied
     Reload {
@@ -54,6 +57,30 @@ pub enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// Only this protected network [default: every one stored or configured]
+    #[arg(long, value_name = "NAME")]
+    pub network: Option<String>,
+    /// How far back, e.g. 30m, 6h, 7d
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub since: String,
+    /// Seconds per point, rounded up to whole minutes and raised to keep at most 1,440
+    /// points [default: 1m]
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+    /// Print this incident's stored per-second series instead (pps and bps per point)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["network", "since", "step"])]
+    pub incident: Option<u64>,
+    /// Print JSON: {"networks": [{network, from, to, step, resolution, points: [...]}]},
+    /// or with --incident {incident, victim, network, start, step, points: [[pps, bps], ...]}
+    #[arg(long)]
+    pub json: bool,
+    /// The store [default: store.path from the config]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Args)]

@@ -13,13 +13,17 @@
 //!   passes first;
 //! - [`adapters`]: where routes go (the native BGP speaker, gobgpd, BIRD, FRR), each
 //!   behind a retrying, reconciling task;
-//! - [`store`]: SQLite with incidents, mitigations and the hash-chained audit log;
+//! - [`store`]: SQLite with incidents, mitigations, the hash-chained audit log and the
+//!   traffic history's minutes and incident series;
+//! - [`history`]: traffic history: the last hour in memory, per-minute rollups and
+//!   incident series in the store, and the query over both (`levee traffic`);
 //! - [`control`]: the local control socket of `levee mitigate`; [`operator`]: the
 //!   operator's commands (`levee mitigate`, `levee audit`);
 //! - [`pidlock`]: the single-instance lock of `levee run` and the store's writer lock;
 //! - [`run`]: the daemon: ingestion, detection and mitigation wired together;
 //! - [`web`]: the local web endpoint, Prometheus `/metrics`;
 //! - [`speaker`]: `levee bgp`, the BGP speaker (crate `levee-bgp`) run alone;
+//! - [`traffic`]: `levee traffic`, the traffic history read from the store;
 //! - [`cli`]: the command line.
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
@@ -33,6 +37,7 @@ pub mod control;
 pub mod daemon;
 pub mod detection;
 pub mod flows;
+pub mod history;
 pub mod human;
 pub mod mitigation;
 pub mod operator;
@@ -42,5 +47,6 @@ pub mod rpki;
 pub mod signals;
 pub mod speaker;
 pub mod store;
+pub mod traffic;
 pub mod web;
 pub mod yaml;

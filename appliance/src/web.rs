@@ -42,6 +42,8 @@ pub struct Sources {
     pub speaker: Option<std::sync::Weak<Speaker>>,
     /// Config reloads by outcome.
     pub reloads: Arc<crate::control::ReloadCounters>,
+    /// The traffic history's counters.
+    pub history: Arc<crate::history::Counters>,
 }
 
 #[derive(Clone)]
@@ -156,6 +158,19 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_incidents_ended_total").absolute(d.incidents_ended);
         gauge!("levee_incidents_active").set(d.incidents_active as f64);
     }
+    let h = &s.history;
+    for (name, v) in [
+        ("levee_history_seconds_total", &h.seconds),
+        ("levee_history_dropped_seconds_total", &*h.dropped_seconds),
+        ("levee_history_minutes_written_total", &h.minutes_written),
+        ("levee_history_series_written_total", &h.series_written),
+        ("levee_history_victims_refused_total", &h.victims_refused),
+        ("levee_history_series_refused_total", &h.series_refused),
+    ] {
+        counter!(name).absolute(v.load(Relaxed));
+    }
+    gauge!("levee_history_victims").set(h.victims.load(Relaxed) as f64);
+    gauge!("levee_history_memory_bytes").set(h.memory_bytes.load(Relaxed) as f64);
     for (result, n) in [
         ("applied", &s.reloads.applied),
         ("refused", &s.reloads.refused),

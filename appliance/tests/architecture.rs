@@ -15,6 +15,7 @@ const STAGES: &[&str] = &[
     "adapters",
     "rpki",
     "store",
+    "history",
     "control",
     "web",
 ];

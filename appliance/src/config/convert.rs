@@ -41,6 +41,7 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
         &mut cx,
     );
     let ingest = ingest(&raw.ingest, &mut cx);
+    let history = super::history::convert(std::mem::take(&mut raw.history), &mut cx);
     let exporters = raw
         .exporters
         .take()
@@ -75,6 +76,7 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
         mitigation,
         rpki,
         web: raw.web.take().map(|w| w.listen),
+        history,
     })
 }
 

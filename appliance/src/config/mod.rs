@@ -16,6 +16,7 @@ mod convert;
 mod detection;
 mod error;
 mod exporters;
+mod history;
 pub mod mitigation;
 mod raw;
 mod rpki;
@@ -84,6 +85,8 @@ pub struct Config {
     pub rpki: Option<crate::rpki::Settings>,
     /// Where the web endpoint (/metrics) listens, if configured.
     pub web: Option<std::net::SocketAddr>,
+    /// The traffic history (retention of the per-minute rollups).
+    pub history: crate::history::Settings,
 }
 
 /// A named set of prefixes levee protects.

@@ -34,6 +34,8 @@ pub(super) struct RawConfig {
     pub(super) control: super::mitigation::RawControl,
     pub(super) rpki: Option<super::rpki::RawRpki>,
     pub(super) web: Option<RawWeb>,
+    #[serde(default)]
+    pub(super) history: super::history::RawHistory,
 }
 
 /// `web: {listen: 127.0.0.1:9750}`: the local endpoint (/metrics).

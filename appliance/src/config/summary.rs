@@ -160,6 +160,10 @@ fn mitigation(c: &Config, s: &mut String) {
             ""
         }
     );
+    *s += &format!(
+        "  traffic history: last hour in memory, minutes kept {} days\n",
+        c.history.retention_s as f64 / 86_400.0
+    );
 }
 
 /// The RPKI gate.

@@ -605,3 +605,27 @@ fn a_safelist_over_the_limit_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn history_retention_parses_in_days_and_is_bounded() {
+    let d = Config::parse("listeners: {}\n", "t.yaml").unwrap();
+    assert_eq!(d.history.retention_s, 30 * 86_400, "the default");
+    let c = Config::parse("history:\n  retention: 7d\n", "t.yaml").unwrap();
+    assert_eq!(c.history.retention_s, 7 * 86_400);
+    assert!(
+        c.summary().contains("minutes kept 7 days"),
+        "{}",
+        c.summary()
+    );
+    let c = Config::parse("history: {retention: 90m}\n", "t.yaml").unwrap();
+    assert_eq!(c.history.retention_s, 5400);
+    let e = err("history:\n  retention: 10m\n");
+    assert!(
+        e.contains("t.yaml:2:14: history.retention: a retention from 1h to 366d"),
+        "{e}"
+    );
+    let e = err("history:\n  retention: 400d\n");
+    assert!(e.contains("history.retention"), "{e}");
+    let e = err("history:\n  keep: 7d\n");
+    assert!(e.contains("history") && e.contains("keep"), "{e}");
+}

@@ -15,9 +15,10 @@ pub use listen::listen;
 
 use crate::clock::now_us;
 use crate::config::Config;
-use crate::detection::live::{Options, Outlet, Sink, Snapshots, consume};
+use crate::detection::live::{HistoryOutlet, Options, Outlet, Sink, Snapshots, consume};
 use crate::detection::snapshot;
 use crate::flows::Ingest;
+use crate::history::History;
 use acting::Acting;
 use reload::Reloader;
 use std::sync::{Arc, Mutex};
@@ -66,7 +67,8 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         info!(kind, %addr, "listener bound");
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
-    let web_sources = web_sources(&ingest, &acting, stats.clone());
+    let history_counters = Arc::new(crate::history::Counters::default());
+    let web_sources = web_sources(&ingest, &acting, stats.clone(), history_counters.clone());
     let web = match cfg.web {
         None => None,
         Some(listen) => match start_web(listen, web_sources.clone()).await {
@@ -96,13 +98,25 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         stats_every: Duration::from_secs(60),
         duration: None,
     };
+    let (history, seconds) = History::start(
+        cfg.history,
+        acting.service.store.clone(),
+        history_counters.clone(),
+    );
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
         updates: Some(updates),
         snapshots: Some(snapshots),
+        history: Some(HistoryOutlet {
+            seconds,
+            dropped: history_counters.dropped_seconds.clone(),
+        }),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;
+    // The detection thread has ended (its sender with it): the recorder writes the
+    // minute in progress and the open incidents' series before the store stops.
+    history.stop().await;
     let _ = stop_reloader.send(());
     // The reloader holds the speaker and the web endpoint: both are let go here.
     if let Ok(reloader) = reloader.await
@@ -158,6 +172,7 @@ fn web_sources(
     ingest: &Ingest,
     acting: &Acting,
     detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
+    history: Arc<crate::history::Counters>,
 ) -> crate::web::Sources {
     let kinds = ingest
         .bound
@@ -171,6 +186,7 @@ fn web_sources(
         commands: acting.service.commands.clone(),
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
         reloads: Arc::default(),
+        history,
     }
 }
 

@@ -159,6 +159,7 @@ impl Reloader {
             "mirror ports and ingest bounds",
         );
         restart(new.mitigation.store != old.mitigation.store, "store");
+        restart(new.history != old.history, "history");
         restart(
             new.mitigation.audit_key != old.mitigation.audit_key,
             "store.audit_hmac_key_file",

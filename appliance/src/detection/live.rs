@@ -85,6 +85,19 @@ pub struct Outlet {
     pub updates: Option<mpsc::Receiver<Update>>,
     /// Where to save the baselines every minute and at shutdown (`None`: never).
     pub snapshots: Option<Snapshots>,
+    /// Where each closed second's traffic goes (the traffic history). `None`: the
+    /// engine keeps no history.
+    pub history: Option<HistoryOutlet>,
+}
+
+/// The traffic history's input: each closed second is handed over without waiting; a
+/// full channel drops the seconds and counts them in `dropped`.
+#[derive(Debug)]
+pub struct HistoryOutlet {
+    /// The recorder's channel.
+    pub seconds: mpsc::Sender<Vec<levee_detect::engine::history::Second>>,
+    /// Seconds dropped (shared with /metrics).
+    pub dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Consumes batches until a signal, the deadline, the end of input or a closed
@@ -135,6 +148,12 @@ pub async fn consume(
             "incident events were dropped because mitigation lagged"
         );
     }
+    if forward.history_dropped > 0 {
+        warn!(
+            dropped_seconds = forward.history_dropped,
+            "traffic history seconds were dropped because the recorder lagged"
+        );
+    }
     let dropped = ingest.counters.dropped_records.load(Relaxed);
     if dropped > 0 {
         eprintln!("levee: {dropped} records were dropped because the consumer lagged");
@@ -179,6 +198,7 @@ impl Detector {
             forward: Forward {
                 outlet: None,
                 dropped: 0,
+                history_dropped: 0,
             },
             counters,
             stats_every: opts.stats_every,
@@ -186,6 +206,9 @@ impl Detector {
         if let Some(mut o) = outlet {
             state.updates = o.updates.take();
             state.snapshots = o.snapshots.take();
+            if let Some(e) = state.engine.as_mut() {
+                e.record_history(o.history.is_some());
+            }
             state.forward.outlet = Some(o);
         }
         let thread = std::thread::Builder::new()
@@ -289,6 +312,7 @@ impl State {
                 .into_iter()
                 .for_each(|ev| self.forward.send(ev));
             self.forward.publish(e.stats());
+            self.forward.history(&mut e);
         }
         (self.consumer, self.forward)
     }
@@ -299,6 +323,7 @@ impl State {
                 .into_iter()
                 .for_each(|ev| self.forward.send(ev));
             self.forward.publish(e.stats());
+            self.forward.history(e);
         }
     }
 
@@ -438,6 +463,8 @@ fn log_stats(s: &EngineStats) {
 struct Forward {
     outlet: Option<Outlet>,
     dropped: u64,
+    /// Seconds of traffic history the recorder could not take (its queue was full).
+    history_dropped: u64,
 }
 
 impl Forward {
@@ -447,6 +474,25 @@ impl Forward {
             && o.events.try_send(e).is_err()
         {
             self.dropped += 1;
+        }
+    }
+
+    /// Hands the seconds the engine closed to the traffic history, without waiting.
+    fn history(&mut self, e: &mut Engine) {
+        let Some(h) = self.outlet.as_ref().and_then(|o| o.history.as_ref()) else {
+            return;
+        };
+        let seconds = e.take_history();
+        if seconds.is_empty() {
+            return;
+        }
+        let n = seconds.len() as u64;
+        if h.seconds.try_send(seconds).is_err() {
+            if self.history_dropped == 0 {
+                warn!("traffic history lagging: seconds dropped (counted)");
+            }
+            self.history_dropped += n;
+            h.dropped.fetch_add(n, Relaxed);
         }
     }
 
@@ -590,6 +636,7 @@ mod tests {
             stats: Arc::default(),
             updates: Some(updates),
             snapshots: None,
+            history: None,
         };
         let opts = Options {
             sink: Sink::Count,

@@ -77,6 +77,9 @@ pub struct Service {
     pub events: mpsc::Sender<Event>,
     /// Operator requests in.
     pub commands: mpsc::Sender<Command>,
+    /// Writes of other stages (the traffic history) to the store's thread, queued with
+    /// the service's own; it does not keep the thread alive past [`Service::stop`].
+    pub store: crate::store::writer::Sender,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -129,6 +132,7 @@ impl Service {
             source: Box::new(e),
         })?;
         let (adapters, reports) = starter.start_all(adapters);
+        let sender = store.sender();
         let st = State {
             engine,
             store,
@@ -142,6 +146,7 @@ impl Service {
         Ok(Service {
             events,
             commands,
+            store: sender,
             task,
         })
     }

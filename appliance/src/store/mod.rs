@@ -22,6 +22,7 @@ pub mod audit;
 mod file;
 mod read;
 pub mod rows;
+pub mod traffic;
 pub mod writer;
 
 use file::{SCHEMA, add_audit_columns, has_audit_columns, restrict, set_mode};
@@ -75,6 +76,14 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A stored incident series that does not parse (edited by hand).
+    #[error("store: incident {incident}'s traffic series: {why}")]
+    Series {
+        /// The incident.
+        incident: u64,
+        /// What is wrong.
+        why: String,
+    },
     /// A stored row that does not parse (edited by hand, or a newer levee's).
     #[error("store: mitigation {id}: {why}")]
     Row {
@@ -141,6 +150,21 @@ pub enum Write {
         state: Outcome,
         /// Its error.
         error: Option<String>,
+    },
+    /// Traffic history: minute rows to add, and the minutes before `prune_before_s`
+    /// (Unix seconds) to delete.
+    Traffic {
+        /// The rows.
+        minutes: Vec<traffic::MinuteRow>,
+        /// Retention: delete what is older.
+        prune_before_s: Option<u64>,
+    },
+    /// An incident's traffic series (replacing the one stored), at `now` (µs).
+    Series {
+        /// When (µs).
+        now: u64,
+        /// The series.
+        series: Box<traffic::SeriesRow>,
     },
     /// Time passes: the coalesced expiries are written when they are due.
     Tick {
@@ -272,6 +296,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(traffic::SCHEMA)?;
         let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;
@@ -523,6 +548,16 @@ impl Store {
                     params![*id as i64, adapter, state.as_str(), error, *now as i64],
                 )?;
             }
+            Write::Traffic {
+                minutes,
+                prune_before_s,
+            } => {
+                traffic::write_minutes(tx, minutes)?;
+                if let Some(before) = prune_before_s {
+                    traffic::prune(tx, *before)?;
+                }
+            }
+            Write::Series { now, series } => traffic::write_series(tx, series, *now)?,
             Write::Tick { now } if now.saturating_sub(*written_us) < EXTEND_EVERY_US => {}
             Write::Tick { now } | Write::Flush { now } => {
                 Self::write_extends(tx, head, key, *now, extends)?;
@@ -743,4 +778,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

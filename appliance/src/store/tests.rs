@@ -6,10 +6,10 @@ use levee_mitigate::settings::{Ladder, Network, Settings};
 use levee_mitigate::{Engine, WithdrawReason};
 
 /// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         let p = std::env::temp_dir().join(format!(
             "levee-store-{tag}-{}-{:?}",
             std::process::id(),
@@ -27,7 +27,7 @@ impl Drop for TempDir {
 }
 
 /// A new store in a fresh directory (removed when the first value drops).
-fn fresh(tag: &str) -> (TempDir, PathBuf, Store) {
+pub(crate) fn fresh(tag: &str) -> (TempDir, PathBuf, Store) {
     let dir = TempDir::new(tag);
     let path = dir.0.join("levee.db");
     let st = Store::open(&path).unwrap();

@@ -28,6 +28,9 @@ enum Msg {
     Held(String, oneshot::Sender<Held>),
     Flush(u64, oneshot::Sender<()>),
     Sync(oneshot::Sender<()>),
+    /// Ends the thread (after what is queued before it), even while other senders
+    /// ([`Sender`]) are still held.
+    Stop,
 }
 
 /// What the thread shares.
@@ -52,6 +55,7 @@ impl std::fmt::Debug for Msg {
             Msg::Held(a, _) => write!(f, "Held({a})"),
             Msg::Flush(now, _) => write!(f, "Flush({now})"),
             Msg::Sync(_) => write!(f, "Sync"),
+            Msg::Stop => f.write_str("Stop"),
         }
     }
 }
@@ -121,10 +125,21 @@ impl Writer {
         let _ = rx.await;
     }
 
+    /// Another handle for queueing writes (traffic history), which does not keep the
+    /// thread alive: [`Writer::stop`] ends it, and writes queued after that are counted
+    /// as lost.
+    pub fn sender(&self) -> Sender {
+        Sender {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Flushes, then ends the thread.
     pub async fn stop(self, now: u64) {
         self.flush(now).await;
         let Writer { tx, thread, .. } = self;
+        let _ = tx.send(Msg::Stop).await;
         drop(tx);
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -151,8 +166,26 @@ impl Writer {
     }
 }
 
-/// The thread: batches until the channel closes.
+/// A handle queueing writes on the store's thread ([`Writer::sender`]).
+#[derive(Debug, Clone)]
+pub struct Sender {
+    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl Sender {
+    /// Queues a write (waits while the queue is full).
+    pub async fn write(&self, w: Write) {
+        if self.tx.send(Msg::Write(w)).await.is_err() {
+            self.shared.errors.fetch_add(1, Relaxed);
+            error!("store write lost: the store thread has ended");
+        }
+    }
+}
+
+/// The thread: batches until the channel closes or a stop.
 fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
+    let mut stopping = false;
     while let Some(first) = rx.blocking_recv() {
         let mut writes = Vec::new();
         let mut next = Some(first);
@@ -178,6 +211,10 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
                     commit(&mut store, &mut writes, shared);
                     let _ = reply.send(());
                 }
+                Msg::Stop => {
+                    stopping = true;
+                    break;
+                }
             }
             next = if taken < MAX_BATCH {
                 rx.try_recv().ok()
@@ -186,6 +223,9 @@ fn serve(mut store: Store, mut rx: mpsc::Receiver<Msg>, shared: &Shared) {
             };
         }
         commit(&mut store, &mut writes, shared);
+        if stopping {
+            return;
+        }
     }
 }
 
@@ -212,4 +252,42 @@ fn commit(store: &mut Store, writes: &mut Vec<Write>, shared: &Shared) {
 fn count(shared: &Shared, e: &StoreError) {
     shared.errors.fetch_add(1, Relaxed);
     error!(error = %e, "store write failed; the decision stands and is logged here");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::traffic::MinuteRow;
+
+    /// A write queued through another sender is written; stopping ends the thread
+    /// while that sender is still held; a write after the stop is counted as lost.
+    #[tokio::test(flavor = "current_thread")]
+    async fn stop_ends_the_thread_while_other_senders_live() {
+        let (_d, path, st) = crate::store::tests::fresh("writer-stop");
+        let w = Writer::start(st).unwrap();
+        let other = w.sender();
+        let row = MinuteRow {
+            network: "a".into(),
+            minute_s: 1_800_000_000 / 60 * 60,
+            seconds: 60,
+            ..MinuteRow::default()
+        };
+        other
+            .write(Write::Traffic {
+                minutes: vec![row.clone()],
+                prune_before_s: None,
+            })
+            .await;
+        let errors = other.shared.clone();
+        w.stop(1).await;
+        other
+            .write(Write::Traffic {
+                minutes: vec![row.clone()],
+                prune_before_s: None,
+            })
+            .await;
+        assert_eq!(errors.errors.load(Relaxed), 1);
+        let r = Store::open_read(&path).unwrap();
+        assert_eq!(r.minutes("a", 0, u64::MAX >> 2, 10).unwrap(), vec![row]);
+    }
 }

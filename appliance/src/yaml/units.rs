@@ -61,7 +61,8 @@ impl BitRate {
     }
 }
 
-/// A duration, kept in microseconds: "10s", "5m", "300ms", "1h", or seconds as a number.
+/// A duration, kept in microseconds: "10s", "5m", "300ms", "1h", "30d", or seconds as a
+/// number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Duration(pub(crate) u64);
 
@@ -74,6 +75,7 @@ impl Duration {
             ("m", 60e6),
             ("min", 60e6),
             ("h", 3600e6),
+            ("d", 86_400e6),
         ];
         with_units(s, as_is, &units)
     }

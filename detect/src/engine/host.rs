@@ -90,6 +90,9 @@ pub(super) struct Network {
     pub(super) window: SlidingWindow,
     pub(super) baseline: Baseline,
     pub(super) breakdown: Breakdown,
+    /// The breakdown as it was halved at the last second's close: what arrived since is
+    /// the difference (see [`super::history`]).
+    pub(super) halved: Breakdown,
     /// The TTLs this network usually receives (outside incidents), for the spoofing
     /// indicator.
     pub(super) ttl_usual: TtlHistogram,
@@ -106,6 +109,7 @@ impl Network {
             window: SlidingWindow::default(),
             baseline: Baseline::default(),
             breakdown: Breakdown::default(),
+            halved: Breakdown::default(),
             ttl_usual: TtlHistogram::default(),
             incident: NONE,
             host_incidents: 0,

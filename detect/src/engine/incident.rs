@@ -18,7 +18,7 @@ const HITTER_CAPACITY: usize = 32;
 const INTEL_LISTED: usize = 32;
 
 /// Who is attacked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Victim {
     /// One address.
     Host(IpAddr),

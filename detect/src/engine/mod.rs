@@ -10,6 +10,7 @@
 //! the host, a window update, and one comparison against the lowest
 //! threshold that could fire. Only records for victims under attack do more.
 
+pub mod history;
 mod host;
 mod incident;
 mod reconfigure;
@@ -26,11 +27,12 @@ use crate::netmatch::NetMatcher;
 use crate::policy::{Compiled, Current, Policy, Reason, Trigger};
 use crate::window::SLOT_US;
 use foldhash::fast::FixedState;
+use history::{NetworkSecond, Rate, Second, VictimSecond};
 use host::{Host, NONE, Network, estimate, learn_second};
 use incident::{EventContext, Incident};
 use ipnet::IpNet;
 use levee_flow::FlowRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// Records whose lookups are issued together (see [`Engine::ingest`]).
@@ -151,6 +153,10 @@ pub struct Engine {
     /// pass 1 may then point at the new occupant, so pass 2 looks them up again.
     hints_stale: bool,
     suspects: u32,
+    /// Closed seconds not yet taken, when history is recorded ([`history`]).
+    history: Option<VecDeque<Second>>,
+    /// Closed seconds dropped because nobody took them.
+    history_dropped: u64,
     /// Where the prefetching loads of [`Engine::ingest`] go, so they are not optimized out.
     sink: u64,
     stats: EngineStats,
@@ -191,10 +197,34 @@ impl Engine {
             rng: seed | 1,
             hints_stale: false,
             suspects: 0,
+            history: None,
+            history_dropped: 0,
             sink: 0,
             stats: EngineStats::default(),
             cfg,
         }
+    }
+
+    /// Starts (or stops) keeping each closed second's traffic per network, protocol and
+    /// victim ([`history`]), to be taken with [`Engine::take_history`]. Costs nothing
+    /// per record; once a second, one entry per network and per victim.
+    pub fn record_history(&mut self, on: bool) {
+        self.history = on.then(VecDeque::new);
+    }
+
+    /// The closed seconds recorded since the last call, oldest first (at most
+    /// [`history::PENDING_SECONDS`]; older ones were dropped, see
+    /// [`Engine::history_dropped`]).
+    pub fn take_history(&mut self) -> Vec<Second> {
+        self.history
+            .as_mut()
+            .map(|q| q.drain(..).collect())
+            .unwrap_or_default()
+    }
+
+    /// Closed seconds dropped because they were not taken in time.
+    pub fn history_dropped(&self) -> u64 {
+        self.history_dropped
     }
 
     /// Replaces the threat-intelligence lists.
@@ -548,6 +578,7 @@ impl Engine {
     fn sweep(&mut self, end_us: u64) {
         let last = end_us - 1;
         let now_s = ((end_us.saturating_sub(self.start_us)) / SECOND_US) as u32;
+        let victims = self.victim_seconds(last);
         let mut i = 0;
         while i < self.hosts.len() {
             let h = &mut self.hosts[i];
@@ -577,12 +608,20 @@ impl Engine {
             }
             i += 1;
         }
+        let mut networks = Vec::new();
         for n in &mut self.nets {
             n.window.advance(last);
             if n.incident == NONE && n.host_incidents == 0 {
                 learn_second(&mut n.baseline, n.window.totals());
             }
+            if self.history.is_some() {
+                networks.push(NetworkSecond {
+                    network: n.name.clone(),
+                    protocols: history::arrived(&n.breakdown, &n.halved),
+                });
+            }
             n.breakdown.decay();
+            n.halved = n.breakdown;
             if now_s.is_multiple_of(60) && n.ttl_usual.samples() > 100_000 {
                 n.ttl_usual.decay();
             }
@@ -590,6 +629,59 @@ impl Engine {
         for inc in self.incidents.iter_mut().flatten() {
             inc.decay();
         }
+        if let Some(q) = self.history.as_mut() {
+            let mut victims = victims;
+            for v in &mut victims {
+                if let Victim::Network(name) = &v.victim
+                    && let Some(n) = networks.iter().find(|n| &n.network == name)
+                {
+                    v.rate = n.total();
+                }
+            }
+            if q.len() >= history::PENDING_SECONDS {
+                q.pop_front();
+                self.history_dropped += 1;
+            }
+            q.push_back(Second {
+                start_us: end_us - SECOND_US,
+                networks,
+                victims,
+            });
+        }
+    }
+
+    /// Each suspect's and incident's victim over the second ending at `last` (µs), when
+    /// history is recorded: a host's window sums (the window is moved to the close); a
+    /// network victim's total is filled in from the network's second by the caller.
+    fn victim_seconds(&mut self, last: u64) -> Vec<VictimSecond> {
+        if self.history.is_none() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for inc in self.incidents.iter().flatten() {
+            let rate = match &inc.victim {
+                Victim::Host(ip) => match self.index.get(ip) {
+                    Some(&i) => {
+                        let w = &mut self.hosts[i as usize].window;
+                        w.advance(last);
+                        let t = w.totals();
+                        Rate {
+                            packets: t.packets,
+                            bytes: t.bytes,
+                        }
+                    }
+                    None => Rate::default(),
+                },
+                Victim::Network(_) => Rate::default(),
+            };
+            out.push(VictimSecond {
+                victim: inc.victim.clone(),
+                network: self.nets[usize::from(inc.net)].name.clone(),
+                incident: inc.started.then_some(inc.id),
+                rate,
+            });
+        }
+        out
     }
 
     fn evict(&mut self, i: usize) {

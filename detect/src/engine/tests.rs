@@ -39,7 +39,7 @@ pub(super) const UDP: Shape = Shape {
     fragment: false,
 };
 
-fn shape(protocol: u8, src_port: u16, dst_port: u16, flags: u8) -> Shape {
+pub(super) fn shape(protocol: u8, src_port: u16, dst_port: u16, flags: u8) -> Shape {
     Shape {
         protocol,
         src_port,
