@@ -361,9 +361,8 @@ impl AuthDb {
         Ok(n > 0)
     }
 
-    /// Checks a user's password: the user as a principal, or `None` (no such user,
-    /// wrong password). Runs argon2: call it off the async runtime.
-    pub fn login(&self, name: &str, password: &str) -> Result<Option<Principal>, AuthError> {
+    /// A user's role and password hash, to check a login with off the database's lock.
+    pub fn password_of(&self, name: &str) -> Result<Option<(Role, String)>, AuthError> {
         let row: Option<(String, String)> = self
             .conn
             .query_row(
@@ -372,15 +371,19 @@ impl AuthDb {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some((role, hash)) = row else {
+        row.map(|(role, hash)| Ok((role_of("user", name, role)?, hash)))
+            .transpose()
+    }
+
+    /// Checks a user's password: the user as a principal, or `None` (no such user,
+    /// wrong password). Runs argon2: call it off the async runtime.
+    pub fn login(&self, name: &str, password: &str) -> Result<Option<Principal>, AuthError> {
+        let Some((role, hash)) = self.password_of(name)? else {
             return Ok(None);
         };
-        if !secret::verify_password(password, &hash) {
-            return Ok(None);
-        }
-        Ok(Some(Principal {
+        Ok(secret::verify_password(password, &hash).then(|| Principal {
             actor: format!("user:{name}"),
-            role: role_of("user", name, role)?,
+            role,
         }))
     }
 

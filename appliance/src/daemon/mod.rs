@@ -66,7 +66,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         info!(kind, %addr, "listener bound");
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
-    let web_sources = web_sources(&ingest, &acting, stats.clone());
+    let web_sources = web_sources(&cfg, &ingest, &acting, stats.clone());
     let web = match cfg.web {
         None => None,
         Some(listen) => match start_web(listen, web_sources.clone()).await {
@@ -142,6 +142,7 @@ async fn start_web(
 
 /// What the web endpoint reads: the running stages.
 fn web_sources(
+    cfg: &Config,
     ingest: &Ingest,
     acting: &Acting,
     detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
@@ -158,6 +159,9 @@ fn web_sources(
         commands: acting.service.commands.clone(),
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
         reloads: Arc::default(),
+        store: cfg.mitigation.store.clone(),
+        auth: crate::auth::path_beside(&cfg.mitigation.store),
+        origin: cfg.origin.to_string(),
     }
 }
 

@@ -293,7 +293,11 @@ impl Reloader {
         let request = Request::Reconfigure(Box::new(reload));
         if self
             .commands
-            .send(Command { request, reply })
+            .send(Command {
+                request,
+                reply,
+                actor: crate::store::audit::Actor::Operator,
+            })
             .await
             .is_err()
         {

@@ -19,6 +19,7 @@
 //! read-only and changes nothing in it.
 
 pub mod audit;
+pub mod queries;
 pub mod rows;
 pub mod writer;
 
@@ -551,7 +552,7 @@ impl Store {
                         }
                         _ => {}
                     }
-                    if let Some((note, row)) = Self::write_output(tx, *now, *actor, o)? {
+                    if let Some((note, row)) = Self::write_output(tx, *now, actor.clone(), o)? {
                         match row {
                             Some(id) => Self::append_row(tx, head, key, *now, &note, id)?,
                             None => Self::append(tx, head, key, *now, &note)?,
