@@ -49,6 +49,10 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
             warn!("{line}");
         }
     }
+    // Where the web endpoint may listen, and its TLS files: checked before any stage.
+    if let Some(w) = &cfg.web {
+        crate::web::preflight(w, &crate::auth::path_beside(&cfg.mitigation.store))?;
+    }
     // The inputs are bound first, so a busy port stops levee before any stage starts;
     // then mitigation: the routes active at the last stop go out again before any new
     // flow is read.
@@ -67,9 +71,9 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
     let web_sources = web_sources(&cfg, &ingest, &acting, stats.clone());
-    let web = match cfg.web {
+    let web = match &cfg.web {
         None => None,
-        Some(listen) => match start_web(listen, web_sources.clone()).await {
+        Some(settings) => match start_web(settings, web_sources.clone()).await {
             Ok(w) => Some(w),
             Err(e) => {
                 ingest.stop().await;
@@ -132,11 +136,12 @@ fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
 
 /// The web endpoint at `listen`.
 async fn start_web(
-    listen: std::net::SocketAddr,
+    settings: &crate::web::settings::WebSettings,
     sources: crate::web::Sources,
 ) -> anyhow::Result<crate::web::Web> {
-    let w = crate::web::Web::start(listen, sources).await?;
-    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+    let w = crate::web::Web::start(settings, sources).await?;
+    let scheme = crate::web::Web::scheme(settings);
+    info!(addr = %w.addr, "metrics at {scheme}://{}/metrics, API at {scheme}://{}/api/v1", w.addr, w.addr);
     Ok(w)
 }
 
@@ -172,8 +177,8 @@ fn next_steps(cfg: &Config) -> String {
         .iter()
         .map(|l| format!("{} on {}", l.kind.as_str(), l.bind))
         .collect();
-    let page = match cfg.web {
-        Some(a) => format!("http://{a}/metrics"),
+    let page = match &cfg.web {
+        Some(w) => format!("{}://{}/metrics", crate::web::Web::scheme(w), w.listen),
         None => "off: add web: {listen: 127.0.0.1:9750} to serve /metrics".into(),
     };
     format!(

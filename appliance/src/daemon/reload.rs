@@ -251,7 +251,7 @@ impl Reloader {
         if new.web == self.running.web {
             return;
         }
-        let result = match (new.web, self.web.as_mut()) {
+        let result = match (&new.web, self.web.as_mut()) {
             (None, _) => {
                 if let Some(w) = self.web.take() {
                     w.stop();
@@ -276,7 +276,7 @@ impl Reloader {
                 report
                     .failed
                     .push(format!("web: {e}; it stays where it was"));
-                new.web = self.running.web;
+                new.web = self.running.web.clone();
             }
         }
     }

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{Value, json};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -168,11 +168,11 @@ async fn session(State(app): State<App>, headers: HeaderMap, method: Method) -> 
 
 async fn login(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<super::Peer>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Response {
-    app.gate.login(peer.ip(), &headers, &bytes).await
+    app.gate.login(peer.0.ip(), &headers, &bytes).await
 }
 
 async fn logout(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {

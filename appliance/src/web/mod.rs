@@ -11,7 +11,11 @@
 //! Errors are JSON (`{"code", "message"}`), 4xx for anything the caller got wrong;
 //! nothing a caller sends panics. Request bodies are capped at [`MAX_BODY`].
 //!
-//! Not here yet: the HTML page, server-sent events, traffic history, TLS.
+//! Beyond loopback the endpoint serves only HTTPS ([`tls`]) and only with an admin
+//! user in the auth database ([`settings::check_binding`]); it refuses to start
+//! otherwise.
+//!
+//! Not here yet: the HTML page, server-sent events, traffic history.
 
 pub mod api;
 pub mod auth;
@@ -19,6 +23,8 @@ pub mod error;
 pub mod limiter;
 mod metrics;
 pub mod openapi;
+pub mod settings;
+pub mod tls;
 
 pub use metrics::MAX_EXPORTER_SERIES;
 
@@ -28,6 +34,7 @@ use crate::mitigation::status::{Answer, Status};
 use crate::store::audit::Actor;
 use levee_bgp::speaker::Speaker;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use settings::WebSettings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -97,6 +104,27 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))
 }
 
+/// The caller's address, for the login limiter.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
+        Peer(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for Peer
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Peer {
+        Peer(*s.remote_addr())
+    }
+}
+
 /// The routes.
 fn router(app: App) -> axum::Router {
     api::routes()
@@ -105,53 +133,94 @@ fn router(app: App) -> axum::Router {
         .with_state(app)
 }
 
-/// Serves `app` on `listener` until aborted.
-fn serve(listener: tokio::net::TcpListener, app: App) -> tokio::task::JoinHandle<()> {
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+/// A bound endpoint, plain or TLS.
+enum Bound {
+    Plain(tokio::net::TcpListener),
+    Tls(tls::TlsListener),
+}
+
+/// The binding rule and the TLS files, checked (`levee run` does so before any stage
+/// starts); the TLS server config if there is one.
+pub fn preflight(
+    s: &WebSettings,
+    auth: &std::path::Path,
+) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+    settings::check_binding(s, auth)?;
+    Ok(s.tls.as_ref().map(tls::server_config).transpose()?)
+}
+
+/// Checks the binding rule, reads the TLS files and binds.
+async fn open(s: &WebSettings, sources: &Sources) -> anyhow::Result<(Bound, SocketAddr)> {
+    let config = preflight(s, &sources.auth)?;
+    let tcp = bind(s.listen).await?;
+    let addr = tcp.local_addr()?;
+    Ok(match config {
+        None => (Bound::Plain(tcp), addr),
+        Some(c) => (
+            Bound::Tls(tls::TlsListener::new(tcp, c, Arc::default())?),
+            addr,
+        ),
+    })
+}
+
+/// Serves `app` until aborted.
+fn serve(bound: Bound, app: App) -> tokio::task::JoinHandle<()> {
+    let router = router(app);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, service).await {
+        let r = match bound {
+            Bound::Plain(l) => {
+                axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await
+            }
+            Bound::Tls(l) => {
+                axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await
+            }
+        };
+        if let Err(e) = r {
             tracing::warn!(error = %e, "web endpoint stopped");
         }
     })
 }
 
+fn gate(s: &WebSettings, sources: &Sources) -> Arc<auth::Gate> {
+    Arc::new(auth::Gate::new(
+        sources.auth.clone(),
+        s.listen.ip().is_loopback(),
+        s.tls.is_some(),
+    ))
+}
+
 impl Web {
-    /// Binds `listen` and serves. The `metrics` recorder is process-wide and installed
-    /// once.
-    pub async fn start(listen: SocketAddr, sources: Sources) -> anyhow::Result<Web> {
-        let gate = Arc::new(auth::Gate::new(
-            sources.auth.clone(),
-            listen.ip().is_loopback(),
-            false,
-        ));
+    /// Checks the binding rule, binds and serves. The `metrics` recorder is
+    /// process-wide and installed once.
+    pub async fn start(s: &WebSettings, sources: Sources) -> anyhow::Result<Web> {
+        let (bound, addr) = open(s, &sources).await?;
         let app = App {
+            gate: gate(s, &sources),
             sources,
             prometheus: prometheus()?,
-            gate,
             started_us: crate::clock::now_us(),
         };
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let task = serve(listener, app.clone());
+        let task = serve(bound, app.clone());
         Ok(Web { addr, app, task })
     }
 
-    /// Moves the endpoint to `listen`: the new address is bound first, and only then
-    /// is the old one closed; if the bind fails, the endpoint stays where it is.
-    pub async fn rebind(&mut self, listen: SocketAddr) -> anyhow::Result<()> {
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr()?;
+    /// Moves the endpoint as `s` says: the new address is bound first, and only then
+    /// is the old one closed; if the bind (or the binding rule, or TLS) fails, the
+    /// endpoint stays where it is.
+    pub async fn rebind(&mut self, s: &WebSettings) -> anyhow::Result<()> {
+        let (bound, addr) = open(s, &self.app.sources).await?;
         let mut app = self.app.clone();
-        app.gate = Arc::new(auth::Gate::new(
-            app.sources.auth.clone(),
-            listen.ip().is_loopback(),
-            false,
-        ));
-        let task = serve(listener, app.clone());
+        app.gate = gate(s, &app.sources);
+        let task = serve(bound, app.clone());
         std::mem::replace(&mut self.task, task).abort();
         self.app = app;
         self.addr = addr;
         Ok(())
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn scheme(s: &WebSettings) -> &'static str {
+        if s.tls.is_some() { "https" } else { "http" }
     }
 
     /// Stops serving.
