@@ -441,6 +441,16 @@ fn sessions_csrf_logout_and_the_login_limit() {
     assert_eq!(codes, [401, 429, 429], "{codes:?}");
     let r = login("operator", PW);
     assert_eq!((r.status, r.code()), (429, "rate_limited".into()));
+    // Counted for /metrics.
+    let m = http(lab.port, "GET", "/metrics", &[], "").body;
+    for line in [
+        "levee_web_logins_total{result=\"ok\"} 2",
+        "levee_web_logins_total{result=\"failed\"} 3",
+        "levee_web_logins_total{result=\"limited\"} 3",
+    ] {
+        assert!(m.contains(line), "{line} in\n{m}");
+    }
+    assert!(m.contains("levee_web_refused_total{status=\"403\"}"), "{m}");
 }
 
 #[test]

@@ -187,3 +187,93 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (std::path::PathBuf, Store) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "levee-queries-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let st = Store::open(&dir.join("levee.db")).unwrap();
+        for i in 1..=30u64 {
+            st.conn
+                .execute(
+                    "INSERT INTO incidents (id, victim, network, family, vector, start_us,
+                         end_us, peak_pps, peak_bps, confidence)
+                     VALUES (?1, ?2, ?3, ?4, 'udp/53', ?5, ?6, 1000, 8000, 90)",
+                    rusqlite::params![
+                        i as i64,
+                        format!("192.0.2.{}", i % 3),
+                        if i % 2 == 0 { "web" } else { "dns" },
+                        if i % 5 == 0 { "syn_flood" } else { "udp_flood" },
+                        (i * 1_000_000) as i64,
+                        (i % 4 != 0).then_some((i * 1_000_000 + 5) as i64),
+                    ],
+                )
+                .unwrap();
+        }
+        (dir, st)
+    }
+
+    fn ids(rows: &[IncidentRow]) -> Vec<u64> {
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn incidents_filter_page_newest_first() {
+        let (dir, st) = store();
+        let all = IncidentFilter {
+            limit: 1000,
+            ..IncidentFilter::default()
+        };
+        assert_eq!(st.incidents(&all).unwrap().len(), 30);
+        let f = IncidentFilter {
+            network: Some("web".into()),
+            family: Some("syn_flood".into()),
+            ..all.clone()
+        };
+        assert_eq!(ids(&st.incidents(&f).unwrap()), [30, 20, 10]);
+        let f = IncidentFilter {
+            open: Some(true),
+            since_us: Some(10_000_000),
+            until_us: Some(21_000_000),
+            ..all.clone()
+        };
+        assert_eq!(ids(&st.incidents(&f).unwrap()), [20, 16, 12]);
+        let f = IncidentFilter {
+            victim: Some("192.0.2.0".into()),
+            limit: 3,
+            ..all.clone()
+        };
+        let page = st.incidents(&f).unwrap();
+        assert_eq!(ids(&page), [30, 27, 24]);
+        let next = IncidentFilter {
+            before: Some(24),
+            ..f.clone()
+        };
+        assert_eq!(ids(&st.incidents(&next).unwrap()), [21, 18, 15]);
+        // Hostile text is a value, never SQL; huge numbers are clamped.
+        let f = IncidentFilter {
+            network: Some("web' OR '1'='1".into()),
+            ..all.clone()
+        };
+        assert!(st.incidents(&f).unwrap().is_empty());
+        let f = IncidentFilter {
+            since_us: Some(u64::MAX),
+            limit: u32::MAX,
+            ..IncidentFilter::default()
+        };
+        assert!(st.incidents(&f).unwrap().is_empty());
+        let (row, ms) = st.incident_detail(7).unwrap().unwrap();
+        assert_eq!((row.id, row.network.as_str(), ms.len()), (7, "dns", 0));
+        assert!(st.incident_detail(u64::MAX).unwrap().is_none());
+        drop(st);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

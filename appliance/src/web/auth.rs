@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// The session cookie's name.
@@ -57,10 +57,10 @@ pub struct Gate {
     path: PathBuf,
     /// Opened at first use (the endpoint serves /metrics even if it cannot be).
     db: Arc<Mutex<Option<AuthDb>>>,
-    /// Anonymous callers may read.
-    loopback: bool,
-    /// Cookies are marked Secure.
-    tls: bool,
+    /// Anonymous callers may read (the endpoint is on loopback).
+    loopback: AtomicBool,
+    /// Cookies are marked Secure (the endpoint serves TLS).
+    tls: AtomicBool,
     limiter: Mutex<Limiter>,
     verifying: Arc<tokio::sync::Semaphore>,
     /// Counters.
@@ -107,12 +107,19 @@ impl Gate {
         Gate {
             path,
             db: Arc::new(Mutex::new(None)),
-            loopback,
-            tls,
+            loopback: AtomicBool::new(loopback),
+            tls: AtomicBool::new(tls),
             limiter: Mutex::new(Limiter::new()),
             verifying: Arc::new(tokio::sync::Semaphore::new(MAX_VERIFYING)),
             counters: AuthCounters::default(),
         }
+    }
+
+    /// The endpoint moved: on loopback or not, with TLS or not (sessions, the login
+    /// limiter and the counters stay).
+    pub fn set_binding(&self, loopback: bool, tls: bool) {
+        self.loopback.store(loopback, Relaxed);
+        self.tls.store(tls, Relaxed);
     }
 
     /// Runs `f` on the database, off the async runtime.
@@ -222,7 +229,7 @@ impl Gate {
                 session: Some(id),
             });
         }
-        if self.loopback {
+        if self.loopback.load(Relaxed) {
             return Ok(Caller {
                 principal: Principal {
                     actor: "anonymous".into(),
@@ -239,7 +246,11 @@ impl Gate {
     }
 
     fn cookie_header(&self, value: &str, max_age_s: u64) -> HeaderValue {
-        let secure = if self.tls { "; Secure" } else { "" };
+        let secure = if self.tls.load(Relaxed) {
+            "; Secure"
+        } else {
+            ""
+        };
         HeaderValue::from_str(&format!(
             "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
         ))

@@ -54,6 +54,20 @@ pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
     ] {
         counter!("levee_config_reloads_total", "result" => result).absolute(n.load(Relaxed));
     }
+    let a = &app.gate.counters;
+    for (result, n) in [
+        ("ok", &a.logins),
+        ("failed", &a.login_failures),
+        ("limited", &a.login_limited),
+    ] {
+        counter!("levee_web_logins_total", "result" => result).absolute(n.load(Relaxed));
+    }
+    for (status, n) in [("401", &a.unauthenticated), ("403", &a.forbidden)] {
+        counter!("levee_web_refused_total", "status" => status).absolute(n.load(Relaxed));
+    }
+    for (result, n) in [("failed", &app.tls.failed), ("refused", &app.tls.refused)] {
+        counter!("levee_web_tls_handshakes_total", "result" => result).absolute(n.load(Relaxed));
+    }
     let status = mitigation_status(&s.commands).await;
     if let Some(status) = &status {
         mitigation_metrics(status);

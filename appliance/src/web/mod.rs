@@ -71,6 +71,7 @@ struct App {
     sources: Sources,
     prometheus: PrometheusHandle,
     gate: Arc<auth::Gate>,
+    tls: Arc<tls::TlsCounters>,
     started_us: u64,
 }
 
@@ -150,16 +151,17 @@ pub fn preflight(
 }
 
 /// Checks the binding rule, reads the TLS files and binds.
-async fn open(s: &WebSettings, sources: &Sources) -> anyhow::Result<(Bound, SocketAddr)> {
+async fn open(
+    s: &WebSettings,
+    sources: &Sources,
+    counters: Arc<tls::TlsCounters>,
+) -> anyhow::Result<(Bound, SocketAddr)> {
     let config = preflight(s, &sources.auth)?;
     let tcp = bind(s.listen).await?;
     let addr = tcp.local_addr()?;
     Ok(match config {
         None => (Bound::Plain(tcp), addr),
-        Some(c) => (
-            Bound::Tls(tls::TlsListener::new(tcp, c, Arc::default())?),
-            addr,
-        ),
+        Some(c) => (Bound::Tls(tls::TlsListener::new(tcp, c, counters)?), addr),
     })
 }
 
@@ -193,9 +195,11 @@ impl Web {
     /// Checks the binding rule, binds and serves. The `metrics` recorder is
     /// process-wide and installed once.
     pub async fn start(s: &WebSettings, sources: Sources) -> anyhow::Result<Web> {
-        let (bound, addr) = open(s, &sources).await?;
+        let counters = Arc::new(tls::TlsCounters::default());
+        let (bound, addr) = open(s, &sources, counters.clone()).await?;
         let app = App {
             gate: gate(s, &sources),
+            tls: counters,
             sources,
             prometheus: prometheus()?,
             started_us: crate::clock::now_us(),
@@ -208,12 +212,12 @@ impl Web {
     /// is the old one closed; if the bind (or the binding rule, or TLS) fails, the
     /// endpoint stays where it is.
     pub async fn rebind(&mut self, s: &WebSettings) -> anyhow::Result<()> {
-        let (bound, addr) = open(s, &self.app.sources).await?;
-        let mut app = self.app.clone();
-        app.gate = gate(s, &app.sources);
-        let task = serve(bound, app.clone());
+        let (bound, addr) = open(s, &self.app.sources, self.app.tls.clone()).await?;
+        self.app
+            .gate
+            .set_binding(s.listen.ip().is_loopback(), s.tls.is_some());
+        let task = serve(bound, self.app.clone());
         std::mem::replace(&mut self.task, task).abort();
-        self.app = app;
         self.addr = addr;
         Ok(())
     }
