@@ -65,6 +65,8 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             };
             runtime()?.block_on(crate::operator::mitigate(&socket, cmd))
         }
+        Command::Users(cmd) => crate::accounts::users(&load(cli)?, cmd),
+        Command::Tokens(cmd) => crate::accounts::tokens(&load(cli)?, cmd),
         Command::Audit(cmd) => crate::operator::audit(&load(cli)?, cmd),
         Command::Traffic(args) => crate::traffic::run(&load(cli)?, args),
         Command::Reload { json, socket } => {

@@ -48,6 +48,12 @@ pub enum Command {
     /// Traffic history from the store (per-minute rates towards each protected network,
     /// per protocol, with the busiest second); works with the daemon stopped
     Traffic(TrafficArgs),
+    /// Web and API users (in the auth database beside the store; the daemon need not run)
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// API bearer tokens (in the auth database beside the store; the daemon need not run)
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Make the running daemon read its config again (as SIGHUP does) and print what
     /// changed; exit 1 if the config was refused or a change could not be applied
     Reload {
@@ -122,6 +128,67 @@ impl MitigateCommand {
             }
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user: the password is prompted for on a terminal, else read from the first
+    /// line of stdin
+    Add {
+        /// The name (letters, digits, '.', '_', '-'; up to 64)
+        name: String,
+        /// viewer, analyst, operator or admin
+        #[arg(long)]
+        role: String,
+        /// Generate a password and print it (alone on the last line)
+        #[arg(long)]
+        generate: bool,
+    },
+    /// List the users and their roles
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user (their sessions end)
+    Remove {
+        /// The name
+        name: String,
+    },
+    /// Change a user's role (their sessions take it at their next request)
+    SetRole {
+        /// The name
+        name: String,
+        /// viewer, analyst, operator or admin
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token; it is printed once, alone on the last line, and only its hash is
+    /// kept
+    Create {
+        /// The name (letters, digits, '.', '_', '-'; up to 64)
+        name: String,
+        /// viewer, analyst, operator or admin
+        #[arg(long)]
+        role: String,
+        /// Lifetime, e.g. 30m, 24h, 2160h [default: never expires]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// List the tokens (names, roles, expiry; never the tokens)
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token
+    Revoke {
+        /// The name
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -281,7 +281,15 @@ async fn serve(
                         Err(e) => json!({"ok": false, "error": e}),
                         Ok(request) => {
                             let (reply, rx) = oneshot::channel();
-                            if commands.send(Command { request, reply }).await.is_err() {
+                            if commands
+                                .send(Command {
+                                    request,
+                                    reply,
+                                    actor: crate::store::audit::Actor::Operator,
+                                })
+                                .await
+                                .is_err()
+                            {
                                 json!({"ok": false, "error": "levee is stopping"})
                             } else {
                                 rx.await.map_or_else(

@@ -28,8 +28,10 @@
 //!
 //! Exit status: 0 success, 1 error (the message says which), 2 usage error.
 
+pub mod accounts;
 pub mod adapters;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -75,7 +75,13 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
         bgp,
         mitigation,
         rpki,
-        web: raw.web.take().map(|w| w.listen),
+        web: raw.web.take().map(|w| crate::web::settings::WebSettings {
+            listen: w.listen,
+            tls: w.tls.map(|t| crate::web::settings::TlsFiles {
+                cert: t.cert,
+                key: t.key,
+            }),
+        }),
         history,
     })
 }

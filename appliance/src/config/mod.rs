@@ -83,8 +83,8 @@ pub struct Config {
     pub mitigation: mitigation::Mitigation,
     /// The RPKI gate, if configured.
     pub rpki: Option<crate::rpki::Settings>,
-    /// Where the web endpoint (/metrics) listens, if configured.
-    pub web: Option<std::net::SocketAddr>,
+    /// The web endpoint (/metrics, /api/v1), if configured.
+    pub web: Option<crate::web::settings::WebSettings>,
     /// The traffic history (retention of the per-minute rollups).
     pub history: crate::history::Settings,
 }

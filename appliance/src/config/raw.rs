@@ -38,11 +38,21 @@ pub(super) struct RawConfig {
     pub(super) history: super::history::RawHistory,
 }
 
-/// `web: {listen: 127.0.0.1:9750}`: the local endpoint (/metrics).
+/// `web: {listen: 127.0.0.1:9750, tls: {cert: FILE, key: FILE}}`: the local endpoint
+/// (/metrics, /api/v1).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWeb {
     pub(super) listen: std::net::SocketAddr,
+    pub(super) tls: Option<RawWebTls>,
+}
+
+/// `web.tls`: PEM files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebTls {
+    pub(super) cert: std::path::PathBuf,
+    pub(super) key: std::path::PathBuf,
 }
 
 /// A missing listener keeps its default (enabled, on its standard port).

@@ -50,6 +50,10 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
             warn!("{line}");
         }
     }
+    // Where the web endpoint may listen, and its TLS files: checked before any stage.
+    if let Some(w) = &cfg.web {
+        crate::web::preflight(w, &crate::auth::path_beside(&cfg.mitigation.store))?;
+    }
     // The inputs are bound first, so a busy port stops levee before any stage starts;
     // then mitigation: the routes active at the last stop go out again before any new
     // flow is read.
@@ -68,10 +72,16 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
     let history_counters = Arc::new(crate::history::Counters::default());
-    let web_sources = web_sources(&ingest, &acting, stats.clone(), history_counters.clone());
-    let web = match cfg.web {
+    let web_sources = web_sources(
+        &cfg,
+        &ingest,
+        &acting,
+        stats.clone(),
+        history_counters.clone(),
+    );
+    let web = match &cfg.web {
         None => None,
-        Some(listen) => match start_web(listen, web_sources.clone()).await {
+        Some(settings) => match start_web(settings, web_sources.clone()).await {
             Ok(w) => Some(w),
             Err(e) => {
                 ingest.stop().await;
@@ -159,16 +169,18 @@ fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
 
 /// The web endpoint at `listen`.
 async fn start_web(
-    listen: std::net::SocketAddr,
+    settings: &crate::web::settings::WebSettings,
     sources: crate::web::Sources,
 ) -> anyhow::Result<crate::web::Web> {
-    let w = crate::web::Web::start(listen, sources).await?;
-    info!(addr = %w.addr, "metrics at http://{}/metrics", w.addr);
+    let w = crate::web::Web::start(settings, sources).await?;
+    let scheme = crate::web::Web::scheme(settings);
+    info!(addr = %w.addr, "metrics at {scheme}://{}/metrics, API at {scheme}://{}/api/v1", w.addr, w.addr);
     Ok(w)
 }
 
 /// What the web endpoint reads: the running stages.
 fn web_sources(
+    cfg: &Config,
     ingest: &Ingest,
     acting: &Acting,
     detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
@@ -187,6 +199,9 @@ fn web_sources(
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
         reloads: Arc::default(),
         history,
+        store: cfg.mitigation.store.clone(),
+        auth: crate::auth::path_beside(&cfg.mitigation.store),
+        origin: cfg.origin.to_string(),
     }
 }
 
@@ -197,8 +212,8 @@ fn next_steps(cfg: &Config) -> String {
         .iter()
         .map(|l| format!("{} on {}", l.kind.as_str(), l.bind))
         .collect();
-    let page = match cfg.web {
-        Some(a) => format!("http://{a}/metrics"),
+    let page = match &cfg.web {
+        Some(w) => format!("{}://{}/metrics", crate::web::Web::scheme(w), w.listen),
         None => "off: add web: {listen: 127.0.0.1:9750} to serve /metrics".into(),
     };
     format!(

@@ -258,7 +258,7 @@ impl Reloader {
         if new.web == self.running.web {
             return;
         }
-        let result = match (new.web, self.web.as_mut()) {
+        let result = match (&new.web, self.web.as_mut()) {
             (None, _) => {
                 if let Some(w) = self.web.take() {
                     w.stop();
@@ -283,7 +283,7 @@ impl Reloader {
                 report
                     .failed
                     .push(format!("web: {e}; it stays where it was"));
-                new.web = self.running.web;
+                new.web = self.running.web.clone();
             }
         }
     }
@@ -300,7 +300,11 @@ impl Reloader {
         let request = Request::Reconfigure(Box::new(reload));
         if self
             .commands
-            .send(Command { request, reply })
+            .send(Command {
+                request,
+                reply,
+                actor: crate::store::audit::Actor::Operator,
+            })
             .await
             .is_err()
         {

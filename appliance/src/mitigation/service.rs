@@ -52,6 +52,15 @@ pub enum Request {
         /// Its id.
         id: u64,
     },
+    /// Hold an active mitigation's route until `ttl` from now: the route is added
+    /// again as the operator's (so the safelist, caps and RPKI gate are asked again),
+    /// and an active route with the same match keeps the later expiry.
+    Extend {
+        /// Its id.
+        id: u64,
+        /// The new lifetime, from now.
+        ttl: Duration,
+    },
     /// Active mitigations, adapters and counters.
     List,
     /// The mitigation part of a reloaded config (SIGHUP, `levee reload`): new settings
@@ -66,6 +75,9 @@ pub enum Request {
 pub struct Command {
     /// The request.
     pub request: Request,
+    /// Who asks, as audited ([`Actor::Operator`] for the control socket and reloads,
+    /// [`Actor::Named`] for the web API).
+    pub actor: Actor,
     /// The answer, or why the request was refused.
     pub reply: oneshot::Sender<Reply>,
 }
@@ -260,7 +272,7 @@ impl State {
                 },
                 c = commands.recv(), if commands_open => match c {
                     Some(c) => {
-                        let answer = self.request(c.request).await;
+                        let answer = self.request(c.actor, c.request).await;
                         let _ = c.reply.send(answer);
                     }
                     None => commands_open = false,
@@ -428,21 +440,18 @@ impl State {
         }
     }
 
-    async fn request(&mut self, r: Request) -> Reply {
+    async fn request(&mut self, actor: Actor, r: Request) -> Reply {
         let now = now_us();
-        let result = self.answer(now, r).await;
+        let result = self.answer(now, actor.clone(), r).await;
         if let Err(e) = &result {
-            self.audit(
-                now,
-                Note::new(Actor::Operator, Action::Refused, "request", e),
-            )
-            .await;
+            self.audit(now, Note::new(actor, Action::Refused, "request", e))
+                .await;
         }
         result
     }
 
     /// Carries out a request; the error is the operator's answer.
-    async fn answer(&mut self, now: u64, r: Request) -> Reply {
+    async fn answer(&mut self, now: u64, actor: Actor, r: Request) -> Reply {
         let ttl_us =
             |t: Option<Duration>, s: &Settings| t.map_or(s.ttl_us, |d| d.as_micros() as u64);
         match r {
@@ -453,7 +462,7 @@ impl State {
                     .engine
                     .manual_add(now, rt, ttl, None)
                     .map_err(|e| e.to_string())?;
-                self.handle(Actor::Operator, out).await;
+                self.handle(actor.clone(), out).await;
                 Ok(Answer::Ids { ids: vec![id] })
             }
             Request::AddLevel { victim, level, ttl } => {
@@ -469,7 +478,7 @@ impl State {
                     match self.engine.manual_add(now, rt, ttl, Some(l)) {
                         Ok((id, out)) => {
                             ids.push(id);
-                            self.handle(Actor::Operator, out).await;
+                            self.handle(actor.clone(), out).await;
                         }
                         Err(e) => err = Some(e.to_string()),
                     }
@@ -484,7 +493,21 @@ impl State {
                     .engine
                     .manual_withdraw(now, id)
                     .map_err(|e| e.to_string())?;
-                self.handle(Actor::Operator, out).await;
+                self.handle(actor.clone(), out).await;
+                Ok(Answer::Ids { ids: vec![id] })
+            }
+            Request::Extend { id, ttl } => {
+                let (route, level) = self
+                    .engine
+                    .active()
+                    .find(|m| m.id == id)
+                    .map(|m| (m.route.clone(), m.level))
+                    .ok_or_else(|| format!("no active mitigation {id}"))?;
+                let (id, out) = self
+                    .engine
+                    .manual_add(now, route, ttl.as_micros() as u64, level)
+                    .map_err(|e| e.to_string())?;
+                self.handle(actor, out).await;
                 Ok(Answer::Ids { ids: vec![id] })
             }
             Request::List => Ok(Answer::Status(Box::new(self.status()))),

@@ -31,8 +31,9 @@ use sha2::{Digest, Sha256};
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Who acted: the first field of every audit entry written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who acted: the first field of every audit entry written. The chain hashes the name
+/// as stored, so a named actor verifies as any other.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// The daemon itself (start, stop).
     Levee,
@@ -42,16 +43,20 @@ pub enum Actor {
     Detector,
     /// A route's TTL ran out.
     Expiry,
+    /// A person or a token through the web API, by the name the auth database gives
+    /// it: `user:<name>` or `token:<name>`.
+    Named(std::sync::Arc<str>),
 }
 
 impl Actor {
     /// Its name in the log.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Actor::Levee => "levee",
             Actor::Operator => "operator",
             Actor::Detector => "detector",
             Actor::Expiry => "expiry",
+            Actor::Named(n) => n,
         }
     }
 }

@@ -93,7 +93,7 @@ pub(super) fn add_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
 
 /// Creates the database file if need be, with the store's mode, and sets that mode
 /// (see the module overview); returns it.
-pub(super) fn restrict(path: &Path) -> std::io::Result<u32> {
+pub(crate) fn restrict(path: &Path) -> std::io::Result<u32> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -112,7 +112,7 @@ pub(super) fn restrict(path: &Path) -> std::io::Result<u32> {
 }
 
 /// Sets a file's mode, if it exists.
-pub(super) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+pub(crate) fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

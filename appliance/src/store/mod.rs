@@ -20,12 +20,14 @@
 
 pub mod audit;
 mod file;
+pub mod queries;
 mod read;
 pub mod rows;
 pub mod traffic;
 pub mod writer;
 
-use file::{SCHEMA, add_audit_columns, has_audit_columns, restrict, set_mode};
+use file::{SCHEMA, add_audit_columns, has_audit_columns};
+pub(crate) use file::{restrict, set_mode};
 pub use read::entry;
 
 use crate::adapters::Outcome;
@@ -518,7 +520,7 @@ impl Store {
                         }
                         _ => {}
                     }
-                    if let Some((note, row)) = Self::write_output(tx, *now, *actor, o)? {
+                    if let Some((note, row)) = Self::write_output(tx, *now, actor.clone(), o)? {
                         match row {
                             Some(id) => Self::append_row(tx, head, key, *now, &note, id)?,
                             None => Self::append(tx, head, key, *now, &note)?,

@@ -1,136 +1,25 @@
-//! The local web endpoint (axum): Prometheus `/metrics` for now; the status page comes
-//! later. Every scrape reads the running stages' own counters (ingest and exporters,
-//! detection, the mitigation engine and adapters, BGP peers, RTR), records them through
-//! the `metrics` facade and renders them with `metrics-exporter-prometheus`.
+//! Prometheus `/metrics`: every scrape reads the running stages' own counters (ingest
+//! and exporters, detection, the mitigation engine and adapters, BGP peers, RTR),
+//! records them through the `metrics` facade and renders them with
+//! `metrics-exporter-prometheus`.
 //!
 //! Per-exporter series are rendered here, not through the recorder, which would keep
 //! every label set it ever saw: each scrape shows every configured exporter and the
 //! [`MAX_EXPORTER_SERIES`] unconfigured ones seen most recently; the rest are left out
 //! and counted in `levee_exporter_series_omitted` (their traffic is still in the
 //! `levee_flow_*` totals). Foreign sources show as the listeners' bounded top-N.
-//!
-//! Bad requests get axum's 404/405; nothing here writes anything.
 
-use crate::flows::IngestCounters;
-use crate::mitigation::service::{Command, Request};
-use crate::mitigation::status::{Answer, Status};
+use super::{App, mitigation_status};
+use crate::mitigation::status::Status;
 use crate::rpki::RtrState;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use levee_bgp::speaker::Speaker;
 use metrics::{counter, gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 
-/// What a scrape reads.
-#[derive(Debug, Clone)]
-pub struct Sources {
-    /// Ingest counters over all inputs.
-    pub ingest: Arc<IngestCounters>,
-    /// Per-exporter tables, one per listener (with the listener's kind).
-    pub exporters: Vec<(&'static str, crate::flows::listen::ExporterTable)>,
-    /// The detection engine's latest counters.
-    pub detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
-    /// The mitigation task (asked for its list: counters, adapters, RTR).
-    pub commands: mpsc::Sender<Command>,
-    /// The BGP speaker (weak: the daemon unwraps it at shutdown).
-    pub speaker: Option<std::sync::Weak<Speaker>>,
-    /// Config reloads by outcome.
-    pub reloads: Arc<crate::control::ReloadCounters>,
-    /// The traffic history's counters.
-    pub history: Arc<crate::history::Counters>,
-}
-
-#[derive(Clone)]
-struct App {
-    sources: Sources,
-    prometheus: PrometheusHandle,
-}
-
-/// The running endpoint.
-#[derive(Debug)]
-pub struct Web {
-    /// The bound address.
-    pub addr: SocketAddr,
-    app: App,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// The process-wide `metrics` recorder, installed by the first endpoint started (a
-/// reload that moves or restarts the endpoint keeps it).
-fn prometheus() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    if let Some(h) = HANDLE.get() {
-        return Ok(h.clone());
-    }
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
-}
-
-/// Binds `listen` (the web endpoint's address).
-async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (web): {e}"))
-}
-
-/// Serves `app` on `listener` until aborted.
-fn serve(listener: tokio::net::TcpListener, app: App) -> tokio::task::JoinHandle<()> {
-    let router = axum::Router::new()
-        .route("/metrics", axum::routing::get(scrape))
-        .with_state(app);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::warn!(error = %e, "web endpoint stopped");
-        }
-    })
-}
-
-impl Web {
-    /// Binds `listen` and serves. The `metrics` recorder is process-wide and installed
-    /// once.
-    pub async fn start(listen: SocketAddr, sources: Sources) -> anyhow::Result<Web> {
-        let app = App {
-            sources,
-            prometheus: prometheus()?,
-        };
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let task = serve(listener, app.clone());
-        Ok(Web { addr, app, task })
-    }
-
-    /// Moves the endpoint to `listen`: the new address is bound first, and only then
-    /// is the old one closed; if the bind fails, the endpoint stays where it is.
-    pub async fn rebind(&mut self, listen: SocketAddr) -> anyhow::Result<()> {
-        let listener = bind(listen).await?;
-        let addr = listener.local_addr()?;
-        let task = serve(listener, self.app.clone());
-        std::mem::replace(&mut self.task, task).abort();
-        self.addr = addr;
-        Ok(())
-    }
-
-    /// Stops serving.
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("App")
-    }
-}
-
-async fn scrape(State(app): State<App>) -> impl IntoResponse {
+pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
     let s = &app.sources;
     let i = &s.ingest;
     for (name, v) in [
@@ -177,6 +66,20 @@ async fn scrape(State(app): State<App>) -> impl IntoResponse {
         ("partial", &s.reloads.partial),
     ] {
         counter!("levee_config_reloads_total", "result" => result).absolute(n.load(Relaxed));
+    }
+    let a = &app.gate.counters;
+    for (result, n) in [
+        ("ok", &a.logins),
+        ("failed", &a.login_failures),
+        ("limited", &a.login_limited),
+    ] {
+        counter!("levee_web_logins_total", "result" => result).absolute(n.load(Relaxed));
+    }
+    for (status, n) in [("401", &a.unauthenticated), ("403", &a.forbidden)] {
+        counter!("levee_web_refused_total", "status" => status).absolute(n.load(Relaxed));
+    }
+    for (result, n) in [("failed", &app.tls.failed), ("refused", &app.tls.refused)] {
+        counter!("levee_web_tls_handshakes_total", "result" => result).absolute(n.load(Relaxed));
     }
     let status = mitigation_status(&s.commands).await;
     if let Some(status) = &status {
@@ -368,22 +271,6 @@ fn exporter_metrics(tables: &[(&'static str, crate::flows::listen::ExporterTable
     out
 }
 
-/// The mitigation service's state.
-async fn mitigation_status(commands: &mpsc::Sender<Command>) -> Option<Status> {
-    let (reply, rx) = oneshot::channel();
-    commands
-        .send(Command {
-            request: Request::List,
-            reply,
-        })
-        .await
-        .ok()?;
-    match tokio::time::timeout(std::time::Duration::from_secs(5), rx).await {
-        Ok(Ok(Ok(Answer::Status(s)))) => Some(*s),
-        _ => None,
-    }
-}
-
 fn mitigation_metrics(s: &Status) {
     gauge!("levee_mitigations_active").set(s.mitigations.len() as f64);
     counter!("levee_audit_entries_total").absolute(s.audit.entries);
@@ -417,6 +304,7 @@ mod tests {
     use crate::flows::listen::{ExporterTable, ListenerStatus};
     use levee_flow::ExporterStats;
     use std::net::IpAddr;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn per_exporter_series_are_capped_configured_ones_always_shown() {

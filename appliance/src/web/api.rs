@@ -1,0 +1,724 @@
+//! The `/api/v1` handlers. Each asks the gate ([`super::auth`]) for the role it needs
+//! first; the roles per route are in [`super::openapi::ENDPOINTS`], and the router is
+//! built from the same list's order by [`routes`], which records every (method, path)
+//! it routes so a test can compare the two.
+
+use super::error::{ApiError, body, json, json_with};
+use super::{App, ask, mitigation_status};
+use crate::auth::Role;
+use crate::mitigation::service::Request;
+use crate::mitigation::status::{Answer, Status};
+use crate::store::Store;
+use crate::store::audit::Actor;
+use crate::store::queries::{IncidentFilter, IncidentRow, MAX_PAGE};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use serde_json::{Value, json};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// The router of every API route, and the (method, path) pairs it routes.
+pub(super) fn routes() -> Router<App> {
+    routed().0
+}
+
+/// [`routes`], with what it routes.
+pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
+    use axum::routing::{delete, get, post};
+    let table: Vec<(&'static str, Vec<Method>, MethodRouter<App>)> = vec![
+        ("/api/v1/openapi.json", vec![Method::GET], get(openapi)),
+        ("/api/v1/session", vec![Method::GET], get(session)),
+        ("/api/v1/login", vec![Method::POST], post(login)),
+        ("/api/v1/logout", vec![Method::POST], post(logout)),
+        ("/api/v1/status", vec![Method::GET], get(status)),
+        (
+            "/api/v1/mitigations",
+            vec![Method::GET, Method::POST],
+            get(mitigations).post(add_mitigation),
+        ),
+        (
+            "/api/v1/mitigations/{id}",
+            vec![Method::DELETE, Method::PATCH],
+            delete(withdraw_mitigation).patch(extend_mitigation),
+        ),
+        ("/api/v1/peers", vec![Method::GET], get(peers)),
+        ("/api/v1/exporters", vec![Method::GET], get(exporters)),
+        ("/api/v1/audit", vec![Method::GET], get(audit)),
+        ("/api/v1/incidents", vec![Method::GET], get(incidents)),
+        ("/api/v1/incidents/{id}", vec![Method::GET], get(incident)),
+    ];
+    let mut router = Router::new();
+    let mut seen = Vec::new();
+    for (path, methods, mr) in table {
+        seen.extend(methods.into_iter().map(|m| (m, path)));
+        router = router.route(path, mr);
+    }
+    let router = router
+        .fallback(|| async { ApiError::not_found("no such endpoint: see /api/v1/openapi.json") });
+    (router, seen)
+}
+
+/// The query string's pairs; a key given twice is refused.
+fn query(uri: &Uri, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if !allowed.contains(&k.as_ref()) {
+            return Err(ApiError::bad(format!(
+                "unknown parameter {:?} (expected one of: {})",
+                k.chars().take(40).collect::<String>(),
+                allowed.join(", ")
+            )));
+        }
+        if out.iter().any(|(o, _)| *o == k) {
+            return Err(ApiError::bad(format!("parameter {k} given twice")));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::bad(format!(
+            "{key}: expected a whole number, not {:?}",
+            short(v)
+        ))
+    })
+}
+
+fn short(v: &str) -> String {
+    v.chars().take(40).collect()
+}
+
+fn limit(v: &str) -> Result<u32, ApiError> {
+    let n: u32 = number("limit", v)?;
+    if n == 0 || n > MAX_PAGE {
+        return Err(ApiError::bad(format!("limit: expected 1 to {MAX_PAGE}")));
+    }
+    Ok(n)
+}
+
+/// A name as stored (network, family): letters, digits and `._-:/`, up to 128.
+fn name(key: &str, v: &str) -> Result<String, ApiError> {
+    let ok = (1..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(ApiError::bad(format!(
+            "{key}: not a valid name: {:?}",
+            short(v)
+        )))
+    }
+}
+
+/// Runs `f` on the store, opened read-only, off the async runtime.
+async fn read_store<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let path = app.sources.store.clone();
+    let r = tokio::task::spawn_blocking(move || f(&Store::open_read(&path)?)).await;
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "web: store read");
+            Err(ApiError::unavailable("the store cannot be read"))
+        }
+        Err(_) => Err(ApiError::unavailable("the store cannot be read")),
+    }
+}
+
+async fn service_status(app: &App) -> Result<Status, ApiError> {
+    mitigation_status(&app.sources.commands)
+        .await
+        .ok_or_else(|| ApiError::unavailable("the mitigation service did not answer"))
+}
+
+fn rfc(us: u64) -> String {
+    crate::clock::rfc3339(us)
+}
+
+async fn openapi(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    match app.gate.authorize(&headers, &method, Role::Viewer).await {
+        Ok(_) => json(&super::openapi::document()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn session(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    match app.gate.authorize(&headers, &method, Role::Viewer).await {
+        Ok(c) => json(&json!({
+            "actor": c.principal.actor,
+            "role": c.principal.role,
+            "csrf": c.csrf,
+        })),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<super::Peer>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    app.gate.login(peer.0.ip(), &headers, &bytes).await
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    match app.gate.authorize(&headers, &method, Role::Viewer).await {
+        Ok(c) => app.gate.logout(&c).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn status(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    let s = &app.sources;
+    let now = crate::clock::now_us();
+    let mitigation = mitigation_status(&s.commands).await;
+    let detection = s.detection.lock().map(|d| *d).ok();
+    let peers = s
+        .speaker
+        .as_ref()
+        .and_then(std::sync::Weak::upgrade)
+        .map(|sp| sp.status());
+    let exporters: usize = s
+        .exporters
+        .iter()
+        .filter_map(|(_, t)| t.lock().ok().map(|t| t.exporters.len()))
+        .sum();
+    let i = &s.ingest;
+    json(&json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": now.saturating_sub(app.started_us) / 1_000_000,
+        "config": s.origin,
+        "flows": {
+            "datagrams": i.datagrams.load(Relaxed),
+            "records": i.records.load(Relaxed),
+            "decode_errors": i.decode_errors.load(Relaxed),
+            "dropped_batches": i.dropped_batches.load(Relaxed),
+            "exporters": exporters,
+        },
+        "detection": detection.map(|d| json!({
+            "tracked_hosts": d.tracked,
+            "incidents_active": d.incidents_active,
+            "incidents_started": d.incidents_started,
+        })),
+        "mitigation": mitigation.as_ref().map(|m| json!({
+            "up": true,
+            "active": m.mitigations.len(),
+            "dry_run": m.dry_run,
+            "adapters": m.adapters.iter().map(|a| json!({
+                "name": a.name,
+                "healthy": a.last_error.is_none(),
+                "pending": a.pending,
+            })).collect::<Vec<_>>(),
+            "rpki": m.rpki.as_ref().map(|r| json!({"state": r.state.as_str(), "vrps": r.vrps})),
+            "audit": m.audit,
+        })).unwrap_or_else(|| json!({"up": false})),
+        "bgp": peers.map(|ps| json!({
+            "peers": ps.len(),
+            "established": ps.iter()
+                .filter(|p| p.state == levee_bgp::session::State::Established).count(),
+        })),
+    }))
+}
+
+async fn mitigations(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    match service_status(&app).await {
+        Ok(s) => json(&json!({"mitigations": s.mitigations, "dry_run": s.dry_run})),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A TTL as the API takes it: "60s", "5m", "1h" or seconds, from 1 s to 30 days.
+fn ttl(v: &str) -> Result<Duration, ApiError> {
+    crate::yaml::units::Duration::parse(v)
+        .filter(|us| levee_mitigate::settings::valid_ttl_us(*us))
+        .map(Duration::from_micros)
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "ttl {:?}: expected a duration from 1s to 30 days, such as 60s, 5m, 1h",
+                short(v)
+            ))
+        })
+}
+
+/// What the service answered a mutation with.
+fn mutation_answer(answer: Option<crate::mitigation::status::Reply>, ok: StatusCode) -> Response {
+    match answer {
+        None => ApiError::unavailable("the mitigation service did not answer").into_response(),
+        Some(Ok(Answer::Ids { ids })) => json_with(ok, &json!({"ids": ids})),
+        Some(Ok(_)) => json_with(ok, &json!({})),
+        Some(Err(e)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e).into_response()
+        }
+    }
+}
+
+async fn add_mitigation(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    bytes: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Add {
+        route: Option<String>,
+        address: Option<IpAddr>,
+        level: Option<u8>,
+        ttl: Option<String>,
+    }
+    let caller = match app.gate.authorize(&headers, &method, Role::Operator).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let add: Add = match body(&headers, &bytes) {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let ttl = match add.ttl.as_deref().map(ttl).transpose() {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let request = match (add.route, add.address, add.level) {
+        (Some(route), None, None) => {
+            if let Err(e) = route.parse::<levee_bgp::rib::RouteText>() {
+                return ApiError::bad(format!("route: {e}")).into_response();
+            }
+            Request::AddRoute { route, ttl }
+        }
+        (None, Some(victim), Some(level @ 1..=4)) => Request::AddLevel { victim, level, ttl },
+        (None, Some(_), Some(level)) => {
+            return ApiError::bad(format!("level {level}: expected 1 to 4")).into_response();
+        }
+        _ => {
+            return ApiError::bad("give a route, or an address and a level (with an optional ttl)")
+                .into_response();
+        }
+    };
+    let actor = Actor::Named(caller.principal.actor.into());
+    mutation_answer(
+        ask(&app.sources.commands, actor, request).await,
+        StatusCode::CREATED,
+    )
+}
+
+/// The id in the path, and whether it is an active mitigation.
+async fn active_id(app: &App, id: &str) -> Result<u64, ApiError> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| ApiError::bad(format!("id: expected a whole number, not {:?}", short(id))))?;
+    let s = service_status(app).await?;
+    if !s.mitigations.iter().any(|m| m.id == id) {
+        return Err(ApiError::not_found(format!("no active mitigation {id}")));
+    }
+    Ok(id)
+}
+
+async fn withdraw_mitigation(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match app.gate.authorize(&headers, &method, Role::Operator).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let id = match active_id(&app, &id).await {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let actor = Actor::Named(caller.principal.actor.into());
+    mutation_answer(
+        ask(&app.sources.commands, actor, Request::Withdraw { id }).await,
+        StatusCode::OK,
+    )
+}
+
+async fn extend_mitigation(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Extend {
+        ttl: String,
+    }
+    let caller = match app.gate.authorize(&headers, &method, Role::Operator).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let ext: Extend = match body(&headers, &bytes) {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let ttl = match ttl(&ext.ttl) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let id = match active_id(&app, &id).await {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let actor = Actor::Named(caller.principal.actor.into());
+    mutation_answer(
+        ask(&app.sources.commands, actor, Request::Extend { id, ttl }).await,
+        StatusCode::OK,
+    )
+}
+
+async fn peers(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    let peers = app
+        .sources
+        .speaker
+        .as_ref()
+        .and_then(std::sync::Weak::upgrade)
+        .map(|sp| sp.status())
+        .unwrap_or_default();
+    let rtr = mitigation_status(&app.sources.commands)
+        .await
+        .and_then(|s| s.rpki)
+        .map(|r| {
+            json!({"state": r.state.as_str(), "vrps": r.vrps, "updates": r.updates,
+                        "failures": r.failures})
+        });
+    let list: Vec<Value> = peers
+        .iter()
+        .map(|p| {
+            let since = p
+                .established_at
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| rfc(d.as_micros() as u64));
+            json!({
+                "name": p.name,
+                "address": p.address.to_string(),
+                "port": p.port,
+                "remote_as": p.remote_as,
+                "state": format!("{:?}", p.state),
+                "established_at": since,
+                "established_count": p.established_count,
+                "updates_in": p.updates_in,
+                "updates_out": p.updates_out,
+                "routes_sent": p.routes_sent,
+                "routes_pending": p.routes_pending,
+                "routes_received": p.routes_received,
+                "routes_rejected": p.routes_rejected,
+            })
+        })
+        .collect();
+    json(&json!({"peers": list, "rtr": rtr}))
+}
+
+async fn exporters(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    let mut rows = Vec::new();
+    for (kind, table) in &app.sources.exporters {
+        let Ok(t) = table.lock() else { continue };
+        for (ip, e) in &t.exporters {
+            rows.push((
+                e.last_seen_us,
+                json!({
+                    "listener": kind,
+                    "address": ip.to_string(),
+                    "name": e.name.as_deref(),
+                    "datagrams": e.datagrams,
+                    "records": e.records,
+                    "decode_errors": e.errors.values().sum::<u64>(),
+                    "template_misses": e.template_misses,
+                    "lost_datagrams": e.lost_datagrams,
+                    "sequence_resets": e.sequence_resets,
+                    "last_seen": rfc(e.last_seen_us),
+                }),
+            ));
+        }
+    }
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let list: Vec<Value> = rows.into_iter().map(|r| r.1).collect();
+    json(&json!({"exporters": list}))
+}
+
+async fn audit(State(app): State<App>, headers: HeaderMap, method: Method, uri: Uri) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    let (mut after, mut lim) = (0u64, DEFAULT_PAGE);
+    let parsed = query(&uri, &["after", "limit"]).and_then(|q| {
+        for (k, v) in q {
+            match k.as_str() {
+                "after" => after = number("after", &v)?,
+                _ => lim = limit(&v)?,
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = parsed {
+        return e.into_response();
+    }
+    let entries = match read_store(&app, move |s| s.audit_after(after, lim)).await {
+        Ok(e) => e,
+        Err(e) => return e.into_response(),
+    };
+    let head = mitigation_status(&app.sources.commands)
+        .await
+        .map(|s| s.audit);
+    let next = (entries.len() == lim as usize).then(|| entries.last().map(|e| e.seq));
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            json!({"seq": e.seq, "time": rfc(e.time_us), "actor": e.actor, "action": e.action,
+                   "subject": e.subject, "detail": e.detail})
+        })
+        .collect();
+    json(&json!({"entries": list, "next_after": next.flatten(), "head": head}))
+}
+
+fn incident_json(r: &IncidentRow) -> Value {
+    json!({
+        "id": r.id,
+        "victim": r.victim,
+        "network": r.network,
+        "family": r.family,
+        "vector": r.vector,
+        "start": rfc(r.start_us),
+        "end": r.end_us.map(rfc),
+        "open": r.end_us.is_none(),
+        "peak_pps": r.peak_pps,
+        "peak_bps": r.peak_bps,
+        "confidence": r.confidence,
+    })
+}
+
+/// A CSV field: quoted, quotes doubled, and a leading `=`, `+`, `-` or `@` defused so
+/// a spreadsheet does not run it as a formula.
+fn csv_field(v: &str) -> String {
+    let defused = if v.starts_with(['=', '+', '-', '@']) {
+        format!("'{v}")
+    } else {
+        v.to_string()
+    };
+    format!("\"{}\"", defused.replace('"', "\"\""))
+}
+
+fn incidents_csv(rows: &[IncidentRow]) -> String {
+    let mut out =
+        String::from("id,victim,network,family,vector,start,end,peak_pps,peak_bps,confidence\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            r.id,
+            csv_field(&r.victim),
+            csv_field(&r.network),
+            csv_field(&r.family),
+            csv_field(&r.vector),
+            rfc(r.start_us),
+            r.end_us.map(rfc).unwrap_or_default(),
+            r.peak_pps,
+            r.peak_bps,
+            r.confidence
+        ));
+    }
+    out
+}
+
+/// Unix seconds as µs.
+fn seconds(key: &str, v: &str) -> Result<u64, ApiError> {
+    let s: u64 = number(key, v)?;
+    s.checked_mul(1_000_000)
+        .ok_or_else(|| ApiError::bad(format!("{key}: too large")))
+}
+
+/// The filter and format of `GET /api/v1/incidents`.
+fn incident_filter(uri: &Uri) -> Result<(IncidentFilter, bool), ApiError> {
+    let mut f = IncidentFilter {
+        limit: DEFAULT_PAGE,
+        ..IncidentFilter::default()
+    };
+    let mut csv = false;
+    let keys = [
+        "network", "victim", "family", "since", "until", "open", "before", "limit", "format",
+    ];
+    for (k, v) in query(uri, &keys)? {
+        match k.as_str() {
+            "network" => f.network = Some(name("network", &v)?),
+            "victim" => {
+                f.victim = Some(match v.parse::<IpAddr>() {
+                    Ok(ip) => ip.to_string(),
+                    Err(_) => name("victim", &v)?,
+                })
+            }
+            "family" => f.family = Some(name("family", &v)?),
+            "since" => f.since_us = Some(seconds("since", &v)?),
+            "until" => f.until_us = Some(seconds("until", &v)?),
+            "open" => {
+                f.open = Some(match v.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(ApiError::bad("open: expected true or false")),
+                })
+            }
+            "before" => f.before = Some(number("before", &v)?),
+            "limit" => f.limit = limit(&v)?,
+            _ => {
+                csv = match v.as_str() {
+                    "json" => false,
+                    "csv" => true,
+                    _ => return Err(ApiError::bad("format: expected json or csv")),
+                }
+            }
+        }
+    }
+    Ok((f, csv))
+}
+
+async fn incidents(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let (f, csv) = match incident_filter(&uri) {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    // A CSV export is an analyst's.
+    let role = if csv { Role::Analyst } else { Role::Viewer };
+    if let Err(e) = app.gate.authorize(&headers, &method, role).await {
+        return e.into_response();
+    }
+    let lim = f.limit;
+    let rows = match read_store(&app, move |s| s.incidents(&f)).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if csv {
+        return (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"incidents.csv\"",
+                ),
+            ],
+            incidents_csv(&rows),
+        )
+            .into_response();
+    }
+    let next = (rows.len() == lim as usize)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let list: Vec<Value> = rows.iter().map(incident_json).collect();
+    json(&json!({"incidents": list, "next_before": next}))
+}
+
+async fn incident(
+    State(app): State<App>,
+    headers: HeaderMap,
+    method: Method,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
+        return e.into_response();
+    }
+    let id: u64 = match number("id", &id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    let found = match read_store(&app, move |s| s.incident_detail(id)).await {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let Some((row, ms)) = found else {
+        return ApiError::not_found(format!("no incident {id}")).into_response();
+    };
+    let mut v = incident_json(&row);
+    v["mitigations"] = json!(
+        ms.iter()
+            .map(|m| json!({
+                "id": m.id,
+                "route": m.route,
+                "level": m.level,
+                "state": m.state,
+                "announced": rfc(m.created_us),
+                "expires": rfc(m.expires_us),
+                "withdrawn": m.withdrawn_us.map(rfc),
+                "reason": m.reason,
+            }))
+            .collect::<Vec<_>>()
+    );
+    json(&v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
+        assert_eq!(csv_field("-1"), "\"'-1\"");
+    }
+
+    #[test]
+    fn hostile_filters_are_refused_with_a_reason() {
+        let f = |q: &str| incident_filter(&format!("/api/v1/incidents?{q}").parse().unwrap());
+        assert!(f("network=web&open=true&limit=10&format=csv").unwrap().1);
+        for bad in [
+            "network=%27%3B%20DROP%20TABLE%20incidents%3B--",
+            "victim=192.0.2.1%00",
+            "limit=0",
+            "limit=1001",
+            "limit=-1",
+            "since=99999999999999999999",
+            "since=18446744073709551",
+            "open=yes",
+            "format=xml",
+            "color=blue",
+            "limit=5&limit=6",
+            "before=abc",
+        ] {
+            let e = f(bad).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let (filter, _) = f("victim=2001:0db8::0001").unwrap();
+        assert_eq!(filter.victim.as_deref(), Some("2001:db8::1"), "canonical");
+    }
+
+    #[test]
+    fn ttls_are_bounded() {
+        assert_eq!(ttl("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(ttl("5m").unwrap(), Duration::from_secs(300));
+        for bad in ["0", "-5s", "31d", "9999999h", "soon", ""] {
+            assert!(ttl(bad).is_err(), "{bad}");
+        }
+    }
+}

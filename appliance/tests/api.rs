@@ -1,0 +1,639 @@
+//! The `/api/v1` endpoints of a running `levee run` on loopback: every endpoint by
+//! every role (each allowed exactly what it should, 403 otherwise), bearer tokens
+//! (use, expiry, revocation while the daemon runs), browser sessions (login, CSRF,
+//! logout, rate limit), mutations through the mitigation engine audited with the
+//! caller's name, and hostile filters and bodies answered with 4xx JSON.
+
+use levee::auth::{AuthDb, Role, secret};
+use levee_testkit::daemon::sigterm;
+use levee_testkit::lab::{free_port, free_udp_port, poll, scratch};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// One HTTP/1.1 exchange (Connection: close): the status, the headers (lower-case
+/// names) and the body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The error code of a JSON error.
+    fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or("").to_string()
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A daemon on loopback with users and tokens of every role.
+struct Lab {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+    /// Bearer tokens by role.
+    tokens: Vec<(Role, String)>,
+}
+
+const PW: &str = "correct horse battery staple";
+
+impl Lab {
+    fn start(name: &str) -> Lab {
+        let dir = scratch(&format!("api-{name}"));
+        let port = free_port();
+        let cfg = dir.join("levee.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "listeners:\n  sflow: {{bind: 127.0.0.1:{udp}}}\n  netflow: {{enabled: false}}\n  \
+                 ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    \
+                 prefixes: [192.0.2.0/24]\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
+                 url: http://127.0.0.1:9/levee\n    secret: 0123456789abcdef0123\n    \
+                 attempts: 1\n    timeout: 1s\n\
+                 store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
+                 web: {{listen: '127.0.0.1:{port}'}}\n",
+                udp = free_udp_port(),
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let mut db = AuthDb::open(&dir.join("levee.auth.db")).unwrap();
+        let hash = secret::hash_password(PW).unwrap();
+        let mut tokens = Vec::new();
+        for r in Role::ALL {
+            db.add_user(1, "test", r.as_str(), r, &hash).unwrap();
+            let t = db.create_token(1, "test", r.as_str(), r, None).unwrap();
+            tokens.push((r, t));
+        }
+        let child = Command::new(env!("CARGO_BIN_EXE_levee"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lab = Lab {
+            dir,
+            child,
+            port,
+            tokens,
+        };
+        poll("the API to answer", 120, |last| {
+            let r = TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .map(|_| http(port, "GET", "/api/v1/status", &[], ""));
+            *last = r.as_ref().map(|r| r.body.clone()).unwrap_or_default();
+            r.filter(|r| r.status == 200 && r.json()["mitigation"]["up"] == true)
+        });
+        lab
+    }
+
+    fn token(&self, role: Role) -> String {
+        self.tokens.iter().find(|t| t.0 == role).unwrap().1.clone()
+    }
+
+    /// A request with `role`'s bearer token (none: anonymous).
+    fn call(&self, role: Option<Role>, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        let bearer = role.map(|r| format!("Bearer {}", self.token(r)));
+        let mut h: Vec<(&str, &str)> = Vec::new();
+        if let Some(b) = &bearer {
+            h.push(("Authorization", b));
+        }
+        let text = body.map(Value::to_string).unwrap_or_default();
+        if body.is_some() {
+            h.push(("Content-Type", "application/json"));
+        }
+        http(self.port, method, path, &h, &text)
+    }
+
+    fn levee(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_levee"))
+            .arg("--config")
+            .arg(self.dir.join("levee.yaml"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        sigterm(&mut self.child, Duration::from_secs(30));
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn roles() -> Vec<Option<Role>> {
+    std::iter::once(None).chain(Role::ALL.map(Some)).collect()
+}
+
+#[test]
+fn every_endpoint_by_every_role() {
+    let lab = Lab::start("roles");
+    // Reads: anyone on the host (anonymous on loopback is a viewer).
+    for path in [
+        "/api/v1/status",
+        "/api/v1/mitigations",
+        "/api/v1/peers",
+        "/api/v1/exporters",
+        "/api/v1/audit?after=0&limit=5",
+        "/api/v1/incidents?open=true",
+        "/api/v1/openapi.json",
+        "/api/v1/session",
+    ] {
+        for role in roles() {
+            let r = lab.call(role, "GET", path, None);
+            assert_eq!(r.status, 200, "{path} as {role:?}: {}", r.body);
+            assert!(
+                r.header("content-type")
+                    .unwrap()
+                    .starts_with("application/json")
+            );
+        }
+    }
+    // The CSV export: analysts and up.
+    for role in roles() {
+        let r = lab.call(role, "GET", "/api/v1/incidents?format=csv", None);
+        if role >= Some(Role::Analyst) {
+            assert_eq!(r.status, 200, "{role:?}: {}", r.body);
+            assert!(r.body.starts_with("id,victim,network,"), "{}", r.body);
+        } else {
+            assert_eq!((r.status, r.code()), (403, "forbidden".into()), "{role:?}");
+        }
+    }
+    // Mutations: operators and admins; the rest are refused before anything happens.
+    let add =
+        json!({"route": "flow destination 192.0.2.10/32 protocol udp then discard", "ttl": "60s"});
+    for role in roles() {
+        let r = lab.call(role, "POST", "/api/v1/mitigations", Some(&add));
+        if role >= Some(Role::Operator) {
+            assert_eq!(r.status, 201, "{role:?}: {}", r.body);
+        } else {
+            assert_eq!(
+                (r.status, r.code()),
+                (403, "forbidden".into()),
+                "{role:?}: {}",
+                r.body
+            );
+        }
+    }
+    let list = lab.call(None, "GET", "/api/v1/mitigations", None).json();
+    let ms = list["mitigations"].as_array().unwrap();
+    assert_eq!(
+        ms.len(),
+        1,
+        "the same route twice is one mitigation: {list}"
+    );
+    let id = ms[0]["id"].as_u64().unwrap();
+    let expires = ms[0]["expires_us"].as_u64().unwrap();
+    for role in roles() {
+        let path = format!("/api/v1/mitigations/{id}");
+        let r = lab.call(role, "PATCH", &path, Some(&json!({"ttl": "10m"})));
+        if role >= Some(Role::Operator) {
+            assert_eq!(r.status, 200, "{role:?}: {}", r.body);
+        } else {
+            assert_eq!(r.status, 403, "{role:?}");
+        }
+        if role < Some(Role::Operator) {
+            let r = lab.call(role, "DELETE", &path, None);
+            assert_eq!(r.status, 403, "{role:?}");
+        }
+    }
+    let list = lab.call(None, "GET", "/api/v1/mitigations", None).json();
+    let later = list["mitigations"][0]["expires_us"].as_u64().unwrap();
+    assert!(
+        later >= expires + 500_000_000,
+        "extended to 10 minutes: {expires} {later}"
+    );
+    let r = lab.call(
+        Some(Role::Operator),
+        "DELETE",
+        &format!("/api/v1/mitigations/{id}"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = lab.call(
+        Some(Role::Operator),
+        "DELETE",
+        &format!("/api/v1/mitigations/{id}"),
+        None,
+    );
+    assert_eq!((r.status, r.code()), (404, "not_found".into()));
+    // A level for an address.
+    let r = lab.call(
+        Some(Role::Admin),
+        "POST",
+        "/api/v1/mitigations",
+        Some(&json!({"address": "192.0.2.77", "level": 2, "ttl": "5m"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(!r.json()["ids"].as_array().unwrap().is_empty());
+    // Audited with the callers' names, on a chain that verifies.
+    let audit = lab
+        .call(None, "GET", "/api/v1/audit?limit=1000", None)
+        .json();
+    let actors: Vec<String> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for want in [
+        "token:operator announce",
+        "token:operator withdraw",
+        "token:admin announce",
+    ] {
+        assert!(actors.iter().any(|a| a == want), "{want} in {actors:?}");
+    }
+    let v = lab.levee(&["audit", "verify"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+#[test]
+fn sessions_csrf_logout_and_the_login_limit() {
+    let lab = Lab::start("sessions");
+    let login = |user: &str, pw: &str| {
+        http(
+            lab.port,
+            "POST",
+            "/api/v1/login",
+            &[("Content-Type", "application/json")],
+            &json!({"user": user, "password": pw}).to_string(),
+        )
+    };
+    let r = login("operator", "not the password at all");
+    assert_eq!((r.status, r.code()), (401, "bad_login".into()));
+    let r = login("nobody", PW);
+    assert_eq!((r.status, r.code()), (401, "bad_login".into()));
+    let r = login("operator", PW);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let csrf = r.json()["csrf"].as_str().unwrap().to_string();
+    let who = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .json();
+    assert_eq!(who["actor"], "user:operator");
+    assert_eq!(who["csrf"], csrf.as_str());
+    let add = json!({"route": "route 192.0.2.20/32 blackhole", "ttl": "60s"}).to_string();
+    let json_ct = ("Content-Type", "application/json");
+    // A state change with the cookie alone (a cross-site request) is refused.
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[("Cookie", &cookie), json_ct],
+        &add,
+    );
+    assert_eq!((r.status, r.code()), (403, "csrf".into()), "{}", r.body);
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[
+            ("Cookie", &cookie),
+            json_ct,
+            ("X-CSRF-Token", "0".repeat(64).as_str()),
+        ],
+        &add,
+    );
+    assert_eq!((r.status, r.code()), (403, "csrf".into()));
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[("Cookie", &cookie), json_ct, ("X-CSRF-Token", &csrf)],
+        &add,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A form post (not JSON) is refused even with the token.
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-CSRF-Token", &csrf),
+        ],
+        "route=x",
+    );
+    assert_eq!(r.status, 415);
+    // Logout needs the CSRF token too; then the cookie is worthless.
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(r.status, 403);
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        "",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (401, "session_expired".into()));
+    // A viewer's session may read, not act.
+    let r = login("viewer", PW);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let vcookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let vcsrf = r.json()["csrf"].as_str().unwrap().to_string();
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[("Cookie", &vcookie), json_ct, ("X-CSRF-Token", &vcsrf)],
+        &add,
+    );
+    assert_eq!((r.status, r.code()), (403, "forbidden".into()));
+    // Five attempts per source, then 429 (four were spent above).
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(login("operator", "still not the password").status);
+    }
+    assert_eq!(codes, [401, 429, 429], "{codes:?}");
+    let r = login("operator", PW);
+    assert_eq!((r.status, r.code()), (429, "rate_limited".into()));
+    // Counted for /metrics.
+    let m = http(lab.port, "GET", "/metrics", &[], "").body;
+    for line in [
+        "levee_web_logins_total{result=\"ok\"} 2",
+        "levee_web_logins_total{result=\"failed\"} 3",
+        "levee_web_logins_total{result=\"limited\"} 3",
+    ] {
+        assert!(m.contains(line), "{line} in\n{m}");
+    }
+    assert!(m.contains("levee_web_refused_total{status=\"403\"}"), "{m}");
+}
+
+#[test]
+fn token_lifecycle_and_hostile_requests() {
+    let lab = Lab::start("tokens");
+    // Created while the daemon runs (through the CLI), used, revoked.
+    let out = lab.levee(&[
+        "tokens",
+        "create",
+        "ci",
+        "--role",
+        "operator",
+        "--expires",
+        "1h",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ci = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Bearer {ci}");
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(r.json()["actor"], "token:ci");
+    let out = lab.levee(&["tokens", "revoke", "ci"]);
+    assert!(out.status.success());
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (401, "bad_token".into()));
+    // An expiring token stops working when it expires.
+    let short = {
+        let mut db = AuthDb::open(&lab.dir.join("levee.auth.db")).unwrap();
+        let now = levee::clock::now_us();
+        db.create_token(now, "test", "short", Role::Admin, Some(now + 2_000_000))
+            .unwrap()
+    };
+    let sb = format!("Bearer {short}");
+    let first = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Authorization", &sb)],
+        "",
+    );
+    assert!(first.status == 200 || first.status == 401, "{}", first.body);
+    poll("the short token to expire", 60, |last| {
+        let r = http(
+            lab.port,
+            "GET",
+            "/api/v1/session",
+            &[("Authorization", &sb)],
+            "",
+        );
+        *last = r.body.clone();
+        (r.status == 401).then_some(())
+    });
+    // Bad credentials.
+    for auth in [
+        "Basic YTpi",
+        "Bearer",
+        "Bearer levee_0000",
+        "bearer levee_x",
+    ] {
+        let r = http(
+            lab.port,
+            "GET",
+            "/api/v1/status",
+            &[("Authorization", auth)],
+            "",
+        );
+        assert_eq!(r.status, 401, "{auth}: {}", r.body);
+    }
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/status",
+        &[("Cookie", "levee_session=abc")],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (401, "session_expired".into()));
+    // Hostile filters, ids and bodies: 4xx JSON, and the daemon goes on.
+    let op = Some(Role::Operator);
+    for (path, want) in [
+        (
+            "/api/v1/incidents?network=%27%3BDROP%20TABLE%20incidents",
+            400,
+        ),
+        ("/api/v1/incidents?limit=100000", 400),
+        ("/api/v1/incidents?since=-1", 400),
+        ("/api/v1/incidents?open=maybe", 400),
+        ("/api/v1/incidents?format=xml", 400),
+        ("/api/v1/incidents?x=1", 400),
+        ("/api/v1/incidents/99999", 404),
+        ("/api/v1/incidents/abc", 400),
+        ("/api/v1/incidents/99999999999999999999999", 400),
+        ("/api/v1/audit?after=abc", 400),
+        ("/api/v1/audit?limit=0", 400),
+        ("/api/v1/nothing", 404),
+    ] {
+        let r = lab.call(op, "GET", path, None);
+        assert_eq!(r.status, want, "{path}: {}", r.body);
+        assert!(!r.code().is_empty(), "{path}: {}", r.body);
+    }
+    for (body, want) in [
+        (json!({"route": "not a route"}), 400),
+        (
+            json!({"route": "route 192.0.2.1/32 blackhole", "ttl": "forever"}),
+            400,
+        ),
+        (
+            json!({"route": "route 192.0.2.1/32 blackhole", "ttl": "31d"}),
+            400,
+        ),
+        (
+            json!({"route": "route 192.0.2.1/32 blackhole", "extra": 1}),
+            400,
+        ),
+        (json!({"address": "192.0.2.1", "level": 9}), 400),
+        (json!({"address": "not an ip", "level": 1}), 400),
+        (json!({"address": "192.0.2.1"}), 400),
+        (
+            json!({"route": "route 192.0.2.1/32 blackhole", "address": "192.0.2.1", "level": 1}),
+            400,
+        ),
+        (json!([1, 2, 3]), 400),
+        (json!({"route": "route 198.51.100.1/32 blackhole"}), 422),
+    ] {
+        let r = lab.call(op, "POST", "/api/v1/mitigations", Some(&body));
+        assert_eq!(r.status, want, "{body}: {}", r.body);
+    }
+    let huge = "x".repeat(200_000);
+    let bearer_op = format!("Bearer {}", lab.token(Role::Operator));
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[
+            ("Authorization", &bearer_op),
+            ("Content-Type", "application/json"),
+        ],
+        &huge,
+    );
+    assert_eq!(r.status, 413);
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/mitigations",
+        &[
+            ("Authorization", &bearer_op),
+            ("Content-Type", "application/json"),
+        ],
+        "{not json",
+    );
+    assert_eq!((r.status, r.code()), (400, "bad_request".into()));
+    for (method, path, body) in [
+        ("DELETE", "/api/v1/mitigations/abc", None),
+        ("DELETE", "/api/v1/mitigations/424242", None),
+        (
+            "PATCH",
+            "/api/v1/mitigations/424242",
+            Some(json!({"ttl": "5m"})),
+        ),
+        ("PATCH", "/api/v1/mitigations/1", Some(json!({"ttl": "0s"}))),
+    ] {
+        let r = lab.call(op, method, path, body.as_ref());
+        assert!(matches!(r.status, 400 | 404), "{method} {path}: {}", r.body);
+    }
+    let r = lab.call(None, "GET", "/api/v1/status", None);
+    assert_eq!(r.status, 200, "still serving");
+    assert!(Path::new(&lab.dir.join("levee.auth.db")).exists());
+}
