@@ -41,6 +41,7 @@ pub mod detection;
 pub mod flows;
 pub mod history;
 pub mod human;
+pub mod live;
 pub mod mitigation;
 pub mod operator;
 pub mod pidlock;

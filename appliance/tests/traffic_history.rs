@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{http_get, metric};
+use common::{http_get, metric, sse};
 use levee_testkit::lab::{free_port, free_udp_port};
 use levee_testkit::traffic::{Scenario, UDP};
 use std::io::Read;
@@ -46,6 +46,14 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         assert!(child.try_wait().unwrap().is_none(), "levee run ended early");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The page's live feed, heard while the flood runs.
+    let wait = Instant::now() + Duration::from_secs(60);
+    while !http_get(&web, "/api/v1/status").0.contains("200") {
+        assert!(Instant::now() < wait, "the web endpoint did not answer");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let events = sse(&web, "/api/v1/events", 8);
+    std::thread::sleep(Duration::from_millis(300));
     // 4 s of 2k pps background to .10 and, from 1 s, 3 s of 150k pps to .20.
     let mut s = Scenario::default();
     s.stream(0, "203.0.113.10", 2_000.0, 0.0, 4.0, 1000, UDP);
@@ -77,6 +85,52 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         assert!(Instant::now() < deadline, "{body}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The live feed: a traffic frame a second with the network's rates (the flood's
+    // among them), the victim among the top destinations, the incident's start.
+    let events = events.join().unwrap();
+    let traffic: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|(n, _)| n == "traffic")
+        .map(|(_, v)| v)
+        .collect();
+    assert!(traffic.len() >= 4, "{events:?}");
+    let flood = traffic
+        .iter()
+        .filter_map(|t| t["networks"][0]["protocols"]["udp"]["pps"].as_u64())
+        .max()
+        .unwrap();
+    assert!((100_000..=400_000).contains(&flood), "{events:?}");
+    assert!(
+        traffic.iter().any(|t| t["top_destinations"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|d| d["address"] == "203.0.113.20"))),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(n, v)| n == "incident"
+            && v["kind"] == "start"
+            && v["victim"] == "203.0.113.20"
+            && v["network"] == "lab"),
+        "{events:?}"
+    );
+    // The last hour at one-second resolution, through the API.
+    let (status, body) = http_get(&web, "/api/v1/traffic?network=lab");
+    assert!(status.contains("200"), "{status} {body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let series = &doc["series"][0];
+    assert_eq!(series["resolution"], "second", "{body}");
+    let peak = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["pps"].as_u64())
+        .max()
+        .unwrap();
+    assert!((100_000..=400_000).contains(&peak), "{body}");
+    let (status, _) = http_get(&web, "/api/v1/traffic?network=nope");
+    assert!(status.contains("404"), "{status}");
+    let (status, body) = http_get(&web, "/api/v1/traffic?step=0");
+    assert!(status.contains("400"), "{status} {body}");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

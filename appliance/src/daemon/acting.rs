@@ -27,6 +27,7 @@ impl Acting {
         cfg: &Config,
         accept_broken_audit: bool,
         reload: mpsc::Sender<crate::control::ReloadRequest>,
+        feed: crate::live::Feed,
     ) -> anyhow::Result<Acting> {
         let m = &cfg.mitigation;
         let store = open_store(m, accept_broken_audit).await?;
@@ -49,7 +50,7 @@ impl Acting {
             crate::rpki::Rpki::start(r)
         });
         let starter = Starter::new(speaker.as_ref().map(|(s, _)| s.clone()));
-        let service = Service::start(m.settings.clone(), store, &m.adapters, starter, rpki)?;
+        let service = Service::start(m.settings.clone(), store, &m.adapters, starter, rpki, feed)?;
         let control =
             crate::control::Server::start(&m.control_socket, service.commands.clone(), reload)?;
         info!(socket = %m.control_socket.display(), "control socket ready");

@@ -36,6 +36,19 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         .unwrap_or(std::path::Path::new("."));
     let _instance = crate::pidlock::PidLock::instance(run_dir)?;
     info!(origin = %cfg.origin, "levee starting");
+    // The web endpoint is bound first (its binding rule and TLS files checked), so its
+    // address is in the first lines and a busy port stops levee before anything
+    // starts; it serves once the stages it reads run.
+    let web = match &cfg.web {
+        None => None,
+        Some(w) => {
+            let opened =
+                crate::web::Web::open(w, &crate::auth::path_beside(&cfg.mitigation.store)).await?;
+            let scheme = crate::web::Web::scheme(w);
+            info!(addr = %opened.addr(), "status page at {scheme}://{}/", opened.addr());
+            Some(opened)
+        }
+    };
     let intel = crate::detection::load_threat_intel(&cfg.detection.threat_intel)?;
     let engine_cfg = cfg.engine_config();
     let snapshots = Snapshots {
@@ -50,16 +63,13 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
             warn!("{line}");
         }
     }
-    // Where the web endpoint may listen, and its TLS files: checked before any stage.
-    if let Some(w) = &cfg.web {
-        crate::web::preflight(w, &crate::auth::path_beside(&cfg.mitigation.store))?;
-    }
-    // The inputs are bound first, so a busy port stops levee before any stage starts;
-    // then mitigation: the routes active at the last stop go out again before any new
-    // flow is read.
+    // The inputs are bound next, so a busy port stops levee before any stage starts;
+    // then mitigation: the routes active at the last stop go out again before any
+    // new flow is read.
     let bound = Ingest::bind(&cfg.flows())?;
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
-    let acting = Acting::start(&cfg, args.accept_broken_audit, reload_tx).await?;
+    let feed = crate::live::Feed::new();
+    let acting = Acting::start(&cfg, args.accept_broken_audit, reload_tx, feed.clone()).await?;
     let (mut ingest, rx) = match bound.start() {
         Ok(x) => x,
         Err(e) => {
@@ -72,24 +82,36 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
     let history_counters = Arc::new(crate::history::Counters::default());
+    let (history, seconds) = History::start(
+        cfg.history,
+        acting.service.store.clone(),
+        history_counters.clone(),
+        feed.clone(),
+    );
     let web_sources = web_sources(
         &cfg,
         &ingest,
         &acting,
         stats.clone(),
-        history_counters.clone(),
+        (history_counters.clone(), history.ring.clone(), feed),
     );
-    let web = match &cfg.web {
-        None => None,
-        Some(settings) => match start_web(settings, web_sources.clone()).await {
-            Ok(w) => Some(w),
-            Err(e) => {
-                ingest.stop().await;
-                acting.stop().await;
-                return Err(e);
-            }
-        },
+    let web = match web.map(|o| o.serve(web_sources.clone())).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            ingest.stop().await;
+            history.stop().await;
+            acting.stop().await;
+            return Err(e);
+        }
     };
+    if let Some(w) = &web {
+        let scheme = if cfg.web.as_ref().is_some_and(|s| s.tls.is_some()) {
+            "https"
+        } else {
+            "http"
+        };
+        info!(addr = %w.addr, "metrics at {scheme}://{}/metrics, API at {scheme}://{}/api/v1", w.addr, w.addr);
+    }
     // A reload hands the detection thread its new settings through this channel.
     let (updates_tx, updates) = tokio::sync::mpsc::channel(4);
     let reloader = Reloader {
@@ -108,11 +130,6 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         stats_every: Duration::from_secs(60),
         duration: None,
     };
-    let (history, seconds) = History::start(
-        cfg.history,
-        acting.service.store.clone(),
-        history_counters.clone(),
-    );
     let outlet = Outlet {
         events: acting.service.events.clone(),
         stats,
@@ -167,24 +184,17 @@ fn warm_start(engine: &mut levee_detect::Engine, s: &Snapshots) {
     }
 }
 
-/// The web endpoint at `listen`.
-async fn start_web(
-    settings: &crate::web::settings::WebSettings,
-    sources: crate::web::Sources,
-) -> anyhow::Result<crate::web::Web> {
-    let w = crate::web::Web::start(settings, sources).await?;
-    let scheme = crate::web::Web::scheme(settings);
-    info!(addr = %w.addr, "metrics at {scheme}://{}/metrics, API at {scheme}://{}/api/v1", w.addr, w.addr);
-    Ok(w)
-}
-
 /// What the web endpoint reads: the running stages.
 fn web_sources(
     cfg: &Config,
     ingest: &Ingest,
     acting: &Acting,
     detection: Arc<Mutex<levee_detect::engine::EngineStats>>,
-    history: Arc<crate::history::Counters>,
+    (history, ring, feed): (
+        Arc<crate::history::Counters>,
+        Arc<std::sync::RwLock<crate::history::ring::Ring>>,
+        crate::live::Feed,
+    ),
 ) -> crate::web::Sources {
     let kinds = ingest
         .bound
@@ -199,6 +209,8 @@ fn web_sources(
         speaker: acting.speaker.as_ref().map(|(s, _)| Arc::downgrade(s)),
         reloads: Arc::default(),
         history,
+        ring,
+        feed,
         store: cfg.mitigation.store.clone(),
         auth: crate::auth::path_beside(&cfg.mitigation.store),
         origin: cfg.origin.to_string(),
@@ -213,8 +225,10 @@ fn next_steps(cfg: &Config) -> String {
         .map(|l| format!("{} on {}", l.kind.as_str(), l.bind))
         .collect();
     let page = match &cfg.web {
-        Some(w) => format!("{}://{}/metrics", crate::web::Web::scheme(w), w.listen),
-        None => "off: add web: {listen: 127.0.0.1:9750} to serve /metrics".into(),
+        Some(w) => format!("{}://{}/", crate::web::Web::scheme(w), w.listen),
+        None => {
+            "off: add web: {listen: 127.0.0.1:9750} to serve the page, the API and /metrics".into()
+        }
     };
     format!(
         "next steps: 1. copy {example} to {default} and list your prefixes under \
@@ -222,7 +236,7 @@ fn next_steps(cfg: &Config) -> String {
          next steps: 2. point your routers' sFlow/NetFlow/IPFIX exports at this host \
          ({listeners});\n\
          next steps: 3. validate with `levee check`, then `levee reload` (or SIGHUP) applies it;\n\
-         next steps: metrics: {page}",
+         next steps: status page: {page}",
         example = crate::config::EXAMPLE_PATH,
         default = crate::config::DEFAULT_PATH,
         listeners = if listeners.is_empty() {

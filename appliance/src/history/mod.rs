@@ -159,6 +159,7 @@ impl History {
         settings: Settings,
         store: Sender,
         counters: Arc<Counters>,
+        feed: crate::live::Feed,
     ) -> (History, mpsc::Sender<Vec<Second>>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let ring = Arc::new(RwLock::new(Ring::default()));
@@ -167,7 +168,7 @@ impl History {
             "traffic history: the last hour in memory, minutes in the store"
         );
         let rec = Recorder::new(settings);
-        let task = tokio::spawn(record(rec, rx, ring.clone(), store, counters));
+        let task = tokio::spawn(record(rec, rx, ring.clone(), store, counters, feed));
         (History { ring, task }, tx)
     }
 
@@ -184,6 +185,7 @@ async fn record(
     ring: Arc<RwLock<Ring>>,
     store: Sender,
     counters: Arc<Counters>,
+    feed: crate::live::Feed,
 ) {
     while let Some(batch) = rx.recv().await {
         let now = crate::clock::now_us();
@@ -197,6 +199,7 @@ async fn record(
             counters.memory_bytes.store(r.bytes() as u64, Relaxed);
         }
         for sec in &batch {
+            feed.second(sec);
             writes.extend(rec.push(sec, now));
         }
         counters.seconds.fetch_add(batch.len() as u64, Relaxed);

@@ -176,8 +176,8 @@ impl Acc {
     }
 }
 
-/// The resolution and step for a range: one second when the last hour in memory holds
-/// the range's start, else one minute; the step asked (default: the resolution)
+/// The resolution and step for a range: one second when the range starts within the
+/// last hour in memory (`ring_oldest_s`: the start of its window), else one minute; the step asked (default: the resolution)
 /// rounded up to it, and raised so that at most [`MAX_POINTS`] come back.
 pub fn plan(
     ring_oldest_s: Option<u64>,
@@ -218,12 +218,28 @@ pub fn query(
     step_s: Option<u64>,
 ) -> Result<Series, QueryError> {
     let ring = src.ring.and_then(|r| r.network(network));
-    let (resolution, step) = plan(ring.map(|r| r.oldest_s()), from_s, to_s, step_s)?;
+    let (resolution, step) = plan(ring.map(|r| r.window_s()), from_s, to_s, step_s)?;
     // Buckets aligned on multiples of the step (so that successive queries agree).
     let first = from_s / step * step;
     let mut buckets: std::collections::BTreeMap<u64, Acc> = std::collections::BTreeMap::new();
     match (resolution, ring) {
         (Resolution::Second, Some(r)) => {
+            // Seconds before the ring's first (levee was not running, or had just
+            // started) come from the store's minutes, one point per minute.
+            if let Some(store) = src.store
+                && from_s < r.oldest_s()
+            {
+                let to_m = r.oldest_s().min(to_s);
+                for m in store.minutes(network, from_s / 60 * 60, to_m, 60)? {
+                    if m.minute_s + 60 <= r.oldest_s() {
+                        let at = m.minute_s.max(first);
+                        buckets
+                            .entry(first + (at - first) / step * step)
+                            .or_default()
+                            .minute(&m);
+                    }
+                }
+            }
             for (s, p) in r.range(from_s, to_s) {
                 buckets
                     .entry(first + (s - first) / step * step)
@@ -404,5 +420,45 @@ mod tests {
             query(src, "nope", NOW - 7200, NOW, None),
             Err(QueryError::UnknownNetwork(_))
         ));
+    }
+
+    /// Within the last hour, seconds from before the ring's first (a restart) come
+    /// from the store's minutes, one point per minute, and none is counted twice.
+    #[test]
+    fn the_last_hour_joins_the_stored_minutes_before_the_ring() {
+        let mut ring = Ring::default();
+        for k in 0..120 {
+            ring.push(&second(NOW - 120 + k, 2000));
+        }
+        let (_d, _p, mut st) = crate::store::tests::fresh("join");
+        // Eleven minutes stored; the last overlaps the ring and is left out.
+        let minutes = (0..11)
+            .map(|k| MinuteRow {
+                network: "customers".into(),
+                minute_s: NOW - 720 + k * 60,
+                seconds: 60,
+                protocols: [(0, 0), (60_000, 60_000 * 512), (0, 0), (0, 0)],
+                peak_pps: 1000,
+                peak_bps: 1000 * 512 * 8,
+            })
+            .collect();
+        let w = Write::Traffic {
+            minutes,
+            prune_before_s: None,
+        };
+        assert!(st.write(&[w]).is_empty());
+        let src = Sources {
+            ring: Some(&ring),
+            store: Some(&st),
+        };
+        let s = query(src, "customers", NOW - 900, NOW, None).unwrap();
+        assert_eq!((s.resolution, s.step), (Resolution::Second, 1));
+        // The ten stored minutes end where the ring's first second (NOW - 120) is.
+        let old: Vec<_> = s.points.iter().filter(|p| p.time < NOW - 120).collect();
+        assert_eq!(old.len(), 10);
+        assert!(old.iter().all(|p| p.seconds == 60 && p.pps == 1000));
+        let new: Vec<_> = s.points.iter().filter(|p| p.time >= NOW - 120).collect();
+        assert_eq!(new.len(), 120);
+        assert!(new.iter().all(|p| p.seconds == 1 && p.pps == 2000));
     }
 }

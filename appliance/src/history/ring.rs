@@ -72,6 +72,12 @@ impl NetworkRing {
             .max((self.newest_s + 1).saturating_sub(SECONDS as u64))
     }
 
+    /// The oldest second the ring can hold now (an hour before the newest), whether or
+    /// not it was running then.
+    pub fn window_s(&self) -> u64 {
+        (self.newest_s + 1).saturating_sub(SECONDS as u64)
+    }
+
     /// The newest second held.
     pub fn newest_s(&self) -> u64 {
         self.newest_s

@@ -105,6 +105,7 @@ impl Service {
         adapters: &[crate::adapters::Adapter],
         mut starter: Starter,
         rpki: Option<crate::rpki::Rpki>,
+        feed: crate::live::Feed,
     ) -> Result<Service, StoreError> {
         let networks = settings.networks.clone();
         let mut results = HashMap::new();
@@ -153,6 +154,7 @@ impl Service {
             reports,
             rpki,
             results,
+            feed,
         };
         let task = tokio::spawn(run(st, ev_rx, cmd_rx));
         Ok(Service {
@@ -181,6 +183,8 @@ pub(super) struct State {
     pub(super) rpki: Option<crate::rpki::Rpki>,
     /// Each active mitigation's adapter results (as stored).
     results: HashMap<u64, BTreeMap<String, AdapterResult>>,
+    /// The live feed (incident and mitigation frames for the page).
+    feed: crate::live::Feed,
 }
 
 async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
@@ -293,6 +297,7 @@ impl State {
         if e.kind != EventKind::Update {
             self.store.write(Write::Incident(Box::new(e.clone()))).await;
         }
+        self.feed.incident(e);
         let out = self.engine.on_event(now_us(), e);
         self.handle(Actor::Detector, out).await;
     }
@@ -380,6 +385,7 @@ impl State {
             match o {
                 Output::Announce(m) => {
                     self.results.entry(m.id).or_default();
+                    self.feed.mitigation(m, None, self.results.len());
                     info!(id = m.id, victim = %m.victim, level = m.level.map_or(0, Level::number), dry_run = m.dry_run, route = %m.route, "{}", if m.dry_run { "would announce (dry run)" } else { "announce" });
                     if !m.dry_run {
                         changes.push(Change::announce(m.id, &m.route, levels(m)));
@@ -387,6 +393,7 @@ impl State {
                 }
                 Output::Withdraw(m, reason) => {
                     self.results.remove(&m.id);
+                    self.feed.mitigation(m, Some(*reason), self.results.len());
                     info!(id = m.id, victim = %m.victim, reason = reason.as_str(), route = %m.route, "{}", if m.dry_run { "would withdraw (dry run)" } else { "withdraw" });
                     if !m.dry_run {
                         changes.push(Change::withdraw(m.id, &m.route, levels(m)));

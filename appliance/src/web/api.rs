@@ -54,6 +54,16 @@ pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
         ("/api/v1/audit", vec![Method::GET], get(audit)),
         ("/api/v1/incidents", vec![Method::GET], get(incidents)),
         ("/api/v1/incidents/{id}", vec![Method::GET], get(incident)),
+        (
+            "/api/v1/traffic",
+            vec![Method::GET],
+            get(super::live::traffic),
+        ),
+        (
+            "/api/v1/events",
+            vec![Method::GET],
+            get(super::live::events),
+        ),
     ];
     let mut router = Router::new();
     let mut seen = Vec::new();
@@ -67,7 +77,7 @@ pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
 }
 
 /// The query string's pairs; a key given twice is refused.
-fn query(uri: &Uri, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(super) fn query(uri: &Uri, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
         if !allowed.contains(&k.as_ref()) {
@@ -85,7 +95,7 @@ fn query(uri: &Uri, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError>
     Ok(out)
 }
 
-fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ApiError> {
+pub(super) fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ApiError> {
     v.parse().map_err(|_| {
         ApiError::bad(format!(
             "{key}: expected a whole number, not {:?}",
@@ -94,7 +104,7 @@ fn number<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ApiError> {
     })
 }
 
-fn short(v: &str) -> String {
+pub(super) fn short(v: &str) -> String {
     v.chars().take(40).collect()
 }
 
@@ -107,7 +117,7 @@ fn limit(v: &str) -> Result<u32, ApiError> {
 }
 
 /// A name as stored (network, family): letters, digits and `._-:/`, up to 128.
-fn name(key: &str, v: &str) -> Result<String, ApiError> {
+pub(super) fn name(key: &str, v: &str) -> Result<String, ApiError> {
     let ok = (1..=128).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-:/".contains(&b));
@@ -122,7 +132,7 @@ fn name(key: &str, v: &str) -> Result<String, ApiError> {
 }
 
 /// Runs `f` on the store, opened read-only, off the async runtime.
-async fn read_store<T: Send + 'static>(
+pub(super) async fn read_store<T: Send + 'static>(
     app: &App,
     f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -75,6 +75,7 @@ pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
     ] {
         counter!("levee_web_logins_total", "result" => result).absolute(n.load(Relaxed));
     }
+    gauge!("levee_web_event_streams").set(app.streams.open() as f64);
     for (status, n) in [("401", &a.unauthenticated), ("403", &a.forbidden)] {
         counter!("levee_web_refused_total", "status" => status).absolute(n.load(Relaxed));
     }

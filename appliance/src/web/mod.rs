@@ -15,12 +15,14 @@
 //! user in the auth database ([`settings::check_binding`]); it refuses to start
 //! otherwise.
 //!
-//! Not here yet: the HTML page, server-sent events, traffic history.
+//! `/api/v1/traffic` and the live feed's server-sent events (`/api/v1/events`) are in
+//! [`live`].
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod limiter;
+pub mod live;
 mod metrics;
 pub mod openapi;
 pub mod settings;
@@ -60,6 +62,10 @@ pub struct Sources {
     pub reloads: Arc<crate::control::ReloadCounters>,
     /// The traffic history's counters.
     pub history: Arc<crate::history::Counters>,
+    /// The traffic history's last hour (for `/api/v1/traffic`).
+    pub ring: Arc<std::sync::RwLock<crate::history::ring::Ring>>,
+    /// The live feed (for `/api/v1/events`).
+    pub feed: crate::live::Feed,
     /// The store (read-only here: incidents, audit).
     pub store: PathBuf,
     /// The auth database (users, tokens, sessions).
@@ -75,6 +81,8 @@ struct App {
     gate: Arc<auth::Gate>,
     tls: Arc<tls::TlsCounters>,
     started_us: u64,
+    /// Event streams open.
+    streams: Arc<live::Streams>,
 }
 
 /// The running endpoint.
@@ -155,10 +163,10 @@ pub fn preflight(
 /// Checks the binding rule, reads the TLS files and binds.
 async fn open(
     s: &WebSettings,
-    sources: &Sources,
+    auth: &std::path::Path,
     counters: Arc<tls::TlsCounters>,
 ) -> anyhow::Result<(Bound, SocketAddr)> {
-    let config = preflight(s, &sources.auth)?;
+    let config = preflight(s, auth)?;
     let tcp = bind(s.listen).await?;
     let addr = tcp.local_addr()?;
     Ok(match config {
@@ -193,28 +201,72 @@ fn gate(s: &WebSettings, sources: &Sources) -> Arc<auth::Gate> {
     ))
 }
 
-impl Web {
-    /// Checks the binding rule, binds and serves. The `metrics` recorder is
-    /// process-wide and installed once.
-    pub async fn start(s: &WebSettings, sources: Sources) -> anyhow::Result<Web> {
-        let counters = Arc::new(tls::TlsCounters::default());
-        let (bound, addr) = open(s, &sources, counters.clone()).await?;
+/// An endpoint bound but not serving yet: `levee run` binds it before any stage
+/// starts (so a busy port stops levee at once, like the flow ports), and serves once
+/// the stages it reads exist.
+pub struct Opened {
+    bound: Bound,
+    addr: SocketAddr,
+    counters: Arc<tls::TlsCounters>,
+    settings: WebSettings,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Opened({})", self.addr)
+    }
+}
+
+impl Opened {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves what `sources` hold. The `metrics` recorder is process-wide and
+    /// installed once.
+    pub fn serve(self, sources: Sources) -> anyhow::Result<Web> {
         let app = App {
-            gate: gate(s, &sources),
-            tls: counters,
+            gate: gate(&self.settings, &sources),
+            tls: self.counters,
             sources,
             prometheus: prometheus()?,
             started_us: crate::clock::now_us(),
+            streams: Arc::default(),
         };
-        let task = serve(bound, app.clone());
-        Ok(Web { addr, app, task })
+        let task = serve(self.bound, app.clone());
+        Ok(Web {
+            addr: self.addr,
+            app,
+            task,
+        })
+    }
+}
+
+impl Web {
+    /// Checks the binding rule (against the auth database at `auth`), reads the TLS
+    /// files and binds; serving starts with [`Opened::serve`].
+    pub async fn open(s: &WebSettings, auth: &std::path::Path) -> anyhow::Result<Opened> {
+        let counters = Arc::new(tls::TlsCounters::default());
+        let (bound, addr) = open(s, auth, counters.clone()).await?;
+        Ok(Opened {
+            bound,
+            addr,
+            counters,
+            settings: s.clone(),
+        })
+    }
+
+    /// Checks the binding rule, binds and serves.
+    pub async fn start(s: &WebSettings, sources: Sources) -> anyhow::Result<Web> {
+        Web::open(s, &sources.auth.clone()).await?.serve(sources)
     }
 
     /// Moves the endpoint as `s` says: the new address is bound first, and only then
     /// is the old one closed; if the bind (or the binding rule, or TLS) fails, the
     /// endpoint stays where it is.
     pub async fn rebind(&mut self, s: &WebSettings) -> anyhow::Result<()> {
-        let (bound, addr) = open(s, &self.app.sources, self.app.tls.clone()).await?;
+        let (bound, addr) = open(s, &self.app.sources.auth, self.app.tls.clone()).await?;
         self.app
             .gate
             .set_binding(s.listen.ip().is_loopback(), s.tls.is_some());

@@ -160,6 +160,41 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Some(Role::Viewer),
         "One incident with the mitigations it caused.",
     ),
+    Endpoint {
+        query: &[
+            (
+                "network",
+                "A protected network's name (default: every network, one series each).",
+            ),
+            (
+                "from",
+                "Start, Unix seconds (default: an hour before `to`).",
+            ),
+            ("to", "End, Unix seconds, exclusive (default: now)."),
+            (
+                "step",
+                "Seconds per point, or a duration such as 1s, 5m, 1h (rounded up to \
+                 the resolution: one second within the last hour in memory, else one \
+                 minute; raised so at most 1440 points come back).",
+            ),
+        ],
+        ..ep(
+            "get",
+            "/api/v1/traffic",
+            Some(Role::Viewer),
+            "Traffic history towards each protected network: pps and bps per \
+             protocol, averaged per step, with the busiest second.",
+        )
+    },
+    ep(
+        "get",
+        "/api/v1/events",
+        Some(Role::Viewer),
+        "Server-sent events: `traffic` every second (rates per network and \
+         protocol, top destinations and sources, open incidents, active mitigations), \
+         `incident` (start, update, end), `mitigation` (announce, withdraw), and \
+         `lagged` when the reader fell behind. At most 64 streams at once.",
+    ),
 ];
 
 /// The document.

@@ -203,3 +203,47 @@ pub(crate) fn metric(body: &str, name_and_labels: &str) -> Option<f64> {
             .ok()
     })
 }
+
+/// Reads the server-sent events of `GET path` at `addr` for `secs` seconds, in a
+/// thread: each (event name, data) in order.
+pub(crate) fn sse(
+    addr: &str,
+    path: &str,
+    secs: u64,
+) -> std::thread::JoinHandle<Vec<(String, Value)>> {
+    use std::io::Write;
+    let (addr, path) = (addr.to_string(), path.to_string());
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 65536];
+        while std::time::Instant::now() < deadline {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let mut out = Vec::new();
+        let mut name = String::new();
+        for line in text.lines() {
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data: ")
+                && let Ok(v) = serde_json::from_str(d.trim())
+            {
+                out.push((std::mem::take(&mut name), v));
+            }
+        }
+        out
+    })
+}

@@ -1,0 +1,365 @@
+//! The live feed: what the page's charts and lists hear as it happens, sent to every
+//! open `GET /api/v1/events` stream ([`crate::web`]).
+//!
+//! Three producers, none of which ever waits on a reader:
+//! - the history recorder ([`crate::history`]) sends a `traffic` frame per closed
+//!   second: each protected network's rates per protocol, the busiest tracked
+//!   destinations (suspects and incidents), the top sources of the open incidents, and
+//!   the counts of open incidents and active mitigations;
+//! - the mitigation service sends `incident` frames (start, end, and at most one
+//!   update a second per incident, as detection sends them) and `mitigation` frames
+//!   (announce, withdraw).
+//!
+//! A frame is serialized once, when sent, and only if someone listens; readers share
+//! it. The channel is a bounded broadcast ring ([`CAPACITY`] frames): a reader that
+//! falls behind loses the oldest frames and is told how many (`lagged`), so a slow or
+//! stalled browser costs the producers nothing and holds no memory.
+
+use levee_detect::engine::history::Second;
+use levee_detect::{Event, EventKind};
+use levee_mitigate::model::{Mitigation, WithdrawReason};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Frames buffered per reader before the oldest are dropped for it.
+pub const CAPACITY: usize = 256;
+/// Destinations and sources listed per `traffic` frame.
+pub const TOP: usize = 10;
+/// Open incidents whose top sources are kept for the `traffic` frame (the newest
+/// replace none: beyond this, incidents are left out of the sources list).
+pub const MAX_TRACKED_INCIDENTS: usize = 1024;
+
+/// The protocols' names, in [`levee_detect::engine::history::PROTOCOLS`] order (as
+/// `GET /api/v1/traffic` names them).
+const PROTOCOL_NAMES: [&str; 4] = ["tcp", "udp", "icmp", "other"];
+
+/// One server-sent event, serialized.
+#[derive(Debug)]
+pub struct Frame {
+    /// The SSE event name: `traffic`, `incident` or `mitigation`.
+    pub name: &'static str,
+    /// Its JSON data (one line).
+    pub data: String,
+}
+
+/// Open incidents by id: their packets per second and top sources (with shares).
+type OpenIncidents = HashMap<u64, (u64, Vec<(IpAddr, f64)>)>;
+
+/// What the `traffic` frame adds from the incidents: their top sources, and counts.
+#[derive(Debug, Default)]
+struct Open {
+    /// Open incidents: their packets per second and top sources (with shares).
+    incidents: OpenIncidents,
+    /// Active mitigations (not dry runs included).
+    mitigations: u64,
+}
+
+/// The feed: cheap to clone, shared by its producers and the web endpoint.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    tx: broadcast::Sender<Arc<Frame>>,
+    open: Arc<Mutex<Open>>,
+}
+
+impl Default for Feed {
+    fn default() -> Feed {
+        Feed::new()
+    }
+}
+
+/// Rates in a frame.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Rates {
+    pps: u64,
+    bps: u64,
+}
+
+impl From<levee_detect::engine::history::Rate> for Rates {
+    fn from(r: levee_detect::engine::history::Rate) -> Rates {
+        Rates {
+            pps: r.packets,
+            bps: r.bytes.saturating_mul(8),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NetworkRates<'a> {
+    network: &'a str,
+    pps: u64,
+    bps: u64,
+    protocols: HashMap<&'static str, Rates>,
+}
+
+#[derive(Serialize)]
+struct Destination<'a> {
+    address: String,
+    network: &'a str,
+    incident: Option<u64>,
+    pps: u64,
+    bps: u64,
+}
+
+#[derive(Serialize)]
+struct Source {
+    address: IpAddr,
+    /// Estimated packets per second from it, over the open incidents.
+    pps: u64,
+}
+
+#[derive(Serialize)]
+struct Traffic<'a> {
+    time: u64,
+    networks: Vec<NetworkRates<'a>>,
+    top_destinations: Vec<Destination<'a>>,
+    top_sources: Vec<Source>,
+    incidents_open: usize,
+    mitigations_active: u64,
+}
+
+#[derive(Serialize)]
+struct IncidentFrame<'a> {
+    kind: &'static str,
+    id: u64,
+    victim: String,
+    network: &'a str,
+    family: &'static str,
+    vector: &'a str,
+    confidence: u8,
+    pps: u64,
+    bps: u64,
+    peak_pps: u64,
+    peak_bps: u64,
+    time: String,
+}
+
+#[derive(Serialize)]
+struct MitigationFrame<'a> {
+    kind: &'static str,
+    id: u64,
+    route: String,
+    victim: &'a str,
+    network: &'a str,
+    level: Option<u8>,
+    incident: Option<u64>,
+    dry_run: bool,
+    reason: Option<&'static str>,
+}
+
+impl Feed {
+    /// A feed nobody listens to yet.
+    pub fn new() -> Feed {
+        Feed {
+            tx: broadcast::channel(CAPACITY).0,
+            open: Arc::default(),
+        }
+    }
+
+    /// A new reader, from the next frame on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.tx.subscribe()
+    }
+
+    /// Readers now.
+    pub fn readers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    fn send(&self, name: &'static str, data: &impl Serialize) {
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        match serde_json::to_string(data) {
+            Ok(data) => {
+                let _ = self.tx.send(Arc::new(Frame { name, data }));
+            }
+            Err(e) => tracing::warn!(error = %e, name, "live feed: frame not serialized"),
+        }
+    }
+
+    /// A closed second of traffic history.
+    pub fn second(&self, sec: &Second) {
+        let (incidents_open, mitigations_active, top_sources) = match self.open.lock() {
+            Ok(o) => (o.incidents.len(), o.mitigations, top_sources(&o.incidents)),
+            Err(_) => return,
+        };
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        let networks = sec
+            .networks
+            .iter()
+            .map(|n| {
+                let total = Rates::from(n.total());
+                NetworkRates {
+                    network: &n.network,
+                    pps: total.pps,
+                    bps: total.bps,
+                    protocols: PROTOCOL_NAMES
+                        .iter()
+                        .zip(n.protocols)
+                        .map(|(p, r)| (*p, Rates::from(r)))
+                        .collect(),
+                }
+            })
+            .collect();
+        let mut victims: Vec<_> = sec.victims.iter().collect();
+        victims.sort_unstable_by_key(|v| std::cmp::Reverse(v.rate.packets));
+        let top_destinations = victims
+            .into_iter()
+            .take(TOP)
+            .map(|v| Destination {
+                address: v.victim.to_string(),
+                network: &v.network,
+                incident: v.incident,
+                pps: v.rate.packets,
+                bps: v.rate.bytes.saturating_mul(8),
+            })
+            .collect();
+        self.send(
+            "traffic",
+            &Traffic {
+                time: sec.start_us / 1_000_000,
+                networks,
+                top_destinations,
+                top_sources,
+                incidents_open,
+                mitigations_active,
+            },
+        );
+    }
+
+    /// An incident event from detection.
+    pub fn incident(&self, e: &Event) {
+        if let Ok(mut o) = self.open.lock() {
+            match e.kind {
+                EventKind::End => {
+                    o.incidents.remove(&e.id);
+                }
+                _ if o.incidents.len() < MAX_TRACKED_INCIDENTS
+                    || o.incidents.contains_key(&e.id) =>
+                {
+                    let top = e.top_sources.iter().take(TOP).copied().collect();
+                    o.incidents.insert(e.id, (e.rate.pps, top));
+                }
+                _ => {}
+            }
+        }
+        self.send(
+            "incident",
+            &IncidentFrame {
+                kind: match e.kind {
+                    EventKind::Start => "start",
+                    EventKind::Update => "update",
+                    EventKind::End => "end",
+                },
+                id: e.id,
+                victim: e.victim.to_string(),
+                network: &e.network,
+                family: e.family.as_str(),
+                vector: &e.vector,
+                confidence: e.confidence,
+                pps: e.rate.pps,
+                bps: e.rate.bps,
+                peak_pps: e.peak.pps,
+                peak_bps: e.peak.bps,
+                time: crate::clock::rfc3339(e.time_us),
+            },
+        );
+    }
+
+    /// A route announced (`withdrawn`: `None`) or withdrawn, and the count of active
+    /// mitigations after it.
+    pub fn mitigation(&self, m: &Mitigation, withdrawn: Option<WithdrawReason>, active: usize) {
+        if let Ok(mut o) = self.open.lock() {
+            o.mitigations = active as u64;
+        }
+        self.send(
+            "mitigation",
+            &MitigationFrame {
+                kind: if withdrawn.is_some() {
+                    "withdraw"
+                } else {
+                    "announce"
+                },
+                id: m.id,
+                route: m.route.to_string(),
+                victim: &m.victim,
+                network: &m.network,
+                level: m.level.map(|l| l.number()),
+                incident: m.incident,
+                dry_run: m.dry_run,
+                reason: withdrawn.map(WithdrawReason::as_str),
+            },
+        );
+    }
+}
+
+/// The open incidents' sources, ranked by the packets per second each is estimated to
+/// send (its share of its incident's rate, summed over incidents).
+fn top_sources(incidents: &OpenIncidents) -> Vec<Source> {
+    let mut by: HashMap<IpAddr, f64> = HashMap::new();
+    for (pps, top) in incidents.values() {
+        for (ip, share) in top {
+            *by.entry(*ip).or_default() += *pps as f64 * share.clamp(0.0, 1.0);
+        }
+    }
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter()
+        .take(TOP)
+        .map(|(address, pps)| Source {
+            address,
+            pps: pps as u64,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_serialized_without_readers_and_a_slow_reader_is_told_what_it_missed() {
+        let feed = Feed::new();
+        // No reader: the frame is not even built.
+        feed.second(&Second {
+            start_us: 1_000_000,
+            networks: vec![],
+            victims: vec![],
+        });
+        let mut rx = feed.subscribe();
+        for i in 0..(CAPACITY as u64 + 5) {
+            feed.second(&Second {
+                start_us: i * 1_000_000,
+                networks: vec![],
+                victims: vec![],
+            });
+        }
+        match rx.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(n)) => assert_eq!(n, 5),
+            other => panic!("expected a lag, got {other:?}"),
+        }
+        let f = rx.try_recv().unwrap();
+        assert_eq!(f.name, "traffic");
+        let v: serde_json::Value = serde_json::from_str(&f.data).unwrap();
+        assert_eq!(v["time"], 5);
+    }
+
+    #[test]
+    fn sources_are_ranked_by_estimated_rate_over_incidents() {
+        let a: IpAddr = "198.51.100.1".parse().unwrap();
+        let b: IpAddr = "198.51.100.2".parse().unwrap();
+        let mut m = HashMap::new();
+        m.insert(1, (1000, vec![(a, 0.5), (b, 0.1)]));
+        m.insert(2, (10_000, vec![(b, 0.2)]));
+        let top = top_sources(&m);
+        assert_eq!(top[0].address, b);
+        assert_eq!(top[0].pps, 2100);
+        assert_eq!(top[1].address, a);
+        assert_eq!(top[1].pps, 500);
+    }
+}
