@@ -45,8 +45,9 @@ pub struct Frame {
     pub data: String,
 }
 
-/// Open incidents by id: their packets per second and top sources (with shares).
-type OpenIncidents = HashMap<u64, (u64, Vec<(IpAddr, f64)>)>;
+/// Open incidents by id: their network, packets per second and top sources (with
+/// shares).
+type OpenIncidents = HashMap<u64, (String, u64, Vec<(IpAddr, f64)>)>;
 
 /// What the `traffic` frame adds from the incidents: their top sources, and counts.
 #[derive(Debug, Default)]
@@ -180,6 +181,18 @@ impl Feed {
         }
     }
 
+    /// Open incidents per network (those detection reported since this start; at
+    /// most [`MAX_TRACKED_INCIDENTS`] are followed).
+    pub fn open_per_network(&self) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        if let Ok(o) = self.open.lock() {
+            for (net, _, _) in o.incidents.values() {
+                *out.entry(net.clone()).or_default() += 1;
+            }
+        }
+        out
+    }
+
     /// A closed second of traffic history.
     pub fn second(&self, sec: &Second) {
         let (incidents_open, mitigations_active, top_sources) = match self.open.lock() {
@@ -243,7 +256,8 @@ impl Feed {
                     || o.incidents.contains_key(&e.id) =>
                 {
                     let top = e.top_sources.iter().take(TOP).copied().collect();
-                    o.incidents.insert(e.id, (e.rate.pps, top));
+                    o.incidents
+                        .insert(e.id, (e.network.clone(), e.rate.pps, top));
                 }
                 _ => {}
             }
@@ -302,7 +316,7 @@ impl Feed {
 /// send (its share of its incident's rate, summed over incidents).
 fn top_sources(incidents: &OpenIncidents) -> Vec<Source> {
     let mut by: HashMap<IpAddr, f64> = HashMap::new();
-    for (pps, top) in incidents.values() {
+    for (_, pps, top) in incidents.values() {
         for (ip, share) in top {
             *by.entry(*ip).or_default() += *pps as f64 * share.clamp(0.0, 1.0);
         }
@@ -354,8 +368,8 @@ mod tests {
         let a: IpAddr = "198.51.100.1".parse().unwrap();
         let b: IpAddr = "198.51.100.2".parse().unwrap();
         let mut m = HashMap::new();
-        m.insert(1, (1000, vec![(a, 0.5), (b, 0.1)]));
-        m.insert(2, (10_000, vec![(b, 0.2)]));
+        m.insert(1, ("a".into(), 1000, vec![(a, 0.5), (b, 0.1)]));
+        m.insert(2, ("b".into(), 10_000, vec![(b, 0.2)]));
         let top = top_sources(&m);
         assert_eq!(top[0].address, b);
         assert_eq!(top[0].pps, 2100);

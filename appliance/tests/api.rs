@@ -193,6 +193,8 @@ fn every_endpoint_by_every_role() {
         "/api/v1/incidents?open=true",
         "/api/v1/openapi.json",
         "/api/v1/session",
+        "/api/v1/traffic",
+        "/api/v1/traffic?from=0&to=86400&step=1h",
     ] {
         for role in roles() {
             let r = lab.call(role, "GET", path, None);
@@ -203,6 +205,11 @@ fn every_endpoint_by_every_role() {
                     .starts_with("application/json")
             );
         }
+    }
+    // The public status page is off unless web.public says so: as if it did not exist.
+    for path in ["/api/v1/public", "/status", "/status.css"] {
+        let r = lab.call(None, "GET", path, None);
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
     }
     // The CSV export: analysts and up.
     for role in roles() {

@@ -28,7 +28,7 @@ fn a_replayed_flood_shows_in_levee_traffic() {
             "listeners:\n  sflow: {{bind: 127.0.0.1:{port}}}\n  netflow: {{enabled: false}}\n  \
              ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    prefixes: [203.0.113.0/24]\n\
              store: {{path: {dir}/levee.db}}\ncontrol: {{socket: {dir}/control.sock}}\n\
-             history: {{retention: 2d}}\nweb: {{listen: {web}}}\n",
+             history: {{retention: 2d}}\nweb: {{listen: {web}, public: true}}\n",
             dir = dir.display()
         ),
     )
@@ -67,6 +67,32 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         }
         sock.send_to(&d, ("127.0.0.1", port)).unwrap();
     }
+    // The flood has just ended (the incident lasts its quiet period): the public page
+    // says the network is under attack, with no address on it, and no login.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = http_get(&web, "/api/v1/public");
+        assert!(status.contains("200"), "{status} {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["networks"][0]["under_attack"] == true {
+            assert_eq!(v["networks"][0]["name"], "lab", "{body}");
+            // Dry run is off but no adapter is configured: nothing is announced.
+            assert!(!body.contains("203.0.113"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (status, html) = http_get(&web, "/status");
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        html.contains("Under attack") && html.contains("lab"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("203.0.113") && !html.contains("<script"),
+        "{html}"
+    );
     // Every second with traffic closed before the stop, and the history counting them:
     // the network's hour is allocated, the victim followed.
     std::thread::sleep(Duration::from_millis(1500));
@@ -113,7 +139,8 @@ fn a_replayed_flood_shows_in_levee_traffic() {
             && v["network"] == "lab"),
         "{events:?}"
     );
-    // The last hour at one-second resolution, through the API.
+    // The last hour at one-second resolution (in steps of 3 s: at most 1440 points),
+    // through the API.
     let (status, body) = http_get(&web, "/api/v1/traffic?network=lab");
     assert!(status.contains("200"), "{status} {body}");
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -123,7 +150,7 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|p| p["pps"].as_u64())
+        .filter_map(|p| p["peak_pps"].as_u64())
         .max()
         .unwrap();
     assert!((100_000..=400_000).contains(&peak), "{body}");

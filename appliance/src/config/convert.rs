@@ -81,6 +81,7 @@ pub(super) fn convert(mut raw: RawConfig, src: &str, origin: &str) -> Result<Con
                 cert: t.cert,
                 key: t.key,
             }),
+            public: w.public,
         }),
         history,
     })

@@ -45,6 +45,8 @@ pub(super) struct RawConfig {
 pub(super) struct RawWeb {
     pub(super) listen: std::net::SocketAddr,
     pub(super) tls: Option<RawWebTls>,
+    #[serde(default)]
+    pub(super) public: bool,
 }
 
 /// `web.tls`: PEM files.

@@ -64,6 +64,11 @@ pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
             vec![Method::GET],
             get(super::live::events),
         ),
+        (
+            "/api/v1/public",
+            vec![Method::GET],
+            get(super::public::public_json),
+        ),
     ];
     let mut router = Router::new();
     let mut seen = Vec::new();

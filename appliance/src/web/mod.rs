@@ -25,6 +25,7 @@ pub mod limiter;
 pub mod live;
 mod metrics;
 pub mod openapi;
+pub mod public;
 pub mod settings;
 pub mod tls;
 
@@ -83,6 +84,17 @@ struct App {
     started_us: u64,
     /// Event streams open.
     streams: Arc<live::Streams>,
+    /// `web.public` (a reload may turn it on or off).
+    public: Arc<std::sync::atomic::AtomicBool>,
+    /// The public page's last summary.
+    public_cache: Arc<public::Cache>,
+}
+
+impl App {
+    /// Whether the public status page is served.
+    fn public(&self) -> bool {
+        self.public.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The running endpoint.
@@ -140,6 +152,8 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 fn router(app: App) -> axum::Router {
     api::routes()
         .route("/metrics", axum::routing::get(metrics::scrape))
+        .route("/status", axum::routing::get(public::public_html))
+        .route("/status.css", axum::routing::get(public::public_css))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
@@ -233,6 +247,8 @@ impl Opened {
             prometheus: prometheus()?,
             started_us: crate::clock::now_us(),
             streams: Arc::default(),
+            public: Arc::new(self.settings.public.into()),
+            public_cache: Arc::default(),
         };
         let task = serve(self.bound, app.clone());
         Ok(Web {
@@ -270,6 +286,9 @@ impl Web {
         self.app
             .gate
             .set_binding(s.listen.ip().is_loopback(), s.tls.is_some());
+        self.app
+            .public
+            .store(s.public, std::sync::atomic::Ordering::Relaxed);
         let task = serve(bound, self.app.clone());
         std::mem::replace(&mut self.task, task).abort();
         self.addr = addr;

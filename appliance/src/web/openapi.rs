@@ -195,6 +195,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
          `incident` (start, update, end), `mitigation` (announce, withdraw), and \
          `lagged` when the reader fell behind. At most 64 streams at once.",
     ),
+    ep(
+        "get",
+        "/api/v1/public",
+        None,
+        "With web.public on (else 404): per protected network, whether it is under \
+         attack and whether a mitigation is announced; no addresses. No login.",
+    ),
 ];
 
 /// The document.

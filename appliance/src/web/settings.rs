@@ -13,6 +13,9 @@ pub struct WebSettings {
     pub listen: SocketAddr,
     /// `web.tls`: serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
+    /// `web.public`: serve the public status page (`/status`, `/api/v1/public`), which
+    /// needs no login and names no address.
+    pub public: bool,
 }
 
 /// `web.tls`: PEM files.
