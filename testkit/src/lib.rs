@@ -25,6 +25,8 @@
 //! (RFC 7011), IPv4 (RFC 791), UDP (RFC 768), Ethernet II, and the classic pcap file
 //! format (draft-ietf-opsawg-pcap).
 
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod bytes;
 pub mod daemon;
 pub mod fuzz;
