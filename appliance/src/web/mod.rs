@@ -15,7 +15,10 @@
 //! user in the auth database ([`settings::check_binding`]); it refuses to start
 //! otherwise.
 //!
-//! Not here yet: the HTML page, server-sent events, traffic history.
+//! The HTML page ([`page`]) is served at `/` and `/assets/{name}`; it reads the same
+//! `/api/v1` endpoints as any other client.
+//!
+//! Not here yet: server-sent events, traffic history.
 
 pub mod api;
 pub mod auth;
@@ -23,6 +26,7 @@ pub mod error;
 pub mod limiter;
 mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod settings;
 pub mod tls;
 
@@ -131,6 +135,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 /// The routes.
 fn router(app: App) -> axum::Router {
     api::routes()
+        .merge(page::routes())
         .route("/metrics", axum::routing::get(metrics::scrape))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
