@@ -1,7 +1,10 @@
 /* levee's page, core: the API client (session cookie + CSRF header), the session,
    DOM helpers that only ever set text (never HTML), formatters, the hash router, the
    live event stream (EventSource with backoff) and the theme toggle. The views are in
-   views.js and register themselves with Levee.view(name, render). */
+   overview.js, incidents.js and views.js and register themselves with Levee.view(name, render).
+   Hooks for browser tests: body[data-view] (the view's name: overview, incidents,
+   incident, mitigations, peers, exporters, audit, login) and body[data-ready="1"] once
+   its data has loaded; #session-user and #session-role. */
 (function () {
   'use strict';
 

@@ -1,7 +1,9 @@
 /* levee's page: incidents. The list (GET /api/v1/incidents with its filters, paged by
    `before`, a CSV export for analysts) and one incident (GET /api/v1/incidents/{id}):
    its timeline, family, vector, confidence, evidence and notes as the API gives them,
-   and the mitigations it caused. */
+   and the mitigations it caused.
+   Hooks: table#incident-list with tr[data-incident-id]; canvas#incident-timeline
+   [data-points]; table#incident-mitigations with tr[data-mitigation-id]. */
 (function () {
   'use strict';
   var L = window.Levee, el = L.el;

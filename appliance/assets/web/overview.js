@@ -2,7 +2,8 @@
    (pps and bps), seeded from GET /api/v1/traffic (the last five minutes) and fed every
    second by the `traffic` event; open incidents and active mitigations; the top
    destinations and sources; the health of exporters, BGP peers, RTR and adapters
-   (refreshed every 5 s and on incident or mitigation events). */
+   (refreshed every 5 s and on incident or mitigation events).
+   Hooks: canvas#overview-chart[data-points] (points drawn, over all series). */
 (function () {
   'use strict';
   var L = window.Levee, el = L.el;

@@ -1,5 +1,8 @@
 /* levee's page: mitigations (with the operator's withdraw, extend and add), BGP peers,
-   RTR and adapters, flow exporters, the audit log, and the login form. */
+   RTR and adapters, flow exporters, the audit log, and the login form.
+   Hooks: table#mitigation-list with tr[data-mitigation-id]; for operators
+   button.withdraw and button.extend [data-mitigation-id] and form#mitigation-add;
+   form#login-form, input#login-user, input#login-password, button#login-submit. */
 (function () {
   'use strict';
   var L = window.Levee, el = L.el;

@@ -192,10 +192,10 @@ pub fn references(html: &str) -> Vec<&str> {
     for attr in [" src=\"", " href=\""] {
         for (i, _) in html.match_indices(attr) {
             let rest = &html[i + attr.len()..];
-            if let Some(end) = rest.find('"') {
-                if !rest.starts_with('#') {
-                    out.push(&rest[..end]);
-                }
+            if let Some(end) = rest.find('"')
+                && !rest.starts_with('#')
+            {
+                out.push(&rest[..end]);
             }
         }
     }
@@ -206,7 +206,7 @@ pub fn references(html: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
-    fn header<'a>(r: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header(r: &Response, name: header::HeaderName) -> &str {
         r.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
