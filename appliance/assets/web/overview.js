@@ -14,8 +14,11 @@
   var samples = {};
   var latest = null;
 
+  /* Drops what is older than the window, counted back from the newest second (the
+     daemon's clock, which the browser's may not agree with). */
   function prune() {
-    var cut = L.now() - WINDOW - 5;
+    var newest = Math.max.apply(null, Object.keys(samples).map(Number).concat([0]));
+    var cut = newest - WINDOW - 5;
     Object.keys(samples).forEach(function (t) { if (Number(t) < cut) { delete samples[t]; } });
   }
 
@@ -155,7 +158,7 @@
       charts[2].setSeries(pps.byProto); charts[3].setSeries(bps.byProto);
       var last = Object.keys(samples).map(Number).sort(function (a, b) { return b - a; })[0];
       var total = { pps: 0, bps: 0 };
-      if (last !== undefined && L.now() - last < 10) {
+      if (last !== undefined) {
         Object.keys(samples[last].nets).forEach(function (n) { total.pps += samples[last].nets[n].pps; total.bps += samples[last].nets[n].bps; });
         L.$('total-pps').textContent = L.si(total.pps, 'pps');
         L.$('total-bps').textContent = L.si(total.bps, 'bps');
@@ -196,7 +199,6 @@
     L.on('mitigation', soon);
     L.on('lagged', function () { seedNow().then(draw); soon(); });
     L.every(5000, refresh);
-    L.every(1000, draw);
 
     function seedNow() {
       var to = Math.floor(L.now());
