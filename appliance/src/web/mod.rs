@@ -16,7 +16,9 @@
 //! otherwise.
 //!
 //! `/api/v1/traffic` and the live feed's server-sent events (`/api/v1/events`) are in
-//! [`live`].
+//! [`live`]; the public status page (`web.public`) in [`public`]. The HTML page
+//! ([`page`]) is served at `/` and `/assets/{name}`; it reads the same `/api/v1`
+//! endpoints as any other client.
 
 pub mod api;
 pub mod auth;
@@ -25,6 +27,7 @@ pub mod limiter;
 pub mod live;
 mod metrics;
 pub mod openapi;
+pub mod page;
 pub mod public;
 pub mod settings;
 pub mod tls;
@@ -151,6 +154,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 /// The routes.
 fn router(app: App) -> axum::Router {
     api::routes()
+        .merge(page::routes())
         .route("/metrics", axum::routing::get(metrics::scrape))
         .route("/status", axum::routing::get(public::public_html))
         .route("/status.css", axum::routing::get(public::public_css))
