@@ -14,9 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52f-4a7e40fa8a11";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A headless Chromium session.
+#[derive(Debug)]
 pub struct Browser {
     driver: Child,
     port: u16,
@@ -94,16 +95,8 @@ impl Browser {
             body.len()
         )
         .map_err(|e| DriverError(format!("{method} {path}: {e}")))?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)
-            .map_err(|e| DriverError(format!("{method} {path}: {e}")))?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let payload = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            dechunk(payload)
-        } else {
-            payload.to_string()
-        };
+        let payload =
+            read_response(&mut s).map_err(|e| DriverError(format!("{method} {path}: {e}")))?;
         let v: Value = serde_json::from_str(&payload)
             .map_err(|e| DriverError(format!("{method} {path}: {e}: {payload}")))?;
         if let Some(err) = v["value"]["error"].as_str() {
@@ -115,7 +108,12 @@ impl Browser {
         Ok(v["value"].clone())
     }
 
-    fn session_call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, DriverError> {
+    fn session_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, DriverError> {
         self.call(method, &format!("/session/{}{path}", self.session), body)
     }
 
@@ -154,8 +152,15 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "{css} did not appear within {secs} s; the page says: {}",
-                self.text("body")
+                "{css} did not appear within {secs} s; the page is: {}",
+                self.session_call(
+                    "POST",
+                    "/execute/sync",
+                    Some(&json!({"script": "return location.href + '\\n' + \
+                        document.documentElement.outerHTML.slice(0, 4000);", "args": []})),
+                )
+                .map(|v| v.to_string())
+                .unwrap_or_else(|e| e.to_string())
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -244,6 +249,47 @@ impl Drop for Browser {
     }
 }
 
+/// Reads one response's body: by its Content-Length (chromedriver keeps connections
+/// open whatever the request asks), chunked, or to the end.
+fn read_response(s: &mut TcpStream) -> std::io::Result<String> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(String::new());
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length = head.lines().find_map(|l| {
+        l.strip_prefix("content-length:")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    let chunked = head.contains("transfer-encoding: chunked");
+    loop {
+        let body = &raw[head_end..];
+        let done = match length {
+            Some(n) => body.len() >= n,
+            None if chunked => body.windows(5).any(|w| w == b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&raw[head_end..]).to_string();
+    Ok(if chunked { dechunk(&body) } else { body })
+}
+
 /// A chunked HTTP body, joined.
 fn dechunk(s: &str) -> String {
     let mut out = String::new();
@@ -292,6 +338,9 @@ mod tests {
     fn base64_and_chunks_decode() {
         assert_eq!(base64_decode("aGVsbG8gd29ybGQ="), b"hello world");
         assert_eq!(base64_decode("iVBORw0KGgo="), b"\x89PNG\r\n\x1a\n");
-        assert_eq!(dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "hello world");
+        assert_eq!(
+            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "hello world"
+        );
     }
 }
