@@ -16,10 +16,15 @@
 //! otherwise.
 //!
 //! Not here yet: the HTML page, server-sent events, traffic history.
+//!
+//! Incidents (list, detail with evidence and timeline, notes) are in [`incidents`];
+//! users and tokens for admins in [`admin`].
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod incidents;
 pub mod limiter;
 mod metrics;
 pub mod openapi;
