@@ -125,3 +125,119 @@ impl Store {
         Ok(q.exists([int(id)])?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Write;
+    use super::super::tests::TempDir;
+    use super::*;
+    use levee_detect::classify::Family;
+    use levee_detect::policy::{Current, Metric, Reason, Trigger};
+
+    fn event(id: u64, kind: EventKind) -> Event {
+        let ip = |k: u8| std::net::IpAddr::from([198, 51, 100, k]);
+        Event {
+            kind,
+            id,
+            time_us: 2_000_000,
+            start_us: 1_000_000,
+            victim: Victim::Host(ip(200)),
+            network: "web".into(),
+            family: Family::UdpFlood,
+            vector: "udp/53".into(),
+            confidence: 80,
+            trigger: Trigger {
+                reason: Reason::Baseline,
+                metric: Metric::Bps,
+                value: 9_000,
+                threshold: 1_000,
+            },
+            rate: Current::default(),
+            peak: Current {
+                pps: 5,
+                bps: 9_000,
+                flows: 1,
+            },
+            distinct_sources: 40,
+            botnet: false,
+            spoofed: true,
+            top_sources: (0..40).map(|k| (ip(k), 0.025)).collect(),
+            top_src_ports: vec![(53, 1.0)],
+            top_dst_ports: vec![(80, 1.0)],
+            top_packet_lengths: vec![(1500, 1.0)],
+            threat_intel: Vec::new(),
+            threat_intel_packets: 0,
+        }
+    }
+
+    /// A store from before evidence gets the column at open (its incidents have none);
+    /// evidence is written with the row and capped; notes need a stored incident and
+    /// are audited by their author.
+    #[test]
+    fn evidence_migrates_is_capped_and_notes_are_audited() {
+        let dir = TempDir::new("evidence");
+        let path = dir.0.join("levee.db");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE incidents (id INTEGER PRIMARY KEY, victim TEXT NOT NULL,
+                    network TEXT NOT NULL, family TEXT NOT NULL, vector TEXT NOT NULL,
+                    start_us INTEGER NOT NULL, end_us INTEGER, peak_pps INTEGER NOT NULL,
+                    peak_bps INTEGER NOT NULL, confidence INTEGER NOT NULL);
+                 INSERT INTO incidents VALUES (1, '192.0.2.1', 'web', 'udp_flood', 'udp/53',
+                    1, 2, 3, 4, 50);",
+            )
+            .unwrap();
+        }
+        let mut st = Store::open(&path).unwrap();
+        assert!(has_column(&st.conn, "incidents", "evidence").unwrap());
+        assert_eq!(st.incident_evidence(1).unwrap(), None);
+        st.incident(&event(2, EventKind::Start)).unwrap();
+        let mut changed = event(2, EventKind::Update);
+        changed.family = Family::MultiVector;
+        st.incident(&changed).unwrap();
+        let ev = st.incident_evidence(2).unwrap().unwrap();
+        assert_eq!(ev["family"], "multi_vector");
+        assert_eq!(ev["trigger"]["metric"], "bps");
+        assert_eq!(ev["trigger"]["threshold"], 1_000);
+        assert_eq!(ev["spoofed"], true);
+        assert_eq!(ev["top_sources"].as_array().unwrap().len(), 20);
+        let author = Actor::Named("user:alice".into());
+        let note = |incident, text: &str| Write::IncidentNote {
+            now: 5,
+            incident,
+            author: author.clone(),
+            text: text.into(),
+        };
+        let before = st.anchor();
+        let errors = st.write(&[
+            note(2, "first\nline two"),
+            note(99, "nowhere"),
+            note(1, "old"),
+        ]);
+        assert_eq!(errors.len(), 1);
+        assert!(matches!(errors[0], StoreError::NoIncident(99)));
+        assert_eq!(st.anchor().entries, before.entries + 2);
+        let notes = st.incident_notes(2).unwrap();
+        assert_eq!(
+            notes,
+            [IncidentNote {
+                time_us: 5,
+                author: "user:alice".into(),
+                text: "first\nline two".into()
+            }]
+        );
+        assert_eq!(st.incident_notes(1).unwrap().len(), 1);
+        assert!(st.incident_notes(99).unwrap().is_empty());
+        let tail = st.audit_after(before.entries, 10).unwrap();
+        assert_eq!(
+            (
+                tail[0].actor.as_str(),
+                tail[0].action.as_str(),
+                tail[0].subject.as_str()
+            ),
+            ("user:alice", "note", "2")
+        );
+        assert!(st.has_incident(1).unwrap() && !st.has_incident(99).unwrap());
+    }
+}
