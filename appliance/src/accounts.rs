@@ -11,24 +11,9 @@ use crate::auth::{AuthDb, Role, secret};
 use crate::cli::{TokensCommand, UsersCommand};
 use crate::clock::{now_us, rfc3339};
 use crate::config::Config;
-use crate::config::units::Duration;
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-
-/// Longest `--expires` accepted: ten years.
-const MAX_EXPIRES_US: u64 = 10 * 366 * 86_400 * 1_000_000;
-
-/// What a token's lifetime may be, for error messages.
-pub const EXPIRES_RANGE: &str = "expected a duration from 1s to ten years, such as 30m, 24h, 30d";
-
-/// When a token created at `now` with lifetime `text` ("30d", "24h") expires, if the
-/// lifetime is one ([`EXPIRES_RANGE`]).
-pub fn expiry(now: u64, text: &str) -> Option<u64> {
-    Duration::parse(text)
-        .filter(|&us| us > 0 && us <= MAX_EXPIRES_US)
-        .map(|us| now.saturating_add(us))
-}
 
 fn open(cfg: &Config) -> anyhow::Result<AuthDb> {
     Ok(AuthDb::open(&crate::auth::path_beside(
@@ -164,9 +149,9 @@ pub fn tokens(cfg: &Config, cmd: &TokensCommand) -> anyhow::Result<ExitCode> {
             let now = now_us();
             let expires_us = match expires {
                 None => None,
-                Some(e) => match expiry(now, e) {
+                Some(e) => match crate::auth::expiry(now, e) {
                     Some(us) => Some(us),
-                    None => bail!("--expires {e:?}: {EXPIRES_RANGE}"),
+                    None => bail!("--expires {e:?}: {}", crate::auth::EXPIRES_RANGE),
                 },
             };
             let token = db.create_token(now, &actor, name, r, expires_us)?;

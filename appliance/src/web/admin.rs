@@ -213,11 +213,11 @@ pub(super) async fn create_token(
             let now = now_us();
             let expires_us = match c.expires.as_deref() {
                 None => None,
-                Some(e) => Some(crate::accounts::expiry(now, e).ok_or_else(|| {
+                Some(e) => Some(crate::auth::expiry(now, e).ok_or_else(|| {
                     ApiError::bad(format!(
                         "expires {:?}: {}",
                         short(e),
-                        crate::accounts::EXPIRES_RANGE
+                        crate::auth::EXPIRES_RANGE
                     ))
                 })?),
             };
