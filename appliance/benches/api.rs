@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 
 const INCIDENTS: u64 = 10_000;
 
+/// The path of an endpoint's `k`th request.
+type PathOf = Box<dyn Fn(usize) -> String>;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let requests: usize = args
@@ -34,7 +37,7 @@ fn main() {
     let bearer = format!("Bearer {}", lab.token(Role::Admin));
     let detail = |k: usize| format!("/api/v1/incidents/{}", (k as u64 * 7_919) % INCIDENTS + 1);
     let fixed = |p: &'static str| move |_: usize| p.to_string();
-    let endpoints: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    let endpoints: Vec<(&str, PathOf)> = vec![
         ("status", Box::new(fixed("/api/v1/status"))),
         ("incidents (100)", Box::new(fixed("/api/v1/incidents"))),
         (

@@ -91,7 +91,7 @@ fn ten_thousand_incidents_filter_page_export_detail_and_notes() {
     let q = format!("since={since}&until={until}&family=syn_flood");
     assert_eq!(
         all_pages(&lab, &q, 7),
-        expected(|i| (101..=200).contains(&i) && i % 5 == 0)
+        expected(|i| (101..=200).contains(&i) && i.is_multiple_of(5))
     );
     // CSV: the same rows as JSON, one line each after the header.
     let r = lab.call(

@@ -219,13 +219,13 @@ pub(crate) fn seed_victim(i: u64) -> String {
 
 /// A seeded incident's network: `lab` for even ids, `edge` for odd.
 pub(crate) fn seed_network(i: u64) -> &'static str {
-    if i % 2 == 0 { "lab" } else { "edge" }
+    if i.is_multiple_of(2) { "lab" } else { "edge" }
 }
 
 /// A seeded incident's family: a SYN flood every fifth, UDP floods otherwise.
 pub(crate) fn seed_family(i: u64) -> levee_detect::classify::Family {
     use levee_detect::classify::Family;
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         Family::SynFlood
     } else {
         Family::UdpFlood
@@ -234,7 +234,7 @@ pub(crate) fn seed_family(i: u64) -> levee_detect::classify::Family {
 
 /// Whether a seeded incident is still open: every hundredth.
 pub(crate) fn seed_open(i: u64) -> bool {
-    i % 100 == 0
+    i.is_multiple_of(100)
 }
 
 /// Seeded incident `i`'s event (30 top sources, so the stored list's cap shows).
@@ -298,7 +298,7 @@ pub(crate) fn seed_incidents(path: &Path, n: u64, mitigations: bool) {
     for i in 1..=n {
         let e = seed_event(i);
         batch.push(Write::Incident(Box::new(e.clone())));
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             batch.push(Write::Series {
                 now: e.time_us,
                 series: Box::new(SeriesRow {
