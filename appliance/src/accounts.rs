@@ -11,13 +11,9 @@ use crate::auth::{AuthDb, Role, secret};
 use crate::cli::{TokensCommand, UsersCommand};
 use crate::clock::{now_us, rfc3339};
 use crate::config::Config;
-use crate::config::units::Duration;
 use anyhow::{Context, bail};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
-
-/// Longest `--expires` accepted: ten years.
-const MAX_EXPIRES_US: u64 = 10 * 366 * 86_400 * 1_000_000;
 
 fn open(cfg: &Config) -> anyhow::Result<AuthDb> {
     Ok(AuthDb::open(&crate::auth::path_beside(
@@ -153,12 +149,9 @@ pub fn tokens(cfg: &Config, cmd: &TokensCommand) -> anyhow::Result<ExitCode> {
             let now = now_us();
             let expires_us = match expires {
                 None => None,
-                Some(e) => match Duration::parse(e).filter(|&us| us > 0 && us <= MAX_EXPIRES_US) {
-                    Some(us) => Some(now + us),
-                    None => bail!(
-                        "--expires {e:?}: expected a duration from 1s to ten years, such as \
-                         30m, 24h, 2160h"
-                    ),
+                Some(e) => match crate::auth::expiry(now, e) {
+                    Some(us) => Some(us),
+                    None => bail!("--expires {e:?}: {}", crate::auth::EXPIRES_RANGE),
                 },
             };
             let token = db.create_token(now, &actor, name, r, expires_us)?;

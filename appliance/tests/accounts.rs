@@ -103,6 +103,15 @@ fn users_add_from_stdin_generate_list_set_role_remove() {
     assert_eq!(o.status.code(), Some(1));
     let o = d.levee(&["users", "list"], "");
     assert!(stdout(&o).starts_with("bob "), "{}", stdout(&o));
+    // bob is the last admin: neither removed nor demoted.
+    for args in [
+        &["users", "remove", "bob"][..],
+        &["users", "set-role", "bob", "operator"],
+    ] {
+        let o = d.levee(args, "");
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains("last admin"), "{}", stderr(&o));
+    }
     let db = levee::auth::AuthDb::open(&d.0.join("levee.auth.db")).unwrap();
     assert_eq!(
         db.login("bob", &pw).unwrap().unwrap().role,

@@ -4,181 +4,13 @@
 //! logout, rate limit), mutations through the mitigation engine audited with the
 //! caller's name, and hostile filters and bodies answered with 4xx JSON.
 
-use levee::auth::{AuthDb, Role, secret};
-use levee_testkit::daemon::sigterm;
-use levee_testkit::lab::{free_port, free_udp_port, poll, scratch};
-use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-/// One HTTP/1.1 exchange (Connection: close): the status, the headers (lower-case
-/// names) and the body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The error code of a JSON error.
-    fn code(&self) -> String {
-        self.json()["code"].as_str().unwrap_or("").to_string()
-    }
-}
-
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
-
-/// A daemon on loopback with users and tokens of every role.
-struct Lab {
-    dir: PathBuf,
-    child: Child,
-    port: u16,
-    /// Bearer tokens by role.
-    tokens: Vec<(Role, String)>,
-}
-
-const PW: &str = "correct horse battery staple";
-
-impl Lab {
-    fn start(name: &str) -> Lab {
-        let dir = scratch(&format!("api-{name}"));
-        let port = free_port();
-        let cfg = dir.join("levee.yaml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "listeners:\n  sflow: {{bind: 127.0.0.1:{udp}}}\n  netflow: {{enabled: false}}\n  \
-                 ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    \
-                 prefixes: [192.0.2.0/24]\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
-                 url: http://127.0.0.1:9/levee\n    secret: 0123456789abcdef0123\n    \
-                 attempts: 1\n    timeout: 1s\n\
-                 store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
-                 web: {{listen: '127.0.0.1:{port}'}}\n",
-                udp = free_udp_port(),
-                d = dir.display()
-            ),
-        )
-        .unwrap();
-        let mut db = AuthDb::open(&dir.join("levee.auth.db")).unwrap();
-        let hash = secret::hash_password(PW).unwrap();
-        let mut tokens = Vec::new();
-        for r in Role::ALL {
-            db.add_user(1, "test", r.as_str(), r, &hash).unwrap();
-            let t = db.create_token(1, "test", r.as_str(), r, None).unwrap();
-            tokens.push((r, t));
-        }
-        let child = Command::new(env!("CARGO_BIN_EXE_levee"))
-            .arg("--config")
-            .arg(&cfg)
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let lab = Lab {
-            dir,
-            child,
-            port,
-            tokens,
-        };
-        poll("the API to answer", 120, |last| {
-            let r = TcpStream::connect(("127.0.0.1", port))
-                .ok()
-                .map(|_| http(port, "GET", "/api/v1/status", &[], ""));
-            *last = r.as_ref().map(|r| r.body.clone()).unwrap_or_default();
-            r.filter(|r| r.status == 200 && r.json()["mitigation"]["up"] == true)
-        });
-        lab
-    }
-
-    fn token(&self, role: Role) -> String {
-        self.tokens.iter().find(|t| t.0 == role).unwrap().1.clone()
-    }
-
-    /// A request with `role`'s bearer token (none: anonymous).
-    fn call(&self, role: Option<Role>, method: &str, path: &str, body: Option<&Value>) -> Reply {
-        let bearer = role.map(|r| format!("Bearer {}", self.token(r)));
-        let mut h: Vec<(&str, &str)> = Vec::new();
-        if let Some(b) = &bearer {
-            h.push(("Authorization", b));
-        }
-        let text = body.map(Value::to_string).unwrap_or_default();
-        if body.is_some() {
-            h.push(("Content-Type", "application/json"));
-        }
-        http(self.port, method, path, &h, &text)
-    }
-
-    fn levee(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_levee"))
-            .arg("--config")
-            .arg(self.dir.join("levee.yaml"))
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        sigterm(&mut self.child, Duration::from_secs(30));
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn roles() -> Vec<Option<Role>> {
-    std::iter::once(None).chain(Role::ALL.map(Some)).collect()
-}
+use common::api::{Lab, PW, http, roles};
+use levee::auth::{AuthDb, Role};
+use levee_testkit::lab::poll;
+use serde_json::json;
+use std::path::Path;
 
 #[test]
 fn every_endpoint_by_every_role() {
@@ -643,4 +475,299 @@ fn token_lifecycle_and_hostile_requests() {
     let r = lab.call(None, "GET", "/api/v1/status", None);
     assert_eq!(r.status, 200, "still serving");
     assert!(Path::new(&lab.dir.join("levee.auth.db")).exists());
+}
+
+/// Logs `user` in: the session cookie and its CSRF token.
+fn login(lab: &Lab, user: &str, pw: &str) -> (String, String) {
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/json")],
+        &json!({"user": user, "password": pw}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{user}: {}", r.body);
+    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
+    (
+        cookie.to_string(),
+        r.json()["csrf"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn users_and_tokens_for_admins_only_audited_keeping_an_admin() {
+    let lab = Lab::start("admin");
+    // Reads and changes: admins only; everyone else is refused before anything happens.
+    let new_user = json!({"name": "dave", "role": "viewer", "generate": true});
+    let new_token = json!({"name": "ci", "role": "operator", "expires": "30d"});
+    for role in roles() {
+        let calls: [(&str, &str, Option<&serde_json::Value>); 7] = [
+            ("GET", "/api/v1/users", None),
+            ("GET", "/api/v1/tokens", None),
+            ("POST", "/api/v1/users", Some(&new_user)),
+            (
+                "PATCH",
+                "/api/v1/users/viewer",
+                Some(&json!({"role": "analyst"})),
+            ),
+            ("POST", "/api/v1/tokens", Some(&new_token)),
+            ("DELETE", "/api/v1/tokens/viewer", None),
+            ("DELETE", "/api/v1/users/viewer", None),
+        ];
+        if role == Some(Role::Admin) {
+            continue;
+        }
+        for (method, path, body) in calls {
+            let r = lab.call(role, method, path, body);
+            assert_eq!(
+                (r.status, r.code()),
+                (403, "forbidden".into()),
+                "{method} {path} as {role:?}"
+            );
+        }
+    }
+    let admin = Some(Role::Admin);
+    let users = lab.call(admin, "GET", "/api/v1/users", None);
+    assert_eq!(users.status, 200, "{}", users.body);
+    let names: Vec<String> = users.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["admin", "analyst", "operator", "viewer"]);
+    assert!(!users.body.contains("argon2"), "{}", users.body);
+    // A generated password is answered once, and works.
+    let r = lab.call(admin, "POST", "/api/v1/users", Some(&new_user));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let pw = r.json()["password"].as_str().unwrap().to_string();
+    assert_eq!(pw.len(), 40);
+    login(&lab, "dave", &pw);
+    let r = lab.call(
+        admin,
+        "POST",
+        "/api/v1/users",
+        Some(&json!({"name": "erin", "role": "admin", "password": "a long enough password"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json(), json!({"name": "erin", "role": "admin"}));
+    for (method, path, body, want) in [
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "dave", "role": "viewer", "generate": true}),
+            409,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "f", "role": "root", "generate": true}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "../f", "role": "viewer", "generate": true}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "f", "role": "viewer", "password": "short"}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "f", "role": "viewer"}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "f", "role": "viewer", "password": "a long enough password", "generate": true}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"name": "f", "role": "viewer", "hash": "x"}),
+            400,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/nobody",
+            json!({"role": "viewer"}),
+            404,
+        ),
+        ("PATCH", "/api/v1/users/dave", json!({"role": "god"}), 400),
+        (
+            "PATCH",
+            "/api/v1/users/a%20b",
+            json!({"role": "viewer"}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "t", "role": "viewer", "expires": "forever"}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "t", "role": "viewer", "expires": "11y"}),
+            400,
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            json!({"name": "viewer", "role": "viewer"}),
+            409,
+        ),
+    ] {
+        let r = lab.call(admin, method, path, Some(&body));
+        assert_eq!(r.status, want, "{method} {path} {body}: {}", r.body);
+        assert!(!r.code().is_empty());
+    }
+    for path in ["/api/v1/users/nobody", "/api/v1/tokens/nobody"] {
+        assert_eq!(lab.call(admin, "DELETE", path, None).status, 404, "{path}");
+    }
+    // The last admin: the users admin and erin are; erin goes, then admin stays.
+    let r = lab.call(admin, "DELETE", "/api/v1/users/erin", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = lab.call(admin, "DELETE", "/api/v1/users/admin", None);
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "last_admin".into()),
+        "{}",
+        r.body
+    );
+    assert!(r.json()["message"].as_str().unwrap().contains("last admin"));
+    let r = lab.call(
+        admin,
+        "PATCH",
+        "/api/v1/users/admin",
+        Some(&json!({"role": "operator"})),
+    );
+    assert_eq!((r.status, r.code()), (409, "last_admin".into()));
+    let r = lab.call(
+        admin,
+        "PATCH",
+        "/api/v1/users/dave",
+        Some(&json!({"role": "analyst"})),
+    );
+    assert_eq!(r.json(), json!({"name": "dave", "role": "analyst"}));
+    // A token is answered once, listed without it, works until revoked.
+    let r = lab.call(admin, "POST", "/api/v1/tokens", Some(&new_token));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    assert!(r.json()["expires"].as_str().unwrap().ends_with('Z'));
+    let bearer = format!("Bearer {token}");
+    let who = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(
+        (who.json()["actor"].as_str(), who.json()["role"].as_str()),
+        (Some("token:ci"), Some("operator"))
+    );
+    let list = lab.call(admin, "GET", "/api/v1/tokens", None);
+    assert!(
+        list.body.contains("\"ci\"") && !list.body.contains(&token[6..]),
+        "{}",
+        list.body
+    );
+    assert_eq!(
+        lab.call(admin, "DELETE", "/api/v1/tokens/ci", None).status,
+        200
+    );
+    let who = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(who.status, 401);
+    // With a session, every change needs the CSRF token; removing a user ends theirs.
+    let (cookie, csrf) = login(&lab, "admin", PW);
+    let (op_cookie, _) = login(&lab, "operator", PW);
+    let ct = ("Content-Type", "application/json");
+    let r = http(
+        lab.port,
+        "DELETE",
+        "/api/v1/users/operator",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (403, "csrf".into()));
+    let body = json!({"name": "s", "role": "viewer", "generate": true}).to_string();
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/users",
+        &[("Cookie", &cookie), ct],
+        &body,
+    );
+    assert_eq!((r.status, r.code()), (403, "csrf".into()));
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/tokens",
+        &[("Cookie", &cookie), ct],
+        &new_token.to_string(),
+    );
+    assert_eq!((r.status, r.code()), (403, "csrf".into()));
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &op_cookie)],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let r = http(
+        lab.port,
+        "DELETE",
+        "/api/v1/users/operator",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http(
+        lab.port,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &op_cookie)],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (401, "session_expired".into()));
+    // Audited in the auth database's chain with the callers' names.
+    let db = AuthDb::open(&lab.dir.join("levee.auth.db")).unwrap();
+    let log: Vec<String> = db
+        .audit_tail(100)
+        .unwrap()
+        .iter()
+        .map(|e| format!("{} {} {}", e.actor, e.action, e.subject))
+        .collect();
+    for want in [
+        "token:admin user_add dave",
+        "token:admin user_add erin",
+        "token:admin user_remove erin",
+        "token:admin user_role dave",
+        "token:admin token_create ci",
+        "token:admin token_revoke ci",
+        "user:admin user_remove operator",
+    ] {
+        assert!(log.iter().any(|l| l == want), "{want} in {log:?}");
+    }
+    assert!(
+        !log.iter().any(|l| l.contains("user_remove admin")),
+        "{log:?}"
+    );
+    assert_eq!(db.verify().unwrap(), None);
 }

@@ -98,6 +98,15 @@ pub enum AuthError {
     /// A secret could not be made.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The change would leave no admin (removing or demoting the last one).
+    #[error(
+        "{name:?} is the last admin: add another admin first, or nobody could manage \
+         users and tokens through the API"
+    )]
+    LastAdmin {
+        /// The user.
+        name: String,
+    },
 }
 
 /// Who is asking: a user (by password or session) or a token.
@@ -222,6 +231,27 @@ fn audit(
     Ok(())
 }
 
+/// Refuses to leave no admin: `name` is an admin, no other user is, and it is being
+/// removed (`to` is `None`) or given another role. Runs inside the write's transaction.
+fn keep_an_admin(tx: &Connection, name: &str, to: Option<Role>) -> Result<(), AuthError> {
+    if to == Some(Role::Admin) {
+        return Ok(());
+    }
+    let admin = Role::Admin.as_str();
+    let is_admin: bool = tx
+        .prepare("SELECT 1 FROM users WHERE name = ?1 AND role = ?2")?
+        .exists(params![name, admin])?;
+    let others: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM users WHERE name <> ?1 AND role = ?2",
+        params![name, admin],
+        |r| r.get(0),
+    )?;
+    if is_admin && others == 0 {
+        return Err(AuthError::LastAdmin { name: name.into() });
+    }
+    Ok(())
+}
+
 impl AuthDb {
     /// Opens (creating) the database at `path`, mode 0600.
     pub fn open(path: &Path) -> Result<AuthDb, AuthError> {
@@ -285,9 +315,10 @@ impl AuthDb {
         })
     }
 
-    /// Removes a user and ends their sessions.
+    /// Removes a user and ends their sessions; refused for the last admin.
     pub fn remove_user(&mut self, now: u64, actor: &str, name: &str) -> Result<(), AuthError> {
         self.write(|tx| {
+            keep_an_admin(tx, name, None)?;
             tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
             if tx.execute("DELETE FROM users WHERE name = ?1", [name])? == 0 {
                 return Err(AuthError::Unknown {
@@ -299,7 +330,8 @@ impl AuthDb {
         })
     }
 
-    /// Sets a user's role (their open sessions take it at their next request).
+    /// Sets a user's role (their open sessions take it at their next request); demoting
+    /// the last admin is refused.
     pub fn set_role(
         &mut self,
         now: u64,
@@ -308,6 +340,7 @@ impl AuthDb {
         role: Role,
     ) -> Result<(), AuthError> {
         self.write(|tx| {
+            keep_an_admin(tx, name, Some(role))?;
             let n = tx.execute(
                 "UPDATE users SET role = ?2 WHERE name = ?1",
                 params![name, role.as_str()],

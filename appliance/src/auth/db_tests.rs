@@ -58,8 +58,20 @@ fn users_add_list_login_set_role_remove_audited() {
         db.set_role(3, "cli:root", "bob", Role::Admin),
         Err(AuthError::Unknown { .. })
     ));
+    // The last admin is neither removed nor demoted; re-granting admin is no change.
+    assert!(matches!(
+        db.remove_user(4, "cli:root", "alice"),
+        Err(AuthError::LastAdmin { .. })
+    ));
+    assert!(matches!(
+        db.set_role(4, "cli:root", "alice", Role::Operator),
+        Err(AuthError::LastAdmin { .. })
+    ));
+    assert_eq!(db.users().unwrap()[0].role, Role::Admin);
+    db.add_user(4, "cli:root", "bob", Role::Admin, &hash)
+        .unwrap();
     db.remove_user(4, "cli:root", "alice").unwrap();
-    assert!(db.users().unwrap().is_empty());
+    assert_eq!(db.users().unwrap().len(), 1);
     assert!(matches!(
         db.remove_user(4, "cli:root", "alice"),
         Err(AuthError::Unknown { .. })
@@ -75,6 +87,7 @@ fn users_add_list_login_set_role_remove_audited() {
         [
             "cli:root user_add alice viewer",
             "cli:root user_role alice admin",
+            "cli:root user_add bob admin",
             "cli:root user_remove alice ",
         ]
     );

@@ -90,6 +90,21 @@ impl std::str::FromStr for Role {
     }
 }
 
+/// Longest token lifetime: ten years.
+const MAX_EXPIRES_US: u64 = 10 * 366 * 86_400 * 1_000_000;
+
+/// What a token's lifetime may be, for error messages.
+pub const EXPIRES_RANGE: &str = "expected a duration from 1s to ten years, such as 30m, 24h, 30d";
+
+/// When a token created at `now` with lifetime `text` ("30d", "24h") expires, if the
+/// lifetime is one ([`EXPIRES_RANGE`]); `levee tokens create --expires` and
+/// `POST /api/v1/tokens` take the same.
+pub fn expiry(now: u64, text: &str) -> Option<u64> {
+    crate::yaml::units::Duration::parse(text)
+        .filter(|&us| us > 0 && us <= MAX_EXPIRES_US)
+        .map(|us| now.saturating_add(us))
+}
+
 /// The auth database beside the store at `store`: `levee.db` → `levee.auth.db`.
 pub fn path_beside(store: &std::path::Path) -> std::path::PathBuf {
     let stem = store

@@ -57,6 +57,43 @@ pub fn to_json(e: &Event) -> Value {
     })
 }
 
+/// Entries kept of each list in an incident's stored evidence.
+pub const EVIDENCE_LIST: usize = 20;
+
+/// What an incident's event says about the attack, as stored with the incident and
+/// answered by `GET /api/v1/incidents/{id}`: classification, the trigger, rates, and the
+/// top sources, ports, lengths and threat-intelligence matches (each list capped at
+/// [`EVIDENCE_LIST`]).
+pub fn evidence(e: &Event) -> Value {
+    fn list<T>(v: &[T], f: impl Fn(&T) -> Value) -> Value {
+        Value::Array(v.iter().take(EVIDENCE_LIST).map(f).collect())
+    }
+    json!({
+        "family": e.family.as_str(),
+        "vector": e.vector,
+        "confidence": e.confidence,
+        "trigger": {
+            "reason": reason(e.trigger.reason),
+            "metric": e.trigger.metric.as_str(),
+            "value": e.trigger.value,
+            "threshold": e.trigger.threshold,
+        },
+        "as_of": rfc3339(e.time_us),
+        "rate": {"pps": e.rate.pps, "bps": e.rate.bps, "flows": e.rate.flows},
+        "peak": {"pps": e.peak.pps, "bps": e.peak.bps, "flows": e.peak.flows},
+        "distinct_sources": e.distinct_sources,
+        "botnet": e.botnet,
+        "spoofed": e.spoofed,
+        "top_sources": list(&e.top_sources, |(k, s)| json!({"address": k.to_string(), "share": s})),
+        "top_src_ports": list(&e.top_src_ports, |(k, s)| json!({"port": k, "share": s})),
+        "top_dst_ports": list(&e.top_dst_ports, |(k, s)| json!({"port": k, "share": s})),
+        "top_packet_lengths": list(&e.top_packet_lengths, |(k, s)| json!({"length": k, "share": s})),
+        "threat_intel": list(&e.threat_intel, |(ip, l)| json!({"address": ip.to_string(), "list": l})),
+        "threat_intel_matches": e.threat_intel.len(),
+        "threat_intel_packets": e.threat_intel_packets,
+    })
+}
+
 /// One line for a finished incident (`levee replay --summary`): the end event carries
 /// the final classification and the peaks.
 pub fn summary_line(end: &Event) -> String {

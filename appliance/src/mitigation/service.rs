@@ -61,6 +61,14 @@ pub enum Request {
         /// The new lifetime, from now.
         ttl: Duration,
     },
+    /// A note on a stored incident, written to the store with an audit entry by the
+    /// caller (the web API checks the text and that the incident exists).
+    Note {
+        /// The incident.
+        incident: u64,
+        /// The note.
+        text: String,
+    },
     /// Active mitigations, adapters and counters.
     List,
     /// The mitigation part of a reloaded config (SIGHUP, `levee reload`): new settings
@@ -155,6 +163,7 @@ impl Service {
             rpki,
             results,
             feed,
+            classified: HashMap::new(),
         };
         let task = tokio::spawn(run(st, ev_rx, cmd_rx));
         Ok(Service {
@@ -185,6 +194,8 @@ pub(super) struct State {
     results: HashMap<u64, BTreeMap<String, AdapterResult>>,
     /// The live feed (incident and mitigation frames for the page).
     feed: crate::live::Feed,
+    /// Each open incident's classification (family, vector) as last stored.
+    classified: HashMap<u64, (&'static str, String)>,
 }
 
 async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
@@ -292,13 +303,36 @@ impl State {
         }
     }
 
-    /// An incident event: stored (starts and ends), then decided on.
+    /// An incident event: decided on, and stored with its evidence at its start and
+    /// end, and on an update (at most one a second) that changes its classification or
+    /// its mitigation level.
     async fn event(&mut self, e: &Event) {
-        if e.kind != EventKind::Update {
+        let out = self.engine.on_event(now_us(), e);
+        let class = (e.family.as_str(), e.vector.clone());
+        let store = match e.kind {
+            EventKind::Start => {
+                self.classified.insert(e.id, class);
+                true
+            }
+            EventKind::End => {
+                self.classified.remove(&e.id);
+                true
+            }
+            EventKind::Update => {
+                let leveled = out
+                    .iter()
+                    .any(|o| matches!(o, Output::Level { incident, .. } if *incident == e.id));
+                let changed = self.classified.get(&e.id) != Some(&class);
+                if changed {
+                    self.classified.insert(e.id, class);
+                }
+                changed || leveled
+            }
+        };
+        if store {
             self.store.write(Write::Incident(Box::new(e.clone()))).await;
         }
         self.feed.incident(e);
-        let out = self.engine.on_event(now_us(), e);
         self.handle(Actor::Detector, out).await;
     }
 
@@ -517,6 +551,26 @@ impl State {
                 self.handle(actor, out).await;
                 Ok(Answer::Ids { ids: vec![id] })
             }
+            Request::Note { incident, text } => {
+                let errors = self.store.errors();
+                self.store
+                    .write(Write::IncidentNote {
+                        now,
+                        incident,
+                        author: actor,
+                        text,
+                    })
+                    .await;
+                self.store.sync().await;
+                if self.store.errors() != errors {
+                    return Err(format!(
+                        "the note on incident {incident} could not be stored"
+                    ));
+                }
+                Ok(Answer::Ids {
+                    ids: vec![incident],
+                })
+            }
             Request::List => Ok(Answer::Status(Box::new(self.status()))),
             Request::Reconfigure(reload) => Ok(self.reconfigure(now, *reload).await),
         }
@@ -559,3 +613,7 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "service_tests.rs"]
+mod tests;

@@ -92,6 +92,8 @@ pub enum Action {
     Adopt,
     /// The daemon started on a broken chain because the operator said so.
     AcceptBroken,
+    /// A note was added to an incident.
+    Note,
 }
 
 impl Action {
@@ -112,6 +114,7 @@ impl Action {
             Action::Hold => "hold",
             Action::Adopt => "adopt",
             Action::AcceptBroken => "accept_broken",
+            Action::Note => "note",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The database file itself: its schema, its mode (0600, or 0640 for a `levee` group) and the
-//! audit table's columns added since its first version.
+//! columns added since a table's first version (the audit table's, the incidents'
+//! evidence), added when a writer opens an older file.
 
 use super::*;
 
@@ -16,6 +17,18 @@ CREATE TABLE IF NOT EXISTS incidents (
     peak_bps INTEGER NOT NULL,
     confidence INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS incidents_network ON incidents(network);
+CREATE INDEX IF NOT EXISTS incidents_victim ON incidents(victim);
+CREATE INDEX IF NOT EXISTS incidents_family ON incidents(family);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents(id) WHERE end_us IS NULL;
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY,
+    incident INTEGER NOT NULL,
+    time_us INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_incident ON notes(incident);
 CREATE TABLE IF NOT EXISTS mitigations (
     id INTEGER PRIMARY KEY,
     route TEXT NOT NULL,
@@ -33,6 +46,7 @@ CREATE TABLE IF NOT EXISTS mitigations (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS mitigations_state ON mitigations(state);
+CREATE INDEX IF NOT EXISTS mitigations_incident ON mitigations(incident);
 CREATE TABLE IF NOT EXISTS adapter_results (
     mitigation INTEGER NOT NULL,
     adapter TEXT NOT NULL,
@@ -75,20 +89,40 @@ pub(super) fn has_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
         .all(|(name, _)| have.iter().any(|h| h == name)))
 }
 
-/// Adds the audit columns a database from an older levee lacks.
-pub(super) fn add_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
-    let have: Vec<String> = {
-        let mut q = conn.prepare("SELECT name FROM pragma_table_info('audit')")?;
-        q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-    };
+/// Columns added to the incidents table since its first version (added at open).
+pub(super) const INCIDENT_COLUMNS: [(&str, &str); 1] = [("evidence", "TEXT")];
+
+/// Whether `table` has a column named `column`.
+pub(super) fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    let mut q = conn.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?;
+    Ok(q.exists(params![table, column])?)
+}
+
+/// Adds the columns of `table` (from a fixed list above) a database from an older levee
+/// lacks; whether any was added.
+fn add_columns(
+    conn: &Connection,
+    table: &str,
+    columns: &[(&str, &str)],
+) -> Result<bool, StoreError> {
     let mut added = false;
-    for (name, decl) in AUDIT_COLUMNS {
-        if !have.iter().any(|h| h == name) {
-            conn.execute_batch(&format!("ALTER TABLE audit ADD COLUMN {name} {decl}"))?;
+    for (name, decl) in columns {
+        if !has_column(conn, table, name)? {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {name} {decl}"))?;
             added = true;
         }
     }
     Ok(added)
+}
+
+/// Adds the audit columns a database from an older levee lacks.
+pub(super) fn add_audit_columns(conn: &Connection) -> Result<bool, StoreError> {
+    add_columns(conn, "audit", &AUDIT_COLUMNS)
+}
+
+/// Adds the incident columns a database from an older levee lacks.
+pub(super) fn add_incident_columns(conn: &Connection) -> Result<bool, StoreError> {
+    add_columns(conn, "incidents", &INCIDENT_COLUMNS)
 }
 
 /// Creates the database file if need be, with the store's mode, and sets that mode

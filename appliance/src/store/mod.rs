@@ -20,21 +20,23 @@
 
 pub mod audit;
 mod file;
+mod incidents;
 pub mod queries;
 mod read;
 pub mod rows;
 pub mod traffic;
 pub mod writer;
 
-use file::{SCHEMA, add_audit_columns, has_audit_columns};
+use file::{SCHEMA, add_audit_columns, add_incident_columns, has_audit_columns};
 pub(crate) use file::{restrict, set_mode};
+pub use incidents::{IncidentNote, MAX_NOTE};
 pub use read::entry;
 
 use crate::adapters::Outcome;
 use crate::pidlock::{PidLock, PidLockError};
 use audit::{Action, Actor, Entry, GENESIS, Key, Verdict};
 use levee_bgp::rib::RouteText;
-use levee_detect::{Event, EventKind, Victim};
+use levee_detect::Event;
 use levee_mitigate::{Holder, Level, Mitigation, Origin, Output, Target};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeSet;
@@ -86,6 +88,17 @@ pub enum StoreError {
         /// What is wrong.
         why: String,
     },
+    /// A stored incident's evidence that does not parse (edited by hand).
+    #[error("store: incident {incident}'s evidence: {why}")]
+    Evidence {
+        /// The incident.
+        incident: u64,
+        /// What is wrong.
+        why: String,
+    },
+    /// A note on an incident that is not stored.
+    #[error("store: no incident {0}")]
+    NoIncident(u64),
     /// A stored row that does not parse (edited by hand, or a newer levee's).
     #[error("store: mitigation {id}: {why}")]
     Row {
@@ -138,8 +151,20 @@ pub enum Write {
         /// The entries.
         notes: Vec<Note>,
     },
-    /// An incident's start or end.
+    /// An incident's start, end, or a change of its classification: its row and its
+    /// evidence.
     Incident(Box<Event>),
+    /// An operator's note on an incident, audited by its author.
+    IncidentNote {
+        /// When (µs).
+        now: u64,
+        /// The incident.
+        incident: u64,
+        /// Who wrote it.
+        author: Actor,
+        /// The note.
+        text: String,
+    },
     /// What an adapter did with a mitigation.
     AdapterResult {
         /// When (µs).
@@ -299,6 +324,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(traffic::SCHEMA)?;
+        add_incident_columns(&conn)?;
         let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;
@@ -533,7 +559,16 @@ impl Store {
                     Self::append(tx, head, key, *now, n)?;
                 }
             }
-            Write::Incident(e) => Self::write_incident(tx, e)?,
+            Write::Incident(e) => incidents::write_incident(tx, e)?,
+            Write::IncidentNote {
+                now,
+                incident,
+                author,
+                text,
+            } => {
+                let note = incidents::write_note(tx, *now, *incident, author, text)?;
+                Self::append(tx, head, key, *now, &note)?;
+            }
             Write::AdapterResult {
                 now,
                 id,
@@ -611,33 +646,6 @@ impl Store {
     /// Records an incident's start or end.
     pub fn incident(&mut self, e: &Event) -> Result<(), StoreError> {
         self.one(Write::Incident(Box::new(e.clone())))
-    }
-
-    fn write_incident(tx: &Connection, e: &Event) -> Result<(), StoreError> {
-        let victim = match &e.victim {
-            Victim::Host(ip) => ip.to_string(),
-            Victim::Network(n) => n.clone(),
-        };
-        tx.execute(
-            "INSERT INTO incidents (id, victim, network, family, vector, start_us, end_us,
-                                    peak_pps, peak_bps, confidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(id) DO UPDATE SET family = ?4, vector = ?5, end_us = ?7,
-                peak_pps = ?8, peak_bps = ?9, confidence = ?10",
-            params![
-                e.id as i64,
-                victim,
-                e.network,
-                e.family.as_str(),
-                e.vector,
-                e.start_us as i64,
-                (e.kind == EventKind::End).then_some(e.time_us as i64),
-                e.peak.pps as i64,
-                e.peak.bps as i64,
-                e.confidence,
-            ],
-        )?;
-        Ok(())
     }
 
     /// Writes the engine's outputs and their audit entries (by `actor`) in one

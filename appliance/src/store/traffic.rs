@@ -156,7 +156,7 @@ pub(super) fn write_series(tx: &Connection, s: &SeriesRow, now: u64) -> Result<(
     Ok(())
 }
 
-fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+pub(super) fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     let n: i64 = conn.query_row(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
         params![name],

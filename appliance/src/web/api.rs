@@ -4,17 +4,17 @@
 //! it routes so a test can compare the two.
 
 use super::error::{ApiError, body, json, json_with};
-use super::{App, ask, mitigation_status};
+use super::{App, admin, ask, incidents, mitigation_status};
 use crate::auth::Role;
 use crate::mitigation::service::Request;
 use crate::mitigation::status::{Answer, Status};
 use crate::store::Store;
 use crate::store::audit::Actor;
-use crate::store::queries::{IncidentFilter, IncidentRow, MAX_PAGE};
+use crate::store::queries::MAX_PAGE;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ pub(super) fn routes() -> Router<App> {
 
 /// [`routes`], with what it routes.
 pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
-    use axum::routing::{delete, get, post};
+    use axum::routing::{delete, get, patch, post};
     let table: Vec<(&'static str, Vec<Method>, MethodRouter<App>)> = vec![
         ("/api/v1/openapi.json", vec![Method::GET], get(openapi)),
         ("/api/v1/session", vec![Method::GET], get(session)),
@@ -52,8 +52,41 @@ pub(super) fn routed() -> (Router<App>, Vec<(Method, &'static str)>) {
         ("/api/v1/peers", vec![Method::GET], get(peers)),
         ("/api/v1/exporters", vec![Method::GET], get(exporters)),
         ("/api/v1/audit", vec![Method::GET], get(audit)),
-        ("/api/v1/incidents", vec![Method::GET], get(incidents)),
-        ("/api/v1/incidents/{id}", vec![Method::GET], get(incident)),
+        (
+            "/api/v1/incidents",
+            vec![Method::GET],
+            get(incidents::incidents),
+        ),
+        (
+            "/api/v1/incidents/{id}",
+            vec![Method::GET],
+            get(incidents::incident),
+        ),
+        (
+            "/api/v1/incidents/{id}/notes",
+            vec![Method::POST],
+            post(incidents::add_note),
+        ),
+        (
+            "/api/v1/users",
+            vec![Method::GET, Method::POST],
+            get(admin::users).post(admin::add_user),
+        ),
+        (
+            "/api/v1/users/{name}",
+            vec![Method::PATCH, Method::DELETE],
+            patch(admin::set_user_role).delete(admin::remove_user),
+        ),
+        (
+            "/api/v1/tokens",
+            vec![Method::GET, Method::POST],
+            get(admin::tokens).post(admin::create_token),
+        ),
+        (
+            "/api/v1/tokens/{name}",
+            vec![Method::DELETE],
+            delete(admin::revoke_token),
+        ),
         (
             "/api/v1/traffic",
             vec![Method::GET],
@@ -113,7 +146,7 @@ pub(super) fn short(v: &str) -> String {
     v.chars().take(40).collect()
 }
 
-fn limit(v: &str) -> Result<u32, ApiError> {
+pub(super) fn limit(v: &str) -> Result<u32, ApiError> {
     let n: u32 = number("limit", v)?;
     if n == 0 || n > MAX_PAGE {
         return Err(ApiError::bad(format!("limit: expected 1 to {MAX_PAGE}")));
@@ -159,7 +192,7 @@ async fn service_status(app: &App) -> Result<Status, ApiError> {
         .ok_or_else(|| ApiError::unavailable("the mitigation service did not answer"))
 }
 
-fn rfc(us: u64) -> String {
+pub(super) fn rfc(us: u64) -> String {
     crate::clock::rfc3339(us)
 }
 
@@ -276,7 +309,10 @@ fn ttl(v: &str) -> Result<Duration, ApiError> {
 }
 
 /// What the service answered a mutation with.
-fn mutation_answer(answer: Option<crate::mitigation::status::Reply>, ok: StatusCode) -> Response {
+pub(super) fn mutation_answer(
+    answer: Option<crate::mitigation::status::Reply>,
+    ok: StatusCode,
+) -> Response {
     match answer {
         None => ApiError::unavailable("the mitigation service did not answer").into_response(),
         Some(Ok(Answer::Ids { ids })) => json_with(ok, &json!({"ids": ids})),
@@ -514,219 +550,9 @@ async fn audit(State(app): State<App>, headers: HeaderMap, method: Method, uri: 
     json(&json!({"entries": list, "next_after": next.flatten(), "head": head}))
 }
 
-fn incident_json(r: &IncidentRow) -> Value {
-    json!({
-        "id": r.id,
-        "victim": r.victim,
-        "network": r.network,
-        "family": r.family,
-        "vector": r.vector,
-        "start": rfc(r.start_us),
-        "end": r.end_us.map(rfc),
-        "open": r.end_us.is_none(),
-        "peak_pps": r.peak_pps,
-        "peak_bps": r.peak_bps,
-        "confidence": r.confidence,
-    })
-}
-
-/// A CSV field: quoted, quotes doubled, and a leading `=`, `+`, `-` or `@` defused so
-/// a spreadsheet does not run it as a formula.
-fn csv_field(v: &str) -> String {
-    let defused = if v.starts_with(['=', '+', '-', '@']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
-fn incidents_csv(rows: &[IncidentRow]) -> String {
-    let mut out =
-        String::from("id,victim,network,family,vector,start,end,peak_pps,peak_bps,confidence\n");
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            r.id,
-            csv_field(&r.victim),
-            csv_field(&r.network),
-            csv_field(&r.family),
-            csv_field(&r.vector),
-            rfc(r.start_us),
-            r.end_us.map(rfc).unwrap_or_default(),
-            r.peak_pps,
-            r.peak_bps,
-            r.confidence
-        ));
-    }
-    out
-}
-
-/// Unix seconds as µs.
-fn seconds(key: &str, v: &str) -> Result<u64, ApiError> {
-    let s: u64 = number(key, v)?;
-    s.checked_mul(1_000_000)
-        .ok_or_else(|| ApiError::bad(format!("{key}: too large")))
-}
-
-/// The filter and format of `GET /api/v1/incidents`.
-fn incident_filter(uri: &Uri) -> Result<(IncidentFilter, bool), ApiError> {
-    let mut f = IncidentFilter {
-        limit: DEFAULT_PAGE,
-        ..IncidentFilter::default()
-    };
-    let mut csv = false;
-    let keys = [
-        "network", "victim", "family", "since", "until", "open", "before", "limit", "format",
-    ];
-    for (k, v) in query(uri, &keys)? {
-        match k.as_str() {
-            "network" => f.network = Some(name("network", &v)?),
-            "victim" => {
-                f.victim = Some(match v.parse::<IpAddr>() {
-                    Ok(ip) => ip.to_string(),
-                    Err(_) => name("victim", &v)?,
-                })
-            }
-            "family" => f.family = Some(name("family", &v)?),
-            "since" => f.since_us = Some(seconds("since", &v)?),
-            "until" => f.until_us = Some(seconds("until", &v)?),
-            "open" => {
-                f.open = Some(match v.as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(ApiError::bad("open: expected true or false")),
-                })
-            }
-            "before" => f.before = Some(number("before", &v)?),
-            "limit" => f.limit = limit(&v)?,
-            _ => {
-                csv = match v.as_str() {
-                    "json" => false,
-                    "csv" => true,
-                    _ => return Err(ApiError::bad("format: expected json or csv")),
-                }
-            }
-        }
-    }
-    Ok((f, csv))
-}
-
-async fn incidents(
-    State(app): State<App>,
-    headers: HeaderMap,
-    method: Method,
-    uri: Uri,
-) -> Response {
-    let (f, csv) = match incident_filter(&uri) {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
-    // A CSV export is an analyst's.
-    let role = if csv { Role::Analyst } else { Role::Viewer };
-    if let Err(e) = app.gate.authorize(&headers, &method, role).await {
-        return e.into_response();
-    }
-    let lim = f.limit;
-    let rows = match read_store(&app, move |s| s.incidents(&f)).await {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
-    if csv {
-        return (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"incidents.csv\"",
-                ),
-            ],
-            incidents_csv(&rows),
-        )
-            .into_response();
-    }
-    let next = (rows.len() == lim as usize)
-        .then(|| rows.last().map(|r| r.id))
-        .flatten();
-    let list: Vec<Value> = rows.iter().map(incident_json).collect();
-    json(&json!({"incidents": list, "next_before": next}))
-}
-
-async fn incident(
-    State(app): State<App>,
-    headers: HeaderMap,
-    method: Method,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
-        return e.into_response();
-    }
-    let id: u64 = match number("id", &id) {
-        Ok(id) => id,
-        Err(e) => return e.into_response(),
-    };
-    let found = match read_store(&app, move |s| s.incident_detail(id)).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let Some((row, ms)) = found else {
-        return ApiError::not_found(format!("no incident {id}")).into_response();
-    };
-    let mut v = incident_json(&row);
-    v["mitigations"] = json!(
-        ms.iter()
-            .map(|m| json!({
-                "id": m.id,
-                "route": m.route,
-                "level": m.level,
-                "state": m.state,
-                "announced": rfc(m.created_us),
-                "expires": rfc(m.expires_us),
-                "withdrawn": m.withdrawn_us.map(rfc),
-                "reason": m.reason,
-            }))
-            .collect::<Vec<_>>()
-    );
-    json(&v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
-        assert_eq!(csv_field("-1"), "\"'-1\"");
-    }
-
-    #[test]
-    fn hostile_filters_are_refused_with_a_reason() {
-        let f = |q: &str| incident_filter(&format!("/api/v1/incidents?{q}").parse().unwrap());
-        assert!(f("network=web&open=true&limit=10&format=csv").unwrap().1);
-        for bad in [
-            "network=%27%3B%20DROP%20TABLE%20incidents%3B--",
-            "victim=192.0.2.1%00",
-            "limit=0",
-            "limit=1001",
-            "limit=-1",
-            "since=99999999999999999999",
-            "since=18446744073709551",
-            "open=yes",
-            "format=xml",
-            "color=blue",
-            "limit=5&limit=6",
-            "before=abc",
-        ] {
-            let e = f(bad).unwrap_err();
-            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
-        }
-        let (filter, _) = f("victim=2001:0db8::0001").unwrap();
-        assert_eq!(filter.victim.as_deref(), Some("2001:db8::1"), "canonical");
-    }
 
     #[test]
     fn ttls_are_bounded() {

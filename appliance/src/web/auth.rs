@@ -17,7 +17,7 @@
 
 use super::error::{ApiError, json};
 use super::limiter::Limiter;
-use crate::auth::{AuthDb, Principal, Role, secret};
+use crate::auth::{AuthDb, AuthError, Principal, Role, secret};
 use crate::clock::now_us;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -78,6 +78,12 @@ pub struct Caller {
     session: Option<String>,
 }
 
+/// 503: the auth database cannot be used (logged with why).
+fn unavailable<T>(why: &str) -> Result<T, ApiError> {
+    tracing::warn!(error = %why, "web: auth database");
+    Err(ApiError::unavailable("the auth database cannot be read"))
+}
+
 /// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -122,11 +128,12 @@ impl Gate {
         self.tls.store(tls, Relaxed);
     }
 
-    /// Runs `f` on the database, off the async runtime.
-    async fn with_db<T: Send + 'static>(
+    /// Runs `f` on the database, off the async runtime: its result, or why the
+    /// database could not be opened (or the task ran).
+    async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut AuthDb) -> Result<T, crate::auth::AuthError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        f: impl FnOnce(&mut AuthDb) -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<Result<T, AuthError>, String> {
         let (db, path) = (self.db.clone(), self.path.clone());
         let r = tokio::task::spawn_blocking(move || {
             let mut g = db.lock().map_err(|_| "poisoned".to_string())?;
@@ -136,16 +143,59 @@ impl Gate {
             let Some(db) = g.as_mut() else {
                 return Err("not open".to_string());
             };
-            f(db).map_err(|e| e.to_string())
+            Ok(f(db))
         })
         .await;
-        match r {
+        r.unwrap_or_else(|_| Err("the task failed".to_string()))
+    }
+
+    /// Runs `f` on the database, off the async runtime; any failure is 503.
+    async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut AuthDb) -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        match self.run(f).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "web: auth database");
-                Err(ApiError::unavailable("the auth database cannot be read"))
+            Ok(Err(e)) => unavailable(&e.to_string()),
+            Err(e) => unavailable(&e),
+        }
+    }
+
+    /// Runs an account read or change on the database, off the async runtime, with
+    /// its refusals as the caller's errors: 400 a bad name or password, 404 no such
+    /// user or token, 409 one that exists already or the last admin.
+    pub async fn accounts<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut AuthDb) -> Result<T, AuthError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let e = match self.run(f).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e,
+            Err(e) => return unavailable(&e),
+        };
+        let conflict = |m: String| ApiError::new(StatusCode::CONFLICT, "conflict", m);
+        Err(match e {
+            AuthError::BadName(_) | AuthError::Secret(_) => ApiError::bad(e.to_string()),
+            AuthError::Unknown { .. } => ApiError::not_found(e.to_string()),
+            AuthError::Exists { .. } => conflict(e.to_string()),
+            AuthError::LastAdmin { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "last_admin", e.to_string())
             }
-            Err(_) => Err(ApiError::unavailable("the auth database cannot be read")),
+            e => return unavailable(&e.to_string()),
+        })
+    }
+
+    /// An argon2id hash of `password` (bounded like logins: at most
+    /// [`MAX_VERIFYING`] at once, off the async runtime); 400 for a password of the
+    /// wrong length.
+    pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
+        let Ok(_permit) = self.verifying.clone().acquire_owned().await else {
+            return Err(ApiError::unavailable("stopping"));
+        };
+        match tokio::task::spawn_blocking(move || secret::hash_password(&password)).await {
+            Ok(Ok(h)) => Ok(h),
+            Ok(Err(e)) => Err(ApiError::bad(e.to_string())),
+            Err(_) => Err(ApiError::unavailable("the password could not be hashed")),
         }
     }
 

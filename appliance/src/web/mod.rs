@@ -19,10 +19,15 @@
 //! [`live`]; the public status page (`web.public`) in [`public`]. The HTML page
 //! ([`page`]) is served at `/` and `/assets/{name}`; it reads the same `/api/v1`
 //! endpoints as any other client.
+//!
+//! Incidents (list, detail with evidence and timeline, notes) are in [`incidents`];
+//! users and tokens for admins in [`admin`].
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod incidents;
 pub mod limiter;
 pub mod live;
 mod metrics;

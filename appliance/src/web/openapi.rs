@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of `/api/v1`, written by hand from [`ENDPOINTS`] (a
 //! generator such as utoipa would add a proc-macro dependency tree to a two-core
-//! build for a dozen routes). The router is built beside this list, and a test checks
+//! build for a score of routes). The router is built beside this list, and a test checks
 //! that they route and document the same (method, path) pairs.
 
 use crate::auth::Role;
@@ -158,7 +158,78 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "get",
         "/api/v1/incidents/{id}",
         Some(Role::Viewer),
-        "One incident with the mitigations it caused.",
+        "One incident: its row; its evidence (family, vector, confidence, the trigger \
+         and its threshold, rates, top sources, ports and packet lengths, botnet, \
+         spoofing and threat-intelligence findings; null for incidents stored before \
+         evidence was); the mitigations it caused, each with its adapters' results \
+         (adapter, state, attempts, error); its timeline (the stored per-second series: \
+         time in Unix seconds, pps, bps); and its notes (time, author, text).",
+    ),
+    Endpoint {
+        body: Some(r#"{"text": "same botnet as incident 41"}"#),
+        ..ep(
+            "post",
+            "/api/v1/incidents/{id}/notes",
+            Some(Role::Analyst),
+            "Adds a note to an incident: 1 to 4096 bytes, no control characters but \
+             newlines; stored and audited with the caller's name.",
+        )
+    },
+    ep(
+        "get",
+        "/api/v1/users",
+        Some(Role::Admin),
+        "The users: name, role, created, open sessions (never password hashes).",
+    ),
+    Endpoint {
+        body: Some(
+            r#"{"name": "alice", "role": "operator", "password": "..."} or {"name": "alice", "role": "operator", "generate": true}"#,
+        ),
+        ..ep(
+            "post",
+            "/api/v1/users",
+            Some(Role::Admin),
+            "Adds a user; with generate, answers the generated password (shown once).",
+        )
+    },
+    Endpoint {
+        body: Some(r#"{"role": "analyst"}"#),
+        ..ep(
+            "patch",
+            "/api/v1/users/{name}",
+            Some(Role::Admin),
+            "Sets a user's role (their sessions take it at once). Demoting the last \
+             admin is refused with 409 last_admin.",
+        )
+    },
+    ep(
+        "delete",
+        "/api/v1/users/{name}",
+        Some(Role::Admin),
+        "Removes a user and ends their sessions. Removing the last admin is refused \
+         with 409 last_admin.",
+    ),
+    ep(
+        "get",
+        "/api/v1/tokens",
+        Some(Role::Admin),
+        "The API tokens: name, role, created, expires (never the tokens or digests).",
+    ),
+    Endpoint {
+        body: Some(r#"{"name": "ci", "role": "operator", "expires": "30d"}"#),
+        ..ep(
+            "post",
+            "/api/v1/tokens",
+            Some(Role::Admin),
+            "Creates a token (expires: 1s to ten years, or never without it); answers \
+             the token once (only its hash is kept).",
+        )
+    },
+    ep(
+        "delete",
+        "/api/v1/tokens/{name}",
+        Some(Role::Admin),
+        "Revokes a token.",
     ),
     Endpoint {
         query: &[
@@ -219,6 +290,11 @@ pub fn document() -> Value {
         if e.path.contains("{id}") {
             params.push(json!({"name": "id", "in": "path", "required": true,
                                "schema": {"type": "integer", "minimum": 0}}));
+        }
+        if e.path.contains("{name}") {
+            params.push(json!({"name": "name", "in": "path", "required": true,
+                               "schema": {"type": "string",
+                                          "pattern": "^[A-Za-z0-9._-]{1,64}$"}}));
         }
         let role = e.role.map_or("anyone", Role::as_str);
         let mut op = json!({
@@ -286,6 +362,14 @@ mod tests {
         assert_eq!(
             doc["paths"]["/api/v1/mitigations"]["post"]["x-levee-role"],
             "operator"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/incidents/{id}/notes"]["post"]["x-levee-role"],
+            "analyst"
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/users/{name}"]["delete"]["parameters"][0]["name"],
+            "name"
         );
     }
 }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test crate uses a subset
 
+pub(crate) mod api;
 pub(crate) mod bgplab;
 pub(crate) mod scenario;
 
