@@ -194,14 +194,22 @@ fn the_page_in_a_real_browser_follows_an_attack_and_steers_its_mitigation() {
     // Its detail page: the timeline and the mitigation.
     b.goto(&format!("{base}/#/incidents/{incident}"));
     ready(&b, "incident");
+    // Per second, with the seconds before the attack (from memory) and the flood's.
     poll("the incident's timeline", 10, |last| {
         let n = points(&b, "canvas#incident-timeline");
         *last = format!("{n} points");
-        (n > 0).then_some(())
+        (n >= 8).then_some(())
     });
+    // The evidence: the flood's one destination port takes the whole bar.
+    b.wait_for("#incident-evidence table.top", 10);
+    assert!(
+        b.text("#incident-evidence").contains("100%"),
+        "{}",
+        b.text("#incident-evidence")
+    );
     let m = b.wait_for("table#incident-mitigations tr[data-mitigation-id]", 10);
     let mitigation = b.attribute(&m, "data-mitigation-id").unwrap();
-    b.screenshot(&shots().join("incident.png"));
+    b.screenshot_page(&shots().join("incident.png"), 1280, 900);
 
     // A viewer sees the route but no button to withdraw it, and the API refuses them.
     b.goto(&format!("{base}/#/mitigations"));

@@ -225,6 +225,20 @@ impl Browser {
         );
     }
 
+    /// Saves a PNG screenshot of the whole page (the window made as tall as the page,
+    /// up to 4,000 px, then put back) to `path`.
+    pub fn screenshot_page(&self, path: &Path, width: u32, height: u32) {
+        let tall = self
+            .execute("return document.documentElement.scrollHeight;", &[])
+            .as_u64()
+            .unwrap_or(u64::from(height))
+            .clamp(u64::from(height), 4000) as u32;
+        self.resize(width, tall);
+        std::thread::sleep(Duration::from_millis(300));
+        self.screenshot(path);
+        self.resize(width, height);
+    }
+
     /// Saves a PNG screenshot of the window to `path`.
     pub fn screenshot(&self, path: &Path) {
         let v = self

@@ -182,6 +182,82 @@
     });
   }
 
+  /* A share (0..1) as a percentage with a bar: the picture of a heavy hitter. */
+  function share(x) {
+    var pct = Math.max(0, Math.min(1, Number(x) || 0)) * 100;
+    var fill = el('span', { class: 'bar-fill' });
+    fill.style.width = pct.toFixed(1) + '%';
+    return el('span', { class: 'share' }, el('span', { class: 'bar' }, fill),
+      el('span', { class: 'num', text: pct.toFixed(pct < 10 ? 1 : 0) + '%' }));
+  }
+
+  /* One "top" list (key column + share) as a small table with bars. */
+  function topTable(title, key, rows) {
+    var body = (rows || []).length ? el('table', { class: 'top' },
+      el('tbody', null, rows.map(function (r) {
+        return el('tr', null, el('td', { class: 'mono', text: String(r[key]) }), el('td', null, share(r.share)));
+      }))) : el('p', { class: 'muted', text: 'none' });
+    return el('div', { class: 'top-list' }, el('h3', { text: title }), body);
+  }
+
+  function yes(b) { return b ? 'yes' : 'no'; }
+
+  /* The evidence the detector stored: classification, trigger, rates, findings, and the
+     heavy hitters as bars. Unknown fields are shown as they come. */
+  function evidence(ev) {
+    var t = ev.trigger || {};
+    var facts = {
+      classification: (ev.family || '-') + ' / ' + (ev.vector || '-') + ', confidence ' + (ev.confidence === undefined ? '-' : ev.confidence + '%'),
+      trigger: t.metric ? t.metric + ' ' + L.si(t.value, t.metric) + ' over its threshold of ' + L.si(t.threshold, t.metric) + (t.reason ? ' (' + t.reason + ')' : '') : '-',
+      rate: ev.rate ? L.si(ev.rate.pps, 'pps') + ', ' + L.si(ev.rate.bps, 'bps') : '-',
+      peak: ev.peak ? L.si(ev.peak.pps, 'pps') + ', ' + L.si(ev.peak.bps, 'bps') : '-',
+      'distinct sources': ev.distinct_sources === undefined ? '-' : String(ev.distinct_sources),
+      botnet: yes(ev.botnet), spoofed: yes(ev.spoofed),
+      'threat intelligence': (ev.threat_intel_matches || 0) + ' listed sources, ' + L.si(ev.threat_intel_packets || 0, 'packets'),
+      'as of': L.when(ev.as_of)
+    };
+    var known = ['family', 'vector', 'confidence', 'trigger', 'rate', 'peak', 'distinct_sources', 'botnet', 'spoofed',
+      'threat_intel_matches', 'threat_intel_packets', 'as_of', 'top_sources', 'top_src_ports', 'top_dst_ports',
+      'top_packet_lengths', 'threat_intel'];
+    var out = el('div', null, L.show(facts),
+      el('div', { class: 'tops' },
+        topTable('Top sources', 'address', ev.top_sources),
+        topTable('Destination ports', 'port', ev.top_dst_ports),
+        topTable('Source ports', 'port', ev.top_src_ports),
+        topTable('Packet lengths', 'length', ev.top_packet_lengths)));
+    if ((ev.threat_intel || []).length) {
+      out.appendChild(el('h3', { text: 'Threat-intelligence matches' }));
+      out.appendChild(L.show(ev.threat_intel));
+    }
+    var more = {};
+    Object.keys(ev).forEach(function (k) { if (known.indexOf(k) < 0) { more[k] = ev[k]; } });
+    if (Object.keys(more).length) { out.appendChild(L.show(more)); }
+    return out;
+  }
+
+  /* Notes, and for analysts and up a form to add one (POST .../notes). */
+  function notes(v, reload) {
+    var list = (v.notes || []).length ? el('ul', { class: 'plain notes' }, v.notes.map(function (n) {
+      return el('li', null, el('div', { class: 'muted', text: L.when(n.time) + ' · ' + n.author }),
+        el('p', { class: 'wrap', text: n.text }));
+    })) : el('p', { class: 'muted', text: 'none' });
+    var section = el('section', { class: 'panel', id: 'incident-notes' }, el('h2', { text: 'Notes' }), list);
+    if (L.can('analyst')) {
+      var text = el('textarea', { id: 'note-text', rows: 3, maxlength: 4096, required: true });
+      var msg = el('p', { class: 'muted' });
+      var form = el('form', { id: 'note-add' }, el('label', null, 'Add a note', text),
+        el('button', { type: 'submit', class: 'primary', text: 'Add note' }), msg);
+      form.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        L.api('POST', '/incidents/' + v.id + '/notes', { text: text.value }).then(reload, function (e) {
+          msg.textContent = e.message || String(e);
+        });
+      });
+      section.appendChild(form);
+    }
+    return section;
+  }
+
   var KNOWN = ['id', 'victim', 'network', 'family', 'vector', 'start', 'end', 'open', 'peak_pps', 'peak_bps',
     'confidence', 'mitigations', 'timeline', 'evidence', 'notes'];
 
@@ -212,11 +288,11 @@
       L.clear(summary).appendChild(L.show(facts));
       L.clear(rest);
       if (v.evidence !== undefined && v.evidence !== null) {
-        rest.appendChild(el('section', { class: 'panel', id: 'incident-evidence' }, el('h2', { text: 'Evidence' }), L.show(v.evidence)));
+        rest.appendChild(el('section', { class: 'panel', id: 'incident-evidence' }, el('h2', { text: 'Evidence' }),
+          typeof v.evidence === 'object' ? evidence(v.evidence) : L.show(v.evidence)));
       }
-      if (v.notes !== undefined && v.notes !== null) {
-        rest.appendChild(el('section', { class: 'panel', id: 'incident-notes' }, el('h2', { text: 'Notes' }),
-          typeof v.notes === 'string' ? el('p', { class: 'wrap', text: v.notes }) : L.show(v.notes)));
+      if (Array.isArray(v.notes)) {
+        rest.appendChild(notes(v, function () { return load(); }));
       }
       var more = {};
       Object.keys(v).forEach(function (k) { if (KNOWN.indexOf(k) < 0) { more[k] = v[k]; } });

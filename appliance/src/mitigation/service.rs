@@ -25,6 +25,24 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+/// What the store holds of an open incident: its classification and peak as last
+/// written.
+#[derive(Debug)]
+struct Stored {
+    class: (&'static str, String),
+    peak: (u64, u64),
+}
+
+impl Stored {
+    /// Whether an update is worth storing: its classification changed, or its peak
+    /// grew by a tenth or more (so the stored peak follows a ramping attack within
+    /// 10% with a handful of writes, not one a second).
+    fn differs(&self, class: &(&'static str, String), peak: (u64, u64)) -> bool {
+        let grew = |was: u64, now: u64| now > was.saturating_add(was / 10);
+        self.class != *class || grew(self.peak.0, peak.0) || grew(self.peak.1, peak.1)
+    }
+}
+
 /// Incident events buffered between detection and mitigation.
 pub const EVENT_QUEUE: usize = 4096;
 
@@ -195,7 +213,7 @@ pub(super) struct State {
     /// The live feed (incident and mitigation frames for the page).
     feed: crate::live::Feed,
     /// Each open incident's classification (family, vector) as last stored.
-    classified: HashMap<u64, (&'static str, String)>,
+    classified: HashMap<u64, Stored>,
 }
 
 async fn run(mut st: State, events: mpsc::Receiver<Event>, commands: mpsc::Receiver<Command>) {
@@ -305,13 +323,14 @@ impl State {
 
     /// An incident event: decided on, and stored with its evidence at its start and
     /// end, and on an update (at most one a second) that changes its classification or
-    /// its mitigation level.
+    /// its mitigation level, or raises its peak by a tenth or more.
     async fn event(&mut self, e: &Event) {
         let out = self.engine.on_event(now_us(), e);
         let class = (e.family.as_str(), e.vector.clone());
+        let peak = (e.peak.pps, e.peak.bps);
         let store = match e.kind {
             EventKind::Start => {
-                self.classified.insert(e.id, class);
+                self.classified.insert(e.id, Stored { class, peak });
                 true
             }
             EventKind::End => {
@@ -322,9 +341,12 @@ impl State {
                 let leveled = out
                     .iter()
                     .any(|o| matches!(o, Output::Level { incident, .. } if *incident == e.id));
-                let changed = self.classified.get(&e.id) != Some(&class);
+                let changed = self
+                    .classified
+                    .get(&e.id)
+                    .is_none_or(|s| s.differs(&class, peak));
                 if changed {
-                    self.classified.insert(e.id, class);
+                    self.classified.insert(e.id, Stored { class, peak });
                 }
                 changed || leveled
             }

@@ -159,3 +159,17 @@ async fn evidence_follows_the_classification_and_notes_are_stored() {
             .any(|e| e.action == "refused" && e.actor == "user:alice")
     );
 }
+
+#[test]
+fn updates_are_stored_when_the_class_changes_or_the_peak_grows_a_tenth() {
+    let s = super::Stored {
+        class: ("udp_flood", "udp/53".into()),
+        peak: (100_000, 800_000_000),
+    };
+    let same = ("udp_flood", "udp/53".to_string());
+    assert!(!s.differs(&same, (100_000, 800_000_000)));
+    assert!(!s.differs(&same, (110_000, 880_000_000)));
+    assert!(s.differs(&same, (110_001, 800_000_000)));
+    assert!(s.differs(&same, (100_000, 880_000_001)));
+    assert!(s.differs(&("multi_vector", "udp/53".into()), (1, 1)));
+}

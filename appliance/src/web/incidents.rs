@@ -159,8 +159,17 @@ pub(super) async fn incidents(
     json(&json!({"incidents": list, "next_before": next}))
 }
 
-/// Everything `GET /api/v1/incidents/{id}` answers, read in one go.
-fn detail(s: &crate::store::Store, id: u64) -> Result<Option<Value>, crate::store::StoreError> {
+/// The seconds before an incident's start its timeline shows, from memory.
+const PRE_ATTACK_S: u64 = 300;
+
+/// Everything `GET /api/v1/incidents/{id}` answers, read in one go; the timeline is
+/// the stored series joined with the last hour in memory (`ring`), which holds the
+/// victim's seconds before the incident (as a suspect) and those not stored yet.
+fn detail(
+    s: &crate::store::Store,
+    ring: &std::sync::RwLock<crate::history::ring::Ring>,
+    id: u64,
+) -> Result<Option<Value>, crate::store::StoreError> {
     let Some((row, ms)) = s.incident_detail(id)? else {
         return Ok(None);
     };
@@ -189,20 +198,54 @@ fn detail(s: &crate::store::Store, id: u64) -> Result<Option<Value>, crate::stor
     }
     v["mitigations"] = Value::Array(mitigations);
     v["evidence"] = s.incident_evidence(id)?.unwrap_or(Value::Null);
-    v["timeline"] = match s.incident_series(id)? {
+    let mut timeline: std::collections::BTreeMap<u64, (u64, u64)> = match s.incident_series(id)? {
         Some(series) => series
             .points
             .iter()
             .enumerate()
-            .map(|(i, (pps, bps))| {
+            .map(|(i, p)| {
                 let time = series
                     .start_s
                     .saturating_add((i as u64).saturating_mul(u64::from(series.step_s)));
-                json!({"time": time, "pps": pps, "bps": bps})
+                (time, *p)
             })
             .collect(),
-        None => Value::Array(Vec::new()),
+        None => std::collections::BTreeMap::new(),
     };
+    let victim = match row.victim.parse::<IpAddr>() {
+        Ok(ip) => levee_detect::Victim::Host(ip),
+        Err(_) => levee_detect::Victim::Network(row.victim.clone()),
+    };
+    if let Ok(r) = ring.read()
+        && let Some(vs) = r.victim(&victim)
+        && vs.incident.is_none_or(|i| i == id)
+    {
+        // Seconds the store has (a coarser step once a long series was halved) win.
+        let step = timeline
+            .keys()
+            .zip(timeline.keys().skip(1))
+            .map(|(a, b)| b - a)
+            .min()
+            .unwrap_or(1);
+        let (first, last) = (
+            timeline.keys().next().copied(),
+            timeline.keys().next_back().copied(),
+        );
+        for (k, rate) in vs.points.iter().enumerate() {
+            let t = vs.start_s + k as u64;
+            let covered = matches!((first, last), (Some(f), Some(l)) if t >= f && t < l + step);
+            // Up to five minutes before the start, and nothing after the end.
+            let within = t + PRE_ATTACK_S >= row.start_us / 1_000_000
+                && row.end_us.is_none_or(|e| t <= e / 1_000_000);
+            if !covered && within {
+                timeline.insert(t, (rate.packets, rate.bytes.saturating_mul(8)));
+            }
+        }
+    }
+    v["timeline"] = timeline
+        .into_iter()
+        .map(|(time, (pps, bps))| json!({"time": time, "pps": pps, "bps": bps}))
+        .collect();
     v["notes"] = s
         .incident_notes(id)?
         .into_iter()
@@ -224,7 +267,8 @@ pub(super) async fn incident(
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
-    match read_store(&app, move |s| detail(s, id)).await {
+    let ring = app.sources.ring.clone();
+    match read_store(&app, move |s| detail(s, &ring, id)).await {
         Ok(Some(v)) => json(&v),
         Ok(None) => ApiError::not_found(format!("no incident {id}")).into_response(),
         Err(e) => e.into_response(),
