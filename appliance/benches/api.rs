@@ -2,10 +2,15 @@
 //! with a withdrawn mitigation and its adapter results, a traffic series every
 //! thousandth), written before it starts; each GET endpoint is asked a number of times
 //! (one HTTP/1.1 request per connection, with an admin's bearer token, one at a time)
-//! and the client-side latency's p50, p99 and maximum are printed. Run:
+//! and the client-side latency's p50, p99 and maximum are printed.
+//!
+//! Before measuring, the daemon is made to track `--hosts` destinations (default 1M,
+//! in 2001:db8::/32, one sFlow sample each over loopback), and while it is measured a
+//! sender keeps `--rate` samples per second (default 100,000) flowing to them, so the
+//! detection thread is busy with a full host table the whole time. Run:
 //!
 //! ```text
-//! cargo bench -p levee --bench api [-- --requests 2000]
+//! cargo bench -p levee --bench api [-- --requests 2000 --hosts 1000000 --rate 100000]
 //! ```
 
 #[path = "../tests/common/api.rs"]
@@ -14,6 +19,11 @@ mod lab;
 
 use lab::{Lab, http, seed_incidents};
 use levee::auth::Role;
+use levee_testkit::sflow::{FlowSample, datagram};
+use levee_testkit::traffic::UDP;
+use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const INCIDENTS: u64 = 10_000;
@@ -23,11 +33,15 @@ type PathOf = Box<dyn Fn(usize) -> String>;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let requests: usize = args
-        .iter()
-        .position(|a| a == "--requests")
-        .and_then(|i| args.get(i + 1))
-        .map_or(2_000, |n| n.parse().expect("--requests N"));
+    let num = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |n| n.parse().expect("a number"))
+    };
+    let requests = num("--requests", 2_000);
+    let hosts = num("--hosts", 1_000_000);
+    let rate = num("--rate", 100_000) as u64;
     let t = Instant::now();
     let lab = Lab::start_with("bench", |store| seed_incidents(store, INCIDENTS, true));
     println!(
@@ -35,6 +49,31 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let bearer = format!("Bearer {}", lab.token(Role::Admin));
+    // A full host table, and traffic to it while the API is measured.
+    let datagrams = spray(hosts);
+    let t = Instant::now();
+    send(&datagrams, lab.sflow, 300_000, None);
+    let tracked = loop {
+        let m = http(lab.port, "GET", "/metrics", &[], "").body;
+        let n = m
+            .lines()
+            .find_map(|l| l.strip_prefix("levee_detection_tracked_hosts "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0) as usize;
+        if n >= hosts * 95 / 100 || t.elapsed() > Duration::from_secs(120) {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    println!(
+        "{tracked} destinations tracked ({hosts} sent) in {:.1} s; {rate} samples/s keep flowing",
+        t.elapsed().as_secs_f64()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = {
+        let (stop, port) = (stop.clone(), lab.sflow);
+        std::thread::spawn(move || send(&datagrams, port, rate, Some(&stop)))
+    };
     let detail = |k: usize| format!("/api/v1/incidents/{}", (k as u64 * 7_919) % INCIDENTS + 1);
     let fixed = |p: &'static str| move |_: usize| p.to_string();
     let endpoints: Vec<(&str, PathOf)> = vec![
@@ -93,5 +132,73 @@ fn main() {
             ms(at(0.99)),
             ms(*took.last().unwrap())
         );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = background.join();
+    let m = http(lab.port, "GET", "/metrics", &[], "").body;
+    let lost = |name: &str| {
+        m.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    println!(
+        "\nflow records dropped by levee meanwhile: {}",
+        lost("levee_flow_dropped_records_total")
+    );
+}
+
+/// sFlow datagrams (1:1000, 7 samples each) with one UDP sample to each of `hosts`
+/// destinations in 2001:db8::/32.
+fn spray(hosts: usize) -> Vec<Vec<u8>> {
+    let src: Ipv6Addr = "2001:db8:ffff::1".parse().unwrap();
+    (0..hosts)
+        .collect::<Vec<_>>()
+        .chunks(7)
+        .map(|c| {
+            let samples: Vec<(u32, Vec<u8>)> = c
+                .iter()
+                .map(|&i| {
+                    let dst =
+                        Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, (i >> 16) as u16, i as u16);
+                    let mut header = UDP.frame(src.into(), dst.into(), 57);
+                    header.resize(128, 0);
+                    let sample = FlowSample {
+                        sequence: i as u32,
+                        source_id: 3,
+                        rate: 1000,
+                        input: 3,
+                        output: 7,
+                        ..FlowSample::default()
+                    };
+                    sample.ethernet(1518, 4, &header)
+                })
+                .collect();
+            datagram(Ipv4Addr::new(192, 0, 2, 1), 0, 1000, &samples)
+        })
+        .collect()
+}
+
+/// Sends the datagrams at `rate` samples per second: once through (`stop`: `None`), or
+/// round and round until `stop` is set.
+fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, stop: Option<&AtomicBool>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.connect(("127.0.0.1", port)).unwrap();
+    let per_sec = rate as f64 / 7.0;
+    let start = Instant::now();
+    let mut sent = 0usize;
+    loop {
+        let due = (start.elapsed().as_secs_f64() * per_sec) as usize;
+        while sent < due {
+            if stop.is_none() && sent >= datagrams.len() {
+                return;
+            }
+            let _ = sock.send(&datagrams[sent % datagrams.len()]);
+            sent += 1;
+        }
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(500));
     }
 }

@@ -96,6 +96,8 @@ pub(crate) struct Lab {
     child: Child,
     /// The web endpoint's port.
     pub(crate) port: u16,
+    /// The sFlow listener's port (loopback).
+    pub(crate) sflow: u16,
     /// Bearer tokens by role.
     tokens: Vec<(Role, String)>,
 }
@@ -113,18 +115,18 @@ impl Lab {
         let dir = scratch(&format!("api-{name}"));
         seed(&dir.join("levee.db"));
         let port = free_port();
+        let udp = free_udp_port();
         let cfg = dir.join("levee.yaml");
         std::fs::write(
             &cfg,
             format!(
                 "listeners:\n  sflow: {{bind: 127.0.0.1:{udp}}}\n  netflow: {{enabled: false}}\n  \
                  ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    \
-                 prefixes: [192.0.2.0/24]\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
+                 prefixes: [192.0.2.0/24, '2001:db8::/32']\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
                  url: http://127.0.0.1:9/levee\n    secret: 0123456789abcdef0123\n    \
                  attempts: 1\n    timeout: 1s\n\
                  store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
                  web: {{listen: '127.0.0.1:{port}'}}\n",
-                udp = free_udp_port(),
                 d = dir.display()
             ),
         )
@@ -149,6 +151,7 @@ impl Lab {
             dir,
             child,
             port,
+            sflow: udp,
             tokens,
         };
         poll("the API to answer", 120, |last| {
