@@ -1,6 +1,7 @@
 //! What 20 browsers on the status page cost the detection path, measured side by side.
 //!
-//! One `levee run` (release build, detection on, dry run, web on loopback) takes a
+//! One `levee run` (release build, detection on, dry run, web on loopback, the
+//! per-exporter plausibility budget raised so the whole stream counts) takes a
 //! paced, attack-heavy sFlow stream (1:1000, every sample towards 198.51.100.0/24, so
 //! incidents open and the live feed carries incident frames as well as the per-second
 //! traffic frames). Phases of `--seconds` alternate between no browser and `--clients`
@@ -67,6 +68,7 @@ fn main() {
             "listeners:\n  sflow: {{bind: 127.0.0.1:{sflow}, receive_buffer: 32 MiB}}\n  \
              netflow: {{enabled: false}}\n  ipfix: {{enabled: false}}\n\
              protected_networks:\n  - name: lab\n    prefixes: [198.51.100.0/24]\n\
+             ingest: {{max_exporter_rate: 100Tbps}}\n\
              mitigation: {{dry_run: true}}\n\
              store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
              web: {{listen: {web}}}\n",
@@ -87,10 +89,10 @@ fn main() {
     }
     let datagrams = build_datagrams(4096);
     // Warm up: baselines, the first incidents, the history's rings.
-    send(&datagrams, sflow, rate, Duration::from_secs(3));
+    let _ = send(&datagrams, sflow, rate, Duration::from_secs(3));
 
     println!(
-        "clients  records/s  lost_records  kernel_drops  detect_ns_per_record  detect_cpu_s  process_cpu_s  sse_frames"
+        "clients     sent/s  decoded/s  detected/s  lost_records  kernel_drops  detect_ns_per_record  detect_cpu_s  process_cpu_s  sse_frames"
     );
     let mut summary: [(f64, f64); 2] = [(0.0, 0.0); 2];
     for _ in 0..rounds {
@@ -102,7 +104,7 @@ fn main() {
                 .collect();
             std::thread::sleep(Duration::from_secs(1));
             let before = Sample::take(&child, &web, sflow);
-            send(&datagrams, sflow, rate, Duration::from_secs(seconds));
+            let sent = send(&datagrams, sflow, rate, Duration::from_secs(seconds));
             std::thread::sleep(Duration::from_millis(500));
             let after = Sample::take(&child, &web, sflow);
             stop.store(true, Ordering::Relaxed);
@@ -110,12 +112,15 @@ fn main() {
                 let _ = b.join();
             }
             let records = after.records - before.records;
+            let decoded = after.flow_records - before.flow_records;
             let lost = after.lost - before.lost;
             let kernel = after.kernel_drops - before.kernel_drops;
             let detect = after.detect_cpu - before.detect_cpu;
             let ns = detect * 1e9 / records.max(1) as f64;
             println!(
-                "{n:>7}  {:>9.0}  {lost:>12}  {kernel:>12}  {ns:>20.1}  {detect:>12.2}  {:>13.2}  {:>10}",
+                "{n:>7}  {:>9.0}  {:>9.0}  {:>9.0}  {lost:>12}  {kernel:>12}  {ns:>20.1}  {detect:>12.2}  {:>13.2}  {:>10}",
+                sent as f64 / seconds as f64,
+                decoded as f64 / seconds as f64,
                 records as f64 / seconds as f64,
                 after.process_cpu - before.process_cpu,
                 frames.load(Ordering::Relaxed)
@@ -230,6 +235,7 @@ fn browser(
 /// Counters at one moment.
 struct Sample {
     records: u64,
+    flow_records: u64,
     lost: u64,
     kernel_drops: u64,
     detect_cpu: f64,
@@ -256,6 +262,7 @@ impl Sample {
             .map_or(0.0, |t| cpu(&t.path().join("stat")));
         Sample {
             records: metric("levee_detection_records_total"),
+            flow_records: metric("levee_flow_records_total"),
             lost: metric("levee_flow_dropped_records_total"),
             kernel_drops: kernel_drops(sflow),
             detect_cpu,
@@ -294,8 +301,8 @@ fn kernel_drops(port: u16) -> u64 {
         .sum()
 }
 
-/// Sends datagrams to 127.0.0.1:port at `rate` samples/s for `dur`.
-fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) {
+/// Sends datagrams to 127.0.0.1:port at `rate` samples/s for `dur`; the samples sent.
+fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) -> u64 {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.connect(("127.0.0.1", port)).unwrap();
     let per_sec = rate as f64 / SAMPLES_PER_DATAGRAM as f64;
@@ -312,6 +319,7 @@ fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) {
         }
         std::thread::sleep(Duration::from_micros(200));
     }
+    sent * SAMPLES_PER_DATAGRAM as u64
 }
 
 /// sFlow datagrams (1:1000): UDP and TCP from many sources to 198.51.100.1-254.

@@ -122,7 +122,8 @@ impl Lab {
             format!(
                 "listeners:\n  sflow: {{bind: 127.0.0.1:{udp}}}\n  netflow: {{enabled: false}}\n  \
                  ipfix: {{enabled: false}}\nprotected_networks:\n  - name: lab\n    \
-                 prefixes: [192.0.2.0/24, '2001:db8::/32']\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
+                 prefixes: [192.0.2.0/24, '2001:db8::/32']\n\
+                 ingest: {{max_exporter_rate: 100Tbps}}\nmitigation:\n  adapters: [webhook]\n  webhook:\n    \
                  url: http://127.0.0.1:9/levee\n    secret: 0123456789abcdef0123\n    \
                  attempts: 1\n    timeout: 1s\n\
                  store: {{path: {d}/levee.db}}\ncontrol: {{socket: {d}/control.sock}}\n\
