@@ -299,6 +299,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(traffic::SCHEMA)?;
+        traffic::add_traffic_columns(&conn)?;
         let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;
