@@ -7,7 +7,7 @@
 //! Disk: a minute row holds the network's name, the minute and fifteen integers, stored
 //! `WITHOUT ROWID` under its primary key, plus an index on the minute for pruning: under
 //! 200 KB per network per day (measured by `minute_rows_size_per_network_day`, and in
-//! docs/PERFORMANCE.md), so 30 days of 10 networks take about 50 MB.
+//! docs/PERFORMANCE.md: 182 KB), so 30 days of 10 networks take about 55 MB.
 //!
 //! The outbound columns ([`TRAFFIC_COLUMNS`]) came after the table's first version: a
 //! store from an older levee gets them at open, as 0 for the minutes it holds; a

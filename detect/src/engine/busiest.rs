@@ -1,12 +1,15 @@
-//! The busiest few of the tracked destinations, picked in one pass: a min-heap of at
-//! most `n` entries and the smallest packet count it holds once full (the floor), so
-//! each host costs one comparison and only one that beats the floor touches the heap.
-//! O(hosts + n log n per replacement); at 1M hosts it rides on the sweep that reads
-//! every window anyway (docs/PERFORMANCE.md).
+//! The busiest few of the tracked destinations, picked in one pass: candidates above
+//! a floor go into a buffer of [`BUFFER`] entries; when it is full, a selection
+//! (`select_nth_unstable`, O(buffer)) keeps the `n` busiest and raises the floor to the
+//! least of them. So each host costs one comparison, a candidate a push, and the worst
+//! order (every host busier than the one before) O(1) amortized per host: no heap to
+//! sift per candidate. At 1M hosts it rides on the sweep that reads every window anyway
+//! (docs/PERFORMANCE.md).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::net::IpAddr;
+
+/// Candidates held before the `n` busiest are selected from them.
+const BUFFER: usize = 1024;
 
 /// One candidate: its last second's sums, its address and its incident slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,17 +28,19 @@ pub(super) struct Entry {
 #[derive(Debug)]
 pub(super) struct Busiest {
     n: usize,
-    heap: BinaryHeap<Reverse<Entry>>,
-    /// Packets a candidate must exceed: 0 until `n` are held, then the least held.
+    buf: Vec<Entry>,
+    /// Packets a candidate must exceed: 0 until `n` were selected, then the least of
+    /// them.
     floor: u64,
 }
 
 impl Busiest {
-    /// Keeps the `n` busiest (`n` ≥ 1).
+    /// Keeps the `n` busiest (`n` at least 1, well under [`BUFFER`]).
     pub(super) fn new(n: usize) -> Self {
+        let n = n.clamp(1, BUFFER / 4);
         Busiest {
-            n: n.max(1),
-            heap: BinaryHeap::with_capacity(n.max(1) + 1),
+            n,
+            buf: Vec::with_capacity(BUFFER),
             floor: 0,
         }
     }
@@ -44,37 +49,35 @@ impl Busiest {
     #[inline]
     pub(super) fn offer(&mut self, packets: u64, bytes: u64, ip: IpAddr, slot: u32) {
         if packets > self.floor {
-            self.insert(Entry {
+            self.buf.push(Entry {
                 packets,
                 bytes,
                 ip,
                 slot,
             });
+            if self.buf.len() == BUFFER {
+                self.select();
+            }
         }
     }
 
+    /// Keeps the `n` busiest of the buffer, busiest first, and raises the floor.
     #[cold]
-    fn insert(&mut self, e: Entry) {
-        if self.heap.len() < self.n {
-            self.heap.push(Reverse(e));
-        } else if let Some(mut least) = self.heap.peek_mut()
-            && e > least.0
-        {
-            *least = Reverse(e);
+    fn select(&mut self) {
+        if self.buf.len() > self.n {
+            self.buf.select_nth_unstable_by(self.n - 1, |a, b| b.cmp(a));
+            self.buf.truncate(self.n);
         }
-        if self.heap.len() == self.n {
-            self.floor = self.heap.peek().map_or(0, |l| l.0.packets);
+        if self.buf.len() == self.n {
+            self.floor = self.buf.iter().map(|e| e.packets).min().unwrap_or(0);
         }
     }
 
     /// The pick, busiest first.
-    pub(super) fn into_sorted(self) -> Vec<Entry> {
-        // Ascending order of `Reverse` is descending order of the entries.
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|r| r.0)
-            .collect()
+    pub(super) fn into_sorted(mut self) -> Vec<Entry> {
+        self.select();
+        self.buf.sort_unstable_by(|a, b| b.cmp(a));
+        self.buf
     }
 }
 
@@ -114,6 +117,34 @@ mod tests {
             want.truncate(n);
             assert_eq!(rank(&got), rank(&want), "round {round}");
             assert!(got.windows(2).all(|w| w[0] >= w[1]));
+        }
+    }
+
+    /// The pick's cost over 1M hosts, for docs/PERFORMANCE.md (printed, not asserted):
+    /// random rates, and the worst order (every host busier than the last, so each one
+    /// replaces the heap's least). Run with
+    /// `cargo test --release -p levee-detect --lib busiest_1m -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, run by hand in release"]
+    fn busiest_1m_cost() {
+        let mut rnd = levee_testkit::Rng::new(5);
+        let random: Vec<u64> = (0..1_000_000).map(|_| rnd.next_u64() % 100_000).collect();
+        let rising: Vec<u64> = (1..=1_000_000).collect();
+        for (label, rates) in [("random", &random), ("rising", &rising)] {
+            let mut best = f64::MAX;
+            for _ in 0..10 {
+                let t = std::time::Instant::now();
+                let mut b = Busiest::new(10);
+                for (k, &p) in rates.iter().enumerate() {
+                    b.offer(p, p * 100, ip(k as u32), k as u32);
+                }
+                std::hint::black_box(b.into_sorted());
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "busiest 10 of 1M hosts, {label} rates: {:.2} ms",
+                best * 1e3
+            );
         }
     }
 }
