@@ -3,15 +3,17 @@
 //!
 //! Three producers, none of which ever waits on a reader:
 //! - the history recorder ([`crate::history`]) sends a `traffic` frame per closed
-//!   second: each protected network's rates per protocol, the busiest tracked
-//!   destinations (suspects and incidents), the top sources of the open incidents, and
-//!   the counts of open incidents and active mitigations;
+//!   second: each protected network's rates per protocol towards it and its rate out
+//!   of it, the busiest destinations (the victims of open incidents first, then the
+//!   busiest of all tracked IPs and the suspects), the top sources of the open
+//!   incidents, and the counts of open incidents and active mitigations;
 //! - the mitigation service sends `incident` frames (start, end, and at most one
 //!   update a second per incident, as detection sends them) and `mitigation` frames
 //!   (announce, withdraw).
 //!
 //! A frame is serialized once, when sent, and only if someone listens; readers share
-//! it. The channel is a bounded broadcast ring ([`CAPACITY`] frames): a reader that
+//! it. The busiest of all tracked IPs are only picked by detection while someone
+//! listens ([`Feed::listening`]): with no page open, that costs nothing. The channel is a bounded broadcast ring ([`CAPACITY`] frames): a reader that
 //! falls behind loses the oldest frames and is told how many (`lagged`), so a slow or
 //! stalled browser costs the producers nothing and holds no memory.
 
@@ -21,6 +23,7 @@ use levee_mitigate::model::{Mitigation, WithdrawReason};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
@@ -63,6 +66,9 @@ struct Open {
 pub struct Feed {
     tx: broadcast::Sender<Arc<Frame>>,
     open: Arc<Mutex<Open>>,
+    /// Whether anyone listens: set by a new reader, cleared by the next second once
+    /// the last one has gone. Detection reads it to pick the busiest destinations.
+    listening: Arc<AtomicBool>,
 }
 
 impl Default for Feed {
@@ -93,6 +99,8 @@ struct NetworkRates<'a> {
     pps: u64,
     bps: u64,
     protocols: HashMap<&'static str, Rates>,
+    /// Out of the network, to outside every protected network.
+    out: Rates,
 }
 
 #[derive(Serialize)]
@@ -156,12 +164,22 @@ impl Feed {
         Feed {
             tx: broadcast::channel(CAPACITY).0,
             open: Arc::default(),
+            listening: Arc::default(),
         }
     }
 
     /// A new reader, from the next frame on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.tx.subscribe()
+        let rx = self.tx.subscribe();
+        self.listening.store(true, Relaxed);
+        rx
+    }
+
+    /// True while someone reads the feed (shared: the detection thread checks it to
+    /// pick the busiest destinations only then). A reader that leaves is noticed at
+    /// the next second.
+    pub fn listening(&self) -> Arc<AtomicBool> {
+        self.listening.clone()
     }
 
     /// Readers now.
@@ -200,6 +218,7 @@ impl Feed {
             Err(_) => return,
         };
         if self.tx.receiver_count() == 0 {
+            self.listening.store(false, Relaxed);
             return;
         }
         let networks = sec
@@ -216,22 +235,11 @@ impl Feed {
                         .zip(n.protocols)
                         .map(|(p, r)| (*p, Rates::from(r)))
                         .collect(),
+                    out: Rates::from(n.out),
                 }
             })
             .collect();
-        let mut victims: Vec<_> = sec.victims.iter().collect();
-        victims.sort_unstable_by_key(|v| std::cmp::Reverse(v.rate.packets));
-        let top_destinations = victims
-            .into_iter()
-            .take(TOP)
-            .map(|v| Destination {
-                address: v.victim.to_string(),
-                network: &v.network,
-                incident: v.incident,
-                pps: v.rate.packets,
-                bps: v.rate.bytes.saturating_mul(8),
-            })
-            .collect();
+        let top_destinations = top_destinations(sec);
         self.send(
             "traffic",
             &Traffic {
@@ -312,6 +320,27 @@ impl Feed {
     }
 }
 
+/// The `traffic` frame's destinations: the victims of started incidents first (by
+/// rate), then the busiest tracked IPs and the suspects together (by rate), each
+/// address once, at most [`TOP`].
+fn top_destinations(sec: &Second) -> Vec<Destination<'_>> {
+    use std::cmp::Reverse;
+    let mut all: Vec<_> = sec.victims.iter().chain(&sec.busiest).collect();
+    all.sort_by_key(|v| (v.incident.is_none(), Reverse(v.rate.packets)));
+    let mut seen = std::collections::HashSet::new();
+    all.into_iter()
+        .filter(|v| seen.insert(&v.victim))
+        .take(TOP)
+        .map(|v| Destination {
+            address: v.victim.to_string(),
+            network: &v.network,
+            incident: v.incident,
+            pps: v.rate.packets,
+            bps: v.rate.bytes.saturating_mul(8),
+        })
+        .collect()
+}
+
 /// The open incidents' sources, ranked by the packets per second each is estimated to
 /// send (its share of its incident's rate, summed over incidents).
 fn top_sources(incidents: &OpenIncidents) -> Vec<Source> {
@@ -344,6 +373,7 @@ mod tests {
             start_us: 1_000_000,
             networks: vec![],
             victims: vec![],
+            busiest: vec![],
         });
         let mut rx = feed.subscribe();
         for i in 0..(CAPACITY as u64 + 5) {
@@ -351,6 +381,7 @@ mod tests {
                 start_us: i * 1_000_000,
                 networks: vec![],
                 victims: vec![],
+                busiest: vec![],
             });
         }
         match rx.try_recv() {
@@ -361,6 +392,90 @@ mod tests {
         assert_eq!(f.name, "traffic");
         let v: serde_json::Value = serde_json::from_str(&f.data).unwrap();
         assert_eq!(v["time"], 5);
+    }
+
+    /// Listening: false with no reader, true from the first subscription, false again
+    /// at the first second after the last reader left.
+    #[test]
+    fn listening_follows_the_readers() {
+        let feed = Feed::new();
+        let flag = feed.listening();
+        let empty = |s: u64| Second {
+            start_us: s * 1_000_000,
+            networks: vec![],
+            victims: vec![],
+            busiest: vec![],
+        };
+        assert!(!flag.load(Relaxed));
+        let rx = feed.subscribe();
+        assert!(flag.load(Relaxed));
+        feed.second(&empty(1));
+        assert!(flag.load(Relaxed), "still read");
+        drop(rx);
+        feed.second(&empty(2));
+        assert!(!flag.load(Relaxed));
+    }
+
+    /// Incidents first, then the busiest and suspects by rate, each address once; the
+    /// outbound rate per network in the frame.
+    #[test]
+    fn destinations_merge_incidents_busiest_and_suspects() {
+        use levee_detect::Victim;
+        use levee_detect::engine::history::{NetworkSecond, Rate, VictimSecond};
+        let v = |a: &str, incident: Option<u64>, packets: u64| VictimSecond {
+            victim: Victim::Host(a.parse().unwrap()),
+            network: "lab".into(),
+            incident,
+            rate: Rate {
+                packets,
+                bytes: packets * 100,
+            },
+        };
+        let mut busiest: Vec<_> = (0..12)
+            .map(|k| v(&format!("203.0.113.{}", 100 + k), None, 50_000 - k))
+            .collect();
+        busiest.insert(0, v("203.0.113.9", Some(4), 90_000));
+        let sec = Second {
+            start_us: 7_000_000,
+            networks: vec![NetworkSecond {
+                network: "lab".into(),
+                protocols: [Rate::default(); 4],
+                out: Rate {
+                    packets: 10,
+                    bytes: 1000,
+                },
+            }],
+            victims: vec![
+                v("203.0.113.8", Some(3), 1_000),
+                v("203.0.113.9", Some(4), 90_000),
+                v("203.0.113.7", None, 49_995),
+            ],
+            busiest,
+        };
+        let feed = Feed::new();
+        let mut rx = feed.subscribe();
+        feed.second(&sec);
+        let f = rx.try_recv().unwrap();
+        let j: serde_json::Value = serde_json::from_str(&f.data).unwrap();
+        assert_eq!(j["networks"][0]["out"]["pps"], 10);
+        assert_eq!(j["networks"][0]["out"]["bps"], 8000);
+        let d: Vec<(String, Option<u64>)> = j["top_destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["address"].as_str().unwrap().to_string(),
+                    d["incident"].as_u64(),
+                )
+            })
+            .collect();
+        assert_eq!(d.len(), TOP);
+        assert_eq!(d[0], ("203.0.113.9".to_string(), Some(4)));
+        assert_eq!(d[1], ("203.0.113.8".to_string(), Some(3)));
+        assert_eq!(d[2].0, "203.0.113.100");
+        // The suspect ranks among the busiest by its rate.
+        assert_eq!(d[7].0, "203.0.113.7");
     }
 
     #[test]

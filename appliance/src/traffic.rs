@@ -135,7 +135,8 @@ fn duration(flag: &str, s: &str) -> anyhow::Result<u64> {
 
 fn print_table(s: &Series) {
     println!(
-        "{}: towards its prefixes, {} points of {} s ({} resolution)",
+        "{}: towards its prefixes (out: from them to outside every protected network), \
+         {} points of {} s ({} resolution)",
         s.network,
         s.points.len(),
         s.step,
@@ -149,13 +150,23 @@ fn print_table(s: &Series) {
         return;
     }
     println!(
-        "  {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "time", "pps", "bps", "peak pps", "peak bps", "tcp pps", "udp pps", "icmp pps", "other pps"
+        "  {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "time",
+        "pps",
+        "bps",
+        "peak pps",
+        "peak bps",
+        "tcp pps",
+        "udp pps",
+        "icmp pps",
+        "other pps",
+        "out pps",
+        "out bps"
     );
     for p in &s.points {
         let t = rfc3339(p.time * 1_000_000);
         println!(
-            "  {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "  {:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             t.get(..19).unwrap_or(&t),
             si(p.pps),
             si(p.bps),
@@ -165,6 +176,8 @@ fn print_table(s: &Series) {
             si(p.protocols.udp.pps),
             si(p.protocols.icmp.pps),
             si(p.protocols.other.pps),
+            si(p.out.pps),
+            si(p.out.bps),
         );
     }
 }

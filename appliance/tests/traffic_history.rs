@@ -2,7 +2,8 @@
 //! stopped, and `levee traffic --json` (the daemon no longer running) shows the
 //! network's minute with the flood's rate as its busiest second, the packets sent, and
 //! (`--incident`) the incident's per-second series stored with it. While it runs, /metrics shows the
-//! history recording.
+//! history recording. A stream from a protected host to outside shows as the network's
+//! outbound traffic (live feed, API, store), and not as inbound.
 
 mod common;
 
@@ -54,10 +55,21 @@ fn a_replayed_flood_shows_in_levee_traffic() {
     }
     let events = sse(&web, "/api/v1/events", 8);
     std::thread::sleep(Duration::from_millis(300));
-    // 4 s of 2k pps background to .10 and, from 1 s, 3 s of 150k pps to .20.
+    // 4 s of 2k pps background to .10 and, from 1 s, 3 s of 150k pps to .20; and 4 s
+    // of 20k pps from .10 to outside (198.51.100.1): outbound.
     let mut s = Scenario::default();
     s.stream(0, "203.0.113.10", 2_000.0, 0.0, 4.0, 1000, UDP);
     s.stream(0, "203.0.113.20", 150_000.0, 1.0, 3.0, 1000, UDP);
+    s.stream_from(
+        0,
+        "203.0.113.10",
+        "198.51.100.1",
+        20_000.0,
+        0.0,
+        4.0,
+        1000,
+        UDP,
+    );
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let start = Instant::now();
     for (t, d) in s.datagrams(1000) {
@@ -126,10 +138,37 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         .max()
         .unwrap();
     assert!((100_000..=400_000).contains(&flood), "{events:?}");
+    let listed = |addr: &str| {
+        traffic.iter().any(|t| {
+            t["top_destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d["address"] == addr))
+        })
+    };
+    assert!(listed("203.0.113.20"), "{events:?}");
+    // The background's destination is no suspect: listed as one of the busiest of all
+    // tracked IPs (picked because this stream listens).
+    assert!(listed("203.0.113.10"), "{events:?}");
+    // The incident's victim carries its id.
     assert!(
-        traffic.iter().any(|t| t["top_destinations"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|d| d["address"] == "203.0.113.20"))),
+        traffic
+            .iter()
+            .any(|t| t["top_destinations"].as_array().is_some_and(|d| d
+                .iter()
+                .any(|d| d["address"] == "203.0.113.20" && d["incident"].is_u64()))),
+        "{events:?}"
+    );
+    // Outbound: 20k pps out of the network, never counted in.
+    let out = traffic
+        .iter()
+        .filter_map(|t| t["networks"][0]["out"]["pps"].as_u64())
+        .max()
+        .unwrap();
+    assert!((10_000..=40_000).contains(&out), "{events:?}");
+    assert!(
+        traffic
+            .iter()
+            .all(|t| t["networks"][0]["out"]["bps"].as_u64().is_some()),
         "{events:?}"
     );
     assert!(
@@ -154,6 +193,22 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         .max()
         .unwrap();
     assert!((100_000..=400_000).contains(&peak), "{body}");
+    let peak_out = series["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["peak_out_pps"].as_u64())
+        .max()
+        .unwrap();
+    assert!((10_000..=40_000).contains(&peak_out), "{body}");
+    assert!(
+        series["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["out"]["pps"].as_u64().is_some_and(|v| v > 0)),
+        "{body}"
+    );
     let (status, _) = http_get(&web, "/api/v1/traffic?network=nope");
     assert!(status.contains("404"), "{status}");
     let (status, body) = http_get(&web, "/api/v1/traffic?step=0");
@@ -217,6 +272,18 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         "{packets} packets counted of {sent}: {text}"
     );
     assert!(points.iter().all(|p| p["protocols"]["tcp"]["pps"] == 0));
+    // Outbound, stored with the minutes: all 80k packets, the busiest second ~20k.
+    let out: u64 = points
+        .iter()
+        .map(|p| p["out"]["pps"].as_u64().unwrap() * u(p, "seconds"))
+        .sum();
+    let sent_out = 80_000;
+    assert!(
+        out.abs_diff(sent_out) <= sent_out / 50 + 60 * points.len() as u64,
+        "{out} packets out counted of {sent_out}: {text}"
+    );
+    let peak_out = points.iter().map(|p| u(p, "peak_out_pps")).max().unwrap();
+    assert!((10_000..=40_000).contains(&peak_out), "{text}");
     // The text form reads the same store.
     let out = Command::new(env!("CARGO_BIN_EXE_levee"))
         .args([
@@ -230,7 +297,9 @@ fn a_replayed_flood_shows_in_levee_traffic() {
         .unwrap();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && table.contains("lab: towards its prefixes"),
+        out.status.success()
+            && table.contains("lab: towards its prefixes")
+            && table.contains("out pps"),
         "{table}"
     );
     // An unknown network is an error, not an empty answer.

@@ -4,7 +4,10 @@
 //!
 //! Traffic: destinations drawn from a protected /12 (IPv4) and a /48 (IPv6), skewed so
 //! a few IPs receive most records, the rest spread over many; mixed TCP/UDP/ICMP.
-//! Cases: 100k and 1M tracked IPs. Also the one-second sweep alone at 1M IPs.
+//! Cases: 10k, 100k and 1M tracked IPs; `outbound_10k_ips`: the same records turned
+//! around (from the protected IPs to outside destinations: the outbound count). Also
+//! the one-second sweep alone at 1M IPs, with history on, without and with the 10
+//! busiest destinations picked (`Engine::record_busiest`).
 //! Run with `cargo bench -p levee-detect --bench engine`; figures go in
 //! docs/PERFORMANCE.md.
 
@@ -104,6 +107,26 @@ fn bench(c: &mut Criterion) {
         });
         black_box(e.stats());
     }
+    // Outbound: sources in the protected space, destinations outside it.
+    let mut e = engine(10_000);
+    let mut recs = records(BATCH * 512, 10_000, 2);
+    for r in &mut recs {
+        std::mem::swap(&mut r.src_addr, &mut r.dst_addr);
+    }
+    let mut now = T0;
+    g.throughput(Throughput::Elements(recs.len() as u64));
+    g.bench_function("outbound_10k_ips", |b| {
+        b.iter(|| {
+            for chunk in recs.chunks(BATCH) {
+                e.ingest(black_box(chunk));
+                now += BATCH as u64;
+                if now % 100_000 < BATCH as u64 {
+                    black_box(e.tick(now));
+                }
+            }
+        })
+    });
+    black_box(e.stats());
     g.finish();
 
     let mut g = c.benchmark_group("sweep");
@@ -125,6 +148,22 @@ fn bench(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // With history on (what `levee run` does), without and with the busiest 10.
+    e.record_history(true);
+    for (label, n) in [("history_1M_ips", 0), ("history_busiest10_1M_ips", 10)] {
+        e.record_busiest(n);
+        g.bench_function(label, |b| {
+            b.iter_batched(
+                || (),
+                |()| {
+                    now += 1_000_000;
+                    black_box(e.tick(now));
+                    black_box(e.take_history())
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -74,6 +74,39 @@ impl Scenario {
         rate: u32,
         s: Shape,
     ) {
+        self.push(t0, None, dst, pps, start, secs, rate, s);
+    }
+
+    /// As [`Scenario::stream`], every packet from `src` instead of the shape's sources
+    /// (e.g. a protected host sending out).
+    #[allow(clippy::too_many_arguments)]
+    pub fn stream_from(
+        &mut self,
+        t0: u64,
+        src: &str,
+        dst: &str,
+        pps: f64,
+        start: f64,
+        secs: f64,
+        rate: u32,
+        s: Shape,
+    ) {
+        let src: IpAddr = src.parse().unwrap();
+        self.push(t0, Some(src), dst, pps, start, secs, rate, s);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        t0: u64,
+        from: Option<IpAddr>,
+        dst: &str,
+        pps: f64,
+        start: f64,
+        secs: f64,
+        rate: u32,
+        s: Shape,
+    ) {
         let dst: IpAddr = dst.parse().unwrap();
         let gap = f64::from(rate) / pps;
         let mut k = 0u64;
@@ -83,9 +116,12 @@ impl Scenario {
                 break;
             }
             let n = (k % u64::from(s.sources)) as u32;
-            let src: IpAddr = match dst {
-                IpAddr::V4(_) => IpAddr::V4((0xc612_0000u32 + n).into()),
-                IpAddr::V6(_) => IpAddr::V6((0x2001_0db8_ffff_u128 << 80 | u128::from(n)).into()),
+            let src: IpAddr = match (from, dst) {
+                (Some(src), _) => src,
+                (None, IpAddr::V4(_)) => IpAddr::V4((0xc612_0000u32 + n).into()),
+                (None, IpAddr::V6(_)) => {
+                    IpAddr::V6((0x2001_0db8_ffff_u128 << 80 | u128::from(n)).into())
+                }
             };
             let ttl = if s.random_ttl {
                 (self.rng.next_u64() % 255 + 1) as u8

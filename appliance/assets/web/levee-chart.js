@@ -72,10 +72,11 @@
     if (mq.addEventListener) { mq.addEventListener('change', f); }
   };
 
-  /* list: [{name, points: [[t, v], ...] (sorted by t), color?}]. */
+  /* list: [{name, points: [[t, v], ...] (sorted by t), color?, dash?}] (dash: a dashed
+     line, e.g. a network's outbound traffic beside its inbound in the same color). */
   LeveeChart.prototype.setSeries = function (list) {
     this.series = list.map(function (s, i) {
-      return { name: s.name, points: s.points, color: s.color || PALETTE[i % PALETTE.length] };
+      return { name: s.name, points: s.points, color: s.color || PALETTE[i % PALETTE.length], dash: !!s.dash };
     });
     this.draw();
   };
@@ -121,7 +122,7 @@
       var pts = s.points.filter(function (p) { return p[0] >= tMin && p[0] <= tMax && isFinite(p[1]); });
       pts.forEach(function (p) { vMax = Math.max(vMax, p[1]); });
       count += pts.length;
-      return { name: s.name, color: s.color, points: pts };
+      return { name: s.name, color: s.color, dash: s.dash, points: pts };
     });
     c.setAttribute('data-points', String(count));
 
@@ -190,6 +191,7 @@
     visible.forEach(function (s) {
       g.strokeStyle = s.color;
       g.fillStyle = s.color;
+      g.setLineDash(s.dash ? [5, 3] : []);
       g.beginPath();
       var prev = null;
       s.points.forEach(function (p) {
@@ -201,6 +203,7 @@
         prev = p[0];
       });
       g.stroke();
+      g.setLineDash([]);
       if (s.points.length === 1) {
         g.beginPath();
         g.arc(x(s.points[0][0]), y(s.points[0][1]), 2.5, 0, 2 * Math.PI);

@@ -1,5 +1,6 @@
-/* levee's page: the overview. Live traffic per protected network and per protocol
-   (pps and bps), seeded from GET /api/v1/traffic (the last five minutes) and fed every
+/* levee's page: the overview. Live traffic per protected network, in (towards its
+   prefixes, solid) and out (from them to outside every protected network, dashed, same
+   color), and per protocol (inbound; pps and bps), seeded from GET /api/v1/traffic (the last five minutes) and fed every
    second by the `traffic` event; open incidents and active mitigations; the top
    destinations and sources; the health of exporters, BGP peers, RTR and adapters
    (refreshed every 5 s and on incident or mitigation events).
@@ -10,7 +11,8 @@
   var WINDOW = 300;
   var PROTOCOLS = ['tcp', 'udp', 'icmp', 'other'];
 
-  /* Unix second -> {live, nets: {name: {pps, bps}}, proto: {tcp: {pps, bps}, ...}} */
+  /* Unix second -> {live, nets: {name: {pps, bps, out: {pps, bps}}},
+     proto: {tcp: {pps, bps}, ...}} */
   var samples = {};
   var latest = null;
 
@@ -24,6 +26,17 @@
 
   function entry(t) {
     return samples[t] || (samples[t] = { live: false, nets: {}, proto: {} });
+  }
+
+  function rates(v) {
+    v = v || {};
+    return { pps: Number(v.pps) || 0, bps: Number(v.bps) || 0 };
+  }
+
+  function netSample(v) {
+    var r = rates(v);
+    r.out = rates(v && v.out);
+    return r;
   }
 
   function addProtocols(into, protocols) {
@@ -41,7 +54,7 @@
     var t = Math.floor(L.seconds(ev.time) || L.now());
     var s = samples[t] = { live: true, nets: {}, proto: {} };
     (ev.networks || []).forEach(function (n) {
-      s.nets[n.network] = { pps: Number(n.pps) || 0, bps: Number(n.bps) || 0 };
+      s.nets[n.network] = netSample(n);
       addProtocols(s.proto, n.protocols);
     });
     prune();
@@ -55,29 +68,41 @@
         var t = Math.floor(L.seconds(p.time));
         if (!isFinite(t) || samples[t] && samples[t].live) { return; }
         var s = entry(t);
-        s.nets[series.network] = { pps: Number(p.pps) || 0, bps: Number(p.bps) || 0 };
+        s.nets[series.network] = netSample(p);
         addProtocols(s.proto, p.protocols);
       });
     });
     prune();
   }
 
+  /* Per network (and `all` with more than one), an `in` series and a dashed `out`
+     series of the same color. */
   function seriesOf(metric) {
     var times = Object.keys(samples).map(Number).sort(function (a, b) { return a - b; });
-    var nets = {}, protos = {}, totals = [];
+    var nets = {}, outs = {}, protos = {}, totals = [], totalsOut = [];
     times.forEach(function (t) {
-      var s = samples[t], total = 0;
+      var s = samples[t], total = 0, totalOut = 0;
       Object.keys(s.nets).forEach(function (n) {
         (nets[n] = nets[n] || []).push([t, s.nets[n][metric]]);
+        (outs[n] = outs[n] || []).push([t, s.nets[n].out[metric]]);
         total += s.nets[n][metric];
+        totalOut += s.nets[n].out[metric];
       });
       totals.push([t, total]);
+      totalsOut.push([t, totalOut]);
       PROTOCOLS.forEach(function (p) {
         (protos[p] = protos[p] || []).push([t, s.proto[p] ? s.proto[p][metric] : 0]);
       });
     });
-    var byNet = Object.keys(nets).sort().map(function (n) { return { name: n, points: nets[n] }; });
-    if (byNet.length > 1) { byNet.unshift({ name: 'all', points: totals }); }
+    var names = Object.keys(nets).sort();
+    var pairs = names.map(function (n) { return [n, nets[n], outs[n]]; });
+    if (names.length > 1) { pairs.unshift(['all', totals, totalsOut]); }
+    var byNet = [];
+    pairs.forEach(function (p, i) {
+      var color = LeveeChart.PALETTE[i % LeveeChart.PALETTE.length];
+      byNet.push({ name: p[0] + ' in', points: p[1], color: color });
+      byNet.push({ name: p[0] + ' out', points: p[2], color: color, dash: true });
+    });
     var byProto = times.length ? PROTOCOLS.map(function (p) { return { name: p, points: protos[p] }; }) : [];
     return { byNet: byNet, byProto: byProto };
   }
@@ -93,7 +118,9 @@
   function topTables(box, ev) {
     L.clear(box);
     var dst = (ev && ev.top_destinations || []).map(function (d) {
+      var inc = d.incident === null || d.incident === undefined ? '-' : '#' + d.incident;
       return el('tr', null, el('td', { class: 'mono', text: d.address }), el('td', { text: d.network || '-' }),
+        el('td', { text: inc }),
         el('td', { class: 'num', text: L.si(d.pps, 'pps') }), el('td', { class: 'num', text: L.si(d.bps, 'bps') }));
     });
     var src = (ev && ev.top_sources || []).map(function (s) {
@@ -102,7 +129,7 @@
         el('td', { class: 'num', text: isFinite(share) ? (share * 100).toFixed(1) + ' %' : '-' }));
     });
     box.appendChild(el('section', { class: 'panel' }, el('h2', { text: 'Top destinations' }),
-      L.table('top-destinations', ['Address', 'Network', { text: 'pps', class: 'num' }, { text: 'bps', class: 'num' }], dst, ev ? 'no traffic' : 'no data yet')));
+      L.table('top-destinations', ['Address', 'Network', 'Incident', { text: 'pps', class: 'num' }, { text: 'bps', class: 'num' }], dst, ev ? 'no traffic' : 'no data yet')));
     box.appendChild(el('section', { class: 'panel' }, el('h2', { text: 'Top sources' }),
       L.table('top-sources', ['Address', { text: 'Share', class: 'num' }], src, ev ? 'no traffic' : 'no data yet')));
   }
@@ -144,8 +171,8 @@
     ctx.main.appendChild(el('div', { class: 'stats' }, stat('incidents-open', 'open incidents'),
       stat('mitigations-active', 'active mitigations'), stat('total-pps', 'pps now'), stat('total-bps', 'bps now')));
     ctx.main.appendChild(el('div', { class: 'grid row' },
-      chartPanel('Packets per second by network', nets[0]), chartPanel('Bits per second by network', nets[1]),
-      chartPanel('Packets per second by protocol', protos[0]), chartPanel('Bits per second by protocol', protos[1])));
+      chartPanel('Packets per second by network, in and out', nets[0]), chartPanel('Bits per second by network, in and out', nets[1]),
+      chartPanel('Packets per second in by protocol', protos[0]), chartPanel('Bits per second in by protocol', protos[1])));
     ctx.main.appendChild(tops);
     ctx.main.appendChild(el('section', { class: 'panel' }, el('h2', { text: 'Health' }), healthBox));
     var charts = nets.concat(protos).map(function (id, i) {

@@ -82,6 +82,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
     }
     let stats = Arc::new(Mutex::new(levee_detect::engine::EngineStats::default()));
     let history_counters = Arc::new(crate::history::Counters::default());
+    let listening = feed.listening();
     let (history, seconds) = History::start(
         cfg.history,
         acting.service.store.clone(),
@@ -138,6 +139,7 @@ pub async fn run(cfg: Config, args: &crate::cli::RunArgs) -> anyhow::Result<()> 
         history: Some(HistoryOutlet {
             seconds,
             dropped: history_counters.dropped_seconds.clone(),
+            listening,
         }),
     };
     let r = consume(ingest, rx, opts, Some(engine), Some(outlet)).await;

@@ -98,6 +98,10 @@ pub struct HistoryOutlet {
     pub seconds: mpsc::Sender<Vec<levee_detect::engine::history::Second>>,
     /// Seconds dropped (shared with /metrics).
     pub dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether the live feed has readers ([`crate::live::Feed::listening`]): checked
+    /// every tick; while set, each closed second lists the busiest tracked
+    /// destinations ([`Engine::record_busiest`]), otherwise that is not even computed.
+    pub listening: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Consumes batches until a signal, the deadline, the end of input or a closed
@@ -319,6 +323,15 @@ impl State {
 
     fn tick(&mut self) {
         if let Some(e) = self.engine.as_mut() {
+            if let Some(h) = self
+                .forward
+                .outlet
+                .as_ref()
+                .and_then(|o| o.history.as_ref())
+            {
+                let wanted = h.listening.load(Relaxed);
+                e.record_busiest(if wanted { crate::live::TOP } else { 0 });
+            }
             e.tick(now_us())
                 .into_iter()
                 .for_each(|ev| self.forward.send(ev));

@@ -253,6 +253,7 @@ mod tests {
             networks: vec![NetworkSecond {
                 network: "customers".into(),
                 protocols: [r; 4],
+                out: r,
             }],
             victims: attacked
                 .then(|| VictimSecond {
@@ -263,6 +264,7 @@ mod tests {
                 })
                 .into_iter()
                 .collect(),
+            busiest: Vec::new(),
         }
     }
 

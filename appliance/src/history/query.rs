@@ -4,7 +4,7 @@
 //! resolution, and raised so that no more than [`MAX_POINTS`] points come back.
 //! This is what `levee traffic` prints and what `GET /api/v1/traffic` is to serve.
 
-use super::ring::{Ring, SECONDS};
+use super::ring::{Ring, SECONDS, Slot};
 use crate::store::Store;
 use crate::store::traffic::MinuteRow;
 use levee_detect::engine::history::Rate;
@@ -98,9 +98,15 @@ pub struct Point {
     pub peak_bps: u64,
     /// Per protocol.
     pub protocols: ByProtocol,
+    /// Out of the network (to outside every protected network), all protocols.
+    pub out: Rates,
+    /// The busiest second's outbound packets per second.
+    pub peak_out_pps: u64,
+    /// The busiest second's outbound bits per second.
+    pub peak_out_bps: u64,
 }
 
-/// A network's traffic over a range, towards its prefixes.
+/// A network's traffic over a range, towards its prefixes (and out of them: `out`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Series {
     /// The network.
@@ -124,12 +130,15 @@ struct Acc {
     protocols: [(u64, u64); 4],
     peak_pps: u64,
     peak_bps: u64,
+    out: (u64, u64),
+    peak_out_pps: u64,
+    peak_out_bps: u64,
 }
 
 impl Acc {
-    fn second(&mut self, p: &[Rate; 4]) {
+    fn second(&mut self, p: &Slot) {
         let mut total = Rate::default();
-        for (a, r) in self.protocols.iter_mut().zip(p) {
+        for (a, r) in self.protocols.iter_mut().zip(&p.protocols) {
             a.0 = a.0.saturating_add(r.packets);
             a.1 = a.1.saturating_add(r.bytes);
             total = total.plus(*r);
@@ -137,6 +146,10 @@ impl Acc {
         self.seconds += 1;
         self.peak_pps = self.peak_pps.max(total.packets);
         self.peak_bps = self.peak_bps.max(total.bytes.saturating_mul(8));
+        self.out.0 = self.out.0.saturating_add(p.out.packets);
+        self.out.1 = self.out.1.saturating_add(p.out.bytes);
+        self.peak_out_pps = self.peak_out_pps.max(p.out.packets);
+        self.peak_out_bps = self.peak_out_bps.max(p.out.bytes.saturating_mul(8));
     }
 
     fn minute(&mut self, m: &MinuteRow) {
@@ -147,6 +160,10 @@ impl Acc {
         self.seconds += u64::from(m.seconds);
         self.peak_pps = self.peak_pps.max(m.peak_pps);
         self.peak_bps = self.peak_bps.max(m.peak_bps);
+        self.out.0 = self.out.0.saturating_add(m.out.0);
+        self.out.1 = self.out.1.saturating_add(m.out.1);
+        self.peak_out_pps = self.peak_out_pps.max(m.peak_out_pps);
+        self.peak_out_bps = self.peak_out_bps.max(m.peak_out_bps);
     }
 
     fn point(&self, time: u64) -> Point {
@@ -172,6 +189,9 @@ impl Acc {
                 icmp: rates(self.protocols[2]),
                 other: rates(self.protocols[3]),
             },
+            out: rates(self.out),
+            peak_out_pps: self.peak_out_pps,
+            peak_out_bps: self.peak_out_bps,
         }
     }
 }
@@ -352,8 +372,13 @@ mod tests {
                     Rate::default(),
                     Rate::default(),
                 ],
+                out: Rate {
+                    packets: udp / 4,
+                    bytes: udp * 100,
+                },
             }],
             victims: Vec::new(),
+            busiest: Vec::new(),
         }
     }
 
@@ -381,10 +406,22 @@ mod tests {
         );
         assert_eq!(s.points[300].pps, 100_000);
         assert_eq!(s.points[300].protocols.udp.bps, 100_000 * 512 * 8);
+        assert_eq!(
+            s.points[300].out,
+            Rates {
+                pps: 25_000,
+                bps: 100_000 * 100 * 8
+            }
+        );
         let s = query(src, "customers", NOW - 600, NOW, Some(10)).unwrap();
         assert_eq!(s.points.len(), 60);
         assert_eq!(s.points[30].pps, (5 * 100_000 + 5 * 1000) / 10);
         assert_eq!(s.points[30].peak_pps, 100_000);
+        assert_eq!(s.points[30].out.pps, (5 * 25_000 + 5 * 250) / 10);
+        assert_eq!(
+            (s.points[30].peak_out_pps, s.points[30].peak_out_bps),
+            (25_000, 100_000 * 100 * 8)
+        );
         assert!(matches!(
             query(src, "nope", NOW - 600, NOW, None),
             Err(QueryError::UnknownNetwork(_))
@@ -399,6 +436,9 @@ mod tests {
                 protocols: [(0, 0), (60_000, 60_000 * 512), (0, 0), (0, 0)],
                 peak_pps: 1000,
                 peak_bps: 1000 * 512 * 8,
+                out: (6_000, 6_000 * 100),
+                peak_out_pps: 200,
+                peak_out_bps: 200 * 100 * 8,
             })
             .collect();
         let w = Write::Traffic {
@@ -416,6 +456,11 @@ mod tests {
             (Resolution::Minute, 600, 6)
         );
         assert!(s.points.iter().all(|p| p.pps == 1000 && p.seconds == 600));
+        assert!(
+            s.points
+                .iter()
+                .all(|p| p.out.pps == 100 && p.out.bps == 100 * 100 * 8 && p.peak_out_pps == 200)
+        );
         assert!(matches!(
             query(src, "nope", NOW - 7200, NOW, None),
             Err(QueryError::UnknownNetwork(_))
@@ -440,6 +485,9 @@ mod tests {
                 protocols: [(0, 0), (60_000, 60_000 * 512), (0, 0), (0, 0)],
                 peak_pps: 1000,
                 peak_bps: 1000 * 512 * 8,
+                out: (6_000, 6_000 * 100),
+                peak_out_pps: 200,
+                peak_out_bps: 200 * 100 * 8,
             })
             .collect();
         let w = Write::Traffic {

@@ -1,10 +1,12 @@
 //! The last hour in memory at one-second resolution: per protected network, packets
-//! and bytes per protocol in a ring of [`SECONDS`] slots; per victim (a suspect or
+//! and bytes per protocol towards it and in all out of it, in a ring of [`SECONDS`]
+//! slots; per victim (a suspect or
 //! under an incident) its own series of at most [`SECONDS`] seconds, at most
 //! [`MAX_VICTIMS`] of them.
 //!
-//! Memory: a network's ring is 3,600 × 4 protocols × 16 bytes = 230,400 bytes,
-//! allocated when the network is first seen (so 10 networks: 2.3 MB); a victim's series
+//! Memory: a network's ring is 3,600 × (4 protocols in + 1 out) × 16 bytes = 288,000
+//! bytes (the outbound rate added 57,600), allocated when the network is first seen
+//! (so 10 networks: 2.9 MB); a victim's series
 //! grows one 16-byte point a second up to 57,600 bytes, so the victims hold at most
 //! 256 × 57,600 = 14.7 MB. A network no longer reported (removed by a reload) keeps its
 //! ring until its last second is an hour old.
@@ -25,10 +27,20 @@ pub const SECONDS: usize = 3600;
 /// Victims whose series are kept.
 pub const MAX_VICTIMS: usize = 256;
 
+/// One network's second in the ring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slot {
+    /// Towards the network, per protocol (`levee_detect::engine::history::PROTOCOLS`
+    /// order).
+    pub protocols: [Rate; 4],
+    /// Out of the network, all protocols.
+    pub out: Rate,
+}
+
 /// One network's last hour.
 #[derive(Debug)]
 pub struct NetworkRing {
-    slots: Vec<[Rate; 4]>,
+    slots: Vec<Slot>,
     /// The newest second written (Unix seconds).
     newest_s: u64,
     /// The oldest second written since the ring was made (older slots are empty).
@@ -38,29 +50,29 @@ pub struct NetworkRing {
 impl NetworkRing {
     fn new(start_s: u64) -> Self {
         NetworkRing {
-            slots: vec![[Rate::default(); 4]; SECONDS],
+            slots: vec![Slot::default(); SECONDS],
             newest_s: start_s,
             first_s: start_s,
         }
     }
 
-    fn put(&mut self, s: u64, protocols: [Rate; 4]) {
+    fn put(&mut self, s: u64, slot: Slot) {
         if s > self.newest_s {
             // Seconds skipped (no second closed for them) are cleared.
             let gap = (s - self.newest_s).min(SECONDS as u64);
             for k in 1..gap {
-                self.slots[((s - k) % SECONDS as u64) as usize] = [Rate::default(); 4];
+                self.slots[((s - k) % SECONDS as u64) as usize] = Slot::default();
             }
             self.newest_s = s;
         } else if s + (SECONDS as u64) <= self.newest_s {
             return;
         }
         self.first_s = self.first_s.min(s);
-        self.slots[(s % SECONDS as u64) as usize] = protocols;
+        self.slots[(s % SECONDS as u64) as usize] = slot;
     }
 
-    /// The seconds held in `[from_s, to_s)`, oldest first: (second, per protocol).
-    pub fn range(&self, from_s: u64, to_s: u64) -> impl Iterator<Item = (u64, [Rate; 4])> + '_ {
+    /// The seconds held in `[from_s, to_s)`, oldest first.
+    pub fn range(&self, from_s: u64, to_s: u64) -> impl Iterator<Item = (u64, Slot)> + '_ {
         let lo = from_s.max(self.oldest_s());
         let hi = to_s.min(self.newest_s + 1);
         (lo..hi).map(|s| (s, self.slots[(s % SECONDS as u64) as usize]))
@@ -135,11 +147,15 @@ impl Ring {
         let s = sec.start_us / 1_000_000;
         self.newest_s = self.newest_s.max(s);
         for n in &sec.networks {
+            let slot = Slot {
+                protocols: n.protocols,
+                out: n.out,
+            };
             if let Some(r) = self.networks.get_mut(&n.network) {
-                r.put(s, n.protocols);
+                r.put(s, slot);
             } else {
                 let mut r = NetworkRing::new(s);
-                r.put(s, n.protocols);
+                r.put(s, slot);
                 self.networks.insert(n.network.clone(), r);
             }
         }
@@ -230,7 +246,7 @@ impl Ring {
     /// Bytes the ring holds (its allocations): the bound the overview documents.
     pub fn bytes(&self) -> usize {
         use std::mem::size_of;
-        let nets = self.networks.len() * SECONDS * size_of::<[Rate; 4]>();
+        let nets = self.networks.len() * SECONDS * size_of::<Slot>();
         let victims: usize = self
             .victims
             .values()
@@ -263,6 +279,7 @@ mod tests {
                 .map(|(n, p)| NetworkSecond {
                     network: (*n).into(),
                     protocols: [rate(*p), rate(1), Rate::default(), Rate::default()],
+                    out: rate(p / 2),
                 })
                 .collect(),
             victims: victims
@@ -274,6 +291,7 @@ mod tests {
                     rate: rate(*p),
                 })
                 .collect(),
+            busiest: Vec::new(),
         }
     }
 
@@ -305,9 +323,14 @@ mod tests {
         for (from, to) in [(0, u64::MAX), (s - 100, s - 50), (s - 4000, s - 3000)] {
             let got: Vec<(u64, u64)> = r
                 .range(from, to)
-                .filter(|(_, p)| p[0].packets > 0)
-                .map(|(t, p)| (t, p[0].packets))
+                .filter(|(_, p)| p.protocols[0].packets > 0)
+                .map(|(t, p)| (t, p.protocols[0].packets))
                 .collect();
+            // The outbound rate rides in the same slot.
+            assert!(
+                r.range(from, to)
+                    .all(|(_, p)| p.out.packets == p.protocols[0].packets / 2)
+            );
             let want: Vec<(u64, u64)> = all
                 .iter()
                 .filter(|(t, p)| *t >= from.max(r.oldest_s()) && *t < to && *p > 0)
@@ -316,7 +339,8 @@ mod tests {
             assert_eq!(got, want, "{from}..{to}");
         }
         assert_eq!(r.range(0, u64::MAX).count(), SECONDS);
-        assert_eq!(ring.bytes(), SECONDS * 64);
+        assert_eq!(ring.bytes(), SECONDS * 80);
+        assert_eq!(ring.bytes(), 288_000, "the overview's figure");
     }
 
     /// A victim's series follows it, fills missed seconds with zero, keeps an hour, and

@@ -1,5 +1,5 @@
 //! Per-minute rollups: the seconds of each protected network summed per minute (per
-//! protocol), with the busiest second's rates, handed to the store when the minute is
+//! protocol towards it, and out of it), with the busiest second's rates each way, handed to the store when the minute is
 //! over (a second of the next minute arrives) or at shutdown (the minute so far).
 //! Sans-IO: seconds in, rows out.
 
@@ -52,6 +52,10 @@ impl Rollup {
             let t = n.total();
             row.peak_pps = row.peak_pps.max(t.packets);
             row.peak_bps = row.peak_bps.max(t.bytes.saturating_mul(8));
+            row.out.0 = row.out.0.saturating_add(n.out.packets);
+            row.out.1 = row.out.1.saturating_add(n.out.bytes);
+            row.peak_out_pps = row.peak_out_pps.max(n.out.packets);
+            row.peak_out_bps = row.peak_out_bps.max(n.out.bytes.saturating_mul(8));
         }
         // Networks no longer reported (a reload removed them): their minute is over.
         let gone: Vec<String> = self
@@ -96,9 +100,14 @@ mod tests {
                         Rate::default(),
                         Rate::default(),
                     ],
+                    out: Rate {
+                        packets: p / 10,
+                        bytes: p * 100,
+                    },
                 })
                 .collect(),
             victims: Vec::new(),
+            busiest: Vec::new(),
         }
     }
 
@@ -122,6 +131,12 @@ mod tests {
         assert_eq!(a[0].peak_pps, 1001);
         assert_eq!(a[1].peak_pps, 90_001);
         assert_eq!(a[1].peak_bps, (90_000 * 64 + 100) * 8);
+        assert_eq!(a[0].out, (6_000, 6_000_000));
+        assert_eq!(a[1].out, (59 * 100 + 9_000, 59 * 100_000 + 9_000_000));
+        assert_eq!(
+            (a[1].peak_out_pps, a[1].peak_out_bps),
+            (9_000, 9_000_000 * 8)
+        );
         let rest = r.finish();
         assert_eq!(rest.len(), 2);
         assert!(

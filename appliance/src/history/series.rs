@@ -194,6 +194,7 @@ mod tests {
                     },
                 })
                 .collect(),
+            busiest: Vec::new(),
         }
     }
 

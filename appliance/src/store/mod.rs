@@ -325,6 +325,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(traffic::SCHEMA)?;
         add_incident_columns(&conn)?;
+        traffic::add_traffic_columns(&conn)?;
         let migrated = add_audit_columns(&conn)?;
         let mut st = Store::with(conn, Some(writer))?;
         st.key = key;

@@ -1,12 +1,17 @@
 //! Traffic history in the store: one row per protected network and minute (packets and
-//! bytes per protocol, the busiest second's rates, the seconds covered), kept for the
+//! bytes per protocol towards it, packets and bytes out of it, the busiest second's
+//! rates each way, the seconds covered), kept for the
 //! history's retention and pruned by it; and each incident's per-second series, stored
 //! with the incident (see `history`, which computes both, for the bounds).
 //!
-//! Disk: a minute row holds the network's name, the minute and eleven integers, stored
-//! `WITHOUT ROWID` under its primary key, plus an index on the minute for pruning: about
-//! 150 KB per network per day (measured by `minute_rows_size_per_network_day`, and in
-//! docs/PERFORMANCE.md), so 30 days of 10 networks take about 45 MB.
+//! Disk: a minute row holds the network's name, the minute and fifteen integers, stored
+//! `WITHOUT ROWID` under its primary key, plus an index on the minute for pruning: under
+//! 200 KB per network per day (measured by `minute_rows_size_per_network_day`, and in
+//! docs/PERFORMANCE.md: 182 KB), so 30 days of 10 networks take about 55 MB.
+//!
+//! The outbound columns ([`TRAFFIC_COLUMNS`]) came after the table's first version: a
+//! store from an older levee gets them at open, as 0 for the minutes it holds; a
+//! reader of a store not yet upgraded reads them as 0.
 
 use super::{Store, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,6 +31,10 @@ CREATE TABLE IF NOT EXISTS traffic_minutes (
     other_bytes INTEGER NOT NULL,
     peak_pps INTEGER NOT NULL,
     peak_bps INTEGER NOT NULL,
+    out_packets INTEGER NOT NULL DEFAULT 0,
+    out_bytes INTEGER NOT NULL DEFAULT 0,
+    peak_out_pps INTEGER NOT NULL DEFAULT 0,
+    peak_out_bps INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (network, minute)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traffic_minutes_minute ON traffic_minutes(minute);
@@ -39,6 +48,36 @@ CREATE TABLE IF NOT EXISTS incident_series (
     updated_us INTEGER NOT NULL
 );
 ";
+
+/// Columns added to the minutes table since its first version (added at open).
+pub(super) const TRAFFIC_COLUMNS: [(&str, &str); 4] = [
+    ("out_packets", "INTEGER NOT NULL DEFAULT 0"),
+    ("out_bytes", "INTEGER NOT NULL DEFAULT 0"),
+    ("peak_out_pps", "INTEGER NOT NULL DEFAULT 0"),
+    ("peak_out_bps", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+fn minutes_columns(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut q = conn.prepare("SELECT name FROM pragma_table_info('traffic_minutes')")?;
+    let have = q.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(have)
+}
+
+/// Adds the minutes columns a database from an older levee lacks (their values: 0);
+/// true when it did.
+pub(super) fn add_traffic_columns(conn: &Connection) -> Result<bool, StoreError> {
+    let have = minutes_columns(conn)?;
+    let mut added = false;
+    for (name, decl) in TRAFFIC_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE traffic_minutes ADD COLUMN {name} {decl}"
+            ))?;
+            added = true;
+        }
+    }
+    Ok(added)
+}
 
 /// One network's minute.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +95,12 @@ pub struct MinuteRow {
     pub peak_pps: u64,
     /// The busiest second's bits per second (all protocols).
     pub peak_bps: u64,
+    /// (packets, bytes) out of the network, all protocols.
+    pub out: (u64, u64),
+    /// The busiest second's outbound packets per second.
+    pub peak_out_pps: u64,
+    /// The busiest second's outbound bits per second.
+    pub peak_out_bps: u64,
 }
 
 /// An incident's series: rates from `start_s`, one point per `step_s` seconds.
@@ -90,8 +135,9 @@ pub(super) fn write_minutes(tx: &Connection, rows: &[MinuteRow]) -> Result<(), S
     let mut q = tx.prepare(
         "INSERT INTO traffic_minutes (network, minute, seconds, tcp_packets, tcp_bytes,
             udp_packets, udp_bytes, icmp_packets, icmp_bytes, other_packets, other_bytes,
-            peak_pps, peak_bps)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+            peak_pps, peak_bps, out_packets, out_bytes, peak_out_pps, peak_out_bps)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+            ?17)
          ON CONFLICT(network, minute) DO UPDATE SET
             seconds = seconds + excluded.seconds,
             tcp_packets = tcp_packets + excluded.tcp_packets,
@@ -103,7 +149,11 @@ pub(super) fn write_minutes(tx: &Connection, rows: &[MinuteRow]) -> Result<(), S
             other_packets = other_packets + excluded.other_packets,
             other_bytes = other_bytes + excluded.other_bytes,
             peak_pps = max(peak_pps, excluded.peak_pps),
-            peak_bps = max(peak_bps, excluded.peak_bps)",
+            peak_bps = max(peak_bps, excluded.peak_bps),
+            out_packets = out_packets + excluded.out_packets,
+            out_bytes = out_bytes + excluded.out_bytes,
+            peak_out_pps = max(peak_out_pps, excluded.peak_out_pps),
+            peak_out_bps = max(peak_out_bps, excluded.peak_out_bps)",
     )?;
     for r in rows {
         let p = &r.protocols;
@@ -121,6 +171,10 @@ pub(super) fn write_minutes(tx: &Connection, rows: &[MinuteRow]) -> Result<(), S
             int(p[3].1),
             int(r.peak_pps),
             int(r.peak_bps),
+            int(r.out.0),
+            int(r.out.1),
+            int(r.peak_out_pps),
+            int(r.peak_out_bps),
         ])?;
     }
     Ok(())
@@ -179,6 +233,9 @@ fn minute_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MinuteRow> {
         ],
         peak_pps: g(11)?,
         peak_bps: g(12)?,
+        out: (g(13)?, g(14)?),
+        peak_out_pps: g(15)?,
+        peak_out_bps: g(16)?,
     })
 }
 
@@ -196,12 +253,23 @@ impl Store {
         if !has_table(&self.conn, "traffic_minutes")? {
             return Ok(Vec::new());
         }
-        let mut q = self.conn.prepare(
+        // A reader beside an older levee's store (not upgraded yet): no outbound.
+        let have = minutes_columns(&self.conn)?;
+        let out = if TRAFFIC_COLUMNS
+            .iter()
+            .all(|(n, _)| have.iter().any(|h| h == n))
+        {
+            "out_packets, out_bytes, peak_out_pps, peak_out_bps"
+        } else {
+            "0, 0, 0, 0"
+        };
+        let mut q = self.conn.prepare(&format!(
             "SELECT network, minute, seconds, tcp_packets, tcp_bytes, udp_packets, udp_bytes,
-                    icmp_packets, icmp_bytes, other_packets, other_bytes, peak_pps, peak_bps
+                    icmp_packets, icmp_bytes, other_packets, other_bytes, peak_pps, peak_bps,
+                    {out}
              FROM traffic_minutes WHERE network = ?1 AND minute >= ?2 AND minute < ?3
-             ORDER BY minute LIMIT ?4",
-        )?;
+             ORDER BY minute LIMIT ?4"
+        ))?;
         let rows = q.query_map(
             params![network, int(from_s), int(to_s), int(limit as u64)],
             minute_row,
@@ -289,6 +357,9 @@ mod tests {
             protocols: [(packets, packets * 100), (1, 2), (3, 4), (5, 6)],
             peak_pps: packets / 30,
             peak_bps: packets * 8,
+            out: (packets / 2, packets * 50),
+            peak_out_pps: packets / 60,
+            peak_out_bps: packets * 4,
         }
     }
 
@@ -334,6 +405,7 @@ mod tests {
             (m.seconds, m.protocols[0].0, m.peak_pps),
             (120, 12_000, 200)
         );
+        assert_eq!((m.out, m.peak_out_pps), ((6000, 600_000), 100));
         // A reader sees the same.
         drop(st);
         let r = Store::open_read(&path).unwrap();
@@ -373,6 +445,65 @@ mod tests {
         assert!(!has_table(&old, "traffic_minutes").unwrap());
     }
 
+    /// A store written before the outbound columns: a reader reads them as 0; opened
+    /// for writing, the table gets them (its minutes keep their rates, out 0), and new
+    /// minutes carry them.
+    #[test]
+    fn old_minutes_table_upgrades_with_zero_outbound() {
+        let t0 = 1_800_000_000 / 60 * 60;
+        let (_d, path, st) = fresh("oldmin");
+        drop(st);
+        {
+            let c = Connection::open(&path).unwrap();
+            // The table as the first version made it, with a minute in it.
+            c.execute_batch(
+                "DROP TABLE traffic_minutes;
+                 CREATE TABLE traffic_minutes (network TEXT NOT NULL, minute INTEGER NOT NULL,
+                    seconds INTEGER NOT NULL, tcp_packets INTEGER NOT NULL,
+                    tcp_bytes INTEGER NOT NULL, udp_packets INTEGER NOT NULL,
+                    udp_bytes INTEGER NOT NULL, icmp_packets INTEGER NOT NULL,
+                    icmp_bytes INTEGER NOT NULL, other_packets INTEGER NOT NULL,
+                    other_bytes INTEGER NOT NULL, peak_pps INTEGER NOT NULL,
+                    peak_bps INTEGER NOT NULL, PRIMARY KEY (network, minute)) WITHOUT ROWID;",
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO traffic_minutes VALUES ('a', ?1, 60, 600, 60000, 0, 0, 0, 0, 0, 0,
+                    10, 8000)",
+                params![t0 as i64],
+            )
+            .unwrap();
+        }
+        let r = Store::open_read(&path).unwrap();
+        let old = r.minutes("a", 0, u64::MAX >> 2, 10).unwrap();
+        assert_eq!(old.len(), 1);
+        assert_eq!((old[0].protocols[0], old[0].out), ((600, 60_000), (0, 0)));
+        drop(r);
+        let mut st = Store::open(&path).unwrap();
+        let have = minutes_columns(&st.conn).unwrap();
+        assert!(
+            TRAFFIC_COLUMNS
+                .iter()
+                .all(|(n, _)| have.iter().any(|h| h == n))
+        );
+        let w = Write::Traffic {
+            minutes: vec![row("a", t0 + 60, 6000)],
+            prune_before_s: None,
+        };
+        assert!(st.write(&[w]).is_empty());
+        let all = st.minutes("a", 0, u64::MAX >> 2, 10).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(
+            (all[0].peak_pps, all[0].out, all[0].peak_out_pps),
+            (10, (0, 0), 0)
+        );
+        assert_eq!(all[1], row("a", t0 + 60, 6000));
+        drop(st);
+        // Opening again changes nothing.
+        let st = Store::open(&path).unwrap();
+        assert!(!add_traffic_columns(&st.conn).unwrap());
+    }
+
     /// Disk per network per day: a day of minutes for 10 networks, checkpointed, less
     /// the empty store; printed for docs/PERFORMANCE.md and held under 200 KB.
     #[test]
@@ -400,6 +531,9 @@ mod tests {
                     ],
                     peak_pps: 250_000,
                     peak_bps: 2_000_000_000,
+                    out: (7_654_321, 6_543_210_987),
+                    peak_out_pps: 150_000,
+                    peak_out_bps: 1_000_000_000,
                 })
                 .collect();
             let w = Write::Traffic {

@@ -253,8 +253,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "get",
             "/api/v1/traffic",
             Some(Role::Viewer),
-            "Traffic history towards each protected network: pps and bps per \
-             protocol, averaged per step, with the busiest second.",
+            "Traffic history of each protected network: towards it, pps and bps \
+             per protocol, averaged per step, with the busiest second (`peak_pps`, \
+             `peak_bps`); out of it (records from its prefixes to outside every \
+             protected network; traffic between two protected networks counts as \
+             inbound to the destination's), `out: {pps, bps}` averaged per step \
+             with the busiest second (`peak_out_pps`, `peak_out_bps`); 0 for \
+             minutes stored before levee counted outbound traffic.",
         )
     },
     ep(
@@ -262,7 +267,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/events",
         Some(Role::Viewer),
         "Server-sent events: `traffic` every second (rates per network and \
-         protocol, top destinations and sources, open incidents, active mitigations), \
+         protocol towards it, `out: {pps, bps}` per network, the top destinations \
+         (incidents' victims first, then the busiest tracked IPs) and sources, open \
+         incidents, active mitigations), \
          `incident` (start, update, end), `mitigation` (announce, withdraw), and \
          `lagged` when the reader fell behind. At most 64 streams at once.",
     ),

@@ -5,8 +5,18 @@
 //! Nothing is added to the per-record path: a network's [`Breakdown`] is halved once a
 //! second, so what arrived during the second is its counters at the close minus the
 //! halved copy kept at the previous close (exact, unless a counter saturated); a
-//! victim's second is its window's sums at the close. The records carry no direction,
-//! so this is the traffic towards the protected networks.
+//! victim's second is its window's sums at the close. The records carry no direction:
+//! `protocols` is the traffic towards a protected network (a record's destination is
+//! in it), `out` the traffic from it (a record whose destination is outside every
+//! protected network and whose source is inside this one). Traffic between two
+//! protected networks counts once, as inbound to the destination's network: `out` only
+//! looks at the records the engine would otherwise drop, so the records towards the
+//! protected networks cost nothing more.
+//!
+//! The busiest tracked destinations ([`Second::busiest`]) are picked during the sweep
+//! the engine does anyway (one comparison per tracked IP against a heap of at most
+//! [`MAX_BUSIEST`]), and only while asked
+//! ([`Engine::record_busiest`](super::Engine::record_busiest)).
 //!
 //! Opt in with [`Engine::record_history`](super::Engine::record_history); the seconds
 //! wait in a queue of at most [`PENDING_SECONDS`] (the oldest is dropped and counted
@@ -17,6 +27,8 @@ use crate::breakdown::{Breakdown, Class, Protocol};
 
 /// Closed seconds held until taken; past this, the oldest is dropped (and counted).
 pub const PENDING_SECONDS: usize = 120;
+/// Busiest destinations listed per second at most.
+pub const MAX_BUSIEST: usize = 64;
 
 /// The protocols kept apart, in [`NetworkSecond::protocols`] order.
 pub const PROTOCOLS: [Protocol; 4] = [
@@ -50,12 +62,14 @@ impl Rate {
 pub struct NetworkSecond {
     /// Its name.
     pub network: String,
-    /// Per protocol, in [`PROTOCOLS`] order.
+    /// Towards it, per protocol, in [`PROTOCOLS`] order.
     pub protocols: [Rate; 4],
+    /// From it to outside every protected network, all protocols.
+    pub out: Rate,
 }
 
 impl NetworkSecond {
-    /// All protocols together.
+    /// Towards it, all protocols together.
     pub fn total(&self) -> Rate {
         self.protocols
             .iter()
@@ -63,7 +77,8 @@ impl NetworkSecond {
     }
 }
 
-/// One victim's second (a suspect, or under an incident).
+/// One victim's second (a suspect, or under an incident), or one of the busiest
+/// destinations' ([`Second::busiest`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VictimSecond {
     /// The victim.
@@ -85,6 +100,11 @@ pub struct Second {
     pub networks: Vec<NetworkSecond>,
     /// Every victim tracked as a suspect or under an incident.
     pub victims: Vec<VictimSecond>,
+    /// The busiest tracked destination IPs over the second, by packets, busiest
+    /// first: empty unless asked for
+    /// ([`Engine::record_busiest`](super::Engine::record_busiest)). Each with its
+    /// incident's id when it is under a started one.
+    pub busiest: Vec<VictimSecond>,
 }
 
 /// What arrived between the previous close (`prev`: the breakdown as halved then) and
@@ -209,6 +229,136 @@ mod engine_tests {
             h.iter()
                 .all(|s| s.victims.iter().all(|v| v.victim == victim))
         );
+    }
+
+    /// Two protected networks. Records leaving "customers" for outside count as its
+    /// outbound traffic; records from outside to outside count nowhere; records from
+    /// "customers" to "office" count inbound to "office" only; inbound is unchanged by
+    /// all this, and no outside destination gets tracked.
+    #[test]
+    fn outbound_only_from_protected_sources_to_outside() {
+        let cfg = crate::engine::EngineConfig {
+            networks: vec![
+                crate::engine::NetworkConfig {
+                    name: "customers".into(),
+                    prefixes: vec!["203.0.113.0/24".parse().unwrap()],
+                    policy: crate::policy::Policy::default(),
+                },
+                crate::engine::NetworkConfig {
+                    name: "office".into(),
+                    prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+                    policy: crate::policy::Policy::default(),
+                },
+            ],
+            ..crate::engine::EngineConfig::default()
+        };
+        let mut e = crate::engine::Engine::new(cfg, T0, 42, 1);
+        e.record_history(true);
+        let from = |src: &str, mut v: Vec<levee_flow::FlowRecord>| {
+            let src: std::net::IpAddr = src.parse().unwrap();
+            v.iter_mut().for_each(|r| r.src_addr = src);
+            v
+        };
+        let inbound = stream("203.0.113.5", 3_000.0, 0.0, 5.0, UDP);
+        let out = from("203.0.113.10", stream("192.0.2.77", 8_000.0, 0.0, 5.0, UDP));
+        let elsewhere = from("100.64.0.1", stream("192.0.2.78", 5_000.0, 0.0, 5.0, UDP));
+        let between = from(
+            "203.0.113.20",
+            stream("198.51.100.1", 2_000.0, 0.0, 5.0, UDP),
+        );
+        let sum = |v: &[levee_flow::FlowRecord]| -> Rate {
+            v.iter().fold(Rate::default(), |a, r| {
+                a.plus(Rate {
+                    packets: r.packets,
+                    bytes: r.bytes,
+                })
+            })
+        };
+        let (sent_in, sent_out, sent_between) = (sum(&inbound), sum(&out), sum(&between));
+        let outside = (out.len() + elsewhere.len()) as u64;
+        let mut recs = inbound;
+        recs.extend(out);
+        recs.extend(elsewhere);
+        recs.extend(between);
+        drive(&mut e, recs, 2.0);
+        let h = e.take_history();
+        let total = |net: usize, f: fn(&NetworkSecond) -> Rate| {
+            h.iter()
+                .map(|s| f(&s.networks[net]))
+                .fold(Rate::default(), Rate::plus)
+        };
+        assert_eq!(total(0, |n| n.out), sent_out);
+        assert_eq!(total(0, NetworkSecond::total), sent_in);
+        assert_eq!(total(1, |n| n.out), Rate::default());
+        assert_eq!(total(1, NetworkSecond::total), sent_between);
+        // A full second: 8k pps of 512-byte packets out, 3k in.
+        assert_eq!(
+            h[2].networks[0].out,
+            Rate {
+                packets: 8_000,
+                bytes: 8_000 * 512
+            }
+        );
+        assert_eq!(h[2].networks[0].total().packets, 3_000);
+        let st = e.stats();
+        assert_eq!(st.outside, outside);
+        assert_eq!(st.tracked, 2, "only the two protected destinations");
+    }
+
+    /// The busiest destinations come only while asked for: busiest first, with the
+    /// incident's id on the one attacked; none before, none after switching off.
+    #[test]
+    fn busiest_destinations_only_when_asked() {
+        let mut e = engine();
+        e.record_history(true);
+        let mut recs = stream("203.0.113.1", 3_000.0, 0.0, 10.0, UDP);
+        recs.extend(stream("203.0.113.2", 9_000.0, 0.0, 10.0, UDP));
+        recs.extend(stream("203.0.113.3", 6_000.0, 0.0, 10.0, UDP));
+        recs.extend(stream("203.0.113.9", 100_000.0, 4.0, 3.0, UDP));
+        recs.sort_by_key(|r| r.time_us);
+        let split = recs.partition_point(|r| r.time_us < T0 + 2 * SECOND_US);
+        let later = recs.split_off(split);
+        drive(&mut e, recs, 0.0);
+        let before = e.take_history();
+        assert!(!before.is_empty());
+        assert!(before.iter().all(|s| s.busiest.is_empty()));
+        e.record_busiest(2);
+        let ev = drive(&mut e, later, 0.5);
+        let id = ev.iter().find(|e| e.kind == EventKind::Start).unwrap().id;
+        let h = e.take_history();
+        let at = |k: u64| {
+            h.iter()
+                .find(|s| s.start_us == T0 + k * SECOND_US)
+                .unwrap()
+                .busiest
+                .iter()
+                .map(|v| (v.victim.to_string(), v.incident, v.rate.packets))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at(2),
+            [
+                ("203.0.113.2".to_string(), None, 9_000),
+                ("203.0.113.3".to_string(), None, 6_000)
+            ]
+        );
+        assert_eq!(
+            at(5),
+            [
+                ("203.0.113.9".to_string(), Some(id), 100_000),
+                ("203.0.113.2".to_string(), None, 9_000)
+            ]
+        );
+        assert!(
+            h.iter()
+                .all(|s| s.busiest.iter().all(|v| v.network == "customers"))
+        );
+        e.record_busiest(0);
+        let end = e.now_us + 3 * SECOND_US;
+        e.tick(end);
+        let off = e.take_history();
+        assert!(!off.is_empty());
+        assert!(off.iter().all(|s| s.busiest.is_empty()));
     }
 
     /// Nobody taking the seconds: at most PENDING_SECONDS are kept, the rest counted.

@@ -1,5 +1,6 @@
 //! The state kept per tracked destination IP, and per protected network.
 
+use super::history::Rate;
 use crate::baseline::{Baseline, Rates};
 use crate::breakdown::Breakdown;
 use crate::policy::Current;
@@ -100,6 +101,9 @@ pub(super) struct Network {
     pub(super) incident: u32,
     /// Host incidents open inside the network.
     pub(super) host_incidents: u32,
+    /// What it sent outside every protected network since the last second's close
+    /// ([`super::history`]).
+    pub(super) out: Rate,
 }
 
 impl Network {
@@ -113,6 +117,7 @@ impl Network {
             ttl_usual: TtlHistogram::default(),
             incident: NONE,
             host_incidents: 0,
+            out: Rate::default(),
         }
     }
 }

@@ -8,14 +8,18 @@
 //!
 //! Hot path per record: one binary search for the protected network, one hash lookup for
 //! the host, a window update, and one comparison against the lowest
-//! threshold that could fire. Only records for victims under attack do more.
+//! threshold that could fire. Only records for victims under attack do more. Records
+//! for destinations outside every protected network cost one more binary search, for
+//! their source: a protected network's outbound traffic ([`history`]).
 
+mod busiest;
 pub mod history;
 mod host;
 mod incident;
 mod reconfigure;
 #[cfg(test)]
 mod state_tests;
+mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -27,8 +31,8 @@ use crate::netmatch::NetMatcher;
 use crate::policy::{Compiled, Current, Policy, Reason, Trigger};
 use crate::window::SLOT_US;
 use foldhash::fast::FixedState;
-use history::{NetworkSecond, Rate, Second, VictimSecond};
-use host::{Host, NONE, Network, estimate, learn_second};
+use history::Second;
+use host::{Host, NONE, Network, estimate};
 use incident::{EventContext, Incident};
 use ipnet::IpNet;
 use levee_flow::FlowRecord;
@@ -157,6 +161,9 @@ pub struct Engine {
     history: Option<VecDeque<Second>>,
     /// Closed seconds dropped because nobody took them.
     history_dropped: u64,
+    /// Busiest destinations listed per closed second (0: none; see
+    /// [`Engine::record_busiest`]).
+    busiest: usize,
     /// Where the prefetching loads of [`Engine::ingest`] go, so they are not optimized out.
     sink: u64,
     stats: EngineStats,
@@ -199,6 +206,7 @@ impl Engine {
             suspects: 0,
             history: None,
             history_dropped: 0,
+            busiest: 0,
             sink: 0,
             stats: EngineStats::default(),
             cfg,
@@ -301,6 +309,7 @@ impl Engine {
         self.stats.records += 1;
         if net == NO_NET {
             self.stats.outside += 1;
+            self.account_outbound(r);
             return;
         }
         // Late records (reordered input) count in the current slot.
@@ -480,6 +489,18 @@ impl Engine {
         Some((trigger, hold))
     }
 
+    /// A record whose destination is outside every protected network: when its source
+    /// is inside one, that network's outbound traffic for the current second (a record
+    /// between two protected networks was counted inbound to its destination's).
+    #[inline(never)]
+    fn account_outbound(&mut self, r: &FlowRecord) {
+        if let Some(net) = self.matcher.get(r.src_addr) {
+            let out = &mut self.nets[usize::from(net)].out;
+            out.packets = out.packets.saturating_add(r.packets);
+            out.bytes = out.bytes.saturating_add(r.bytes);
+        }
+    }
+
     fn account_network(&mut self, net: u16, t: u64, r: &FlowRecord) {
         let n = &mut self.nets[usize::from(net)];
         n.window.add(t, r.packets, r.bytes);
@@ -571,116 +592,6 @@ impl Engine {
             }
         }
         out.append(&mut self.events);
-        out
-    }
-
-    /// Closes the second ending at `end_us`.
-    fn sweep(&mut self, end_us: u64) {
-        let last = end_us - 1;
-        let now_s = ((end_us.saturating_sub(self.start_us)) / SECOND_US) as u32;
-        let victims = self.victim_seconds(last);
-        let mut i = 0;
-        while i < self.hosts.len() {
-            let h = &mut self.hosts[i];
-            h.window.advance(last);
-            let t = h.window.totals();
-            let slot = h.incident;
-            let inc = (slot != NONE)
-                .then(|| self.incidents[slot as usize].as_deref())
-                .flatten();
-            if inc.is_some_and(|inc| inc.started) {
-                i += 1;
-                continue;
-            }
-            // Neither attacked nor (any more) suspect: this second is normal traffic.
-            learn_second(&mut h.baseline, t);
-            h.note_history();
-            if let Some(inc) = inc
-                && !self.policies[usize::from(inc.net)].near(Current::from_totals(t, 10))
-            {
-                h.incident = NONE;
-                self.drop_suspect(slot);
-            }
-            let h = &self.hosts[i];
-            if h.incident == NONE && now_s.saturating_sub(h.last_seen) > self.cfg.idle_timeout_s {
-                self.evict(i);
-                continue;
-            }
-            i += 1;
-        }
-        let mut networks = Vec::new();
-        for n in &mut self.nets {
-            n.window.advance(last);
-            if n.incident == NONE && n.host_incidents == 0 {
-                learn_second(&mut n.baseline, n.window.totals());
-            }
-            if self.history.is_some() {
-                networks.push(NetworkSecond {
-                    network: n.name.clone(),
-                    protocols: history::arrived(&n.breakdown, &n.halved),
-                });
-            }
-            n.breakdown.decay();
-            n.halved = n.breakdown;
-            if now_s.is_multiple_of(60) && n.ttl_usual.samples() > 100_000 {
-                n.ttl_usual.decay();
-            }
-        }
-        for inc in self.incidents.iter_mut().flatten() {
-            inc.decay();
-        }
-        if let Some(q) = self.history.as_mut() {
-            let mut victims = victims;
-            for v in &mut victims {
-                if let Victim::Network(name) = &v.victim
-                    && let Some(n) = networks.iter().find(|n| &n.network == name)
-                {
-                    v.rate = n.total();
-                }
-            }
-            if q.len() >= history::PENDING_SECONDS {
-                q.pop_front();
-                self.history_dropped += 1;
-            }
-            q.push_back(Second {
-                start_us: end_us - SECOND_US,
-                networks,
-                victims,
-            });
-        }
-    }
-
-    /// Each suspect's and incident's victim over the second ending at `last` (µs), when
-    /// history is recorded: a host's window sums (the window is moved to the close); a
-    /// network victim's total is filled in from the network's second by the caller.
-    fn victim_seconds(&mut self, last: u64) -> Vec<VictimSecond> {
-        if self.history.is_none() {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for inc in self.incidents.iter().flatten() {
-            let rate = match &inc.victim {
-                Victim::Host(ip) => match self.index.get(ip) {
-                    Some(&i) => {
-                        let w = &mut self.hosts[i as usize].window;
-                        w.advance(last);
-                        let t = w.totals();
-                        Rate {
-                            packets: t.packets,
-                            bytes: t.bytes,
-                        }
-                    }
-                    None => Rate::default(),
-                },
-                Victim::Network(_) => Rate::default(),
-            };
-            out.push(VictimSecond {
-                victim: inc.victim.clone(),
-                network: self.nets[usize::from(inc.net)].name.clone(),
-                incident: inc.started.then_some(inc.id),
-                rate,
-            });
-        }
         out
     }
 
