@@ -38,6 +38,10 @@ fn every_endpoint_by_every_role() {
             );
         }
     }
+    // The audit page carries the chain's verification (walked once per head).
+    let a = lab.call(None, "GET", "/api/v1/audit?limit=5", None).json();
+    assert_eq!(a["verification"]["state"], "intact", "{a}");
+    assert_eq!(a["verification"]["head"], a["head"]["head"], "{a}");
     // The public status page is off unless web.public says so: as if it did not exist.
     for path in ["/api/v1/public", "/status", "/status.css"] {
         let r = lab.call(None, "GET", path, None);

@@ -241,6 +241,19 @@ fn the_page_in_a_real_browser_follows_an_attack_and_steers_its_mitigation() {
         ready(&b, view);
         b.screenshot(&shots().join(format!("{view}.png")));
     }
+    // The audit view says the chain verifies; the exporters view the sampling rate.
+    assert!(
+        b.text("#audit-verification").contains("Chain verified"),
+        "{}",
+        b.text("main")
+    );
+    b.goto(&format!("{base}/#/exporters"));
+    ready(&b, "exporters");
+    assert!(
+        b.text("#exporter-list").contains("1:1000"),
+        "{}",
+        b.text("main")
+    );
 
     // A phone: nothing scrolls sideways; then the dark theme.
     b.resize(375, 800);

@@ -82,6 +82,8 @@ pub struct ExporterStats {
     pub last_format: Option<FlowType>,
     /// The configured exporter's name; `None` when the source is not configured.
     pub name: Option<Arc<str>>,
+    /// The sampling rate (1:N) of the last record kept (0 before any).
+    pub last_sampling: u32,
     /// Records discarded by the source's policy, by reason.
     pub discarded: Discards,
 }
@@ -190,6 +192,9 @@ impl Decoder {
         r.discarded_rate = discarded.rate;
         if let Some(e) = self.exporters.get_mut(&source) {
             e.stats.add(&r, counters, time_us);
+            if let Some(last) = out.records[before..].last() {
+                e.stats.last_sampling = last.sampling_rate;
+            }
             e.stats.name.clone_from(&policy.name);
             add_discards(&mut e.stats.discarded, &discarded);
         }

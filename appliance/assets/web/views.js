@@ -188,11 +188,12 @@
         if (!ctx.current()) { return; }
         L.clear(box).appendChild(L.table('exporter-list', ['Listener', 'Address', 'Name'].concat(cols.map(function (c) {
           return { text: L.label(c), class: 'num' };
-        }), ['Last seen', 'Ago']), d.exporters.map(function (e) {
+        }), [{ text: 'Sampling', class: 'num' }, 'Last seen', 'Ago']), d.exporters.map(function (e) {
           var ago = L.now() - L.seconds(e.last_seen);
           return el('tr', { 'data-exporter': e.address },
             el('td', { text: e.listener }), el('td', { class: 'mono', text: e.address }), el('td', { text: e.name || '-' }),
             cols.map(function (c) { return el('td', { class: 'num' + (c !== 'datagrams' && c !== 'records' && e[c] ? ' state-warn' : ''), text: e[c] }); }),
+            el('td', { class: 'num', text: e.sampling ? '1:' + e.sampling : '-' }),
             el('td', { text: L.when(e.last_seen) }),
             el('td', { class: ago > 120 ? 'state-bad' : 'state-good', text: L.duration(ago) }));
         }), 'no exporter has sent flows yet'));
@@ -215,9 +216,20 @@
       var after = auditPages[auditPages.length - 1];
       return L.api('GET', '/audit' + L.query({ after: after, limit: 50 })).then(function (d) {
         if (!ctx.current()) { return; }
-        var chain = {};
-        Object.keys(d).forEach(function (k) { if (k !== 'entries' && k !== 'next_after') { chain[k] = d[k]; } });
-        L.clear(head).appendChild(Object.keys(chain).length ? L.show(chain) : el('p', { class: 'empty', text: 'no chain status' }));
+        L.clear(head);
+        var v = d.verification;
+        if (v && v.state) {
+          var ok = v.state === 'intact';
+          head.appendChild(el('p', { id: 'audit-verification', class: ok ? 'state-good' : 'state-bad',
+            text: ok ? 'Chain verified: ' + v.entries + ' entries intact (checked ' + L.when(v.checked) + ')'
+              : 'Chain ' + v.state.replace('_', ' ') + (v.seq !== undefined ? ' at entry #' + v.seq : '') +
+                (v.mitigation !== undefined ? ' (mitigation ' + v.mitigation + ')' : '') + ': ' + (v.why || '') }));
+        }
+        if (d.head) {
+          head.appendChild(L.show({ entries: d.head.entries, head: d.head.head, keyed: d.head.keyed ? 'yes (HMAC)' : 'no' }));
+        } else if (!v) {
+          head.appendChild(el('p', { class: 'empty', text: 'no chain status' }));
+        }
         L.clear(box).appendChild(L.table('audit-list', ['Seq', 'Time', 'Actor', 'Action', 'Subject', 'Detail'], d.entries.map(function (e) {
           return el('tr', { 'data-seq': e.seq }, el('td', { class: 'num', text: e.seq }), el('td', { text: L.when(e.time) }),
             el('td', { text: e.actor }), el('td', { text: typeof e.action === 'object' ? JSON.stringify(e.action) : e.action }),

@@ -216,6 +216,7 @@ fn web_sources(
         store: cfg.mitigation.store.clone(),
         auth: crate::auth::path_beside(&cfg.mitigation.store),
         origin: cfg.origin.to_string(),
+        audit_key: cfg.mitigation.audit_key.clone(),
     }
 }
 

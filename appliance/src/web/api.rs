@@ -505,6 +505,7 @@ async fn exporters(State(app): State<App>, headers: HeaderMap, method: Method) -
                     "template_misses": e.template_misses,
                     "lost_datagrams": e.lost_datagrams,
                     "sequence_resets": e.sequence_resets,
+                    "sampling": (e.last_sampling > 0).then_some(e.last_sampling),
                     "last_seen": rfc(e.last_seen_us),
                 }),
             ));
@@ -539,6 +540,10 @@ async fn audit(State(app): State<App>, headers: HeaderMap, method: Method, uri: 
     let head = mitigation_status(&app.sources.commands)
         .await
         .map(|s| s.audit);
+    let verification = match &head {
+        Some(h) => verification(&app, h.entries, &h.head).await,
+        None => Value::Null,
+    };
     let next = (entries.len() == lim as usize).then(|| entries.last().map(|e| e.seq));
     let list: Vec<Value> = entries
         .iter()
@@ -547,7 +552,48 @@ async fn audit(State(app): State<App>, headers: HeaderMap, method: Method, uri: 
                    "subject": e.subject, "detail": e.detail})
         })
         .collect();
-    json(&json!({"entries": list, "next_after": next.flatten(), "head": head}))
+    json(
+        &json!({"entries": list, "next_after": next.flatten(), "head": head,
+                 "verification": verification}),
+    )
+}
+
+/// The audit chain's last verification: for which head, and its verdict as JSON.
+#[derive(Debug, Default)]
+pub struct VerdictCache(tokio::sync::Mutex<Option<((u64, String), Value)>>);
+
+/// The chain verified up to `head` (`entries` long): walked once per head, by one
+/// caller at a time (the others wait for its answer), with the chain's key if it is
+/// keyed; a change of head while it walks is verified by the next call.
+async fn verification(app: &App, entries: u64, head: &str) -> Value {
+    let mut cache = app.audit_verdict.0.lock().await;
+    if let Some((k, v)) = cache.as_ref()
+        && k.0 == entries
+        && k.1 == head
+    {
+        return v.clone();
+    }
+    let key = app.sources.audit_key.clone();
+    let at = rfc(crate::clock::now_us());
+    let path = app.sources.store.clone();
+    let walked = tokio::task::spawn_blocking(move || {
+        Store::open_read(&path).and_then(|s| s.with_key(key).verify())
+    })
+    .await;
+    let v = match walked.map_err(|_| ()).and_then(|r| r.map_err(|_| ())) {
+        Ok(crate::store::audit::Verdict::Intact { entries, head }) => {
+            json!({"state": "intact", "entries": entries, "head": head, "checked": at})
+        }
+        Ok(crate::store::audit::Verdict::Broken { seq, why }) => {
+            json!({"state": "broken", "seq": seq, "why": why, "checked": at})
+        }
+        Ok(crate::store::audit::Verdict::RowEdited { id, why }) => {
+            json!({"state": "row_edited", "mitigation": id, "why": why, "checked": at})
+        }
+        Err(()) => json!({"state": "unknown", "why": "the store cannot be read", "checked": at}),
+    };
+    *cache = Some(((entries, head.to_string()), v.clone()));
+    v
 }
 
 #[cfg(test)]

@@ -81,6 +81,8 @@ pub struct Sources {
     pub auth: PathBuf,
     /// Where the config came from, for `/api/v1/status`.
     pub origin: String,
+    /// The audit chain's HMAC key, if it is keyed (to verify it for `/api/v1/audit`).
+    pub audit_key: Option<crate::store::audit::Key>,
 }
 
 #[derive(Clone)]
@@ -96,6 +98,8 @@ struct App {
     public: Arc<std::sync::atomic::AtomicBool>,
     /// The public page's last summary.
     public_cache: Arc<public::Cache>,
+    /// The audit chain's last verification, by the head it verified.
+    audit_verdict: Arc<api::VerdictCache>,
 }
 
 impl App {
@@ -258,6 +262,7 @@ impl Opened {
             streams: Arc::default(),
             public: Arc::new(self.settings.public.into()),
             public_cache: Arc::default(),
+            audit_verdict: Arc::default(),
         };
         let task = serve(self.bound, app.clone());
         Ok(Web {

@@ -118,7 +118,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "get",
         "/api/v1/exporters",
         Some(Role::Viewer),
-        "Per flow exporter: datagrams, records, errors, losses, last seen.",
+        "Per flow exporter: datagrams, records, errors, losses, sampling rate, last seen.",
     ),
     Endpoint {
         query: &[
@@ -129,7 +129,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
             "get",
             "/api/v1/audit",
             Some(Role::Viewer),
-            "The audit log, oldest first, with the chain's head.",
+            "The audit log, oldest first, with the chain's head and its verification \
+             (intact, broken or row_edited; walked once per head, with the chain's key).",
         )
     },
     Endpoint {
