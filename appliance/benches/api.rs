@@ -17,11 +17,13 @@
 #[allow(dead_code)] // the tests' lab; this uses a part of it
 mod lab;
 
+#[allow(dead_code)] // each bench uses part of it
+mod support;
+
 use lab::{Lab, http, seed_incidents};
 use levee::auth::Role;
-use levee_testkit::sflow::{FlowSample, datagram};
 use levee_testkit::traffic::UDP;
-use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::net::{Ipv6Addr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -154,27 +156,17 @@ fn spray(hosts: usize) -> Vec<Vec<u8>> {
     let src: Ipv6Addr = "2001:db8:ffff::1".parse().unwrap();
     (0..hosts)
         .collect::<Vec<_>>()
-        .chunks(7)
+        .chunks(support::SAMPLES_PER_DATAGRAM)
         .map(|c| {
             let samples: Vec<(u32, Vec<u8>)> = c
                 .iter()
                 .map(|&i| {
                     let dst =
                         Ipv6Addr::new(0x2001, 0xdb8, 0x100, 0, 0, 0, (i >> 16) as u16, i as u16);
-                    let mut header = UDP.frame(src.into(), dst.into(), 57);
-                    header.resize(128, 0);
-                    let sample = FlowSample {
-                        sequence: i as u32,
-                        source_id: 3,
-                        rate: 1000,
-                        input: 3,
-                        output: 7,
-                        ..FlowSample::default()
-                    };
-                    sample.ethernet(1518, 4, &header)
+                    support::sample(&UDP, src.into(), dst.into(), i as u32, 1518)
                 })
                 .collect();
-            datagram(Ipv4Addr::new(192, 0, 2, 1), 0, 1000, &samples)
+            support::pack(&samples)
         })
         .collect()
 }

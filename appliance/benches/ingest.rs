@@ -18,17 +18,16 @@
 //!
 //! Needs root for `sysctl net.core.rmem_max` (both receivers get 32 MiB buffers).
 
-use levee_testkit::Rng;
-use levee_testkit::sflow::{FlowSample, datagram};
-use levee_testkit::traffic::{Shape, UDP};
+#[allow(dead_code)] // each bench uses part of it
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::net::{TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SAMPLES_PER_DATAGRAM: usize = 7;
-const HEADER_BYTES: usize = 128;
+use support::SAMPLES_PER_DATAGRAM;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -119,41 +118,10 @@ fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) -> (u64, f64
     (samples, samples as f64 / start.elapsed().as_secs_f64())
 }
 
-/// sFlow v5 datagrams from agent 192.0.2.1: flow samples (rate 1:1000) of UDP and TCP
-/// packets from many sources to 198.51.100.0/24, headers cut at 128 bytes.
+/// sFlow v5 datagrams: flow samples (rate 1:1000) of UDP and TCP packets from many
+/// sources to 198.51.100.0/24, headers cut at 128 bytes.
 fn build_datagrams(n: usize) -> Vec<Vec<u8>> {
-    let mut rng = Rng::new(0x9e37_79b9);
-    let agent = Ipv4Addr::new(192, 0, 2, 1);
-    (0..n)
-        .map(|_| {
-            let samples: Vec<(u32, Vec<u8>)> = (0..SAMPLES_PER_DATAGRAM as u32)
-                .map(|s| {
-                    let tcp = rng.next_u64().is_multiple_of(3);
-                    let shape = Shape {
-                        protocol: if tcp { 6 } else { 17 },
-                        src_port: (rng.next_u64() % 60000) as u16 + 1024,
-                        dst_port: if tcp { 80 } else { 53 },
-                        len: 1500,
-                        ..UDP
-                    };
-                    let src = Ipv4Addr::new(203, 0, 113, rng.next_u64() as u8);
-                    let dst = Ipv4Addr::new(198, 51, 100, (rng.next_u64() % 254 + 1) as u8);
-                    let mut header = shape.frame(src.into(), dst.into(), 57);
-                    header.resize(HEADER_BYTES, 0);
-                    let sample = FlowSample {
-                        sequence: s,
-                        source_id: 3,
-                        rate: 1000,
-                        input: 3,
-                        output: 7,
-                        ..FlowSample::default()
-                    };
-                    sample.ethernet(1518, 4, &header)
-                })
-                .collect();
-            datagram(agent, 0, 1000, &samples)
-        })
-        .collect()
+    support::mixed(n, 0x9e37_79b9, 3, 1500)
 }
 
 struct Receiver {
@@ -237,15 +205,7 @@ impl Receiver {
 
     /// User plus system CPU seconds of the receiver process, all threads.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        ticks as f64 / 100.0
+        support::cpu_seconds(Path::new(&format!("/proc/{}/stat", self.child.id())))
     }
 
     fn processed(&self) -> u64 {

@@ -22,18 +22,18 @@
 //! cargo bench -p levee --bench web_load -- [--rate 300000] [--seconds 8] [--rounds 3] [--clients 20]
 //! ```
 
-use levee_testkit::Rng;
-use levee_testkit::sflow::{FlowSample, datagram};
-use levee_testkit::traffic::{Shape, UDP};
+#[allow(dead_code)] // each bench uses part of it
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const SAMPLES_PER_DATAGRAM: usize = 7;
+use support::{SAMPLES_PER_DATAGRAM, cpu_seconds};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -259,29 +259,16 @@ impl Sample {
                 std::fs::read_to_string(t.path().join("comm"))
                     .is_ok_and(|c| c.trim() == "levee-detect")
             })
-            .map_or(0.0, |t| cpu(&t.path().join("stat")));
+            .map_or(0.0, |t| cpu_seconds(&t.path().join("stat")));
         Sample {
             records: metric("levee_detection_records_total"),
             flow_records: metric("levee_flow_records_total"),
             lost: metric("levee_flow_dropped_records_total"),
             kernel_drops: kernel_drops(sflow),
             detect_cpu,
-            process_cpu: cpu(Path::new(&format!("/proc/{pid}/stat"))),
+            process_cpu: cpu_seconds(Path::new(&format!("/proc/{pid}/stat"))),
         }
     }
-}
-
-/// utime + stime of a /proc stat file, in seconds.
-fn cpu(stat: &Path) -> f64 {
-    let s = std::fs::read_to_string(stat).unwrap_or_default();
-    let f: Vec<&str> = s
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (t(11) + t(12)) as f64 / 100.0
 }
 
 /// The kernel's receive drops for the UDP socket bound to `port` (/proc/net/udp's
@@ -324,36 +311,5 @@ fn send(datagrams: &[Vec<u8>], port: u16, rate: u64, dur: Duration) -> u64 {
 
 /// sFlow datagrams (1:1000): UDP and TCP from many sources to 198.51.100.1-254.
 fn build_datagrams(n: usize) -> Vec<Vec<u8>> {
-    let mut rng = Rng::new(0x5eed_0016);
-    let agent = Ipv4Addr::new(192, 0, 2, 1);
-    (0..n)
-        .map(|_| {
-            let samples: Vec<(u32, Vec<u8>)> = (0..SAMPLES_PER_DATAGRAM as u32)
-                .map(|s| {
-                    let tcp = rng.next_u64().is_multiple_of(4);
-                    let shape = Shape {
-                        protocol: if tcp { 6 } else { 17 },
-                        src_port: (rng.next_u64() % 60000) as u16 + 1024,
-                        dst_port: if tcp { 80 } else { 53 },
-                        len: 1200,
-                        ..UDP
-                    };
-                    let src = Ipv4Addr::new(203, 0, 113, rng.next_u64() as u8);
-                    let dst = Ipv4Addr::new(198, 51, 100, (rng.next_u64() % 254 + 1) as u8);
-                    let mut header = shape.frame(src.into(), dst.into(), 57);
-                    header.resize(128, 0);
-                    let sample = FlowSample {
-                        sequence: s,
-                        source_id: 3,
-                        rate: 1000,
-                        input: 3,
-                        output: 7,
-                        ..FlowSample::default()
-                    };
-                    sample.ethernet(1218, 4, &header)
-                })
-                .collect();
-            datagram(agent, 0, 1000, &samples)
-        })
-        .collect()
+    support::mixed(n, 0x5eed_0016, 4, 1200)
 }

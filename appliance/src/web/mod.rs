@@ -326,6 +326,26 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// Adds the headers every HTML, CSS or script answer carries: its Content-Security-
+/// Policy `csp`, no MIME sniffing, no referrer.
+fn secure(mut r: axum::response::Response, csp: &'static str) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
 /// Asks the mitigation service, as `actor`: `None` if it did not answer in time (it
 /// is stopping, or stuck), else its reply.
 async fn ask(

@@ -122,21 +122,8 @@ fn matches(headers: &HeaderMap, tag: &str) -> bool {
 }
 
 /// Adds the security headers every answer of the page carries.
-fn secure(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
+fn secure(r: Response) -> Response {
+    super::secure(r, CSP)
 }
 
 /// The answer for the asset `name` to a request with `headers`: the bytes, a 304 if

@@ -153,19 +153,7 @@ pub(super) async fn public_html(State(app): State<App>) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
+    super::secure(r, CSP)
 }
 
 /// The page's policy: nothing but its own stylesheet, no script, no framing.
@@ -182,7 +170,7 @@ pub(super) async fn public_css(State(app): State<App>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/css; charset=utf-8"),
     );
-    r
+    super::secure(r, CSP)
 }
 
 /// HTML-escapes text.
