@@ -1,8 +1,8 @@
 //! The live feed: what the page's charts and lists hear as it happens, sent to every
-//! open `GET /api/v1/events` stream ([`crate::web`]).
+//! open `GET /api/v1/events` stream (served by the `web` module).
 //!
 //! Three producers, none of which ever waits on a reader:
-//! - the history recorder ([`crate::history`]) sends a `traffic` frame per closed
+//! - the history recorder (the `history` module) sends a `traffic` frame per closed
 //!   second: each protected network's rates per protocol towards it and its rate out
 //!   of it, the busiest destinations (the victims of open incidents first, then the
 //!   busiest of all tracked IPs and the suspects), the top sources of the open
@@ -55,8 +55,10 @@ type OpenIncidents = HashMap<u64, (String, u64, Vec<(IpAddr, f64)>)>;
 /// What the `traffic` frame adds from the incidents: their top sources, and counts.
 #[derive(Debug, Default)]
 struct Open {
-    /// Open incidents: their packets per second and top sources (with shares).
+    /// Open incidents' top sources, for the first [`MAX_TRACKED_INCIDENTS`].
     incidents: OpenIncidents,
+    /// Every open incident's network, by id (as many as detection keeps open).
+    networks: HashMap<u64, String>,
     /// Active mitigations (not dry runs included).
     mitigations: u64,
 }
@@ -199,12 +201,11 @@ impl Feed {
         }
     }
 
-    /// Open incidents per network (those detection reported since this start; at
-    /// most [`MAX_TRACKED_INCIDENTS`] are followed).
+    /// Open incidents per network (those detection reported since this start).
     pub fn open_per_network(&self) -> HashMap<String, usize> {
         let mut out = HashMap::new();
         if let Ok(o) = self.open.lock() {
-            for (net, _, _) in o.incidents.values() {
+            for net in o.networks.values() {
                 *out.entry(net.clone()).or_default() += 1;
             }
         }
@@ -213,14 +214,14 @@ impl Feed {
 
     /// A closed second of traffic history.
     pub fn second(&self, sec: &Second) {
-        let (incidents_open, mitigations_active, top_sources) = match self.open.lock() {
-            Ok(o) => (o.incidents.len(), o.mitigations, top_sources(&o.incidents)),
-            Err(_) => return,
-        };
         if self.tx.receiver_count() == 0 {
             self.listening.store(false, Relaxed);
             return;
         }
+        let (incidents_open, mitigations_active, top_sources) = match self.open.lock() {
+            Ok(o) => (o.networks.len(), o.mitigations, top_sources(&o.incidents)),
+            Err(_) => return,
+        };
         let networks = sec
             .networks
             .iter()
@@ -256,18 +257,16 @@ impl Feed {
     /// An incident event from detection.
     pub fn incident(&self, e: &Event) {
         if let Ok(mut o) = self.open.lock() {
-            match e.kind {
-                EventKind::End => {
-                    o.incidents.remove(&e.id);
-                }
-                _ if o.incidents.len() < MAX_TRACKED_INCIDENTS
-                    || o.incidents.contains_key(&e.id) =>
-                {
+            if e.kind == EventKind::End {
+                o.incidents.remove(&e.id);
+                o.networks.remove(&e.id);
+            } else {
+                o.networks.insert(e.id, e.network.clone());
+                if o.incidents.len() < MAX_TRACKED_INCIDENTS || o.incidents.contains_key(&e.id) {
                     let top = e.top_sources.iter().take(TOP).copied().collect();
                     o.incidents
                         .insert(e.id, (e.network.clone(), e.rate.pps, top));
                 }
-                _ => {}
             }
         }
         self.send(

@@ -256,6 +256,15 @@ fn sessions_csrf_logout_and_the_login_limit() {
         &[("Cookie", &cookie)],
         "",
     );
+    // Ended: on loopback the cookie's holder reads on as anonymous, and cannot act.
+    assert_eq!(r.json()["actor"], "anonymous", "{}", r.body);
+    let r = http(
+        lab.port,
+        "POST",
+        "/api/v1/logout",
+        &[("Cookie", &cookie)],
+        "",
+    );
     assert_eq!((r.status, r.code()), (401, "session_expired".into()));
     // A viewer's session may read, not act.
     let r = login("viewer", PW);
@@ -383,8 +392,8 @@ fn token_lifecycle_and_hostile_requests() {
     }
     let r = http(
         lab.port,
-        "GET",
-        "/api/v1/status",
+        "POST",
+        "/api/v1/logout",
         &[("Cookie", "levee_session=abc")],
         "",
     );
@@ -749,7 +758,7 @@ fn users_and_tokens_for_admins_only_audited_keeping_an_admin() {
         &[("Cookie", &op_cookie)],
         "",
     );
-    assert_eq!((r.status, r.code()), (401, "session_expired".into()));
+    assert_eq!(r.json()["actor"], "anonymous", "{}", r.body);
     // Audited in the auth database's chain with the callers' names.
     let db = AuthDb::open(&lab.dir.join("levee.auth.db")).unwrap();
     let log: Vec<String> = db
@@ -774,4 +783,140 @@ fn users_and_tokens_for_admins_only_audited_keeping_an_admin() {
         "{log:?}"
     );
     assert_eq!(db.verify().unwrap(), None);
+}
+
+/// What a stranger can hold or reach: anonymous reading needs a local Host (no DNS
+/// rebinding), a stale session cookie leaves a loopback reader anonymous, a planted
+/// cookie does not hide the real one, event streams are capped per caller, and
+/// connections per source.
+#[test]
+fn rebinding_stale_cookies_stream_and_connection_caps() {
+    let lab = Lab::start("bounds");
+    let p = lab.port;
+    // DNS rebinding: a page at attacker.example resolved to 127.0.0.1.
+    let r = http(
+        p,
+        "GET",
+        "/api/v1/audit",
+        &[("Host", "attacker.example:9750")],
+        "",
+    );
+    assert_eq!((r.status, r.code()), (421, "host".into()), "{}", r.body);
+    let r = http(p, "GET", "/metrics", &[("Host", "attacker.example")], "");
+    assert_eq!(r.status, 421, "{}", r.body);
+    for host in ["localhost:9750", "127.0.0.1", "[::1]:9750"] {
+        let r = http(p, "GET", "/api/v1/status", &[("Host", host)], "");
+        assert_eq!(r.status, 200, "{host}: {}", r.body);
+    }
+    // With a token the name does not matter (a rebinding page has none).
+    let bearer = format!("Bearer {}", lab.token(Role::Viewer));
+    let r = http(
+        p,
+        "GET",
+        "/api/v1/status",
+        &[("Host", "levee.example.net"), ("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A stale cookie on loopback: still an anonymous reader.
+    let r = http(
+        p,
+        "GET",
+        "/api/v1/status",
+        &[("Cookie", "levee_session=stale")],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A planted cookie in front of a real session does not hide it.
+    let login = http(
+        p,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/json")],
+        &json!({"user": "operator", "password": PW}).to_string(),
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let real = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let both = format!("levee_session=planted; {real}");
+    let r = http(p, "GET", "/api/v1/session", &[("Cookie", &both)], "");
+    assert_eq!(r.json()["role"], "operator", "{}", r.body);
+
+    // Event streams: 8 for one token, the 9th refused; others still get theirs.
+    let open = |auth: Option<&str>| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        (String::from_utf8_lossy(&head).to_string(), s)
+    };
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let (status, s) = open(Some(&bearer));
+        assert!(status.contains("200"), "{status}");
+        held.push(s);
+    }
+    let (status, _) = open(Some(&bearer));
+    assert!(status.contains("503"), "{status}");
+    let (status, s) = open(None);
+    assert!(status.contains("200"), "{status}");
+    held.push(s);
+    drop(held);
+    // Their connections close on the server's side first.
+    poll("the streams to close", 20, |last| {
+        *last = http(p, "GET", "/metrics", &[], "").body;
+        last.lines()
+            .any(|l| l == "levee_web_event_streams 0")
+            .then_some(())
+    });
+
+    // Connections: 128 from one address; the next is closed at once.
+    let idle: Vec<_> = (0..128)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", p)).unwrap())
+        .collect();
+    let mut extra = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+    extra
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    let _ = extra.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    assert!(
+        matches!(extra.read(&mut buf), Ok(0) | Err(_)),
+        "the 129th connection was served"
+    );
+    drop(idle);
+    // Served again once the server has seen them close (until then, refused).
+    poll("a connection once the idle ones closed", 10, |last| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        s.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut r = String::new();
+        s.read_to_string(&mut r).ok()?;
+        *last = r.chars().take(40).collect();
+        r.starts_with("HTTP/1.1 200").then_some(())
+    });
+    let m = http(p, "GET", "/metrics", &[], "").body;
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("levee_web_connections_closed_total{reason=\"refused\"}")
+                && !l.ends_with(" 0")
+        ),
+        "{m}"
+    );
 }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{Value, json};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -560,40 +561,56 @@ async fn audit(State(app): State<App>, headers: HeaderMap, method: Method, uri: 
 
 /// The audit chain's last verification: for which head, and its verdict as JSON.
 #[derive(Debug, Default)]
-pub struct VerdictCache(tokio::sync::Mutex<Option<((u64, String), Value)>>);
+pub struct VerdictCache(Arc<tokio::sync::Mutex<Option<Verified>>>);
+
+/// A verdict as JSON, with the head (entries, hash) it was walked to.
+type Verified = ((u64, String), Value);
 
 /// The chain verified up to `head` (`entries` long): walked once per head, by one
-/// caller at a time (the others wait for its answer), with the chain's key if it is
-/// keyed; a change of head while it walks is verified by the next call.
+/// task at a time, with the chain's key if it is keyed. The walk is a task of its own
+/// that fills the cache whether or not its caller is still there, so callers who hang
+/// up cannot start walks side by side; a verdict is filed under the head it walked to.
 async fn verification(app: &App, entries: u64, head: &str) -> Value {
-    let mut cache = app.audit_verdict.0.lock().await;
-    if let Some((k, v)) = cache.as_ref()
-        && k.0 == entries
-        && k.1 == head
-    {
-        return v.clone();
-    }
-    let key = app.sources.audit_key.clone();
-    let at = rfc(crate::clock::now_us());
-    let path = app.sources.store.clone();
-    let walked = tokio::task::spawn_blocking(move || {
-        Store::open_read(&path).and_then(|s| s.with_key(key).verify())
-    })
-    .await;
-    let v = match walked.map_err(|_| ()).and_then(|r| r.map_err(|_| ())) {
-        Ok(crate::store::audit::Verdict::Intact { entries, head }) => {
-            json!({"state": "intact", "entries": entries, "head": head, "checked": at})
+    let cache = app.audit_verdict.0.clone();
+    let (key, path) = (app.sources.audit_key.clone(), app.sources.store.clone());
+    let want = (entries, head.to_string());
+    let task = tokio::spawn(async move {
+        let mut c = cache.lock().await;
+        if let Some((k, v)) = c.as_ref()
+            && *k == want
+        {
+            return v.clone();
         }
-        Ok(crate::store::audit::Verdict::Broken { seq, why }) => {
-            json!({"state": "broken", "seq": seq, "why": why, "checked": at})
+        let walked = tokio::task::spawn_blocking(move || {
+            Store::open_read(&path).and_then(|s| s.with_key(key).verify())
+        })
+        .await;
+        let at = rfc(crate::clock::now_us());
+        use crate::store::audit::Verdict;
+        let (v, walked_to) = match walked.map_err(|_| ()).and_then(|r| r.map_err(|_| ())) {
+            Ok(Verdict::Intact { entries, head }) => (
+                json!({"state": "intact", "entries": entries, "head": head, "checked": at}),
+                Some((entries, head)),
+            ),
+            Ok(Verdict::Broken { seq, why }) => (
+                json!({"state": "broken", "seq": seq, "why": why, "checked": at}),
+                Some(want),
+            ),
+            Ok(Verdict::RowEdited { id, why }) => (
+                json!({"state": "row_edited", "mitigation": id, "why": why, "checked": at}),
+                Some(want),
+            ),
+            Err(()) => (
+                json!({"state": "unknown", "why": "the store cannot be read", "checked": at}),
+                None,
+            ),
+        };
+        if let Some(k) = walked_to {
+            *c = Some((k, v.clone()));
         }
-        Ok(crate::store::audit::Verdict::RowEdited { id, why }) => {
-            json!({"state": "row_edited", "mitigation": id, "why": why, "checked": at})
-        }
-        Err(()) => json!({"state": "unknown", "why": "the store cannot be read", "checked": at}),
-    };
-    *cache = Some(((entries, head.to_string()), v.clone()));
-    v
+        v
+    });
+    task.await.unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@
 //! Refusals are JSON: 401 `unauthenticated`, `bad_token`, `session_expired`; 403
 //! `csrf`, `forbidden`; 429 `rate_limited`. Logins are limited per source
 //! ([`super::limiter`]) and at most [`MAX_VERIFYING`] argon2 checks run at once, off the
-//! async runtime; an unknown user costs the same check as a wrong password.
+//! async runtime, each waited for at most [`VERIFY_WAIT`]; an unknown user costs the
+//! same check as a wrong password. Anonymous reading (loopback, no credentials) needs a
+//! `Host` that is an address or `localhost`, so a page elsewhere cannot read through
+//! DNS rebinding (421 `host`).
 
 use super::error::{ApiError, json};
 use super::limiter::Limiter;
@@ -35,6 +38,8 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const SESSION_TTL_US: u64 = 12 * 3600 * 1_000_000;
 /// argon2 checks running at once (each takes ~19 MiB and tens of milliseconds).
 pub const MAX_VERIFYING: usize = 2;
+/// How long a login waits for its turn at argon2 before it is refused (503).
+pub const VERIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Login and refusal counters, for /metrics.
 #[derive(Debug, Default)]
@@ -84,17 +89,44 @@ fn unavailable<T>(why: &str) -> Result<T, ApiError> {
     Err(ApiError::unavailable("the auth database cannot be read"))
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The values of cookie `name` in the request's `Cookie` headers (a sibling site can
+/// plant one of the same name: each is tried), at most [`MAX_SESSION_COOKIES`].
+fn cookies(headers: &HeaderMap, name: &str) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
+        .filter_map(|kv| {
             let (k, v) = kv.trim().split_once('=')?;
             (k == name).then(|| v.to_string())
         })
+        .take(MAX_SESSION_COOKIES)
+        .collect()
+}
+
+/// Session cookies of one request looked up at most.
+const MAX_SESSION_COOKIES: usize = 4;
+
+/// Whether `Host` names this machine by address or as `localhost` (with any port).
+/// Anonymous reading on loopback needs it: a page elsewhere that rebinds its own name
+/// to 127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+fn local_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        // HTTP/1.0 without Host: no browser sends that.
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// A hash no password matches, checked for unknown users so that they cost the same.
@@ -189,8 +221,10 @@ impl Gate {
     /// [`MAX_VERIFYING`] at once, off the async runtime); 400 for a password of the
     /// wrong length.
     pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
-        let Ok(_permit) = self.verifying.clone().acquire_owned().await else {
-            return Err(ApiError::unavailable("stopping"));
+        let Some(_permit) = self.verifying_permit().await else {
+            return Err(ApiError::unavailable(
+                "too many password checks queued: try again",
+            ));
         };
         match tokio::task::spawn_blocking(move || secret::hash_password(&password)).await {
             Ok(Ok(h)) => Ok(h),
@@ -253,13 +287,26 @@ impl Gate {
                 None => Err(unauth("bad_token", "unknown, expired or revoked token")),
             };
         }
-        if let Some(id) = cookie(headers, COOKIE) {
+        let ids = cookies(headers, COOKIE);
+        let mut found = None;
+        for id in ids.iter() {
             let now = now_us();
             let sid = id.clone();
-            let found = self.with_db(move |db| db.session(now, &sid)).await?;
-            let Some((principal, csrf)) = found else {
-                return Err(unauth("session_expired", "the session has ended: log in"));
-            };
+            if let Some(s) = self.with_db(move |db| db.session(now, &sid)).await? {
+                found = Some((id.clone(), s));
+                break;
+            }
+        }
+        // On loopback a stale cookie leaves a reader anonymous; a change still needs
+        // a live session (401: log in again).
+        let reading = matches!(*method, Method::GET | Method::HEAD);
+        if found.is_none()
+            && !ids.is_empty()
+            && !(reading && self.loopback.load(Relaxed) && local_host(headers))
+        {
+            return Err(unauth("session_expired", "the session has ended: log in"));
+        }
+        if let Some((id, (principal, csrf))) = found {
             if !matches!(*method, Method::GET | Method::HEAD) {
                 let sent = headers
                     .get(CSRF_HEADER)
@@ -280,6 +327,13 @@ impl Gate {
             });
         }
         if self.loopback.load(Relaxed) {
+            if !local_host(headers) {
+                return Err(ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "host",
+                    "anonymous reading needs Host to be this machine's address or localhost",
+                ));
+            }
             return Ok(Caller {
                 principal: Principal {
                     actor: "anonymous".into(),
@@ -293,6 +347,16 @@ impl Gate {
             "unauthenticated",
             "log in, or send Authorization: Bearer <token>",
         ))
+    }
+
+    /// A turn at argon2 (at most [`MAX_VERIFYING`] at once), waited for at most
+    /// [`VERIFY_WAIT`]: a flood of logins is refused with 503, not queued without end
+    /// in front of the operator's own.
+    async fn verifying_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(VERIFY_WAIT, self.verifying.clone().acquire_owned())
+            .await
+            .ok()?
+            .ok()
     }
 
     fn cookie_header(&self, value: &str, max_age_s: u64) -> HeaderValue {
@@ -334,8 +398,8 @@ impl Gate {
             Ok(l) => l,
             Err(e) => return e.into_response(),
         };
-        let Ok(_permit) = self.verifying.clone().acquire_owned().await else {
-            return ApiError::unavailable("stopping").into_response();
+        let Some(_permit) = self.verifying_permit().await else {
+            return ApiError::unavailable("too many logins queued: try again").into_response();
         };
         let user = l.user.clone();
         let row = match self.with_db(move |db| db.password_of(&user)).await {
@@ -416,13 +480,46 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; levee_session=abc"),
         );
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookies(&h, COOKIE), ["abc"]);
         let mut h = HeaderMap::new();
         h.append(
             header::COOKIE,
             HeaderValue::from_static("xlevee_session=abc"),
         );
-        assert_eq!(cookie(&h, COOKIE), None);
+        assert!(cookies(&h, COOKIE).is_empty());
+        // A planted cookie of the same name does not hide the real one.
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("levee_session=planted; levee_session=real"),
+        );
+        assert_eq!(cookies(&h, COOKIE), ["planted", "real"]);
+    }
+
+    #[test]
+    fn anonymous_reading_needs_a_local_host_name() {
+        let with = |host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            local_host(&h)
+        };
+        for ok in [
+            "127.0.0.1:9750",
+            "localhost:9750",
+            "LOCALHOST",
+            "[::1]:9750",
+            "192.0.2.7",
+        ] {
+            assert!(with(ok), "{ok}");
+        }
+        for bad in [
+            "attacker.example:9750",
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!with(bad), "{bad}");
+        }
     }
 
     #[test]

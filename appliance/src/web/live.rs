@@ -3,8 +3,9 @@
 //! [`crate::history::query`]) and `GET /api/v1/events` (the live feed,
 //! [`crate::live`], as server-sent events).
 //!
-//! Event streams are bounded: at most [`MAX_STREAMS`] at once (more get 503, so a
-//! stranger cannot hold unbounded connections open through the feed), each with the
+//! Event streams are bounded: at most [`MAX_STREAMS`] at once, [`MAX_STREAMS_PER_CALLER`]
+//! per user or token and [`MAX_ANONYMOUS_STREAMS`] for anonymous readers together
+//! (more get 503, so no caller can hold every place), each with the
 //! feed's fixed ring; a reader that falls behind is sent `lagged` with the number of
 //! frames it missed, and a comment every [`KEEP_ALIVE`] keeps idle proxies from
 //! closing it.
@@ -21,44 +22,85 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Event streams served at once.
 pub const MAX_STREAMS: usize = 64;
+/// Event streams of loopback's anonymous readers together.
+pub const MAX_ANONYMOUS_STREAMS: usize = 32;
+/// Event streams of one user or token.
+pub const MAX_STREAMS_PER_CALLER: usize = 8;
 /// How often an idle stream gets a comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The default range of `GET /api/v1/traffic`: the last hour.
 pub const DEFAULT_RANGE_S: u64 = 3600;
 
-/// Open event streams (shared by every endpoint a reload starts).
+/// Traffic queries running at once; more wait (up to [`TRAFFIC_WAIT`], then 503). A
+/// query over months of minutes reads the store for a while, and holds the last
+/// hour's read lock meanwhile, so only this many.
+pub const MAX_TRAFFIC_QUERIES: usize = 2;
+/// How long a traffic query waits for its turn.
+pub const TRAFFIC_WAIT: Duration = Duration::from_secs(10);
+
+/// Turns at traffic queries (shared by every endpoint a reload starts).
+#[derive(Debug)]
+pub struct TrafficTurns(Arc<tokio::sync::Semaphore>);
+
+impl Default for TrafficTurns {
+    fn default() -> TrafficTurns {
+        TrafficTurns(Arc::new(tokio::sync::Semaphore::new(MAX_TRAFFIC_QUERIES)))
+    }
+}
+
+/// Open event streams (shared by every endpoint a reload starts): in all, and per
+/// caller (a user, a token, or `anonymous` for all of loopback's anonymous readers).
 #[derive(Debug, Default)]
-pub struct Streams(AtomicUsize);
+pub struct Streams(std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>);
 
 impl Streams {
     /// Open now.
     pub fn open(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.0.lock().map_or(0, |s| s.0)
     }
 }
 
 /// Counts a stream while it lives.
-struct Held(Arc<Streams>);
+struct Held(Arc<Streams>, String);
 
 impl Held {
-    fn take(s: &Arc<Streams>) -> Option<Held> {
-        s.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < MAX_STREAMS).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Held(s.clone()))
+    /// A place for `actor`'s stream: at most [`MAX_STREAMS`] in all,
+    /// [`MAX_ANONYMOUS_STREAMS`] for anonymous readers together, and
+    /// [`MAX_STREAMS_PER_CALLER`] for each user or token, so that no one caller can
+    /// take every place from the operators.
+    fn take(s: &Arc<Streams>, actor: &str) -> Option<Held> {
+        let mut g = s.0.lock().ok()?;
+        let cap = if actor == "anonymous" {
+            MAX_ANONYMOUS_STREAMS
+        } else {
+            MAX_STREAMS_PER_CALLER
+        };
+        let mine = g.1.get(actor).copied().unwrap_or(0);
+        if g.0 >= MAX_STREAMS || mine >= cap {
+            return None;
+        }
+        g.0 += 1;
+        *g.1.entry(actor.to_string()).or_default() += 1;
+        Some(Held(s.clone(), actor.to_string()))
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::AcqRel);
+        if let Ok(mut g) = self.0.0.lock() {
+            g.0 = g.0.saturating_sub(1);
+            if let Some(n) = g.1.get_mut(&self.1) {
+                *n -= 1;
+                if *n == 0 {
+                    g.1.remove(&self.1);
+                }
+            }
+        }
     }
 }
 
@@ -108,7 +150,12 @@ fn traffic_query(uri: &Uri, now_s: u64) -> Result<TrafficQuery, ApiError> {
         match k.as_str() {
             "network" => q.network = Some(super::api::name("network", &v)?),
             "from" => from = Some(number::<u64>("from", &v)?),
-            "to" => q.to = number("to", &v)?,
+            "to" => {
+                q.to = number("to", &v)?;
+                if q.to > now_s + 86_400 {
+                    return Err(ApiError::bad("to: more than a day ahead"));
+                }
+            }
             "step" => q.step = Some(step(&v)?),
             _ => {}
         }
@@ -130,6 +177,15 @@ pub(super) async fn traffic(
     let q = match traffic_query(&uri, crate::clock::now_us() / 1_000_000) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
+    };
+    let turn = match tokio::time::timeout(TRAFFIC_WAIT, app.traffic_turns.0.clone().acquire_owned())
+        .await
+    {
+        Ok(Ok(p)) => p,
+        _ => {
+            return ApiError::unavailable("too many traffic queries at once: try again")
+                .into_response();
+        }
     };
     let ring = app.sources.ring.clone();
     let networks: Vec<String> = match &q.network {
@@ -158,6 +214,7 @@ pub(super) async fn traffic(
         Ok(out)
     })
     .await;
+    drop(turn);
     let results = match r {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -182,12 +239,14 @@ pub(super) async fn traffic(
 
 /// `GET /api/v1/events`.
 pub(super) async fn events(State(app): State<App>, headers: HeaderMap, method: Method) -> Response {
-    if let Err(e) = app.gate.authorize(&headers, &method, Role::Viewer).await {
-        return e.into_response();
-    }
-    let Some(held) = Held::take(&app.streams) else {
+    let caller = match app.gate.authorize(&headers, &method, Role::Viewer).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(held) = Held::take(&app.streams, &caller.principal.actor) else {
         return ApiError::unavailable(format!(
-            "too many event streams open (at most {MAX_STREAMS})"
+            "too many event streams open (at most {MAX_STREAMS}; {MAX_STREAMS_PER_CALLER} a \
+             user or token, {MAX_ANONYMOUS_STREAMS} for anonymous readers)"
         ))
         .into_response();
     };
@@ -261,6 +320,8 @@ mod tests {
             "from=1&from=2",
             "nope=1",
             "to=-5",
+            "to=18446744073709551615",
+            "to=96401",
         ] {
             assert!(q(bad).is_err(), "{bad:?} accepted");
         }

@@ -19,7 +19,19 @@ use metrics::{counter, gauge};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
+pub(super) async fn scrape(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    method: axum::http::Method,
+) -> axum::response::Response {
+    // Beyond loopback, a viewer's token (Prometheus: `authorization: {credentials: ...}`).
+    if let Err(e) = app
+        .gate
+        .authorize(&headers, &method, crate::auth::Role::Viewer)
+        .await
+    {
+        return e.into_response();
+    }
     let s = &app.sources;
     let i = &s.ingest;
     for (name, v) in [
@@ -76,6 +88,13 @@ pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
         counter!("levee_web_logins_total", "result" => result).absolute(n.load(Relaxed));
     }
     gauge!("levee_web_event_streams").set(app.streams.open() as f64);
+    for (result, n) in [
+        ("refused", &app.conns.refused),
+        ("timed_out", &app.conns.timed_out),
+    ] {
+        counter!("levee_web_connections_closed_total", "reason" => result)
+            .absolute(n.load(Relaxed));
+    }
     for (status, n) in [("401", &a.unauthenticated), ("403", &a.forbidden)] {
         counter!("levee_web_refused_total", "status" => status).absolute(n.load(Relaxed));
     }
@@ -109,6 +128,7 @@ pub(super) async fn scrape(State(app): State<App>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         body,
     )
+        .into_response()
 }
 
 /// The audit chain's head as an info-style gauge, written here rather than through the

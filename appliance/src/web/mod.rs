@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod conn;
 pub mod error;
 pub mod incidents;
 pub mod limiter;
@@ -100,6 +101,10 @@ struct App {
     public_cache: Arc<public::Cache>,
     /// The audit chain's last verification, by the head it verified.
     audit_verdict: Arc<api::VerdictCache>,
+    /// Turns at `/api/v1/traffic`.
+    traffic_turns: Arc<live::TrafficTurns>,
+    /// Connections refused or timed out by the bounds.
+    conns: Arc<conn::ConnCounters>,
 }
 
 impl App {
@@ -143,19 +148,13 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
 
-impl
-    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+impl<L> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, conn::Capped<L>>>
     for Peer
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    L::Io: Unpin,
 {
-    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
-        Peer(*s.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for Peer
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Peer {
+    fn connect_info(s: axum::serve::IncomingStream<'_, conn::Capped<L>>) -> Peer {
         Peer(*s.remote_addr())
     }
 }
@@ -168,7 +167,17 @@ fn router(app: App) -> axum::Router {
         .route("/status", axum::routing::get(public::public_html))
         .route("/status.css", axum::routing::get(public::public_css))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(app)
+}
+
+/// No answer is sniffed into another type (JSON read as HTML).
+async fn nosniff(mut r: axum::response::Response) -> axum::response::Response {
+    r.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 /// A bound endpoint, plain or TLS.
@@ -204,13 +213,16 @@ async fn open(
 
 /// Serves `app` until aborted.
 fn serve(bound: Bound, app: App) -> tokio::task::JoinHandle<()> {
+    let counters = app.conns.clone();
     let router = router(app);
     tokio::spawn(async move {
         let r = match bound {
             Bound::Plain(l) => {
+                let l = conn::Capped::new(l, counters);
                 axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await
             }
             Bound::Tls(l) => {
+                let l = conn::Capped::new(l, counters);
                 axum::serve(l, router.into_make_service_with_connect_info::<Peer>()).await
             }
         };
@@ -263,6 +275,8 @@ impl Opened {
             public: Arc::new(self.settings.public.into()),
             public_cache: Arc::default(),
             audit_verdict: Arc::default(),
+            traffic_turns: Arc::default(),
+            conns: Arc::default(),
         };
         let task = serve(self.bound, app.clone());
         Ok(Web {

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a summary is served before it is built again.
@@ -40,13 +40,14 @@ pub struct Summary {
     pub updated: String,
 }
 
-/// The last summary built, shared by every endpoint a reload starts.
+/// The last summary built, shared by every endpoint a reload starts; one caller at a
+/// time builds it (the others wait for that one and take its summary).
 #[derive(Debug, Default)]
-pub struct Cache(Mutex<Option<(Instant, Arc<Summary>)>>);
+pub struct Cache(tokio::sync::Mutex<Option<(Instant, Arc<Summary>)>>);
 
 async fn summary(app: &App) -> Result<Arc<Summary>, ApiError> {
-    if let Ok(c) = app.public_cache.0.lock()
-        && let Some((at, s)) = c.as_ref()
+    let mut cache = app.public_cache.0.lock().await;
+    if let Some((at, s)) = cache.as_ref()
         && at.elapsed() < REFRESH
     {
         return Ok(s.clone());
@@ -79,9 +80,7 @@ async fn summary(app: &App) -> Result<Arc<Summary>, ApiError> {
         networks,
         updated: crate::clock::rfc3339(crate::clock::now_us()),
     });
-    if let Ok(mut c) = app.public_cache.0.lock() {
-        *c = Some((Instant::now(), s.clone()));
-    }
+    *cache = Some((Instant::now(), s.clone()));
     Ok(s)
 }
 

@@ -54,8 +54,14 @@ pub(crate) fn http(
 ) -> Reply {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    // Host: 127.0.0.1 unless the caller gives its own.
+    let host = if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        ""
+    } else {
+        "Host: 127.0.0.1\r\n"
+    };
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\n{host}Connection: close\r\n\
          Content-Length: {}\r\n",
         body.len()
     );
