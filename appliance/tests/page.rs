@@ -3,9 +3,11 @@
 //! `If-None-Match`, a JSON 404 for an unknown asset, and `/api/v1` and `/metrics`
 //! still answered by their own handlers beside the page's routes.
 
+mod common;
+
+use common::api::{Reply, http};
 use levee_testkit::daemon::sigterm;
 use levee_testkit::lab::{free_port, free_udp_port, poll, scratch};
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,55 +16,6 @@ use std::time::Duration;
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
                    script-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
                    base-uri 'none'; form-action 'self'";
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 exchange (Connection: close).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
-}
 
 struct Lab {
     dir: PathBuf,
@@ -99,7 +52,7 @@ impl Lab {
         poll("the page to be served", 120, |last| {
             let r = TcpStream::connect(("127.0.0.1", port))
                 .ok()
-                .map(|_| http(port, "GET", "/", &[]));
+                .map(|_| http(port, "GET", "/", &[], ""));
             *last = r.as_ref().map(|r| r.body.clone()).unwrap_or_default();
             r.filter(|r| r.status == 200)
         });
@@ -115,9 +68,21 @@ impl Drop for Lab {
 }
 
 fn secured(r: &Reply, what: &str) {
-    assert_eq!(r.header("content-security-policy"), CSP, "{what}");
-    assert_eq!(r.header("x-content-type-options"), "nosniff", "{what}");
-    assert_eq!(r.header("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(
+        r.header("content-security-policy").unwrap_or(""),
+        CSP,
+        "{what}"
+    );
+    assert_eq!(
+        r.header("x-content-type-options").unwrap_or(""),
+        "nosniff",
+        "{what}"
+    );
+    assert_eq!(
+        r.header("referrer-policy").unwrap_or(""),
+        "no-referrer",
+        "{what}"
+    );
 }
 
 /// The `src="..."` and `href="..."` values of the page that are not in-page links.
@@ -138,10 +103,13 @@ fn references(html: &str) -> Vec<String> {
 #[test]
 fn the_page_and_its_assets_are_served_beside_the_api() {
     let lab = Lab::start();
-    let page = http(lab.port, "GET", "/", &[]);
+    let page = http(lab.port, "GET", "/", &[], "");
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
-    assert_eq!(page.header("cache-control"), "no-cache");
+    assert_eq!(
+        page.header("content-type").unwrap_or(""),
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(page.header("cache-control").unwrap_or(""), "no-cache");
     secured(&page, "/");
     assert!(page.body.contains("id=\"main\""), "{}", page.body);
 
@@ -149,7 +117,7 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
     assert!(refs.iter().any(|r| r == "/assets/app.css"), "{refs:?}");
     let mut total = page.body.len();
     for r in &refs {
-        let a = http(lab.port, "GET", r, &[]);
+        let a = http(lab.port, "GET", r, &[], "");
         assert_eq!(a.status, 200, "{r}");
         secured(&a, r);
         let want = match r.rsplit('.').next() {
@@ -158,49 +126,61 @@ fn the_page_and_its_assets_are_served_beside_the_api() {
             Some("svg") => "image/svg+xml",
             other => panic!("{r}: unexpected kind {other:?}"),
         };
-        assert_eq!(a.header("content-type"), want, "{r}");
-        let tag = a.header("etag").to_string();
+        assert_eq!(a.header("content-type").unwrap_or(""), want, "{r}");
+        let tag = a.header("etag").unwrap_or("").to_string();
         assert!(tag.starts_with('"') && tag.len() > 8, "{r}: {tag}");
         total += a.body.len();
 
-        let again = http(lab.port, "GET", r, &[("If-None-Match", &tag)]);
+        let again = http(lab.port, "GET", r, &[("If-None-Match", &tag)], "");
         assert_eq!(again.status, 304, "{r}");
         assert!(again.body.is_empty(), "{r}");
-        assert_eq!(again.header("etag"), tag);
+        assert_eq!(again.header("etag").unwrap_or(""), tag);
         secured(&again, r);
-        let stale = http(lab.port, "GET", r, &[("If-None-Match", "\"stale\"")]);
+        let stale = http(lab.port, "GET", r, &[("If-None-Match", "\"stale\"")], "");
         assert_eq!(stale.status, 200, "{r}");
     }
     assert!(total < 300 * 1024, "{total} bytes");
 
-    let tag = page.header("etag").to_string();
+    let tag = page.header("etag").unwrap_or("").to_string();
     assert_eq!(
-        http(lab.port, "GET", "/", &[("If-None-Match", &tag)]).status,
+        http(lab.port, "GET", "/", &[("If-None-Match", &tag)], "").status,
         304
     );
-    assert_eq!(http(lab.port, "HEAD", "/", &[]).status, 200);
+    assert_eq!(http(lab.port, "HEAD", "/", &[], "").status, 200);
 
     for missing in [
         "/assets/nope.js",
         "/assets/index.html",
         "/assets/..%2fCargo.toml",
     ] {
-        let r = http(lab.port, "GET", missing, &[]);
+        let r = http(lab.port, "GET", missing, &[], "");
         assert_eq!(r.status, 404, "{missing}");
-        assert_eq!(r.header("content-type"), "application/json", "{missing}");
+        assert_eq!(
+            r.header("content-type").unwrap_or(""),
+            "application/json",
+            "{missing}"
+        );
         assert!(r.body.contains("\"not_found\""), "{missing}: {}", r.body);
         secured(&r, missing);
     }
 
     // The API and the metrics keep their own handlers.
-    let status = http(lab.port, "GET", "/api/v1/status", &[]);
+    let status = http(lab.port, "GET", "/api/v1/status", &[], "");
     assert_eq!(status.status, 200, "{}", status.body);
-    assert_eq!(status.header("content-type"), "application/json");
+    assert_eq!(
+        status.header("content-type").unwrap_or(""),
+        "application/json"
+    );
     assert!(status.body.contains("\"version\""), "{}", status.body);
-    let nothing = http(lab.port, "GET", "/api/v1/nothing", &[]);
+    let nothing = http(lab.port, "GET", "/api/v1/nothing", &[], "");
     assert_eq!(nothing.status, 404);
     assert!(nothing.body.contains("openapi.json"), "{}", nothing.body);
-    let metrics = http(lab.port, "GET", "/metrics", &[]);
+    let metrics = http(lab.port, "GET", "/metrics", &[], "");
     assert_eq!(metrics.status, 200);
-    assert!(!metrics.header("content-type").starts_with("text/html"));
+    assert!(
+        !metrics
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
 }

@@ -170,6 +170,18 @@ pub(super) fn name(key: &str, v: &str) -> Result<String, ApiError> {
     }
 }
 
+/// The caller, if `role` allows it, and the JSON body it sent.
+pub(super) async fn caller_and_body<T: serde::de::DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    method: &Method,
+    role: Role,
+    bytes: &Bytes,
+) -> Result<(super::auth::Caller, T), ApiError> {
+    let caller = app.gate.authorize(headers, method, role).await?;
+    Ok((caller, body(headers, bytes)?))
+}
+
 /// Runs `f` on the store, opened read-only, off the async runtime.
 pub(super) async fn read_store<T: Send + 'static>(
     app: &App,
@@ -338,14 +350,11 @@ async fn add_mitigation(
         level: Option<u8>,
         ttl: Option<String>,
     }
-    let caller = match app.gate.authorize(&headers, &method, Role::Operator).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let add: Add = match body(&headers, &bytes) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
+    let (caller, add): (_, Add) =
+        match caller_and_body(&app, &headers, &method, Role::Operator, &bytes).await {
+            Ok(x) => x,
+            Err(e) => return e.into_response(),
+        };
     let ttl = match add.ttl.as_deref().map(ttl).transpose() {
         Ok(t) => t,
         Err(e) => return e.into_response(),
@@ -418,14 +427,11 @@ async fn extend_mitigation(
     struct Extend {
         ttl: String,
     }
-    let caller = match app.gate.authorize(&headers, &method, Role::Operator).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let ext: Extend = match body(&headers, &bytes) {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
-    };
+    let (caller, ext): (_, Extend) =
+        match caller_and_body(&app, &headers, &method, Role::Operator, &bytes).await {
+            Ok(x) => x,
+            Err(e) => return e.into_response(),
+        };
     let ttl = match ttl(&ext.ttl) {
         Ok(t) => t,
         Err(e) => return e.into_response(),

@@ -5,9 +5,11 @@
 //! mitigation service's store thread and audited with the caller's name).
 
 use super::App;
-use super::api::{DEFAULT_PAGE, limit, mutation_answer, name, number, query, read_store, rfc};
+use super::api::{
+    DEFAULT_PAGE, caller_and_body, limit, mutation_answer, name, number, query, read_store, rfc,
+};
 use super::ask;
-use super::error::{ApiError, body, json};
+use super::error::{ApiError, json};
 use crate::auth::Role;
 use crate::mitigation::service::Request;
 use crate::store::MAX_NOTE;
@@ -304,14 +306,11 @@ pub(super) async fn add_note(
     struct Add {
         text: String,
     }
-    let caller = match app.gate.authorize(&headers, &method, Role::Analyst).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let add: Add = match body(&headers, &bytes) {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
-    };
+    let (caller, add): (_, Add) =
+        match caller_and_body(&app, &headers, &method, Role::Analyst, &bytes).await {
+            Ok(x) => x,
+            Err(e) => return e.into_response(),
+        };
     if let Err(e) = note_text(&add.text) {
         return e.into_response();
     }
